@@ -1,0 +1,47 @@
+import Crypto
+
+/// The SHA-256 digest of a bearer token: what Switchyard stores and compares instead of the token.
+package struct TokenDigest: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// Lower-case hex of the 32-byte digest.
+    package let hex: String
+
+    package init(token: String) {
+        let digest = SHA256.hash(data: Array(token.utf8))
+        hex = digest.map { byte in
+            let text = String(byte, radix: 16)
+            return byte < 16 ? "0" + text : text
+        }.joined()
+    }
+
+    package init?(hex: String) {
+        guard hex.utf8.count == 64, hex.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
+        self.hex = hex
+    }
+
+    package var description: String { "sha256:\(hex.prefix(8))…" }
+
+    /// Compares two digests without an early exit, so timing says nothing about how much matched.
+    package func constantTimeEquals(_ other: TokenDigest) -> Bool {
+        let lhs = Array(hex.utf8)
+        let rhs = Array(other.hex.utf8)
+        guard lhs.count == rhs.count else { return false }
+        var difference: UInt8 = 0
+        for index in lhs.indices {
+            difference |= lhs[index] ^ rhs[index]
+        }
+        return difference == 0
+    }
+
+    package init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let digest = TokenDigest(hex: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a SHA-256 hex digest"))
+        }
+        self = digest
+    }
+
+    package func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(hex)
+    }
+}

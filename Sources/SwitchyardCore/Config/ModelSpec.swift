@@ -1,0 +1,243 @@
+/// How a model picks a backend inside a version.
+package enum BalancingStrategy: String, Sendable, Hashable, Codable, CaseIterable {
+    case weightedRandom = "weighted_random"
+}
+
+/// Settings of the built-in simulated upstream for one backend.
+package struct MockSettings: Sendable, Hashable, Codable {
+    /// Added time for a whole non-streamed answer, or spread between a stream's chunks.
+    package var latencyMilliseconds: Double
+    /// Time before the first streamed chunk (and before a non-streamed answer starts).
+    package var timeToFirstTokenMilliseconds: Double
+    /// How many content chunks a streamed answer has.
+    package var chunks: Int
+    /// Share of requests answered with a simulated upstream error (HTTP 500), 0…1.
+    package var errorRate: Double
+    /// Seed of the random source deciding errors; `nil` draws from the system generator.
+    package var seed: UInt64?
+
+    package init(
+        latencyMilliseconds: Double = 0, timeToFirstTokenMilliseconds: Double = 0, chunks: Int = 4,
+        errorRate: Double = 0, seed: UInt64? = nil
+    ) {
+        self.latencyMilliseconds = latencyMilliseconds
+        self.timeToFirstTokenMilliseconds = timeToFirstTokenMilliseconds
+        self.chunks = chunks
+        self.errorRate = errorRate
+        self.seed = seed
+    }
+
+    static func read(from table: TableReader) -> MockSettings {
+        let settings = MockSettings(
+            latencyMilliseconds: table.number("latency_ms", in: 0...600_000) ?? 0,
+            timeToFirstTokenMilliseconds: table.number("ttft_ms", in: 0...600_000) ?? 0,
+            chunks: table.integer("chunks", in: 1...10_000) ?? 4,
+            errorRate: table.number("error_rate", in: 0...1) ?? 0,
+            seed: table.integer("seed", in: 0...Int.max).map { UInt64($0) })
+        table.rejectUnknownKeys()
+        return settings
+    }
+}
+
+/// One provider and upstream model inside a version.
+package struct BackendSpec: Sendable, Hashable, Codable {
+    package var provider: String
+    /// The model name sent upstream in place of the client's.
+    package var model: String
+    /// Relative share of the version's traffic.
+    package var weight: Double
+    package var mock: MockSettings?
+
+    package init(provider: String, model: String, weight: Double = 1, mock: MockSettings? = nil) {
+        self.provider = provider
+        self.model = model
+        self.weight = weight
+        self.mock = mock
+    }
+
+    static func read(from table: TableReader) -> BackendSpec? {
+        let provider = table.requiredString("provider")
+        let model = table.requiredString("model")
+        let weight = table.number("weight", in: 0...1_000_000) ?? 1
+        let mock = table.table("mock").map(MockSettings.read(from:))
+        table.rejectUnknownKeys()
+        guard let provider, let model else { return nil }
+        return BackendSpec(provider: provider, model: model, weight: weight, mock: mock)
+    }
+}
+
+/// One configuration of a model: its share of traffic, parameter overrides and backends.
+package struct VersionSpec: Sendable, Hashable, Codable {
+    package var name: String
+    /// Share of the model's traffic in basis points (1 = 0.01 %).
+    package var weightBasisPoints: Int
+    package var isDefault: Bool
+    package var isActive: Bool
+    /// Request fields this version sets, replacing what the client sent (temperature, max_tokens, …).
+    package var params: [String: JSONValue]
+    package var backends: [BackendSpec]
+
+    package init(
+        name: String, weightBasisPoints: Int, isDefault: Bool, isActive: Bool = true,
+        params: [String: JSONValue] = [:], backends: [BackendSpec]
+    ) {
+        self.name = name
+        self.weightBasisPoints = weightBasisPoints
+        self.isDefault = isDefault
+        self.isActive = isActive
+        self.params = params
+        self.backends = backends
+    }
+}
+
+/// A logical model name clients send, with its versions.
+package struct ModelSpec: Sendable, Hashable, Codable {
+    package var name: String
+    package var strategy: BalancingStrategy
+    /// Default version first, then the others by name.
+    package var versions: [VersionSpec]
+    package var enabled: Bool
+
+    package init(name: String, strategy: BalancingStrategy = .weightedRandom, versions: [VersionSpec], enabled: Bool = true) {
+        self.name = name
+        self.strategy = strategy
+        self.versions = versions
+        self.enabled = enabled
+    }
+
+    package var defaultVersion: VersionSpec? {
+        versions.first(where: \.isDefault)
+    }
+}
+
+/// Converts a percentage with at most two decimals to basis points.
+package func basisPoints(fromPercent percent: Double) -> Int? {
+    let scaled = percent * 100
+    let rounded = scaled.rounded()
+    guard abs(scaled - rounded) < 1e-6, rounded >= 0, rounded <= 10_000 else { return nil }
+    return Int(rounded)
+}
+
+/// Renders basis points as a percentage, e.g. 1050 → "10.5".
+package func percentText(basisPoints: Int) -> String {
+    let whole = basisPoints / 100
+    let fraction = basisPoints % 100
+    if fraction == 0 { return String(whole) }
+    return fraction % 10 == 0 ? "\(whole).\(fraction / 10)" : "\(whole).\(fraction < 10 ? "0" : "")\(fraction)"
+}
+
+extension ModelSpec {
+    /// Reads `[models.NAME]`: either `backends = […]` (one implicit version `v1`) or `[models.NAME.versions.*]`.
+    static func read(
+        name: String, from table: TableReader, providers: [String: ProviderSpec], declaredProviders: Set<String>
+    ) -> ModelSpec? {
+        let errorCount = table.errors.errors.count
+        var strategy = BalancingStrategy.weightedRandom
+        if let strategyName = table.string("strategy") {
+            if let known = BalancingStrategy(rawValue: strategyName) {
+                strategy = known
+            } else {
+                let names = BalancingStrategy.allCases.map(\.rawValue).joined(separator: ", ")
+                table.fail("strategy", "unknown strategy \"\(strategyName)\" (supported: \(names))")
+            }
+        }
+        let enabled = table.bool("enabled") ?? true
+        let shorthandBackends = table.tables("backends")
+        let versionTables = table.namedTables("versions")
+        table.rejectUnknownKeys()
+
+        var versions: [VersionSpec] = []
+        switch (shorthandBackends, versionTables.isEmpty) {
+        case (let backends?, true):
+            let specs = readBackends(backends, at: table.keyPath("backends"), table: table, providers: providers, declaredProviders: declaredProviders)
+            versions = [VersionSpec(name: "v1", weightBasisPoints: 10_000, isDefault: true, backends: specs)]
+        case (_?, false):
+            table.fail("backends", "give either backends (one implicit version v1) or versions, not both")
+        case (nil, true):
+            table.fail("versions", "a model needs backends or at least one version")
+        case (nil, false):
+            versions = readVersions(versionTables, model: table, providers: providers, declaredProviders: declaredProviders)
+        }
+        guard table.errors.errors.count == errorCount else { return nil }
+        versions.sort { ($0.isDefault ? 0 : 1, $0.name) < ($1.isDefault ? 0 : 1, $1.name) }
+        return ModelSpec(name: name, strategy: strategy, versions: versions, enabled: enabled)
+    }
+
+    private static func readVersions(
+        _ tables: [(name: String, reader: TableReader)], model: TableReader, providers: [String: ProviderSpec],
+        declaredProviders: Set<String>
+    ) -> [VersionSpec] {
+        var versions: [VersionSpec] = []
+        for (name, reader) in tables {
+            let weightPercent = reader.number("weight", in: 0...100)
+            var weight: Int?
+            if let weightPercent {
+                weight = basisPoints(fromPercent: weightPercent)
+                if weight == nil {
+                    reader.fail("weight", "a percentage with at most two decimals, got \(weightPercent)")
+                }
+            } else if tables.count == 1 {
+                weight = 10_000
+            } else if reader.values["weight"] == nil {
+                reader.fail("weight", "is required when a model has several versions")
+            }
+            let isDefault = reader.bool("default") ?? (tables.count == 1)
+            let isActive = reader.bool("active") ?? true
+            let params = reader.jsonObject("params") ?? [:]
+            let backendTables = reader.tables("backends")
+            reader.rejectUnknownKeys()
+            guard let backendTables else {
+                reader.fail("backends", "is required")
+                continue
+            }
+            let backends = readBackends(backendTables, at: reader.keyPath("backends"), table: reader, providers: providers, declaredProviders: declaredProviders)
+            if isDefault && !isActive {
+                reader.fail("active", "the default version cannot be inactive")
+            }
+            guard let weight else { continue }
+            versions.append(
+                VersionSpec(
+                    name: name, weightBasisPoints: isActive ? weight : 0, isDefault: isDefault, isActive: isActive,
+                    params: params, backends: backends))
+        }
+        guard versions.count == tables.count else { return versions }
+
+        let defaults = versions.filter(\.isDefault)
+        if defaults.count != 1 {
+            model.fail("versions", "exactly one version must be default = true, found \(defaults.count)")
+        }
+        let total = versions.filter(\.isActive).reduce(0) { $0 + $1.weightBasisPoints }
+        if total != 10_000 {
+            model.fail("versions", "weights of active versions must sum to 100, got \(percentText(basisPoints: total))")
+        }
+        return versions
+    }
+
+    private static func readBackends(
+        _ tables: [TableReader], at path: String, table: TableReader, providers: [String: ProviderSpec],
+        declaredProviders: Set<String>
+    ) -> [BackendSpec] {
+        if tables.isEmpty {
+            table.errors.add(path, "needs at least one backend")
+        }
+        var backends: [BackendSpec] = []
+        for reader in tables {
+            guard let backend = BackendSpec.read(from: reader) else { continue }
+            guard let provider = providers[backend.provider] else {
+                if !declaredProviders.contains(backend.provider) {
+                    reader.fail("provider", "unknown provider \"\(backend.provider)\"")
+                }
+                continue
+            }
+            if backend.mock != nil && provider.format != .mock {
+                reader.fail("mock", "mock settings need a provider with format = \"mock\"")
+                continue
+            }
+            backends.append(backend)
+        }
+        if !tables.isEmpty && backends.count == tables.count && backends.allSatisfy({ $0.weight == 0 }) {
+            table.errors.add(path, "at least one backend needs a weight above 0")
+        }
+        return backends
+    }
+}

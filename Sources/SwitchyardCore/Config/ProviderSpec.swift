@@ -1,0 +1,81 @@
+/// The wire format an upstream speaks.
+package enum ProviderFormat: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Any OpenAI-compatible server: OpenAI itself, vLLM, DeepSeek, LiteLLM, …
+    case openai
+    /// Switchyard's built-in simulated upstream: answers offline, for demos and tests.
+    case mock
+}
+
+/// An upstream account as configured: where it is, how to authenticate, what it costs.
+package struct ProviderSpec: Sendable, Hashable, Codable {
+    package var id: String
+    package var format: ProviderFormat
+    /// Base URL including the API prefix, e.g. `https://api.openai.com/v1`. Not used by `mock`.
+    package var baseURL: String?
+    package var apiKey: SecretReference?
+    /// Extra headers sent with every upstream request.
+    package var headers: [String: String]
+    package var region: String?
+    /// Upstream request timeout; `nil` uses `settings.request_timeout_seconds`.
+    package var timeoutSeconds: Double?
+    /// USD per million input (prompt) tokens.
+    package var costInputPerMillionTokens: Double
+    /// USD per million output (completion) tokens.
+    package var costOutputPerMillionTokens: Double
+    package var enabled: Bool
+
+    package init(
+        id: String, format: ProviderFormat, baseURL: String? = nil, apiKey: SecretReference? = nil,
+        headers: [String: String] = [:], region: String? = nil, timeoutSeconds: Double? = nil,
+        costInputPerMillionTokens: Double = 0, costOutputPerMillionTokens: Double = 0, enabled: Bool = true
+    ) {
+        self.id = id
+        self.format = format
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.headers = headers
+        self.region = region
+        self.timeoutSeconds = timeoutSeconds
+        self.costInputPerMillionTokens = costInputPerMillionTokens
+        self.costOutputPerMillionTokens = costOutputPerMillionTokens
+        self.enabled = enabled
+    }
+
+    /// Reads `[providers.ID]`.
+    static func read(id: String, from table: TableReader, environment: [String: String]) -> ProviderSpec? {
+        let errorCount = table.errors.errors.count
+        let formatName = table.requiredString("format")
+        let format = formatName.flatMap(ProviderFormat.init(rawValue:))
+        if let formatName, format == nil {
+            let known = ProviderFormat.allCases.map(\.rawValue).joined(separator: ", ")
+            table.fail("format", "unknown format \"\(formatName)\" (supported: \(known))")
+        }
+        let baseURL = table.string("base_url")
+        let apiKey = table.string("api_key").map(SecretReference.init(parsing:))
+        let headers = table.stringTable("headers") ?? [:]
+        let region = table.string("region")
+        let timeout = table.number("timeout_seconds", in: 0.001...86_400)
+        let costIn = table.number("cost_input_per_mtok", in: 0...1_000_000) ?? 0
+        let costOut = table.number("cost_output_per_mtok", in: 0...1_000_000) ?? 0
+        let enabled = table.bool("enabled") ?? true
+        table.rejectUnknownKeys()
+
+        if format == .openai {
+            if let baseURL {
+                if !(baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://")) || baseURL.count < 8 {
+                    table.fail("base_url", "must be an http:// or https:// URL, got \"\(baseURL)\"")
+                }
+            } else {
+                table.fail("base_url", "is required for format \"openai\"")
+            }
+        }
+        if case .environment(let name)? = apiKey, environment[name] == nil {
+            table.fail("api_key", "environment variable \(name) is not set")
+        }
+        guard let format, table.errors.errors.count == errorCount else { return nil }
+        return ProviderSpec(
+            id: id, format: format, baseURL: baseURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
+            apiKey: apiKey, headers: headers, region: region, timeoutSeconds: timeout,
+            costInputPerMillionTokens: costIn, costOutputPerMillionTokens: costOut, enabled: enabled)
+    }
+}

@@ -1,0 +1,41 @@
+/// A client identity. The token itself is never kept: only its SHA-256 digest.
+package struct UserSpec: Sendable, Hashable, Codable {
+    package var id: String
+    package var name: String?
+    package var tokenDigest: TokenDigest
+    /// Models this user may call; empty means all.
+    package var allowedModels: [String]
+    package var enabled: Bool
+
+    package init(id: String, name: String? = nil, tokenDigest: TokenDigest, allowedModels: [String] = [], enabled: Bool = true) {
+        self.id = id
+        self.name = name
+        self.tokenDigest = tokenDigest
+        self.allowedModels = allowedModels
+        self.enabled = enabled
+    }
+
+    package func mayUse(model: String) -> Bool {
+        allowedModels.isEmpty || allowedModels.contains(model)
+    }
+
+    /// Reads `[users.ID]`; also returns the clear token so the caller can show a ready-to-paste request.
+    static func read(id: String, from table: TableReader, environment: [String: String]) -> (UserSpec, token: String)? {
+        let name = table.string("name")
+        let tokenReference = table.requiredString("token").map(SecretReference.init(parsing:))
+        let allowedModels = table.strings("allowed_models") ?? []
+        let enabled = table.bool("enabled") ?? true
+        table.rejectUnknownKeys()
+        guard let tokenReference else { return nil }
+        guard let token = tokenReference.resolve(in: environment) else {
+            table.fail("token", "environment variable \(tokenReference.written.dropFirst(4)) is not set")
+            return nil
+        }
+        guard token.count >= 8 else {
+            table.fail("token", "must be at least 8 characters")
+            return nil
+        }
+        let user = UserSpec(id: id, name: name, tokenDigest: TokenDigest(token: token), allowedModels: allowedModels, enabled: enabled)
+        return (user, token)
+    }
+}

@@ -1,0 +1,61 @@
+/// What happened to one client request: recorded after the answer ends, however it ends.
+package struct OutcomeEvent: Sendable, Hashable, Codable {
+    /// Seconds since 1970.
+    package var time: Double
+    package var requestID: String
+    package var userID: String
+    package var model: String
+    package var version: String
+    /// `provider/upstream-model`, empty when no backend was reached.
+    package var backend: String
+    package var endpoint: String
+    /// HTTP status the client got; 499 when the client went away first.
+    package var status: Int
+    package var stream: Bool
+    package var latencyMilliseconds: Double
+    package var timeToFirstTokenMilliseconds: Double?
+    package var inputTokens: Int
+    package var outputTokens: Int
+    package var costUSD: Double
+    package var error: String?
+
+    package init(
+        time: Double, requestID: String, userID: String, model: String, version: String, backend: String, endpoint: String,
+        status: Int, stream: Bool, latencyMilliseconds: Double, timeToFirstTokenMilliseconds: Double? = nil,
+        inputTokens: Int = 0, outputTokens: Int = 0, costUSD: Double = 0, error: String? = nil
+    ) {
+        self.time = time
+        self.requestID = requestID
+        self.userID = userID
+        self.model = model
+        self.version = version
+        self.backend = backend
+        self.endpoint = endpoint
+        self.status = status
+        self.stream = stream
+        self.latencyMilliseconds = latencyMilliseconds
+        self.timeToFirstTokenMilliseconds = timeToFirstTokenMilliseconds
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.costUSD = costUSD
+        self.error = error
+    }
+
+    package var isError: Bool { status >= 500 || status == 429 || status == 499 }
+}
+
+/// Token counts reported by an upstream.
+package struct TokenUsage: Sendable, Hashable {
+    package var input: Int
+    package var output: Int
+
+    package init(input: Int, output: Int) {
+        self.input = input
+        self.output = output
+    }
+
+    /// USD cost at the provider's per-million-token prices.
+    package func cost(for provider: ProviderSpec) -> Double {
+        (Double(input) * provider.costInputPerMillionTokens + Double(output) * provider.costOutputPerMillionTokens) / 1_000_000
+    }
+}

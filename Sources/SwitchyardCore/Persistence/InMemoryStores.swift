@@ -1,0 +1,43 @@
+import Synchronization
+
+/// Keeps outcome events in memory: for tests and for running without a database.
+package final class InMemoryOutcomeSink: OutcomeSink {
+    private let events = Mutex<[OutcomeEvent]>([])
+
+    package init() {}
+
+    package func record(_ event: OutcomeEvent) {
+        events.withLock { $0.append(event) }
+    }
+
+    package var recorded: [OutcomeEvent] {
+        events.withLock { $0 }
+    }
+}
+
+/// Keeps the configuration in memory, reconciling seeds exactly as the SQLite store does.
+package final class InMemoryConfigurationRepository: ConfigurationRepository {
+    private struct State {
+        var configuration = ConfigurationSpec()
+        var appliedFingerprints: [String: String] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    package init() {}
+
+    package func loadConfiguration() async throws -> ConfigurationSpec {
+        state.withLock { $0.configuration }
+    }
+
+    package func applySeed(_ seed: ConfigurationSpec) async throws -> SeedApplyReport {
+        state.withLock { state in
+            let plan = SeedPlan(seed: seed, stored: state.configuration, appliedFingerprints: state.appliedFingerprints)
+            for change in plan.changes {
+                state.configuration.put(change.after)
+            }
+            state.appliedFingerprints = plan.appliedFingerprints
+            return plan.report
+        }
+    }
+}

@@ -1,0 +1,68 @@
+/// What applying a seed does to the stored configuration, decided per object (DESIGN §6):
+/// an object whose seed form changed since it was last applied is applied again; an unchanged one
+/// keeps whatever was set since; one that left the seed is disabled, not deleted.
+package struct SeedPlan: Sendable {
+    package enum Action: String, Sendable {
+        case create, update, disable
+    }
+
+    package struct Change: Sendable {
+        package var action: Action
+        package var before: ConfigurationObject?
+        package var after: ConfigurationObject
+        package var key: String { after.key }
+    }
+
+    package var changes: [Change]
+    package var unchanged: [String]
+    /// The seed form now applied, per object key; keys of disabled objects are gone.
+    package var appliedFingerprints: [String: String]
+
+    /// - Parameters:
+    ///   - seed: the validated seed.
+    ///   - stored: the configuration currently stored.
+    ///   - appliedFingerprints: per object key, the fingerprint of the seed form last applied.
+    package init(seed: ConfigurationSpec, stored: ConfigurationSpec, appliedFingerprints: [String: String]) {
+        var changes: [Change] = []
+        var unchanged: [String] = []
+        var applied = appliedFingerprints
+        var seedKeys: Set<String> = []
+        for object in seed.objects {
+            let key = object.key
+            seedKeys.insert(key)
+            let fingerprint = object.fingerprint
+            let before = stored.object(forKey: key)
+            if appliedFingerprints[key] == fingerprint, before != nil {
+                unchanged.append(key)
+                continue
+            }
+            applied[key] = fingerprint
+            if before == object {
+                unchanged.append(key)
+            } else {
+                changes.append(Change(action: before == nil ? .create : .update, before: before, after: object))
+            }
+        }
+        for key in appliedFingerprints.keys.sorted() where !seedKeys.contains(key) {
+            applied[key] = nil
+            guard let before = stored.object(forKey: key), let after = before.disabled, before != after else { continue }
+            changes.append(Change(action: .disable, before: before, after: after))
+        }
+        self.changes = changes
+        self.unchanged = unchanged
+        self.appliedFingerprints = applied
+    }
+
+    package var report: SeedApplyReport {
+        var report = SeedApplyReport()
+        for change in changes {
+            switch change.action {
+            case .create: report.created.append(change.key)
+            case .update: report.updated.append(change.key)
+            case .disable: report.disabled.append(change.key)
+            }
+        }
+        report.unchanged = unchanged
+        return report
+    }
+}

@@ -1,0 +1,82 @@
+/// The configuration routing reads: one immutable value, rebuilt and swapped after every change.
+package struct EffectiveConfiguration: Sendable {
+    package struct Provider: Sendable {
+        package var spec: ProviderSpec
+        /// The key with `env:` references resolved; `nil` when none is configured or the variable is unset.
+        package var apiKey: String?
+        package var id: String { spec.id }
+    }
+
+    package struct Backend: Sendable {
+        package var provider: Provider
+        package var upstreamModel: String
+        package var weight: Double
+        package var mock: MockSettings
+        /// `provider/upstream-model`, as reported in `x-switchyard-backend`.
+        package var label: String
+    }
+
+    package struct Version: Sendable {
+        package var name: String
+        package var weightBasisPoints: Int
+        package var isDefault: Bool
+        package var params: [String: JSONValue]
+        /// Backends that can serve: enabled provider, weight above zero.
+        package var backends: [Backend]
+    }
+
+    package struct Model: Sendable {
+        package var name: String
+        package var strategy: BalancingStrategy
+        /// Active versions, default first.
+        package var versions: [Version]
+        package var split: ReleaseSplit
+        package var defaultVersionIndex: Int
+    }
+
+    package var settings: GatewaySettings
+    package var models: [String: Model]
+    package var usersByDigest: [TokenDigest: UserSpec]
+    /// Enabled model names, sorted, for listing.
+    package var modelNames: [String]
+
+    package init(_ spec: ConfigurationSpec, environment: [String: String]) {
+        settings = spec.settings
+        var providers: [String: Provider] = [:]
+        for provider in spec.providers where provider.enabled {
+            providers[provider.id] = Provider(spec: provider, apiKey: provider.apiKey?.resolve(in: environment))
+        }
+        var models: [String: Model] = [:]
+        for model in spec.models where model.enabled {
+            let versions = model.versions.filter(\.isActive).map { version in
+                Version(
+                    name: version.name, weightBasisPoints: version.weightBasisPoints, isDefault: version.isDefault,
+                    params: version.params,
+                    backends: version.backends.compactMap { backend in
+                        guard let provider = providers[backend.provider], backend.weight > 0 else { return nil }
+                        return Backend(
+                            provider: provider, upstreamModel: backend.model, weight: backend.weight,
+                            mock: backend.mock ?? MockSettings(), label: "\(provider.id)/\(backend.model)")
+                    })
+            }
+            guard let defaultIndex = versions.firstIndex(where: \.isDefault) else { continue }
+            models[model.name] = Model(
+                name: model.name, strategy: model.strategy, versions: versions,
+                split: ReleaseSplit(weights: versions.map(\.weightBasisPoints)), defaultVersionIndex: defaultIndex)
+        }
+        self.models = models
+        modelNames = models.keys.sorted()
+        var users: [TokenDigest: UserSpec] = [:]
+        for user in spec.users where user.enabled {
+            users[user.tokenDigest] = user
+        }
+        usersByDigest = users
+    }
+
+    /// The enabled user holding this token, if any.
+    package func user(forToken token: String) -> UserSpec? {
+        let digest = TokenDigest(token: token)
+        guard let user = usersByDigest[digest], user.tokenDigest.constantTimeEquals(digest) else { return nil }
+        return user
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SwitchyardCore
+
+/// The OpenAI-compatible client API: chat completions, embeddings and the model list.
+package struct ClientAPIController: Sendable {
+    /// Client headers passed on to upstreams; all others stay at the gateway.
+    package static let forwardedHeaderNames = ["traceparent", "tracestate", "baggage"]
+
+    let configuration: ConfigurationHolder
+    let relay: Relay
+    let maxBodyBytes: Int
+
+    package init(configuration: ConfigurationHolder, relay: Relay, maxBodyBytes: Int) {
+        self.configuration = configuration
+        self.relay = relay
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    package func addRoutes(to router: Router<GatewayContext>) {
+        router.post("/v1/chat/completions") { request, context in
+            try await relay(request, context: context, endpoint: .chatCompletions)
+        }
+        router.post("/v1/embeddings") { request, context in
+            try await relay(request, context: context, endpoint: .embeddings)
+        }
+        router.get("/v1/models") { request, context in
+            try listModels(request, context: context)
+        }
+    }
+
+    private func relay(_ request: Request, context: GatewayContext, endpoint: Endpoint) async throws -> Response {
+        let startedAt = ContinuousClock.now
+        let configuration = self.configuration.current
+        let user = try authenticate(request, in: configuration)
+        var body = try await readJSONBody(request)
+
+        guard let modelName = body["model"]?.stringValue, !modelName.isEmpty else {
+            throw GatewayError.invalidRequest("you must provide a model parameter", param: "model")
+        }
+        let stream: Bool
+        switch body["stream"] {
+        case nil, .null?: stream = false
+        case .bool(let value)?: stream = value
+        default: throw GatewayError.invalidRequest("'stream' must be a boolean", param: "stream")
+        }
+        switch endpoint {
+        case .chatCompletions:
+            guard let messages = body["messages"]?.arrayValue, !messages.isEmpty else {
+                throw GatewayError.invalidRequest("'messages' must be a non-empty array", param: "messages")
+            }
+        case .embeddings:
+            guard let input = body["input"], input != .null else {
+                throw GatewayError.invalidRequest("'input' is required", param: "input")
+            }
+            guard !stream else { throw GatewayError.invalidRequest("embeddings cannot be streamed", param: "stream") }
+        }
+
+        var random = SystemRandomNumberGenerator()
+        let decision: RouteDecision
+        do {
+            decision = try RequestRouter().route(model: modelName, user: user, in: configuration, using: &random)
+        } catch {
+            throw Self.gatewayError(for: error)
+        }
+
+        let clientWantsUsage = body["stream_options"]?["include_usage"]?.boolValue == true
+        body["model"] = .string(decision.backends[0].upstreamModel)
+        Self.apply(decision.version.params, to: &body, endpoint: endpoint)
+        if stream {
+            var options = body["stream_options"]?.objectValue ?? [:]
+            options["include_usage"] = .bool(true)
+            body["stream_options"] = .object(options)
+        }
+        let forwarded = Self.forwardedHeaderNames.compactMap { name in
+            HTTPField.Name(name).flatMap { request.headers[$0] }.map { (name, $0) }
+        }
+        let upstreamRequest = UpstreamRequest(
+            endpoint: endpoint, body: body, stream: stream, requestID: context.requestID, forwardedHeaders: forwarded)
+        let draft = OutcomeDraft(
+            requestID: context.requestID, userID: user.id, model: modelName, endpoint: endpoint, stream: stream, startedAt: startedAt)
+        return try await relay.forward(
+            upstreamRequest, decision: decision, settings: configuration.settings, outcome: draft,
+            clientWantsUsage: clientWantsUsage, logger: context.logger)
+    }
+
+    private func listModels(_ request: Request, context: GatewayContext) throws -> Response {
+        let configuration = self.configuration.current
+        let user = try authenticate(request, in: configuration)
+        struct Model: Encodable {
+            var id: String
+            var object = "model"
+            var created = 0
+            var owned_by = "switchyard"
+        }
+        struct List: Encodable {
+            var object = "list"
+            var data: [Model]
+        }
+        let list = List(data: configuration.modelNames.filter(user.mayUse(model:)).map { Model(id: $0) })
+        let body = ByteBuffer(bytes: try JSONEncoder().encode(list))
+        return Response(
+            status: .ok, headers: [.contentType: "application/json", .contentLength: String(body.readableBytes)],
+            body: .init(byteBuffer: body))
+    }
+
+    /// The enabled user whose token came as `Authorization: Bearer …` or `x-api-key`.
+    private func authenticate(_ request: Request, in configuration: EffectiveConfiguration) throws -> UserSpec {
+        var token: Substring?
+        if let authorization = request.headers[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                token = parts[1]
+            }
+        }
+        if token == nil, let apiKey = request.headers[.apiKey] {
+            token = Substring(apiKey)
+        }
+        guard let token, let user = configuration.user(forToken: String(token.trimmingCharacters(in: .whitespaces))) else {
+            throw GatewayError.invalidAPIKey()
+        }
+        return user
+    }
+
+    private func readJSONBody(_ request: Request) async throws -> [String: JSONValue] {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
+            throw GatewayError.bodyTooLarge(limit: maxBodyBytes)
+        }
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw GatewayError.bodyTooLarge(limit: maxBodyBytes)
+        }
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw GatewayError.invalidRequest("We could not parse the JSON body of your request.")
+        }
+        guard case .object(let object) = value else {
+            throw GatewayError.invalidRequest("The request body must be a JSON object.")
+        }
+        return object
+    }
+
+    /// A version's `params` replace the client's fields; `system_prompt` sets the first system message.
+    static func apply(_ params: [String: JSONValue], to body: inout [String: JSONValue], endpoint: Endpoint) {
+        for (key, value) in params {
+            if key == "system_prompt" {
+                guard endpoint == .chatCompletions, case .string(let prompt) = value else { continue }
+                var messages = body["messages"]?.arrayValue ?? []
+                let system = JSONValue.object(["role": .string("system"), "content": .string(prompt)])
+                if let index = messages.firstIndex(where: { $0["role"]?.stringValue == "system" }) {
+                    messages[index] = system
+                } else {
+                    messages.insert(system, at: 0)
+                }
+                body["messages"] = .array(messages)
+            } else {
+                body[key] = value
+            }
+        }
+    }
+
+    static func gatewayError(for failure: RoutingFailure) -> GatewayError {
+        switch failure {
+        case .unknownModel(let model): return .modelNotFound(model)
+        case .modelNotAllowed(let model): return .modelNotAllowed(model)
+        case .noBackend(let model, let version):
+            return .upstreamUnreachable("model '\(model)' version '\(version)' has no usable backend")
+        }
+    }
+}

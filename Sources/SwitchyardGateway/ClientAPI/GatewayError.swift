@@ -1,0 +1,106 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// An error answered to API clients in OpenAI's shape: `{"error":{"message","type","param","code"}}`.
+package struct GatewayError: HTTPResponseError, Sendable {
+    package var status: HTTPResponse.Status
+    package var message: String
+    package var type: String
+    package var param: String?
+    package var code: String?
+
+    package init(status: HTTPResponse.Status, message: String, type: String, param: String? = nil, code: String? = nil) {
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+    }
+
+    package static func invalidAPIKey() -> GatewayError {
+        GatewayError(
+            status: .unauthorized, message: "Missing or invalid API key. Send it as 'Authorization: Bearer <token>' or 'x-api-key'.",
+            type: "invalid_request_error", code: "invalid_api_key")
+    }
+
+    package static func modelNotFound(_ model: String) -> GatewayError {
+        GatewayError(
+            status: .notFound, message: "The model '\(model)' does not exist.", type: "invalid_request_error", param: "model",
+            code: "model_not_found")
+    }
+
+    package static func modelNotAllowed(_ model: String) -> GatewayError {
+        GatewayError(
+            status: .forbidden, message: "This API key may not use the model '\(model)'.", type: "permission_error", param: "model",
+            code: "model_not_allowed")
+    }
+
+    package static func invalidRequest(_ message: String, param: String? = nil) -> GatewayError {
+        GatewayError(status: .badRequest, message: message, type: "invalid_request_error", param: param, code: "invalid_request")
+    }
+
+    package static func bodyTooLarge(limit: Int) -> GatewayError {
+        GatewayError(
+            status: .contentTooLarge, message: "Request body is larger than the limit of \(limit) bytes.",
+            type: "invalid_request_error", code: "request_too_large")
+    }
+
+    package static func upstreamUnreachable(_ detail: String) -> GatewayError {
+        GatewayError(status: .badGateway, message: "Upstream unreachable: \(detail)", type: "upstream_error", code: "upstream_unreachable")
+    }
+
+    package static func upstreamTimeout() -> GatewayError {
+        GatewayError(status: .gatewayTimeout, message: "Upstream did not answer in time.", type: "upstream_error", code: "upstream_timeout")
+    }
+
+    package static func badUpstreamResponse(_ detail: String) -> GatewayError {
+        GatewayError(status: .badGateway, message: "Upstream answered badly: \(detail)", type: "upstream_error", code: "bad_upstream_response")
+    }
+
+    package static func notFound(path: String) -> GatewayError {
+        GatewayError(status: .notFound, message: "No route for \(path).", type: "invalid_request_error", code: "not_found")
+    }
+
+    package static func internalError() -> GatewayError {
+        GatewayError(status: .internalServerError, message: "Internal error.", type: "server_error", code: "internal_error")
+    }
+
+    private struct Envelope: Encodable {
+        struct Body: Encodable {
+            var message: String
+            var type: String
+            var param: String?
+            var code: String?
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(message, forKey: .message)
+                try container.encode(type, forKey: .type)
+                try container.encode(param, forKey: .param)
+                try container.encode(code, forKey: .code)
+            }
+
+            enum CodingKeys: String, CodingKey { case message, type, param, code }
+        }
+
+        var error: Body
+    }
+
+    /// The JSON body, also used for the SSE error event that ends a failed stream.
+    package var jsonBody: ByteBuffer {
+        let envelope = Envelope(error: .init(message: message, type: type, param: param, code: code))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        let data = (try? encoder.encode(envelope)) ?? Data("{\"error\":{\"message\":\"error\"}}".utf8)
+        return ByteBuffer(bytes: data)
+    }
+
+    package func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = jsonBody
+        return Response(
+            status: status, headers: [.contentType: "application/json", .contentLength: String(body.readableBytes)],
+            body: .init(byteBuffer: body))
+    }
+}

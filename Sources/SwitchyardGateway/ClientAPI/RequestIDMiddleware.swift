@@ -1,0 +1,68 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+
+extension HTTPField.Name {
+    package static let requestID = Self("x-request-id")!
+    package static let switchyardVersion = Self("x-switchyard-version")!
+    package static let switchyardBackend = Self("x-switchyard-backend")!
+    package static let apiKey = Self("x-api-key")!
+    package static let accelBuffering = Self("x-accel-buffering")!
+}
+
+/// Gives every request an id (the client's `X-Request-ID` when usable), returns it on every
+/// response, and renders every error in OpenAI's shape.
+package struct RequestIDMiddleware: RouterMiddleware {
+    package typealias Context = GatewayContext
+
+    package init() {}
+
+    package func handle(
+        _ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response
+    ) async throws -> Response {
+        var context = context
+        let requestID = Self.usableID(request.headers[.requestID]) ?? RequestIdentifier.make()
+        context.requestID = requestID
+        context.logger[metadataKey: "request.id"] = .string(requestID)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as GatewayError {
+            response = try error.response(from: request, context: context)
+        } catch let error as HTTPError where error.status == .notFound {
+            response = try GatewayError.notFound(path: request.uri.path).response(from: request, context: context)
+        } catch let error as HTTPError {
+            let gatewayError = GatewayError(
+                status: error.status, message: error.body ?? error.status.reasonPhrase, type: "invalid_request_error")
+            response = try gatewayError.response(from: request, context: context)
+        } catch {
+            context.logger.error("unhandled error", metadata: ["error": "\(error)"])
+            response = try GatewayError.internalError().response(from: request, context: context)
+        }
+        response.headers[.requestID] = requestID
+        return response
+    }
+
+    /// Accepts ids of up to 128 visible ASCII characters; anything else is replaced by a generated one.
+    static func usableID(_ value: String?) -> String? {
+        guard let value, !value.isEmpty, value.utf8.count <= 128, value.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+            return nil
+        }
+        return value
+    }
+}
+
+/// Generates request ids: 24 hex characters from the system's random generator.
+package enum RequestIdentifier {
+    package static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt32
+        return hex(high, width: 16) + hex(UInt64(low), width: 8)
+    }
+
+    private static func hex(_ value: UInt64, width: Int) -> String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: width - text.count) + text
+    }
+}

@@ -1,0 +1,17 @@
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Per-request state filled in as a request passes through the gateway.
+package struct GatewayContext: RequestContext {
+    package var coreContext: CoreRequestContextStorage
+    /// From the client's `X-Request-ID` when it sent a usable one, else generated.
+    package var requestID: String = ""
+
+    package init(source: Source) {
+        coreContext = .init(source: source)
+    }
+
+    /// The relay reads bodies itself, with the configured limit.
+    package var maxUploadSize: Int { .max }
+}

@@ -1,0 +1,131 @@
+import GRDB
+
+/// Numbered schema migrations. Never edit a shipped migration: add the next one.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-foundation") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE settings (
+                        key TEXT PRIMARY KEY,
+                        value_json TEXT NOT NULL,
+                        updated_at REAL NOT NULL
+                    );
+                    CREATE TABLE providers (
+                        id TEXT PRIMARY KEY,
+                        format TEXT NOT NULL,
+                        base_url TEXT,
+                        api_key TEXT,
+                        headers_json TEXT NOT NULL DEFAULT '{}',
+                        region TEXT,
+                        timeout_seconds REAL,
+                        cost_input_per_mtok REAL NOT NULL DEFAULT 0,
+                        cost_output_per_mtok REAL NOT NULL DEFAULT 0,
+                        enabled INTEGER NOT NULL DEFAULT 1,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL
+                    );
+                    CREATE TABLE models (
+                        name TEXT PRIMARY KEY,
+                        strategy TEXT NOT NULL,
+                        enabled INTEGER NOT NULL DEFAULT 1,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL
+                    );
+                    CREATE TABLE versions (
+                        model TEXT NOT NULL REFERENCES models(name) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        position INTEGER NOT NULL,
+                        weight_bp INTEGER NOT NULL CHECK (weight_bp BETWEEN 0 AND 10000),
+                        is_default INTEGER NOT NULL DEFAULT 0,
+                        is_active INTEGER NOT NULL DEFAULT 1,
+                        params_json TEXT NOT NULL DEFAULT '{}',
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL,
+                        PRIMARY KEY (model, name)
+                    );
+                    CREATE TABLE backends (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        model TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        position INTEGER NOT NULL,
+                        provider TEXT NOT NULL,
+                        upstream_model TEXT NOT NULL,
+                        weight REAL NOT NULL DEFAULT 1,
+                        mock_json TEXT,
+                        FOREIGN KEY (model, version) REFERENCES versions(model, name) ON DELETE CASCADE
+                    );
+                    CREATE INDEX backends_by_version ON backends(model, version, position);
+                    CREATE TABLE users (
+                        id TEXT PRIMARY KEY,
+                        name TEXT,
+                        token_hash TEXT NOT NULL,
+                        allowed_models_json TEXT NOT NULL DEFAULT '[]',
+                        enabled INTEGER NOT NULL DEFAULT 1,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL
+                    );
+                    CREATE TABLE admin_tokens (
+                        name TEXT PRIMARY KEY,
+                        token_hash TEXT NOT NULL,
+                        created_at REAL NOT NULL
+                    );
+                    CREATE TABLE seed_state (
+                        object TEXT PRIMARY KEY,
+                        fingerprint TEXT NOT NULL,
+                        applied_at REAL NOT NULL
+                    );
+                    CREATE TABLE audit_log (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        time REAL NOT NULL,
+                        actor TEXT NOT NULL,
+                        source TEXT NOT NULL CHECK (source IN ('seed', 'api', 'rollout', 'system')),
+                        object TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        before_json TEXT,
+                        after_json TEXT
+                    );
+                    CREATE INDEX audit_log_by_object ON audit_log(object, time);
+                    CREATE TABLE request_log (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        time REAL NOT NULL,
+                        request_id TEXT NOT NULL,
+                        user_id TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        backend TEXT NOT NULL,
+                        endpoint TEXT NOT NULL,
+                        status INTEGER NOT NULL,
+                        stream INTEGER NOT NULL,
+                        latency_ms REAL NOT NULL,
+                        ttft_ms REAL,
+                        tokens_in INTEGER NOT NULL,
+                        tokens_out INTEGER NOT NULL,
+                        cost_usd REAL NOT NULL,
+                        error TEXT
+                    );
+                    CREATE INDEX request_log_by_time ON request_log(time);
+                    CREATE TABLE rollup_minute (
+                        minute INTEGER NOT NULL,
+                        model TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        backend TEXT NOT NULL,
+                        variant TEXT NOT NULL DEFAULT '',
+                        requests INTEGER NOT NULL,
+                        errors INTEGER NOT NULL,
+                        latency_sum_ms REAL NOT NULL,
+                        latency_buckets_json TEXT NOT NULL,
+                        ttft_count INTEGER NOT NULL,
+                        ttft_sum_ms REAL NOT NULL,
+                        ttft_buckets_json TEXT NOT NULL,
+                        tokens_in INTEGER NOT NULL,
+                        tokens_out INTEGER NOT NULL,
+                        cost_usd REAL NOT NULL,
+                        PRIMARY KEY (minute, model, version, backend, variant)
+                    );
+                    """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import SwitchyardCore
+import SwitchyardGateway
+import SwitchyardStore
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway (the default command).")
+
+    @Option(help: "Seed TOML file. When the default file does not exist, the built-in example seed is served.")
+    var config: String?
+
+    @Option(help: "HOST:PORT to listen on (overrides [server] listen).")
+    var listen: String?
+
+    @Option(help: "SQLite database file (overrides [server] database).")
+    var database: String?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        let logLevel = self.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        let logger = Logger(label: "switchyard")
+
+        let (seed, seedPath) = try loadSeed(logger: logger)
+        let listenText = listen ?? seed.server.listen
+        let address: HostAndPort
+        do {
+            address = try HostAndPort(parsing: listenText)
+        } catch {
+            throw ValidationError("--listen: \(error.reason)")
+        }
+        let databasePath = database ?? Self.resolve(seed.server.database, relativeTo: seedPath)
+
+        let store = try SQLiteStore(path: databasePath)
+        let report = try await store.applySeed(seed.configuration)
+        logger.info(
+            "seed applied",
+            metadata: [
+                "seed.path": "\(seedPath ?? "built-in example")", "seed.created": "\(report.created.count)",
+                "seed.updated": "\(report.updated.count)", "seed.disabled": "\(report.disabled.count)",
+                "seed.unchanged": "\(report.unchanged.count)",
+            ])
+        let environment = ProcessInfo.processInfo.environment
+        let effective = EffectiveConfiguration(try await store.loadConfiguration(), environment: environment)
+        let adminTokenNotice = try await ensureAdminToken(seed: seed, store: store, environment: environment)
+
+        let writer = EventWriter(store: store, logger: logger)
+        let banner = Banner(seed: seed, configuration: effective, adminTokenNotice: adminTokenNotice, host: address.host)
+        let app = buildApplication(
+            options: GatewayOptions(
+                host: address.host, port: address.port, maxBodyBytes: seed.server.maxBodyBytes,
+                connectTimeoutSeconds: effective.settings.connectTimeoutSeconds),
+            configuration: ConfigurationHolder(effective), outcomes: writer, services: [writer], logger: logger,
+            onServerRunning: { port in banner.print(port: port) })
+        try await app.runService()
+        try store.close()
+    }
+
+    private func loadSeed(logger: Logger) throws -> (Seed, String?) {
+        let path = config ?? "switchyard.toml"
+        if config == nil && !FileManager.default.fileExists(atPath: path) {
+            logger.notice("no switchyard.toml here: serving the built-in example seed (write it out with `switchyard init`)")
+            return (try SeedFile.parse(SeedFile.exampleText, path: "built-in example"), nil)
+        }
+        do {
+            return (try SeedFile.load(path: path), path)
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+
+    /// Uses the configured admin token, else `SWITCHYARD_ADMIN_TOKEN`, else the one generated at first
+    /// start (stored hashed), generating it now if there is none. Returns what the banner says about it.
+    private func ensureAdminToken(seed: Seed, store: SQLiteStore, environment: [String: String]) async throws -> String {
+        if let configured = seed.server.adminToken {
+            return "admin token: as configured in [server] admin_token (\(configured))"
+        }
+        if environment["SWITCHYARD_ADMIN_TOKEN"] != nil {
+            return "admin token: from SWITCHYARD_ADMIN_TOKEN"
+        }
+        if try await store.adminTokenDigest(named: "generated") != nil {
+            return "admin token: generated at first start and shown then (stored hashed); set SWITCHYARD_ADMIN_TOKEN to choose one"
+        }
+        let token = "sya-" + RequestIdentifier.make() + RequestIdentifier.make()
+        try await store.storeAdminToken(named: "generated", digest: TokenDigest(token: token))
+        return "admin token (generated now, shown only once): \(token)"
+    }
+
+    static func resolve(_ path: String, relativeTo seedPath: String?) -> String {
+        guard !path.hasPrefix("/"), let seedPath else { return path }
+        let directory = URL(fileURLWithPath: seedPath).deletingLastPathComponent().path
+        return directory == "." ? path : "\(directory)/\(path)"
+    }
+}
+
+/// What the gateway prints once it listens: the address, the admin token and a request to paste.
+struct Banner: Sendable {
+    var seed: Seed
+    var configuration: EffectiveConfiguration
+    var adminTokenNotice: String
+    var host: String
+
+    func print(port: Int) {
+        let shownHost = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
+        let base = "http://\(shownHost):\(port)"
+        var lines = ["Switchyard listening on \(base)", adminTokenNotice]
+        let sample = configuration.usersByDigest.values.sorted { $0.id < $1.id }.lazy.compactMap { user -> (String, String)? in
+            guard let token = seed.userTokens[user.id],
+                let model = configuration.modelNames.first(where: user.mayUse(model:))
+            else { return nil }
+            return (token, model)
+        }.first
+        if let (token, model) = sample {
+            lines.append("try it:")
+            lines.append(
+                "  curl -s \(base)/v1/chat/completions -H 'Authorization: Bearer \(token)' -H 'Content-Type: application/json' \\\n"
+                    + "    -d '{\"model\": \"\(model)\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello, Switchyard!\"}]}'")
+        }
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

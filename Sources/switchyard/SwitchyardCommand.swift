@@ -1,0 +1,21 @@
+import ArgumentParser
+
+@main
+struct SwitchyardCommand: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "switchyard",
+        abstract: "An LLM API gateway: OpenAI-compatible in front, any provider behind, releases made safe.",
+        version: version,
+        subcommands: [Serve.self, Validate.self, Init.self, Version.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version.")
+
+    func run() {
+        print("switchyard \(SwitchyardCommand.version)")
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import SwitchyardCore
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check a seed file; exit 1 and list every error if it is invalid.")
+
+    @Argument(help: "The seed TOML file.")
+    var file: String
+
+    func run() throws {
+        do {
+            let seed = try SeedFile.load(path: file)
+            let configuration = seed.configuration
+            print(
+                "\(file): valid (\(configuration.providers.count) providers, \(configuration.models.count) models, \(configuration.users.count) users)"
+            )
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+}
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write a commented example seed file.")
+
+    @Argument(help: "Where to write it.")
+    var file = "switchyard.toml"
+
+    @Flag(help: "Replace an existing file.")
+    var force = false
+
+    func run() throws {
+        if FileManager.default.fileExists(atPath: file) && !force {
+            FileHandle.standardError.write(Data("\(file) already exists; pass --force to replace it\n".utf8))
+            throw ExitCode.failure
+        }
+        try Data(PackageResources.switchyard_example_toml).write(to: URL(fileURLWithPath: file))
+        print("wrote \(file); start with: switchyard serve --config \(file)")
+    }
+}
+
+/// Reading a seed file from disk, or the embedded example when there is none.
+enum SeedFile {
+    static var exampleText: String {
+        String(decoding: PackageResources.switchyard_example_toml, as: UTF8.self)
+    }
+
+    static func load(path: String) throws(SeedFileError) -> Seed {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw SeedFileError(path: path, errors: [ConfigurationError(key: "", reason: "cannot read the file: \(error.localizedDescription)")])
+        }
+        return try parse(text, path: path)
+    }
+
+    static func parse(_ text: String, path: String) throws(SeedFileError) -> Seed {
+        do {
+            return try Seed(toml: text, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw SeedFileError(path: path, errors: error.errors)
+        }
+    }
+}
+
+struct SeedFileError: Error, CustomStringConvertible {
+    var path: String
+    var errors: [ConfigurationError]
+
+    var description: String {
+        (["\(path): invalid seed, nothing applied"] + errors.map { "  \(path): \($0)" }).joined(separator: "\n")
+    }
+}

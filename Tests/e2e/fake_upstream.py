@@ -1,0 +1,393 @@
+"""A tiny OpenAI-compatible upstream server for the end-to-end tests.
+
+Standard library only. It serves, on 127.0.0.1 and an ephemeral port:
+
+* ``POST /v1/chat/completions`` -- answers ``"upstream says: <last user message>"``,
+  either as one ``chat.completion`` object or, with ``"stream": true``, as a
+  server-sent event stream of ``chat.completion.chunk`` objects (chunked
+  transfer encoding, a short pause between chunks, an optional usage chunk
+  when ``stream_options.include_usage`` is true, then ``data: [DONE]``).
+* ``POST /v1/embeddings`` -- one deterministic vector per input, as floats or
+  base64 (the ``openai`` SDK asks for base64 by default).
+* ``GET /v1/models`` -- a static model list.
+
+Every request is recorded (method, path, headers, parsed JSON body) so tests
+can assert on exactly what the gateway sent upstream.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import struct
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+REPLY_PREFIX = "upstream says: "
+STREAM_CHUNKS = 4
+STREAM_CHUNK_DELAY_SECONDS = 0.05
+EMBEDDING_DIMENSIONS = 8
+UPSTREAM_MODELS = ("gpt-upstream", "gpt-tuned", "text-embedding-upstream")
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]  # header names lower-cased
+    body: Any  # parsed JSON, or None when there was no (valid) JSON body
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+# ---------------------------------------------------------------------------
+# Helpers shared by the handlers
+# ---------------------------------------------------------------------------
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """The text of a chat message whose content is a string or a list of parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part.get("text", "")
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text"
+        )
+    return ""
+
+
+def last_user_text(messages: Any) -> str:
+    if not isinstance(messages, list):
+        return ""
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return message_text(message)
+    return ""
+
+
+def count_tokens(text: str) -> int:
+    """A crude but deterministic token estimate: whitespace-separated words."""
+    return max(1, len(text.split()))
+
+
+def split_into_pieces(text: str, pieces: int) -> list[str]:
+    """Split text into at most `pieces` non-empty, roughly equal parts."""
+    size = max(1, -(-len(text) // pieces))  # ceiling division
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def embedding_for(item: Any) -> list[float]:
+    """A deterministic unit-ish vector derived from the input's hash."""
+    digest = hashlib.sha256(json.dumps(item).encode()).digest()
+    return [round((byte - 127.5) / 127.5, 6) for byte in digest[:EMBEDDING_DIMENSIONS]]
+
+
+def embedding_inputs(raw: Any) -> list[Any]:
+    """Normalise the `input` field: a string, a token list, or a list of either."""
+    if isinstance(raw, str):
+        return [raw]
+    if isinstance(raw, list) and raw and all(isinstance(x, int) for x in raw):
+        return [raw]  # a single pre-tokenised input
+    if isinstance(raw, list):
+        return raw
+    return []
+
+
+def encode_base64_floats(vector: list[float]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+
+
+# ---------------------------------------------------------------------------
+# Request handler
+# ---------------------------------------------------------------------------
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive + chunked streaming
+    timeout = 30  # idle keep-alive connections are dropped after this
+    server: "_Server"
+
+    # -- plumbing ----------------------------------------------------------
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass  # keep pytest output clean
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked_body()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(min(length, MAX_BODY_BYTES)) if length > 0 else b""
+
+    def _read_chunked_body(self) -> bytes:
+        body = bytearray()
+        while len(body) <= MAX_BODY_BYTES:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # skip trailers
+                break
+            body += self.rfile.read(size)
+            self.rfile.readline()  # CRLF after each chunk
+        return bytes(body)
+
+    def _record(self, body: Any) -> None:
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        self.server.upstream._record(
+            RecordedRequest(self.command, self.path, headers, body)
+        )
+
+    def _send_json(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_error(self, status: int, message: str, code: str | None = None) -> None:
+        error = {"message": message, "type": "invalid_request_error", "param": None, "code": code}
+        self._send_json(status, {"error": error})
+
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _write_event(self, payload: Any) -> None:
+        text = payload if isinstance(payload, str) else json.dumps(payload)
+        self._write_chunk(f"data: {text}\n\n".encode())
+
+    # -- routing -----------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._record(None)
+        if self.path.rstrip("/") == "/v1/models":
+            self._send_json(200, self.server.upstream.models_payload())
+        else:
+            self._send_error(404, f"no route for GET {self.path}", "not_found")
+
+    def do_POST(self) -> None:
+        raw = self._read_body()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        self._record(body)
+
+        if not isinstance(body, dict):
+            self._send_error(400, "request body must be a JSON object")
+            return
+        route = self.path.rstrip("/")
+        if route == "/v1/chat/completions":
+            self._chat_completions(body)
+        elif route == "/v1/embeddings":
+            self._embeddings(body)
+        else:
+            self._send_error(404, f"no route for POST {self.path}", "not_found")
+
+    # -- endpoints ---------------------------------------------------------
+
+    def _chat_completions(self, body: dict[str, Any]) -> None:
+        model = body.get("model", "")
+        messages = body.get("messages", [])
+        content = REPLY_PREFIX + last_user_text(messages)
+        if not isinstance(messages, list):
+            messages = []
+        prompt_text = " ".join(message_text(m) for m in messages if isinstance(m, dict))
+        usage = {
+            "prompt_tokens": count_tokens(prompt_text),
+            "completion_tokens": count_tokens(content),
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        completion_id = f"chatcmpl-fake-{uuid.uuid4().hex[:12]}"
+        created = int(time.time())
+
+        if not body.get("stream"):
+            self._send_json(200, {
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": model,
+                "system_fingerprint": "fp_fake_upstream",
+                "choices": [{
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }],
+                "usage": usage,
+            })
+            return
+
+        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+            return {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "system_fingerprint": "fp_fake_upstream",
+                "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                             "finish_reason": finish_reason}],
+            }
+
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        self._write_event(chunk({"role": "assistant", "content": ""}))
+        for piece in split_into_pieces(content, STREAM_CHUNKS):
+            time.sleep(STREAM_CHUNK_DELAY_SECONDS)
+            self._write_event(chunk({"content": piece}))
+        self._write_event(chunk({}, finish_reason="stop"))
+        stream_options = body.get("stream_options") or {}
+        if isinstance(stream_options, dict) and stream_options.get("include_usage"):
+            usage_chunk = chunk({})
+            usage_chunk["choices"] = []
+            usage_chunk["usage"] = usage
+            self._write_event(usage_chunk)
+        self._write_event("[DONE]")
+        self._write_chunk(b"")  # terminating zero-length chunk
+
+    def _embeddings(self, body: dict[str, Any]) -> None:
+        inputs = embedding_inputs(body.get("input"))
+        if not inputs:
+            self._send_error(400, "'input' must be a non-empty string or list")
+            return
+        as_base64 = body.get("encoding_format") == "base64"
+        data = []
+        for index, item in enumerate(inputs):
+            vector = embedding_for(item)
+            data.append({
+                "object": "embedding",
+                "index": index,
+                "embedding": encode_base64_floats(vector) if as_base64 else vector,
+            })
+        tokens = sum(
+            count_tokens(item) if isinstance(item, str) else max(1, len(item))
+            for item in inputs
+        )
+        self._send_json(200, {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", ""),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        })
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    upstream: "FakeUpstream"
+
+
+# ---------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------
+
+
+class FakeUpstream:
+    """Runs the fake upstream in a background thread.
+
+    Usage::
+
+        with FakeUpstream() as upstream:
+            upstream.base_url  # "http://127.0.0.1:PORT/v1"
+            upstream.requests  # list[RecordedRequest]
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._lock = threading.Lock()
+        self._requests: list[RecordedRequest] = []
+        self._server = _Server((host, port), _Handler)
+        self._server.upstream = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="fake-upstream",
+            daemon=True,
+        )
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> "FakeUpstream":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> "FakeUpstream":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- addresses ---------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # -- recorded traffic --------------------------------------------------
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    def find(self, predicate: Callable[[RecordedRequest], bool]) -> list[RecordedRequest]:
+        return [r for r in self.requests if predicate(r)]
+
+    def chat_requests_containing(self, marker: str) -> list[RecordedRequest]:
+        """Chat requests whose last user message contains `marker`."""
+        return self.find(
+            lambda r: r.path.startswith("/v1/chat/completions")
+            and isinstance(r.body, dict)
+            and marker in last_user_text(r.body.get("messages"))
+        )
+
+    def embedding_requests_containing(self, marker: str) -> list[RecordedRequest]:
+        """Embedding requests with an input string containing `marker`."""
+        def matches(r: RecordedRequest) -> bool:
+            if not (r.path.startswith("/v1/embeddings") and isinstance(r.body, dict)):
+                return False
+            return any(isinstance(i, str) and marker in i
+                       for i in embedding_inputs(r.body.get("input")))
+        return self.find(matches)
+
+    # -- canned payloads ---------------------------------------------------
+
+    @staticmethod
+    def models_payload() -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [
+                {"id": name, "object": "model", "created": 1700000000, "owned_by": "fake-upstream"}
+                for name in UPSTREAM_MODELS
+            ],
+        }
+
