@@ -26,7 +26,7 @@ package final class EventWriter: OutcomeSink, Service {
     /// Writes batches until graceful shutdown, then writes what is still queued.
     package func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await Task.sleep(for: interval)
+            try? await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
             await flushLogging()
         }
         await flushLogging()

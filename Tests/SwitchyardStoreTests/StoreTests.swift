@@ -1,0 +1,189 @@
+import Foundation
+import GRDB
+import Logging
+import ServiceLifecycle
+import Testing
+
+@testable import SwitchyardCore
+@testable import SwitchyardStore
+
+/// A database file in its own temporary folder, removed at the end.
+struct TemporaryDatabase: ~Copyable {
+    let directory: URL
+    var path: String { directory.appendingPathComponent("switchyard.db").path }
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+@Suite struct StoreTests {
+    static let seedText = """
+        [providers.demo]
+        format = "mock"
+        [providers.up]
+        format = "openai"
+        base_url = "http://127.0.0.1:9/v1"
+        api_key = "env:UP_KEY"
+        headers = { "X-Team" = "a" }
+        cost_input_per_mtok = 2.5
+        [models.chat.versions.v1]
+        weight = 99.5
+        default = true
+        params = { temperature = 0.7, stop = ["x"] }
+        backends = [ { provider = "up", model = "gpt", weight = 2 }, { provider = "demo", model = "e", mock = { chunks = 3, seed = 9 } } ]
+        [models.chat.versions.v2]
+        weight = 0.5
+        backends = [ { provider = "demo", model = "canary" } ]
+        [users.alice]
+        token = "sk-alice-token"
+        allowed_models = ["chat"]
+        """
+
+    static func seed(_ text: String = seedText) throws -> ConfigurationSpec {
+        try Seed(toml: text, environment: ["UP_KEY": "secret"]).configuration
+    }
+
+    @Test func migratesAnEmptyFile() async throws {
+        let database = try TemporaryDatabase()
+        let store = try SQLiteStore(path: database.path)
+        #expect(try await store.appliedMigrations() == ["v1-foundation"])
+        let mode = try await store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        #expect(mode == "wal")
+        let foreignKeys = try await store.pool.read { db in try Bool.fetchOne(db, sql: "PRAGMA foreign_keys") }
+        #expect(foreignKeys == true)
+    }
+
+    @Test func configurationRoundTripsThroughTheDatabaseAndSurvivesReopening() async throws {
+        let database = try TemporaryDatabase()
+        let seed = try Self.seed()
+        do {
+            let store = try SQLiteStore(path: database.path)
+            _ = try await store.applySeed(seed)
+            #expect(try await store.loadConfiguration() == seed)
+            try store.close()
+        }
+        let reopened = try SQLiteStore(path: database.path)
+        #expect(try await reopened.loadConfiguration() == seed)
+        let report = try await reopened.applySeed(seed)
+        #expect(report.created.isEmpty && report.updated.isEmpty)
+    }
+
+    @Test func applyingASeedIsAuditedAndRemovalDisables() async throws {
+        let database = try TemporaryDatabase()
+        let store = try SQLiteStore(path: database.path)
+        _ = try await store.applySeed(try Self.seed())
+        let withoutAlice = Self.seedText.replacingOccurrences(of: "[users.alice]\ntoken = \"sk-alice-token\"\nallowed_models = [\"chat\"]", with: "")
+        let report = try await store.applySeed(try Self.seed(withoutAlice))
+        #expect(report.disabled == ["user:alice"])
+        #expect(try await store.loadConfiguration().users.first?.enabled == false)
+
+        let audit = try await store.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT object, action, source, actor FROM audit_log ORDER BY id").map {
+                "\($0["object"] as String) \($0["action"] as String) \($0["source"] as String) \($0["actor"] as String)"
+            }
+        }
+        #expect(
+            audit == [
+                "provider:demo create seed seed", "provider:up create seed seed", "model:chat create seed seed",
+                "user:alice create seed seed", "user:alice disable seed seed",
+            ])
+        let secret = try await store.pool.read { db in try String.fetchOne(db, sql: "SELECT api_key FROM providers WHERE id = 'up'") }
+        #expect(secret == "env:UP_KEY", "env references are stored as written, never resolved")
+    }
+
+    @Test func aChangedModelReplacesItsVersionsAndBackends() async throws {
+        let database = try TemporaryDatabase()
+        let store = try SQLiteStore(path: database.path)
+        _ = try await store.applySeed(try Self.seed())
+        let single = try Self.seed(
+            """
+            [providers.demo]
+            format = "mock"
+            [models.chat]
+            backends = [ { provider = "demo", model = "only" } ]
+            """)
+        _ = try await store.applySeed(single)
+        let model = try #require(try await store.loadConfiguration().models.first)
+        #expect(model.versions.map(\.name) == ["v1"])
+        #expect(model.versions[0].backends.map(\.model) == ["only"])
+        let backendRows = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM backends") }
+        #expect(backendRows == 1)
+    }
+
+    static func event(_ index: Int, time: Double = 1_800_000_000, status: Int = 200) -> OutcomeEvent {
+        OutcomeEvent(
+            time: time, requestID: "r\(index)", userID: "alice", model: "chat", version: "v1", backend: "demo/e",
+            endpoint: "chat/completions", status: status, stream: index % 2 == 0, latencyMilliseconds: Double(index % 100),
+            timeToFirstTokenMilliseconds: 5, inputTokens: 10, outputTokens: 20, costUSD: 0.001)
+    }
+
+    @Test func writerBatchesConcurrentEventsIntoLogAndRollups() async throws {
+        let database = try TemporaryDatabase()
+        let store = try SQLiteStore(path: database.path)
+        let writer = EventWriter(store: store, logger: Logger(label: "test"))
+        await withTaskGroup(of: Void.self) { group in
+            for task in 0..<8 {
+                group.addTask {
+                    for index in 0..<250 {
+                        writer.record(Self.event(task * 250 + index, status: index % 10 == 0 ? 502 : 200))
+                    }
+                }
+            }
+        }
+        try await writer.flush()
+        #expect(writer.pendingCount == 0)
+        let (logged, requests, errors, tokens, buckets) = try await store.pool.read { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM request_log")!,
+                try Int.fetchOne(db, sql: "SELECT SUM(requests) FROM rollup_minute")!,
+                try Int.fetchOne(db, sql: "SELECT SUM(errors) FROM rollup_minute")!,
+                try Int.fetchOne(db, sql: "SELECT SUM(tokens_out) FROM rollup_minute")!,
+                try String.fetchOne(db, sql: "SELECT latency_buckets_json FROM rollup_minute")!
+            )
+        }
+        #expect(logged == 2_000)
+        #expect(requests == 2_000)
+        #expect(errors == 200)
+        #expect(tokens == 40_000)
+        let counts = try JSONDecoder().decode([Int].self, from: Data(buckets.utf8))
+        #expect(counts.reduce(0, +) == 2_000)
+
+        // A second batch for the same minute adds to the rollup instead of replacing it.
+        writer.record(Self.event(9_999))
+        try await writer.flush()
+        let merged = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT SUM(requests) FROM rollup_minute")! }
+        #expect(merged == 2_001)
+    }
+
+    @Test func gracefulShutdownFlushesTheQueue() async throws {
+        let database = try TemporaryDatabase()
+        let store = try SQLiteStore(path: database.path)
+        let writer = EventWriter(store: store, interval: .seconds(3600), logger: Logger(label: "test"))
+        let group = ServiceGroup(configuration: .init(services: [writer], logger: Logger(label: "test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            for index in 0..<100 { writer.record(Self.event(index)) }
+            try await Task.sleep(for: .milliseconds(50))
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        let logged = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM request_log")! }
+        #expect(logged == 100)
+    }
+
+    @Test func adminTokensAreStoredAsDigests() async throws {
+        let database = try TemporaryDatabase()
+        let store = try SQLiteStore(path: database.path)
+        #expect(try await store.adminTokenDigest(named: "generated") == nil)
+        try await store.storeAdminToken(named: "generated", digest: TokenDigest(token: "sya-secret"))
+        #expect(try await store.adminTokenDigest(named: "generated") == TokenDigest(token: "sya-secret"))
+        let stored = try await store.pool.read { db in try String.fetchOne(db, sql: "SELECT token_hash FROM admin_tokens") }
+        #expect(stored != "sya-secret")
+    }
+}
