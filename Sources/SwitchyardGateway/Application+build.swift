@@ -12,15 +12,27 @@ package struct GatewayOptions: Sendable {
     package var port: Int
     package var maxBodyBytes: Int
     package var connectTimeoutSeconds: Double
+    /// Longest silence from an upstream (before its answer or between chunks) before the request fails.
+    package var readTimeoutSeconds: Double
 
     package init(
         host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = ServerSpec.defaultMaxBodyBytes,
-        connectTimeoutSeconds: Double = 5
+        connectTimeoutSeconds: Double = 5, readTimeoutSeconds: Double = 30
     ) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
         self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.readTimeoutSeconds = readTimeoutSeconds
+    }
+
+    /// Timeouts that fit a configuration: a read timeout as long as the longest request timeout, so the
+    /// per-request deadline (checked by the relay) decides and a silent upstream still cannot hang a request.
+    package init(host: String, port: Int, maxBodyBytes: Int, configuration: ConfigurationSpec) {
+        let longest = configuration.providers.compactMap(\.timeoutSeconds).reduce(configuration.settings.requestTimeoutSeconds, max)
+        self.init(
+            host: host, port: port, maxBodyBytes: maxBodyBytes, connectTimeoutSeconds: configuration.settings.connectTimeoutSeconds,
+            readTimeoutSeconds: longest)
     }
 }
 
@@ -35,7 +47,7 @@ package func buildApplication(
 ) -> some ApplicationProtocol {
     let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
     let client = HTTPClient(
-        eventLoopGroup: eventLoopGroup, configuration: upstreamClientConfiguration(connectTimeoutSeconds: options.connectTimeoutSeconds),
+        eventLoopGroup: eventLoopGroup, configuration: upstreamClientConfiguration(options),
         backgroundActivityLogger: logger)
     let relay = Relay(openAI: OpenAIUpstream(client: client), mock: MockUpstream(), sink: outcomes)
 
@@ -64,12 +76,13 @@ package func buildApplication(
 
 /// Pooled keep-alive connections, many per host, and no silent connect retries: a refused upstream
 /// must fail fast (DESIGN §10).
-func upstreamClientConfiguration(connectTimeoutSeconds: Double) -> HTTPClient.Configuration {
+func upstreamClientConfiguration(_ options: GatewayOptions) -> HTTPClient.Configuration {
     var configuration = HTTPClient.Configuration()
     configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 256
     configuration.connectionPool.retryConnectionEstablishment = false
     configuration.connectionPool.idleTimeout = .seconds(60)
-    configuration.timeout.connect = .milliseconds(Int64(connectTimeoutSeconds * 1000))
+    configuration.timeout.connect = .milliseconds(Int64(options.connectTimeoutSeconds * 1000))
+    configuration.timeout.read = .milliseconds(Int64(options.readTimeoutSeconds * 1000))
     configuration.decompression = .disabled
     configuration.redirectConfiguration = .disallow
     return configuration

@@ -51,15 +51,14 @@ struct Serve: AsyncParsableCommand {
                 "seed.unchanged": "\(report.unchanged.count)",
             ])
         let environment = ProcessInfo.processInfo.environment
-        let effective = EffectiveConfiguration(try await store.loadConfiguration(), environment: environment)
+        let stored = try await store.loadConfiguration()
+        let effective = EffectiveConfiguration(stored, environment: environment)
         let adminTokenNotice = try await ensureAdminToken(seed: seed, store: store, environment: environment)
 
         let writer = EventWriter(store: store, logger: logger)
         let banner = Banner(seed: seed, configuration: effective, adminTokenNotice: adminTokenNotice, host: address.host)
         let app = buildApplication(
-            options: GatewayOptions(
-                host: address.host, port: address.port, maxBodyBytes: seed.server.maxBodyBytes,
-                connectTimeoutSeconds: effective.settings.connectTimeoutSeconds),
+            options: GatewayOptions(host: address.host, port: address.port, maxBodyBytes: seed.server.maxBodyBytes, configuration: stored),
             configuration: ConfigurationHolder(effective), outcomes: writer, services: [writer], logger: logger,
             onServerRunning: { port in banner.print(port: port) })
         try await app.runService()

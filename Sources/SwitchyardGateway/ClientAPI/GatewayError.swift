@@ -10,6 +10,8 @@ package struct GatewayError: HTTPResponseError, Sendable {
     package var type: String
     package var param: String?
     package var code: String?
+    /// Extra response headers, e.g. where the request was routed before it failed.
+    package var headers: HTTPFields = [:]
 
     package init(status: HTTPResponse.Status, message: String, type: String, param: String? = nil, code: String? = nil) {
         self.status = status
@@ -17,6 +19,13 @@ package struct GatewayError: HTTPResponseError, Sendable {
         self.type = type
         self.param = param
         self.code = code
+    }
+
+    /// The same error with `headers` added to its response.
+    package func adding(_ headers: HTTPFields) -> GatewayError {
+        var error = self
+        error.headers.append(contentsOf: headers)
+        return error
     }
 
     package static func invalidAPIKey() -> GatewayError {
@@ -99,8 +108,9 @@ package struct GatewayError: HTTPResponseError, Sendable {
 
     package func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = jsonBody
-        return Response(
-            status: status, headers: [.contentType: "application/json", .contentLength: String(body.readableBytes)],
-            body: .init(byteBuffer: body))
+        var headers = self.headers
+        headers[.contentType] = "application/json"
+        headers[.contentLength] = String(body.readableBytes)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
 }

@@ -38,16 +38,15 @@ package struct Relay: Sendable {
         draft.version = decision.version.name
         draft.backend = backend.label
         var headers: HTTPFields = [.switchyardVersion: decision.version.name, .switchyardBackend: backend.label]
+        let timeout = backend.provider.spec.timeoutSeconds ?? settings.requestTimeoutSeconds
+        let deadline = draft.startedAt + .milliseconds(Int64(timeout * 1000))
 
         let upstream: UpstreamResponse
         do {
             upstream = try await adapter(for: backend.provider.spec.format).send(request, to: backend, settings: settings)
-        } catch let error as GatewayError {
-            sink.record(draft.finish(status: Int(error.status.code), error: error.message))
-            throw error
         } catch {
-            let gatewayError = GatewayError.upstreamUnreachable("\(error)")
-            sink.record(draft.finish(status: 502, error: gatewayError.message))
+            let gatewayError = (error as? GatewayError ?? .upstreamUnreachable("\(error)")).adding(headers)
+            sink.record(draft.finish(status: Int(gatewayError.status.code), error: gatewayError.message))
             throw gatewayError
         }
 
@@ -56,7 +55,7 @@ package struct Relay: Sendable {
         }
         let isEventStream = upstream.contentType?.hasPrefix("text/event-stream") ?? false
         guard request.stream && isEventStream else {
-            return try await relayWhole(upstream, headers: headers, draft: draft, provider: backend.provider.spec)
+            return try await relayWhole(upstream, headers: headers, deadline: deadline, draft: draft, provider: backend.provider.spec)
         }
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
@@ -68,21 +67,27 @@ package struct Relay: Sendable {
             status: .ok, headers: headers,
             body: ResponseBody { writer in
                 try await Self.relayStream(
-                    upstream.body, to: &writer, clientWantsUsage: clientWantsUsage, draft: streamDraft, provider: provider,
-                    sink: sink, logger: logger)
+                    upstream.body, to: &writer, deadline: deadline, clientWantsUsage: clientWantsUsage, draft: streamDraft,
+                    provider: provider, sink: sink, logger: logger)
             })
     }
 
     private func relayWhole(
-        _ upstream: UpstreamResponse, headers: HTTPFields, draft: OutcomeDraft, provider: ProviderSpec
+        _ upstream: UpstreamResponse, headers: HTTPFields, deadline: ContinuousClock.Instant, draft: OutcomeDraft, provider: ProviderSpec
     ) async throws -> Response {
-        let body: ByteBuffer
+        var body = ByteBuffer()
         let firstByteAt: ContinuousClock.Instant
         do {
-            body = try await upstream.body.collect(upTo: Self.maxUpstreamBodyBytes)
+            for try await chunk in upstream.body {
+                guard ContinuousClock.now < deadline else { throw GatewayError.upstreamTimeout() }
+                guard body.readableBytes + chunk.readableBytes <= Self.maxUpstreamBodyBytes else {
+                    throw GatewayError.badUpstreamResponse("answer larger than \(Self.maxUpstreamBodyBytes) bytes")
+                }
+                body.writeImmutableBuffer(chunk)
+            }
             firstByteAt = .now
         } catch {
-            let gatewayError = Self.bodyReadError(error)
+            let gatewayError = Self.bodyReadError(error).adding(headers)
             sink.record(draft.finish(status: Int(gatewayError.status.code), provider: provider, error: gatewayError.message))
             throw gatewayError
         }
@@ -103,7 +108,7 @@ package struct Relay: Sendable {
                 (upstream.contentType?.contains("json") ?? false) && buffer.contains("\"error\"")
             } ?? false
         guard let body, isErrorJSON else {
-            let error = GatewayError.badUpstreamResponse("HTTP \(upstream.status)")
+            let error = GatewayError.badUpstreamResponse("HTTP \(upstream.status)").adding(headers)
             sink.record(draft.finish(status: 502, error: error.message))
             throw error
         }
@@ -117,7 +122,6 @@ package struct Relay: Sendable {
     private static func bodyReadError(_ error: any Error) -> GatewayError {
         switch error {
         case let error as GatewayError: return error
-        case is NIOTooManyBytesError: return .badUpstreamResponse("answer larger than \(maxUpstreamBodyBytes) bytes")
         case let error as HTTPClientError: return OpenAIUpstream.gatewayError(for: error)
         default: return .upstreamUnreachable("\(error)")
         }
@@ -127,8 +131,8 @@ package struct Relay: Sendable {
     /// usage-only chunk the client did not ask for. An upstream that fails or stops before `[DONE]`
     /// ends the client's stream with an error event and no `[DONE]`, never as a clean end.
     private static func relayStream(
-        _ body: UpstreamBody, to writer: inout any ResponseBodyWriter, clientWantsUsage: Bool, draft: OutcomeDraft,
-        provider: ProviderSpec, sink: any OutcomeSink, logger: Logger
+        _ body: UpstreamBody, to writer: inout any ResponseBodyWriter, deadline: ContinuousClock.Instant, clientWantsUsage: Bool,
+        draft: OutcomeDraft, provider: ProviderSpec, sink: any OutcomeSink, logger: Logger
     ) async throws {
         var scanner = ServerSentEventScanner()
         var usage: TokenUsage?
@@ -149,7 +153,12 @@ package struct Relay: Sendable {
                 break
             }
             guard let chunk else { break }
-            if firstByteAt == nil { firstByteAt = .now }
+            let now = ContinuousClock.now
+            if firstByteAt == nil { firstByteAt = now }
+            if now >= deadline {
+                upstreamFailure = .upstreamTimeout()
+                break
+            }
             var output = ByteBuffer()
             for event in scanner.events(appending: chunk) {
                 if event.contains("[DONE]") { sawDone = true }

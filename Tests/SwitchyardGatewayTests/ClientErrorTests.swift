@@ -1,0 +1,72 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import NIOHTTP1
+import NIOCore
+import Testing
+
+@testable import SwitchyardGateway
+
+@Suite(.serialized) struct ClientErrorTests {
+    @Test func requestsAreRefusedInOpenAIsShape() async throws {
+        try await GatewayHarness.withGateway(maxBodyBytes: 2048) { gateway in
+            let cases: [(String, String?, String, Int, String?, String?)] = [
+                ("no token", nil, chatBody(model: "ok"), 401, "invalid_api_key", nil),
+                ("wrong token", "sk-wrong-token", chatBody(model: "ok"), 401, "invalid_api_key", nil),
+                ("forbidden model", GatewayHarness.userToken, chatBody(model: "forbidden"), 403, "model_not_allowed", "model"),
+                ("unknown model", GatewayHarness.userToken, chatBody(model: "nope"), 404, "model_not_found", "model"),
+                ("malformed JSON", GatewayHarness.userToken, "{\"model\": ", 400, "invalid_request", nil),
+                ("not an object", GatewayHarness.userToken, "[1, 2]", 400, "invalid_request", nil),
+                ("missing model", GatewayHarness.userToken, #"{"messages":[{"role":"user","content":"x"}]}"#, 400, "invalid_request", "model"),
+                ("missing messages", GatewayHarness.userToken, #"{"model":"ok"}"#, 400, "invalid_request", "messages"),
+                ("stream not boolean", GatewayHarness.userToken, chatBody(model: "ok", extra: #","stream":"yes""#), 400, "invalid_request", "stream"),
+                ("too large", GatewayHarness.userToken, chatBody(model: "ok", extra: #","padding":"\#(String(repeating: "x", count: 4096))""#), 413, "request_too_large", nil),
+            ]
+            for (name, token, body, status, code, param) in cases {
+                let response = try await gateway.post("/v1/chat/completions", json: body, token: token)
+                #expect(Int(response.status.code) == status, "\(name)")
+                #expect(response.headers.first(name: "content-type") == "application/json", "\(name)")
+                #expect(response.headers.first(name: "x-request-id")?.isEmpty == false, "\(name)")
+                let error = try await response.errorObject()
+                #expect(error["code"] as? String == code, "\(name)")
+                #expect(error["param"] as? String == param, "\(name)")
+                #expect(error["message"] as? String != nil && error["type"] as? String != nil, "\(name)")
+            }
+            #expect(gateway.upstream.requests.isEmpty, "nothing refused reaches an upstream")
+        }
+    }
+
+    @Test func xAPIKeyIsAcceptedAndModelsAreListedPerUser() async throws {
+        try await GatewayHarness.withGateway { gateway in
+            var request = HTTPClientRequest(url: gateway.baseURL + "/v1/models")
+            request.headers.add(name: "x-api-key", value: GatewayHarness.userToken)
+            let response = try await gateway.client.execute(request, timeout: .seconds(5))
+            #expect(response.status == .ok)
+            let json = try JSONSerialization.jsonObject(with: Data(try await response.text().utf8)) as? [String: Any]
+            let ids = (json?["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []
+            #expect(ids.contains("ok") && ids.contains("mock"))
+            #expect(!ids.contains("forbidden"))
+        }
+    }
+
+    @Test func healthAndReadinessNeedNoToken() async throws {
+        try await GatewayHarness.withGateway { gateway in
+            #expect(try await gateway.get("/health", token: nil).status == .ok)
+            #expect(try await gateway.get("/ready", token: nil).status == .ok)
+            let missing = try await gateway.get("/v2/nothing", token: nil)
+            #expect(missing.status == .notFound)
+            #expect(try await missing.errorObject()["code"] as? String == "not_found")
+        }
+    }
+
+    @Test func generatedRequestIDsAreUniqueAndUnusableOnesAreReplaced() async throws {
+        try await GatewayHarness.withGateway { gateway in
+            let first = try await gateway.get("/health", token: nil).headers.first(name: "x-request-id")
+            let second = try await gateway.get("/health", token: nil).headers.first(name: "x-request-id")
+            #expect(first != nil && first != second)
+            let response = try await gateway.post(
+                "/v1/chat/completions", json: chatBody(model: "ok"), headers: [("x-request-id", String(repeating: "a", count: 500))])
+            #expect(response.headers.first(name: "x-request-id")?.count == 24)
+        }
+    }
+}
