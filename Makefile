@@ -4,6 +4,8 @@ SWIFT ?= swift
 BUILD_DIR := .build
 VENV := $(BUILD_DIR)/venv
 PYTHON := $(VENV)/bin/python
+VENV_READY := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBUG_BIN := $(BUILD_DIR)/debug/switchyard
 RELEASE_BIN := $(BUILD_DIR)/release/switchyard
 E2E_PACKAGES := openai pytest httpx
@@ -16,7 +18,7 @@ all: build
 deps:
 	@if ! dpkg -s libsqlite3-dev >/dev/null 2>&1; then \
 		echo "installing libsqlite3-dev"; \
-		apt-get install -y libsqlite3-dev >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y libsqlite3-dev; }; \
+		$(SUDO) apt-get install -y libsqlite3-dev >/dev/null 2>&1 || { $(SUDO) apt-get update >/dev/null && $(SUDO) apt-get install -y libsqlite3-dev; }; \
 	fi
 
 build: deps
@@ -34,12 +36,15 @@ test-swift: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-$(PYTHON):
-	python3 -m venv $(VENV)
+# Test-only Python tools, in a virtualenv under the build folder; the stamp marks a complete install.
+$(VENV_READY):
+	rm -rf $(VENV)
+	python3 -m venv $(VENV) || { rm -rf $(VENV); $(SUDO) apt-get install -y python3-venv && python3 -m venv $(VENV); }
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check $(E2E_PACKAGES)
+	touch $@
 
 # End-to-end: the built debug binary, a real SQLite file and seed, driven by the official openai SDK.
-test-e2e: deps $(PYTHON)
+test-e2e: deps $(VENV_READY)
 	$(SWIFT) build --product switchyard
 	SWITCHYARD_BIN=$(DEBUG_BIN) $(PYTHON) -m pytest -q Tests/e2e
 

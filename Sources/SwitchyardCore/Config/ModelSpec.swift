@@ -5,11 +5,11 @@ package enum BalancingStrategy: String, Sendable, Hashable, Codable, CaseIterabl
 
 /// Settings of the built-in simulated upstream for one backend.
 package struct MockSettings: Sendable, Hashable, Codable {
-    /// Added time for a whole non-streamed answer, or spread between a stream's chunks.
+    /// Time after the first token until the answer is complete, spread evenly over a stream's chunks.
     package var latencyMilliseconds: Double
     /// Time before the first streamed chunk (and before a non-streamed answer starts).
     package var timeToFirstTokenMilliseconds: Double
-    /// How many content chunks a streamed answer has.
+    /// How many content chunks a streamed answer has at most (fewer when the answer is shorter).
     package var chunks: Int
     /// Share of requests answered with a simulated upstream error (HTTP 500), 0…1.
     package var errorRate: Double

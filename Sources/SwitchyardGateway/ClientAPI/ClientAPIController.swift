@@ -137,9 +137,9 @@ package struct ClientAPIController: Sendable {
         }
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
+            value = try JSONValue.parse(buffer.readableBytesView)
         } catch {
-            throw GatewayError.invalidRequest("We could not parse the JSON body of your request.")
+            throw GatewayError.invalidRequest("We could not parse the JSON body of your request (\(error)).")
         }
         guard case .object(let object) = value else {
             throw GatewayError.invalidRequest("The request body must be a JSON object.")

@@ -6,7 +6,7 @@ import SwitchyardCore
 
 /// Switchyard's built-in simulated upstream (`format = "mock"`): answers chat completions by echoing
 /// the last user message, streams it in chunks, returns deterministic embeddings, and reports usage.
-/// Every answer says `system_fingerprint: "switchyard-mock"`. Latency, time to first token, chunk
+/// Chat answers say `system_fingerprint: "switchyard-mock"`. Latency, time to first token, chunk
 /// count and error rate come from the backend's `mock` settings; a `seed` makes errors repeatable.
 package final class MockUpstream: ProviderAdapter {
     package static let fingerprint = "switchyard-mock"
@@ -86,7 +86,7 @@ package final class MockUpstream: ProviderAdapter {
             do {
                 try await Self.sleep(milliseconds: mock.timeToFirstTokenMilliseconds)
                 for (index, event) in events.enumerated() {
-                    if index > 0 && index < pieces.count { try await Self.sleep(milliseconds: gap) }
+                    if index > 0 && index <= pieces.count { try await Self.sleep(milliseconds: gap) }
                     continuation.yield(event)
                 }
                 continuation.finish()

@@ -33,8 +33,7 @@ package struct OpenAIUpstream: ProviderAdapter {
         for (name, value) in provider.headers {
             upstream.headers.replaceOrAdd(name: name, value: value)
         }
-        let bytes = try JSONEncoder().encode(request.body)
-        upstream.body = .bytes(ByteBuffer(bytes: bytes))
+        upstream.body = .bytes(ByteBuffer(bytes: JSONValue.object(request.body).jsonBytes))
 
         let timeout = provider.timeoutSeconds ?? settings.requestTimeoutSeconds
         let response: HTTPClientResponse

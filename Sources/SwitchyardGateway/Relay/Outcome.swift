@@ -45,30 +45,18 @@ struct OutcomeDraft: Sendable {
 }
 
 /// The `usage` object of an OpenAI response or stream chunk, and whether the chunk carries nothing else.
-struct UsageProbe: Decodable {
-    struct Usage: Decodable {
-        var promptTokens: Int?
-        var completionTokens: Int?
-
-        enum CodingKeys: String, CodingKey {
-            case promptTokens = "prompt_tokens"
-            case completionTokens = "completion_tokens"
-        }
-    }
-
-    var usage: Usage?
-    var choices: [JSONValue]?
-
-    var tokenUsage: TokenUsage? {
-        usage.map { TokenUsage(input: $0.promptTokens ?? 0, output: $0.completionTokens ?? 0) }
-    }
-
+struct UsageProbe {
+    var tokenUsage: TokenUsage?
     /// The final chunk that `stream_options.include_usage` adds: usage and no choices.
-    var isUsageOnlyChunk: Bool {
-        usage != nil && (choices?.isEmpty ?? true)
-    }
+    var isUsageOnlyChunk: Bool
 
     static func parse(json bytes: some Collection<UInt8>) -> UsageProbe? {
-        try? JSONDecoder().decode(UsageProbe.self, from: Data(bytes))
+        guard case .object(let object)? = try? JSONValue.parse(bytes) else { return nil }
+        guard case .object(let usage)? = object["usage"] else {
+            return UsageProbe(tokenUsage: nil, isUsageOnlyChunk: false)
+        }
+        let tokens = TokenUsage(
+            input: Int(usage["prompt_tokens"]?.numberValue ?? 0), output: Int(usage["completion_tokens"]?.numberValue ?? 0))
+        return UsageProbe(tokenUsage: tokens, isUsageOnlyChunk: object["choices"]?.arrayValue?.isEmpty ?? true)
     }
 }
