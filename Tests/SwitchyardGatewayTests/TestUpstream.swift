@@ -67,6 +67,7 @@ final class TestUpstream: Sendable {
             body: ResponseBody { writer in
                 for (index, piece) in pieces.enumerated() {
                     if model == "cut-stream" && index == 2 {
+                        try await Task.sleep(for: .milliseconds(50))  // let the first chunks leave
                         throw CancellationError()  // drops the connection mid-answer
                     }
                     if model == "slow-stream" && index > 0 { try await Task.sleep(for: Self.chunkInterval) }

@@ -6,11 +6,9 @@ package struct TokenDigest: Sendable, Hashable, Codable, CustomStringConvertible
     package let hex: String
 
     package init(token: String) {
-        let digest = SHA256.hash(data: Array(token.utf8))
-        hex = digest.map { byte in
-            let text = String(byte, radix: 16)
-            return byte < 16 ? "0" + text : text
-        }.joined()
+        var token = token
+        let digest = token.withUTF8 { SHA256.hash(data: $0) }
+        hex = digest.withUnsafeBytes { Hex.encode($0) }
     }
 
     package init?(hex: String) {
@@ -43,5 +41,22 @@ package struct TokenDigest: Sendable, Hashable, Codable, CustomStringConvertible
     package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(hex)
+    }
+}
+
+/// Lower-case hexadecimal text of bytes, without a string per byte.
+package enum Hex {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    package static func encode(_ bytes: some Collection<UInt8>) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { output in
+            var index = 0
+            for byte in bytes {
+                output[index] = digits[Int(byte >> 4)]
+                output[index + 1] = digits[Int(byte & 0x0F)]
+                index += 2
+            }
+            return index
+        }
     }
 }

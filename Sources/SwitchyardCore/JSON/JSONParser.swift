@@ -31,6 +31,15 @@ extension JSONValue {
         return value
     }
 
+    /// Parses the value that starts at `offset` (after optional white space) and returns where it ends;
+    /// what follows is not looked at.
+    package static func parseValue(in buffer: UnsafeRawBufferPointer, at offset: Int) throws(JSONParseError) -> (value: JSONValue, end: Int) {
+        var reader = Reader(bytes: buffer)
+        reader.index = offset
+        let value = try reader.value(depth: 0)
+        return (value, reader.index)
+    }
+
     private struct Reader {
         let bytes: UnsafeRawBufferPointer
         var index = 0

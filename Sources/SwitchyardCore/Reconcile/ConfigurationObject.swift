@@ -39,10 +39,7 @@ package enum ConfigurationObject: Sendable, Hashable {
 
     /// SHA-256 of the canonical JSON, the "form last applied" remembered per seed object.
     package var fingerprint: String {
-        SHA256.hash(data: Array(canonicalJSON.utf8)).map { byte in
-            let text = String(byte, radix: 16)
-            return byte < 16 ? "0" + text : text
-        }.joined()
+        SHA256.hash(data: Array(canonicalJSON.utf8)).withUnsafeBytes { Hex.encode($0) }
     }
 
     /// The same object switched off, as when it disappears from the seed.

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import SwitchyardCore
 
 extension HTTPField.Name {
     package static let requestID = Self("x-request-id")!
@@ -23,7 +24,6 @@ package struct RequestIDMiddleware: RouterMiddleware {
         var context = context
         let requestID = Self.usableID(request.headers[.requestID]) ?? RequestIdentifier.make()
         context.requestID = requestID
-        context.logger[metadataKey: "request.id"] = .string(requestID)
         var response: Response
         do {
             response = try await next(request, context)
@@ -36,7 +36,7 @@ package struct RequestIDMiddleware: RouterMiddleware {
                 status: error.status, message: error.body ?? error.status.reasonPhrase, type: "invalid_request_error")
             response = try gatewayError.response(from: request, context: context)
         } catch {
-            context.logger.error("unhandled error", metadata: ["error": "\(error)"])
+            context.logger.error("unhandled error", metadata: ["request.id": .string(requestID), "error": "\(error)"])
             response = try GatewayError.internalError().response(from: request, context: context)
         }
         response.headers[.requestID] = requestID
@@ -56,13 +56,7 @@ package struct RequestIDMiddleware: RouterMiddleware {
 package enum RequestIdentifier {
     package static func make() -> String {
         var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt32
-        return hex(high, width: 16) + hex(UInt64(low), width: 8)
-    }
-
-    private static func hex(_ value: UInt64, width: Int) -> String {
-        let text = String(value, radix: 16)
-        return String(repeating: "0", count: width - text.count) + text
+        let bytes = (generator.next() as UInt64, generator.next() as UInt32)
+        return withUnsafeBytes(of: bytes) { Hex.encode($0.prefix(12)) }
     }
 }

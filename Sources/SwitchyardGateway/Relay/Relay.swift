@@ -91,7 +91,7 @@ package struct Relay: Sendable {
             sink.record(draft.finish(status: Int(gatewayError.status.code), provider: provider, error: gatewayError.message))
             throw gatewayError
         }
-        let usage = body.withUnsafeReadableBytes { UsageProbe.parse(json: $0) }?.tokenUsage
+        let usage = body.withUnsafeReadableBytes { UsageReader.usage(in: $0) }
         sink.record(draft.finish(status: upstream.status, firstByteAt: firstByteAt, usage: usage, provider: provider))
         var headers = headers
         headers[.contentType] = upstream.contentType ?? "application/json"
@@ -162,9 +162,12 @@ package struct Relay: Sendable {
             var output = ByteBuffer()
             for event in scanner.events(appending: chunk) {
                 if event.contains("[DONE]") { sawDone = true }
-                if event.contains("\"usage\""), let probe = Self.probe(event) {
-                    usage = probe.tokenUsage ?? usage
-                    if probe.isUsageOnlyChunk && !clientWantsUsage { continue }
+                if event.contains("\"usage\"") {
+                    let found = Self.withEventData(event) { UsageReader.usage(in: $0) } ?? nil
+                    if let found {
+                        usage = found
+                        if !clientWantsUsage && Self.withEventData(event, UsageReader.isUsageOnlyChunk) == true { continue }
+                    }
                 }
                 output.writeImmutableBuffer(event)
             }
@@ -185,7 +188,8 @@ package struct Relay: Sendable {
             upstreamFailure = .badUpstreamResponse("stream ended before [DONE]")
         }
         if let upstreamFailure {
-            logger.warning("upstream stream failed", metadata: ["error": "\(upstreamFailure.message)"])
+            logger.warning(
+                "upstream stream failed", metadata: ["request.id": .string(draft.requestID), "error": .string(upstreamFailure.message)])
             var event = ByteBuffer(string: "data: ")
             var json = upstreamFailure.jsonBody
             event.writeBuffer(&json)
@@ -201,12 +205,12 @@ package struct Relay: Sendable {
         try await writer.finish(nil)
     }
 
-    /// Parses the `data:` payload of one event.
-    private static func probe(_ event: ByteBuffer) -> UsageProbe? {
-        event.withUnsafeReadableBytes { bytes -> UsageProbe? in
+    /// Calls `body` with the JSON payload of one `data:` event (from its first `{` to its last `}`).
+    private static func withEventData<Result>(_ event: ByteBuffer, _ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
+        event.withUnsafeReadableBytes { bytes -> Result? in
             guard let start = bytes.firstIndex(of: UInt8(ascii: "{")), let end = bytes.lastIndex(of: UInt8(ascii: "}")), start < end
             else { return nil }
-            return UsageProbe.parse(json: bytes[start...end])
+            return body(UnsafeRawBufferPointer(rebasing: bytes[start...end]))
         }
     }
 }

@@ -1,0 +1,35 @@
+import SwitchyardCore
+import Testing
+
+@testable import SwitchyardGateway
+
+@Suite struct UsageReaderTests {
+    func usage(_ text: String) -> TokenUsage? {
+        Array(text.utf8).withUnsafeBytes { UsageReader.usage(in: $0) }
+    }
+
+    @Test func readsTheTopLevelUsage() {
+        #expect(usage(#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#) == TokenUsage(input: 3, output: 4))
+        #expect(usage(#"{"usage" : {"completion_tokens":4, "prompt_tokens":3}, "id":"x"}"#) == TokenUsage(input: 3, output: 4))
+        #expect(usage(#"{"object":"list","usage":{"prompt_tokens":9,"total_tokens":9}}"#) == TokenUsage(input: 9, output: 0))
+    }
+
+    @Test func ignoresUsageInsideStringsAndNullUsage() {
+        let tricky = #"{"usage":{"prompt_tokens":1,"completion_tokens":2},"choices":[{"message":{"content":"say \"usage\":{\"prompt_tokens\":99}"}}]}"#
+        #expect(usage(tricky) == TokenUsage(input: 1, output: 2))
+        #expect(usage(#"{"choices":[{"delta":{"content":"x"}}],"usage":null}"#) == nil)
+        #expect(usage(#"{"choices":[]}"#) == nil)
+    }
+
+    @Test func fallsBackToAFullParseWhenTheLastUsageKeyIsNested() {
+        let nested = #"{"usage":{"prompt_tokens":5,"completion_tokens":6},"extra":{"usage":"n/a"}}"#
+        #expect(usage(nested) == TokenUsage(input: 5, output: 6))
+    }
+
+    @Test func recognisesTheUsageOnlyChunk() {
+        func check(_ text: String) -> Bool { Array(text.utf8).withUnsafeBytes { UsageReader.isUsageOnlyChunk($0) } }
+        #expect(check(#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#))
+        #expect(!check(#"{"choices":[{"delta":{}}],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#))
+        #expect(!check(#"{"choices":[],"usage":null}"#))
+    }
+}
