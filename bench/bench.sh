@@ -10,7 +10,9 @@
 #   BENCH_THREADS               wrk threads (default 2)
 #   BENCH_CONNECTIONS           wrk connections (default 32)
 #   BENCH_DURATION              wrk duration of each measured run (default 10s)
-#   BENCH_MODERATE_CONNECTIONS  connections for the moderate-load run (default 4)
+#   BENCH_MODERATE_CONNECTIONS  connections for the moderate-load runs (default 4)
+#   BENCH_MODERATE_DELAY_MS     pause after each answer per connection in the paced run (default 4,
+#                               so 4 connections offer about 900 requests/s: a moderate load, not saturation)
 #   BENCH_WARMUP                warm-up duration before each run (default 2s)
 #   BENCH_SKIP_SWITCHYARD=1     only benchmark nginx (for testing the harness)
 #
@@ -25,6 +27,7 @@ BENCH_THREADS="${BENCH_THREADS:-2}"
 BENCH_CONNECTIONS="${BENCH_CONNECTIONS:-32}"
 BENCH_DURATION="${BENCH_DURATION:-10s}"
 BENCH_MODERATE_CONNECTIONS="${BENCH_MODERATE_CONNECTIONS:-4}"
+BENCH_MODERATE_DELAY_MS="${BENCH_MODERATE_DELAY_MS:-4}"
 BENCH_WARMUP="${BENCH_WARMUP:-2s}"
 BENCH_SKIP_SWITCHYARD="${BENCH_SKIP_SWITCHYARD:-0}"
 
@@ -133,6 +136,8 @@ wrk.body = '$BODY'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $USER_TOKEN"
 EOF
+    cat "$WORK/post.lua" >"$WORK/post-paced.lua"
+    printf 'function delay()\n    return %s\nend\n' "$BENCH_MODERATE_DELAY_MS" >>"$WORK/post-paced.lua"
 }
 
 write_nginx_conf() {
@@ -268,25 +273,41 @@ to_ms() {
     }'
 }
 
-run_wrk() { # duration connections url outfile
-    local duration="$1" conns="$2" url="$3" out="$4"
+run_wrk() { # duration connections url outfile script
+    local duration="$1" conns="$2" url="$3" out="$4" script="$5"
     local threads=$(( BENCH_THREADS < conns ? BENCH_THREADS : conns ))
     local limit=$(( $(to_seconds "$duration") + 30 ))
     timeout --kill-after=5 "$limit" \
-        wrk -t "$threads" -c "$conns" -d "$duration" --latency -s "$WORK/post.lua" "$url" >"$out" 2>&1 \
+        wrk -t "$threads" -c "$conns" -d "$duration" --latency -s "$script" "$url" >"$out" 2>&1 \
         || die "wrk failed against $url (see $out)"
+}
+
+cpu_ticks() { # pid -> user+system clock ticks so far
+    awk '{print $14 + $15}' "/proc/$1/stat"
 }
 
 ROWS=()
 declare -A RPS P99
+CPU_PER_REQUEST="n/a"
 
-# label key connections url
+# label key connections url [paced]
 measure() {
-    local label="$1" key="$2" conns="$3" url="$4"
-    local out="$WORK/wrk-$key-c$conns.txt"
+    local label="$1" key="$2" conns="$3" url="$4" paced="${5:-}"
+    local script="$WORK/post.lua" suffix=""
+    [[ -n "$paced" ]] && { script="$WORK/post-paced.lua"; suffix="-paced"; label="$label, paced"; }
+    local out="$WORK/wrk-$key-c$conns$suffix.txt"
     log "$label, $conns connections: warm-up $BENCH_WARMUP, run $BENCH_DURATION"
-    run_wrk "$BENCH_WARMUP" "$conns" "$url" /dev/null
-    run_wrk "$BENCH_DURATION" "$conns" "$url" "$out"
+    run_wrk "$BENCH_WARMUP" "$conns" "$url" /dev/null "$script"
+    local ticks_before=""
+    [[ "$key" == switchyard && -z "$paced" && "$conns" == "$BENCH_CONNECTIONS" ]] && ticks_before="$(cpu_ticks "$SWITCHYARD_PID")"
+    run_wrk "$BENCH_DURATION" "$conns" "$url" "$out" "$script"
+    if [[ -n "$ticks_before" ]]; then
+        local ticks_after requests
+        ticks_after="$(cpu_ticks "$SWITCHYARD_PID")"
+        requests="$(awk '/requests in/ {print $1}' "$out")"
+        CPU_PER_REQUEST="$(awk -v t=$((ticks_after - ticks_before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+            'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / n; else print "n/a" }')"
+    fi
 
     local rps p50 p99 non2xx sock errors=()
     rps="$(awk '/^Requests\/sec:/ {print $2}' "$out")"
@@ -298,8 +319,8 @@ measure() {
     [[ -n "$sock" ]] && errors+=("WARN socket errors: $sock")
     [[ -z "$rps" ]] && errors+=("WARN could not parse wrk output")
 
-    RPS[$key-$conns]="${rps:-0}"
-    P99[$key-$conns]="$p99"
+    RPS[$key-$conns$suffix]="${rps:-0}"
+    P99[$key-$conns$suffix]="$p99"
     local err_text="none"
     ((${#errors[@]})) && err_text="$(IFS=';'; echo "${errors[*]}")"
     ROWS+=("| $label | $conns | ${rps:-n/a} | $p50 | $p99 | $err_text |")
@@ -323,7 +344,10 @@ report() {
         awk -v s="${RPS[switchyard-$C]}" -v n="${RPS[proxy-$C]}" \
             'BEGIN { if (n > 0) printf "switchyard/nginx-proxy throughput ratio: %.2f\n", s / n; else print "switchyard/nginx-proxy throughput ratio: n/a" }'
         awk -v s="${P99[switchyard-$M]}" -v n="${P99[proxy-$M]}" -v m="$M" \
-            'BEGIN { if (s != "n/a" && n != "n/a") printf "p99 added vs nginx proxy at %s connections: %.2f ms\n", m, s - n; else printf "p99 added vs nginx proxy at %s connections: n/a\n", m }'
+            'BEGIN { if (s != "n/a" && n != "n/a") printf "p99 added vs nginx proxy at %s connections, saturating: %.2f ms\n", m, s - n; else printf "p99 added vs nginx proxy at %s connections: n/a\n", m }'
+        awk -v s="${P99[switchyard-$M-paced]}" -v n="${P99[proxy-$M-paced]}" -v m="$M" -v d="$BENCH_MODERATE_DELAY_MS" \
+            'BEGIN { if (s != "n/a" && n != "n/a") printf "p99 added vs nginx proxy at moderate load (%s connections, %s ms pause): %.2f ms\n", m, d, s - n; else print "p99 added at moderate load: n/a" }'
+        echo "switchyard CPU per request at $C connections: $CPU_PER_REQUEST us"
         echo "switchyard peak RSS: $PEAK_RSS_MB MB"
     fi
     echo "machine: $(nproc) cores ($(uname -m), $(uname -r)), nginx worker_processes 1, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -361,10 +385,12 @@ main() {
         measure switchyard switchyard "$BENCH_CONNECTIONS" "http://127.0.0.1:$PORT_C$path"
     fi
     measure "nginx reverse proxy" proxy "$BENCH_MODERATE_CONNECTIONS" "http://127.0.0.1:$PORT_B$path"
+    measure "nginx reverse proxy" proxy "$BENCH_MODERATE_CONNECTIONS" "http://127.0.0.1:$PORT_B$path" paced
     if [[ "$BENCH_SKIP_SWITCHYARD" == 1 ]]; then
         skipped_row switchyard "$BENCH_MODERATE_CONNECTIONS"
     else
         measure switchyard switchyard "$BENCH_MODERATE_CONNECTIONS" "http://127.0.0.1:$PORT_C$path"
+        measure switchyard switchyard "$BENCH_MODERATE_CONNECTIONS" "http://127.0.0.1:$PORT_C$path" paced
         PEAK_RSS_MB="$(peak_rss_mb)"
     fi
 

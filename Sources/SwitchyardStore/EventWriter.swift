@@ -2,8 +2,8 @@ import Foundation
 import GRDB
 import Logging
 import ServiceLifecycle
-import Synchronization
 import SwitchyardCore
+import Synchronization
 
 /// Queues outcome events in memory and writes them to SQLite in one transaction per interval:
 /// the request log and the per-minute rollups. `record` never waits for the database.

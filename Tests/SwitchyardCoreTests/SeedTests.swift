@@ -133,9 +133,10 @@ import Testing
     }
 
     @Test func referencesToUnknownProvidersAndModelsAreErrors() {
-        #expect(keys(of: Self.minimal.replacingOccurrences(of: "provider = \"demo\"", with: "provider = \"nope\"")) == [
-            "models.chat.backends[0].provider"
-        ])
+        #expect(
+            keys(of: Self.minimal.replacingOccurrences(of: "provider = \"demo\"", with: "provider = \"nope\"")) == [
+                "models.chat.backends[0].provider"
+            ])
         #expect(keys(of: Self.minimal + "\nallowed_models = [\"missing\"]\n") == ["users.alice.allowed_models"])
     }
 

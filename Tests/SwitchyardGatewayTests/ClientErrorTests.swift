@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 import HTTPTypes
-import NIOHTTP1
 import NIOCore
+import NIOHTTP1
 import Testing
 
 @testable import SwitchyardGateway
@@ -20,7 +20,10 @@ import Testing
                 ("missing model", GatewayHarness.userToken, #"{"messages":[{"role":"user","content":"x"}]}"#, 400, "invalid_request", "model"),
                 ("missing messages", GatewayHarness.userToken, #"{"model":"ok"}"#, 400, "invalid_request", "messages"),
                 ("stream not boolean", GatewayHarness.userToken, chatBody(model: "ok", extra: #","stream":"yes""#), 400, "invalid_request", "stream"),
-                ("too large", GatewayHarness.userToken, chatBody(model: "ok", extra: #","padding":"\#(String(repeating: "x", count: 4096))""#), 413, "request_too_large", nil),
+                (
+                    "too large", GatewayHarness.userToken, chatBody(model: "ok", extra: #","padding":"\#(String(repeating: "x", count: 4096))""#),
+                    413, "request_too_large", nil
+                ),
             ]
             for (name, token, body, status, code, param) in cases {
                 let response = try await gateway.post("/v1/chat/completions", json: body, token: token)

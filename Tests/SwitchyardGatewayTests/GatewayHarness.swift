@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import Foundation
 import HTTPTypes
-import NIOHTTP1
 import Hummingbird
 import Logging
 import NIOCore

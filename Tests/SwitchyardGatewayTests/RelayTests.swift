@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 import HTTPTypes
-import NIOHTTP1
 import NIOCore
+import NIOHTTP1
 import SwitchyardCore
 import Testing
 
@@ -13,7 +13,10 @@ import Testing
         try await GatewayHarness.withGateway { gateway in
             let response = try await gateway.post(
                 "/v1/chat/completions", json: chatBody(model: "ok", extra: #","temperature":1.5,"top_p":0.9"#),
-                headers: [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), ("cookie", "session=1"), ("x-request-id", "client-id-1")])
+                headers: [
+                    ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), ("cookie", "session=1"),
+                    ("x-request-id", "client-id-1"),
+                ])
             #expect(response.status == .ok)
             #expect(response.headers.first(name: "x-switchyard-version") == "v7")
             #expect(response.headers.first(name: "x-switchyard-backend") == "up/ok")

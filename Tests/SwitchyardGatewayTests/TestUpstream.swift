@@ -1,10 +1,9 @@
 import Foundation
 import HTTPTypes
-import NIOHTTP1
-import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import Synchronization
 
 /// An OpenAI-compatible upstream for tests, on 127.0.0.1 at a port chosen by the system. The upstream
@@ -25,7 +24,9 @@ final class TestUpstream: Sendable {
         router.post("/v1/embeddings") { request, context -> Response in
             let body = try await request.body.collect(upTo: 1 << 20)
             self.remember(request, body)
-            return Self.json(#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,0.5]}],"model":"e","usage":{"prompt_tokens":3,"total_tokens":3}}"#)
+            return Self.json(
+                #"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,0.5]}],"model":"e","usage":{"prompt_tokens":3,"total_tokens":3}}"#
+            )
         }
         var logger = Logger(label: "test-upstream")
         logger.logLevel = .warning
@@ -49,7 +50,8 @@ final class TestUpstream: Sendable {
         case "error-500":
             return Self.json(#"{"error":{"message":"upstream broke","type":"server_error","param":null,"code":null}}"#, status: .internalServerError)
         case "html-502":
-            return Response(status: .badGateway, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: "<html>bad</html>")))
+            return Response(
+                status: .badGateway, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: "<html>bad</html>")))
         case "stall":
             try await Task.sleep(for: .seconds(3))
             return Self.json("{}")
@@ -74,13 +76,15 @@ final class TestUpstream: Sendable {
                     try await writer.write(
                         ByteBuffer(
                             string:
-                                #"data: {"id":"s1","object":"chat.completion.chunk","created":1,"model":"\#(model)","choices":[{"index":0,"delta":{"content":"\#(piece)"},"finish_reason":null}]}"# + "\n\n"))
+                                #"data: {"id":"s1","object":"chat.completion.chunk","created":1,"model":"\#(model)","choices":[{"index":0,"delta":{"content":"\#(piece)"},"finish_reason":null}]}"#
+                                + "\n\n"))
                 }
                 if includeUsage {
                     try await writer.write(
                         ByteBuffer(
                             string:
-                                #"data: {"id":"s1","object":"chat.completion.chunk","created":1,"model":"\#(model)","choices":[],"usage":{"prompt_tokens":11,"completion_tokens":5,"total_tokens":16}}"# + "\n\n"))
+                                #"data: {"id":"s1","object":"chat.completion.chunk","created":1,"model":"\#(model)","choices":[],"usage":{"prompt_tokens":11,"completion_tokens":5,"total_tokens":16}}"#
+                                + "\n\n"))
                 }
                 try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
                 try await writer.finish(nil)

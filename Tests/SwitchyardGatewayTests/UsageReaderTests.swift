@@ -15,7 +15,8 @@ import Testing
     }
 
     @Test func ignoresUsageInsideStringsAndNullUsage() {
-        let tricky = #"{"usage":{"prompt_tokens":1,"completion_tokens":2},"choices":[{"message":{"content":"say \"usage\":{\"prompt_tokens\":99}"}}]}"#
+        let tricky =
+            #"{"usage":{"prompt_tokens":1,"completion_tokens":2},"choices":[{"message":{"content":"say \"usage\":{\"prompt_tokens\":99}"}}]}"#
         #expect(usage(tricky) == TokenUsage(input: 1, output: 2))
         #expect(usage(#"{"choices":[{"delta":{"content":"x"}}],"usage":null}"#) == nil)
         #expect(usage(#"{"choices":[]}"#) == nil)

@@ -149,7 +149,8 @@ extension ModelSpec {
         var versions: [VersionSpec] = []
         switch (shorthandBackends, versionTables.isEmpty) {
         case (let backends?, true):
-            let specs = readBackends(backends, at: table.keyPath("backends"), table: table, providers: providers, declaredProviders: declaredProviders)
+            let specs = readBackends(
+                backends, at: table.keyPath("backends"), table: table, providers: providers, declaredProviders: declaredProviders)
             versions = [VersionSpec(name: "v1", weightBasisPoints: 10_000, isDefault: true, backends: specs)]
         case (_?, false):
             table.fail("backends", "give either backends (one implicit version v1) or versions, not both")
@@ -190,7 +191,8 @@ extension ModelSpec {
                 reader.fail("backends", "is required")
                 continue
             }
-            let backends = readBackends(backendTables, at: reader.keyPath("backends"), table: reader, providers: providers, declaredProviders: declaredProviders)
+            let backends = readBackends(
+                backendTables, at: reader.keyPath("backends"), table: reader, providers: providers, declaredProviders: declaredProviders)
             if isDefault && !isActive {
                 reader.fail("active", "the default version cannot be inactive")
             }

@@ -1,5 +1,5 @@
-import Synchronization
 import SwitchyardCore
+import Synchronization
 
 /// Holds the effective configuration that routing reads, swapped whole after every change.
 package final class ConfigurationHolder: Sendable {

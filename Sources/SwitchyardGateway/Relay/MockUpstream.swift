@@ -1,8 +1,8 @@
 import Foundation
 import HTTPTypes
 import NIOCore
-import Synchronization
 import SwitchyardCore
+import Synchronization
 
 /// Switchyard's built-in simulated upstream (`format = "mock"`): answers chat completions by echoing
 /// the last user message, streams it in chunks, returns deterministic embeddings, and reports usage.
@@ -310,10 +310,11 @@ package final class MockUpstream: ProviderAdapter {
     private static func json(status: Int, _ body: ByteBuffer) -> UpstreamResponse {
         UpstreamResponse(
             status: status, contentType: "application/json", contentLength: body.readableBytes,
-            body: .generated(AsyncThrowingStream { continuation in
-                continuation.yield(body)
-                continuation.finish()
-            }))
+            body: .generated(
+                AsyncThrowingStream { continuation in
+                    continuation.yield(body)
+                    continuation.finish()
+                }))
     }
 
     private static func sleep(milliseconds: Double) async throws {
