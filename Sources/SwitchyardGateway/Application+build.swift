@@ -14,6 +14,8 @@ package struct GatewayOptions: Sendable {
     package var connectTimeoutSeconds: Double
     /// Longest silence from an upstream (before its answer or between chunks) before the request fails.
     package var readTimeoutSeconds: Double
+    /// Digests of the tokens the admin API accepts.
+    package var adminTokens: [TokenDigest] = []
 
     package init(
         host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = ServerSpec.defaultMaxBodyBytes,
@@ -26,13 +28,13 @@ package struct GatewayOptions: Sendable {
         self.readTimeoutSeconds = readTimeoutSeconds
     }
 
-    /// Timeouts that fit a configuration: a read timeout as long as the longest request timeout, so the
-    /// per-request deadline (checked by the relay) decides and a silent upstream still cannot hang a request.
-    package init(host: String, port: Int, maxBodyBytes: Int, configuration: ConfigurationSpec) {
-        let longest = configuration.providers.compactMap(\.timeoutSeconds).reduce(configuration.settings.requestTimeoutSeconds, max)
+    /// Timeouts that fit a configuration: the upstream client's read timeout is the idle timeout
+    /// (longest silence between chunks); the relay checks each request's own deadline.
+    package init(host: String, port: Int, maxBodyBytes: Int, configuration: ConfigurationSpec, adminTokens: [TokenDigest]) {
         self.init(
             host: host, port: port, maxBodyBytes: maxBodyBytes, connectTimeoutSeconds: configuration.settings.connectTimeoutSeconds,
-            readTimeoutSeconds: longest)
+            readTimeoutSeconds: configuration.settings.idleTimeoutSeconds)
+        self.adminTokens = adminTokens
     }
 }
 
@@ -42,14 +44,18 @@ package struct GatewayOptions: Sendable {
 ///   - services: long-running jobs started before the server and stopped after it (e.g. the event writer).
 ///   - onServerRunning: called with the bound port once the server accepts connections.
 package func buildApplication(
-    options: GatewayOptions, configuration: ConfigurationHolder, outcomes: any OutcomeSink, services: [any Service] = [],
+    options: GatewayOptions, configuration: ConfigurationHolder, outcomes: any OutcomeSink,
+    sessions sessionRepository: any SessionRepository = InMemorySessionRepository(), services: [any Service] = [],
     logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-) -> some ApplicationProtocol {
+) async throws -> some ApplicationProtocol {
     let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
     let client = HTTPClient(
         eventLoopGroup: eventLoopGroup, configuration: upstreamClientConfiguration(options),
         backgroundActivityLogger: logger)
-    let relay = Relay(openAI: OpenAIUpstream(client: client), mock: MockUpstream(), sink: outcomes)
+    let health = HealthRegistry(settings: configuration.current.settings, logger: logger)
+    let sessions = SessionTable(repository: sessionRepository, logger: logger)
+    try await sessions.restore()
+    let relay = Relay(openAI: OpenAIUpstream(client: client), mock: MockUpstream(), sink: outcomes, health: health)
 
     let router = Router(context: GatewayContext.self)
     router.add(middleware: RequestIDMiddleware())
@@ -63,12 +69,18 @@ package func buildApplication(
         return Response(
             status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
-    ClientAPIController(configuration: configuration, relay: relay, maxBodyBytes: options.maxBodyBytes).addRoutes(to: router)
+    let clientAPI = ClientAPIController(
+        configuration: configuration, relay: relay, health: health, sessions: sessions, maxBodyBytes: options.maxBodyBytes)
+    clientAPI.addRoutes(to: router)
+    RoutingAdminController(
+        configuration: configuration, client: clientAPI, health: health, sessions: sessions, adminTokens: options.adminTokens
+    ).addRoutes(to: router)
+    let prober = HealthProber(configuration: configuration, health: health, client: client, logger: logger)
 
     return Application(
         router: router,
         configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
-        services: services + [HTTPClientService(client: client)],
+        services: services + [sessions, prober, HTTPClientService(client: client)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
         eventLoopGroupProvider: .shared(eventLoopGroup),
         logger: logger)

@@ -126,6 +126,27 @@ enum Migrations {
                     );
                     """)
         }
+        migrator.registerMigration("v2-routing-health") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE backends ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE backends ADD COLUMN tags_json TEXT NOT NULL DEFAULT '[]';
+                    ALTER TABLE users ADD COLUMN tags_json TEXT NOT NULL DEFAULT '[]';
+                    ALTER TABLE users ADD COLUMN region TEXT;
+                    ALTER TABLE providers ADD COLUMN health_check TEXT;
+                    ALTER TABLE providers ADD COLUMN health_check_model TEXT;
+                    ALTER TABLE models ADD COLUMN smart_ai_json TEXT;
+                    CREATE TABLE sessions (
+                        session_id TEXT PRIMARY KEY,
+                        model TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        backend TEXT NOT NULL,
+                        expires_at REAL NOT NULL,
+                        updated_at REAL NOT NULL
+                    );
+                    CREATE INDEX sessions_by_expiry ON sessions(expires_at);
+                    """)
+        }
         return migrator
     }
 }

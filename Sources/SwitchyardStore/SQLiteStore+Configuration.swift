@@ -57,14 +57,18 @@ extension SQLiteStore: ConfigurationRepository {
                 apiKey: (row["api_key"] as String?).map(SecretReference.init(parsing:)),
                 headers: try decode([String: String].self, row["headers_json"]), region: row["region"],
                 timeoutSeconds: row["timeout_seconds"], costInputPerMillionTokens: row["cost_input_per_mtok"],
-                costOutputPerMillionTokens: row["cost_output_per_mtok"], enabled: row["enabled"])
+                costOutputPerMillionTokens: row["cost_output_per_mtok"],
+                healthCheck: (row["health_check"] as String?).flatMap(HealthCheckMode.init(rawValue:)),
+                healthCheckModel: row["health_check_model"], enabled: row["enabled"])
         }
         var backendsByVersion: [String: [BackendSpec]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT * FROM backends ORDER BY model, version, position") {
             let key = "\(row["model"] as String)\u{0}\(row["version"] as String)"
             let mock = try (row["mock_json"] as String?).map { try decode(MockSettings.self, $0) }
             backendsByVersion[key, default: []].append(
-                BackendSpec(provider: row["provider"], model: row["upstream_model"], weight: row["weight"], mock: mock))
+                BackendSpec(
+                    provider: row["provider"], model: row["upstream_model"], weight: row["weight"], priority: row["priority"],
+                    tags: try decode([String].self, row["tags_json"]), mock: mock))
         }
         var versionsByModel: [String: [VersionSpec]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT * FROM versions ORDER BY model, position") {
@@ -80,13 +84,15 @@ extension SQLiteStore: ConfigurationRepository {
             let name: String = row["name"]
             return ModelSpec(
                 name: name, strategy: BalancingStrategy(rawValue: row["strategy"]) ?? .weightedRandom,
-                versions: versionsByModel[name] ?? [], enabled: row["enabled"])
+                versions: versionsByModel[name] ?? [], enabled: row["enabled"],
+                smartAI: try (row["smart_ai_json"] as String?).map { try decode(SmartAISettings.self, $0) })
         }
         configuration.users = try Row.fetchAll(db, sql: "SELECT * FROM users ORDER BY id").compactMap { row in
             guard let digest = TokenDigest(hex: row["token_hash"]) else { return nil }
             return UserSpec(
                 id: row["id"], name: row["name"], tokenDigest: digest,
-                allowedModels: try decode([String].self, row["allowed_models_json"]), enabled: row["enabled"])
+                allowedModels: try decode([String].self, row["allowed_models_json"]), tags: try decode([String].self, row["tags_json"]),
+                region: row["region"], enabled: row["enabled"])
         }
         return configuration
     }
@@ -106,42 +112,47 @@ extension SQLiteStore: ConfigurationRepository {
             try db.execute(
                 sql: """
                     INSERT INTO providers (id, format, base_url, api_key, headers_json, region, timeout_seconds,
-                        cost_input_per_mtok, cost_output_per_mtok, enabled, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        cost_input_per_mtok, cost_output_per_mtok, health_check, health_check_model, enabled, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET format = excluded.format, base_url = excluded.base_url,
                         api_key = excluded.api_key, headers_json = excluded.headers_json, region = excluded.region,
                         timeout_seconds = excluded.timeout_seconds, cost_input_per_mtok = excluded.cost_input_per_mtok,
-                        cost_output_per_mtok = excluded.cost_output_per_mtok, enabled = excluded.enabled,
+                        cost_output_per_mtok = excluded.cost_output_per_mtok, health_check = excluded.health_check,
+                        health_check_model = excluded.health_check_model, enabled = excluded.enabled,
                         updated_at = excluded.updated_at
                     """,
                 arguments: [
                     provider.id, provider.format.rawValue, provider.baseURL, provider.apiKey?.written,
                     try encode(provider.headers), provider.region, provider.timeoutSeconds, provider.costInputPerMillionTokens,
-                    provider.costOutputPerMillionTokens, provider.enabled, now, now,
+                    provider.costOutputPerMillionTokens, provider.healthCheck.rawValue, provider.healthCheckModel, provider.enabled,
+                    now, now,
                 ])
         case .model(let model):
             try writeModel(model, db: db, now: now)
         case .user(let user):
             try db.execute(
                 sql: """
-                    INSERT INTO users (id, name, token_hash, allowed_models_json, enabled, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO users (id, name, token_hash, allowed_models_json, tags_json, region, enabled, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET name = excluded.name, token_hash = excluded.token_hash,
-                        allowed_models_json = excluded.allowed_models_json, enabled = excluded.enabled,
-                        updated_at = excluded.updated_at
+                        allowed_models_json = excluded.allowed_models_json, tags_json = excluded.tags_json,
+                        region = excluded.region, enabled = excluded.enabled, updated_at = excluded.updated_at
                     """,
-                arguments: [user.id, user.name, user.tokenDigest.hex, try encode(user.allowedModels), user.enabled, now, now])
+                arguments: [
+                    user.id, user.name, user.tokenDigest.hex, try encode(user.allowedModels), try encode(user.tags), user.region,
+                    user.enabled, now, now,
+                ])
         }
     }
 
     private static func writeModel(_ model: ModelSpec, db: Database, now: Double) throws {
         try db.execute(
             sql: """
-                INSERT INTO models (name, strategy, enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT(name) DO UPDATE SET strategy = excluded.strategy, enabled = excluded.enabled,
-                    updated_at = excluded.updated_at
+                INSERT INTO models (name, strategy, smart_ai_json, enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(name) DO UPDATE SET strategy = excluded.strategy, smart_ai_json = excluded.smart_ai_json,
+                    enabled = excluded.enabled, updated_at = excluded.updated_at
                 """,
-            arguments: [model.name, model.strategy.rawValue, model.enabled, now, now])
+            arguments: [model.name, model.strategy.rawValue, try model.smartAI.map(encode), model.enabled, now, now])
         let names = model.versions.map(\.name)
         let placeholders = Array(repeating: "?", count: names.count).joined(separator: ", ")
         try db.execute(
@@ -164,12 +175,12 @@ extension SQLiteStore: ConfigurationRepository {
             for (index, backend) in version.backends.enumerated() {
                 try db.execute(
                     sql: """
-                        INSERT INTO backends (model, version, position, provider, upstream_model, weight, mock_json)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO backends (model, version, position, provider, upstream_model, weight, priority, tags_json, mock_json)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
-                        model.name, version.name, index, backend.provider, backend.model, backend.weight,
-                        try backend.mock.map(encode),
+                        model.name, version.name, index, backend.provider, backend.model, backend.weight, backend.priority,
+                        try encode(backend.tags), try backend.mock.map(encode),
                     ])
             }
         }

@@ -60,13 +60,15 @@ struct Serve: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let stored = try await store.loadConfiguration()
         let effective = EffectiveConfiguration(stored, environment: environment)
-        let adminTokenNotice = try await ensureAdminToken(seed: seed, store: store, environment: environment)
+        let (adminTokens, adminTokenNotice) = try await ensureAdminToken(seed: seed, store: store, environment: environment)
 
         let writer = EventWriter(store: store, logger: logger)
         let banner = Banner(seed: seed, configuration: effective, adminTokenNotice: adminTokenNotice, host: address.host)
-        let app = buildApplication(
-            options: GatewayOptions(host: address.host, port: address.port, maxBodyBytes: seed.server.maxBodyBytes, configuration: stored),
-            configuration: ConfigurationHolder(effective), outcomes: writer, services: [writer], logger: logger,
+        let app = try await buildApplication(
+            options: GatewayOptions(
+                host: address.host, port: address.port, maxBodyBytes: seed.server.maxBodyBytes, configuration: stored,
+                adminTokens: adminTokens),
+            configuration: ConfigurationHolder(effective), outcomes: writer, sessions: store, services: [writer], logger: logger,
             onServerRunning: { port in banner.print(port: port) })
         try await app.runService()
         try store.close()
@@ -87,20 +89,24 @@ struct Serve: AsyncParsableCommand {
     }
 
     /// Uses the configured admin token, else `SWITCHYARD_ADMIN_TOKEN`, else the one generated at first
-    /// start (stored hashed), generating it now if there is none. Returns what the banner says about it.
-    private func ensureAdminToken(seed: Seed, store: SQLiteStore, environment: [String: String]) async throws -> String {
-        if let configured = seed.server.adminToken {
-            return "admin token: as configured in [server] admin_token (\(configured))"
+    /// start (stored hashed), generating it now if there is none. Returns the accepted digests and
+    /// what the banner says about the token.
+    private func ensureAdminToken(
+        seed: Seed, store: SQLiteStore, environment: [String: String]
+    ) async throws -> ([TokenDigest], String) {
+        if let configured = seed.server.adminToken, let token = configured.resolve(in: environment) {
+            return ([TokenDigest(token: token)], "admin token: as configured in [server] admin_token (\(configured))")
         }
-        if environment["SWITCHYARD_ADMIN_TOKEN"] != nil {
-            return "admin token: from SWITCHYARD_ADMIN_TOKEN"
+        if let token = environment["SWITCHYARD_ADMIN_TOKEN"], !token.isEmpty {
+            return ([TokenDigest(token: token)], "admin token: from SWITCHYARD_ADMIN_TOKEN")
         }
-        if try await store.adminTokenDigest(named: "generated") != nil {
-            return "admin token: generated at first start and shown then (stored hashed); set SWITCHYARD_ADMIN_TOKEN to choose one"
+        if let digest = try await store.adminTokenDigest(named: "generated") {
+            return ([digest], "admin token: generated at first start and shown then (stored hashed); set SWITCHYARD_ADMIN_TOKEN to choose one")
         }
         let token = "sya-" + RequestIdentifier.make() + RequestIdentifier.make()
-        try await store.storeAdminToken(named: "generated", digest: TokenDigest(token: token))
-        return "admin token (generated now, shown only once): \(token)"
+        let digest = TokenDigest(token: token)
+        try await store.storeAdminToken(named: "generated", digest: digest)
+        return ([digest], "admin token (generated now, shown only once): \(token)")
     }
 
     static func resolve(_ path: String, relativeTo seedPath: String?) -> String {

@@ -83,7 +83,8 @@ import Testing
         var random = SplitMix64(seed: 1)
         var counts: [String: Int] = [:]
         for _ in 0..<20_000 {
-            let decision = try RequestRouter().route(model: "chat", user: alice, in: Self.configuration, using: &random)
+            let decision = try RequestRouter().route(
+                RouteRequest(model: "chat", user: alice), in: Self.configuration, health: { _ in .unknown }, using: &random)
             counts[decision.version.name, default: 0] += 1
         }
         #expect(abs(Double(counts["v2", default: 0]) / 20_000 - 0.2) < 0.015)
@@ -92,7 +93,8 @@ import Testing
     @Test func aVersionWithoutUsableBackendsFallsBackToTheDefault() throws {
         var random = SplitMix64(seed: 3)
         for _ in 0..<500 {
-            let decision = try RequestRouter().route(model: "dark", user: alice, in: Self.configuration, using: &random)
+            let decision = try RequestRouter().route(
+                RouteRequest(model: "dark", user: alice), in: Self.configuration, health: { _ in .unknown }, using: &random)
             #expect(decision.version.name == "v1")
             #expect(decision.backends.map(\.label) == ["demo/d"])
         }
@@ -101,10 +103,10 @@ import Testing
     @Test func unknownAndForbiddenModelsAreRefused() {
         var random = SplitMix64(seed: 5)
         #expect(throws: RoutingFailure.unknownModel("ghost")) {
-            try RequestRouter().route(model: "ghost", user: alice, in: Self.configuration, using: &random)
+            try RequestRouter().route(RouteRequest(model: "ghost", user: alice), in: Self.configuration, health: { _ in .unknown }, using: &random)
         }
         #expect(throws: RoutingFailure.modelNotAllowed("other")) {
-            try RequestRouter().route(model: "other", user: alice, in: Self.configuration, using: &random)
+            try RequestRouter().route(RouteRequest(model: "other", user: alice), in: Self.configuration, health: { _ in .unknown }, using: &random)
         }
     }
 

@@ -90,7 +90,7 @@ struct GatewayHarness {
             let configuration = ConfigurationHolder(EffectiveConfiguration(seed.configuration, environment: [:]))
             let outcomes = InMemoryOutcomeSink()
             let (gatewayPorts, gatewayPortSink) = AsyncStream.makeStream(of: Int.self)
-            let gateway = buildApplication(
+            let gateway = try await buildApplication(
                 options: GatewayOptions(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes, connectTimeoutSeconds: 2, readTimeoutSeconds: 5),
                 configuration: configuration, outcomes: outcomes, logger: logger, onServerRunning: { gatewayPortSink.yield($0) })
             let gatewayGroup = ServiceGroup(configuration: .init(services: [gateway], logger: logger))

@@ -36,13 +36,15 @@ struct TemporaryDatabase: ~Copyable {
         weight = 99.5
         default = true
         params = { temperature = 0.7, stop = ["x"] }
-        backends = [ { provider = "up", model = "gpt", weight = 2 }, { provider = "demo", model = "e", mock = { chunks = 3, seed = 9 } } ]
+        backends = [ { provider = "up", model = "gpt", weight = 2, priority = 1, tags = ["t"] }, { provider = "demo", model = "e", mock = { chunks = 3, seed = 9 } } ]
         [models.chat.versions.v2]
         weight = 0.5
         backends = [ { provider = "demo", model = "canary" } ]
         [users.alice]
         token = "sk-alice-token"
         allowed_models = ["chat"]
+        tags = ["t"]
+        region = "eu"
         """
 
     static func seed(_ text: String = seedText) throws -> ConfigurationSpec {
@@ -52,11 +54,53 @@ struct TemporaryDatabase: ~Copyable {
     @Test func migratesAnEmptyFile() async throws {
         let database = try TemporaryDatabase()
         let store = try SQLiteStore(path: database.path)
-        #expect(try await store.appliedMigrations() == ["v1-foundation"])
+        #expect(try await store.appliedMigrations() == ["v1-foundation", "v2-routing-health"])
         let mode = try await store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
         let foreignKeys = try await store.pool.read { db in try Bool.fetchOne(db, sql: "PRAGMA foreign_keys") }
         #expect(foreignKeys == true)
+    }
+
+    @Test func aDatabaseFromTheFirstVersionIsMigratedWithItsData() async throws {
+        let database = try TemporaryDatabase()
+        do {
+            let pool = try DatabasePool(path: database.path)
+            try Migrations.migrator.migrate(pool, upTo: "v1-foundation")
+            try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO providers (id, format, created_at, updated_at) VALUES ('demo', 'mock', 0, 0);
+                        INSERT INTO models (name, strategy, created_at, updated_at) VALUES ('chat', 'weighted_random', 0, 0);
+                        INSERT INTO versions (model, name, position, weight_bp, is_default, created_at, updated_at)
+                            VALUES ('chat', 'v1', 0, 10000, 1, 0, 0);
+                        INSERT INTO backends (model, version, position, provider, upstream_model) VALUES ('chat', 'v1', 0, 'demo', 'echo');
+                        INSERT INTO settings (key, value_json, updated_at) VALUES ('gateway', '{"requestTimeoutSeconds":12,"connectTimeoutSeconds":3}', 0);
+                        """)
+            }
+            try pool.close()
+        }
+        let store = try SQLiteStore(path: database.path)
+        #expect(try await store.appliedMigrations() == ["v1-foundation", "v2-routing-health"])
+        let configuration = try await store.loadConfiguration()
+        #expect(configuration.settings.requestTimeoutSeconds == 12, "stored settings keep their values")
+        #expect(configuration.settings.maxRetries == GatewaySettings().maxRetries, "keys added later take their defaults")
+        let backend = try #require(configuration.models.first?.versions.first?.backends.first)
+        #expect(backend.priority == 0 && backend.tags.isEmpty)
+        #expect(configuration.providers.first?.healthCheck == HealthCheckMode.none, "mock providers are not probed")
+    }
+
+    @Test func sessionsPersistAndExpire() async throws {
+        let database = try TemporaryDatabase()
+        let store = try SQLiteStore(path: database.path)
+        try await store.saveSession(SessionBinding(sessionID: "a", model: "chat", version: "v1", backend: "demo/x", expiresAt: 100))
+        try await store.saveSession(SessionBinding(sessionID: "b", model: "chat", version: "v2", backend: "demo/y", expiresAt: 300))
+        try await store.saveSession(SessionBinding(sessionID: "a", model: "chat", version: "v1", backend: "demo/z", expiresAt: 400))
+        #expect(try await store.loadSessions(now: 200).map(\.sessionID).sorted() == ["a", "b"])
+        #expect(try await store.loadSessions(now: 200).first { $0.sessionID == "a" }?.backend == "demo/z")
+        try await store.purgeSessions(expiredBefore: 350)
+        #expect(try await store.loadSessions(now: 0).map(\.sessionID) == ["a"])
+        try await store.deleteSession(id: "a")
+        #expect(try await store.loadSessions(now: 0).isEmpty)
     }
 
     @Test func configurationRoundTripsThroughTheDatabaseAndSurvivesReopening() async throws {
@@ -78,7 +122,7 @@ struct TemporaryDatabase: ~Copyable {
         let database = try TemporaryDatabase()
         let store = try SQLiteStore(path: database.path)
         _ = try await store.applySeed(try Self.seed())
-        let withoutAlice = Self.seedText.replacingOccurrences(of: "[users.alice]\ntoken = \"sk-alice-token\"\nallowed_models = [\"chat\"]", with: "")
+        let withoutAlice = String(Self.seedText[..<Self.seedText.range(of: "[users.alice]")!.lowerBound])
         let report = try await store.applySeed(try Self.seed(withoutAlice))
         #expect(report.disabled == ["user:alice"])
         #expect(try await store.loadConfiguration().users.first?.enabled == false)

@@ -8,17 +8,21 @@ One fake upstream and one gateway process are started per test module:
 
 The gateway binary is taken from $SWITCHYARD_BIN (default
 .build/debug/switchyard, relative to the repository root).
+
+Modules that need a gateway on a seed of their own (test_failover.py) start it
+with `start_gateway`, which these fixtures use too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 import httpx
 import openai
@@ -167,6 +171,54 @@ def stop_process(process: subprocess.Popen) -> None:
         process.wait(timeout=SHUTDOWN_TIMEOUT_SECONDS)
 
 
+@contextlib.contextmanager
+def start_gateway(seed: str, workdir: Path, config: pytest.Config,
+                  env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """Run `switchyard serve` on `seed` until the block ends; yield its base URL.
+
+    The seed, database and logs live in `workdir`; `env` is added to the
+    process environment. The logs are registered with `config` so that a
+    failing test shows them (see pytest_runtest_makereport below).
+    """
+    binary = gateway_binary()
+    if not (binary.is_file() and os.access(binary, os.X_OK)):
+        pytest.fail(
+            f"switchyard binary not found or not executable at {binary}; build it "
+            f"first (swift build) or point SWITCHYARD_BIN at it",
+            pytrace=False,
+        )
+
+    seed_path = workdir / "seed.toml"
+    seed_path.write_text(seed)
+    stdout_path, stderr_path = workdir / "stdout.log", workdir / "stderr.log"
+    config.stash.setdefault(_GATEWAY_LOGS, []).append((stdout_path, stderr_path))
+
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    process_env = {
+        **os.environ,
+        **(env or {}),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+    command = [
+        str(binary), "serve",
+        "--config", str(seed_path),
+        "--listen", f"127.0.0.1:{port}",
+        "--database", str(workdir / "switchyard.db"),
+    ]
+    with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
+        process = subprocess.Popen(
+            command, cwd=workdir, env=process_env, stdin=subprocess.DEVNULL,
+            stdout=stdout, stderr=stderr,
+        )
+    try:
+        wait_until_healthy(process, base_url, lambda: describe_logs(stdout_path, stderr_path))
+        yield base_url
+    finally:
+        stop_process(process)
+
+
 # ---------------------------------------------------------------------------
 # Fixtures
 # ---------------------------------------------------------------------------
@@ -182,45 +234,10 @@ def upstream() -> Iterator[FakeUpstream]:
 def gateway(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory,
             request: pytest.FixtureRequest) -> Iterator[str]:
     """Start `switchyard serve` and yield its base URL (no trailing /v1)."""
-    binary = gateway_binary()
-    if not (binary.is_file() and os.access(binary, os.X_OK)):
-        pytest.fail(
-            f"switchyard binary not found or not executable at {binary}; build it "
-            f"first (swift build) or point SWITCHYARD_BIN at it",
-            pytrace=False,
-        )
-
-    workdir = tmp_path_factory.mktemp("switchyard")
-    seed = workdir / "seed.toml"
-    seed.write_text(render_seed(upstream.base_url))
-    stdout_path, stderr_path = workdir / "stdout.log", workdir / "stderr.log"
-    request.config.stash.setdefault(_GATEWAY_LOGS, []).append((stdout_path, stderr_path))
-
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "E2E_UPSTREAM_KEY": UPSTREAM_KEY,
-        "E2E_BOB_TOKEN": BOB_TOKEN,
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    }
-    command = [
-        str(binary), "serve",
-        "--config", str(seed),
-        "--listen", f"127.0.0.1:{port}",
-        "--database", str(workdir / "switchyard.db"),
-    ]
-    with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(
-            command, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-            stdout=stdout, stderr=stderr,
-        )
-    try:
-        wait_until_healthy(process, base_url, lambda: describe_logs(stdout_path, stderr_path))
+    env = {"E2E_UPSTREAM_KEY": UPSTREAM_KEY, "E2E_BOB_TOKEN": BOB_TOKEN}
+    with start_gateway(render_seed(upstream.base_url), tmp_path_factory.mktemp("switchyard"),
+                       request.config, env=env) as base_url:
         yield base_url
-    finally:
-        stop_process(process)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import base64
 import hashlib
 import json
 import struct
+import sys
 import threading
 import time
 import uuid
@@ -289,6 +290,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     upstream: "FakeUpstream"
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client (the gateway) hanging up mid-response is expected in the
+        # failure-injection tests; anything else is still printed.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 # ---------------------------------------------------------------------------
 # Public API
@@ -305,10 +312,13 @@ class FakeUpstream:
             upstream.requests  # list[RecordedRequest]
     """
 
+    #: The request handler; subclasses (see fault_upstream.py) override it.
+    handler_class: type[BaseHTTPRequestHandler] = _Handler
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
-        self._server = _Server((host, port), _Handler)
+        self._server = _Server((host, port), self.handler_class)
         self._server.upstream = self
         self._thread = threading.Thread(
             target=self._server.serve_forever,

@@ -64,17 +64,97 @@ package struct GatewaySettings: Sendable, Hashable, Codable {
     package var requestTimeoutSeconds: Double
     /// Establishing a connection to an upstream.
     package var connectTimeoutSeconds: Double
+    /// Until the upstream's response head; `nil` = the request timeout.
+    package var firstByteTimeoutSeconds: Double?
+    /// Longest silence between an upstream's chunks.
+    package var idleTimeoutSeconds: Double
+    /// Further backends tried after a failure, before the first byte reaches the client.
+    package var maxRetries: Int
+    /// Active health probes every this many seconds; 0 = passive health only.
+    package var healthCheckIntervalSeconds: Double
+    package var healthCheckTimeoutSeconds: Double
+    package var circuitBreaker: CircuitBreakerPolicy
+    /// How long a conversation stays bound to the version and backend that first served it.
+    package var sessionTTLSeconds: Double
+    package var smartAI: SmartAISettings
 
-    package init(requestTimeoutSeconds: Double = 30, connectTimeoutSeconds: Double = 5) {
+    package init(
+        requestTimeoutSeconds: Double = 30, connectTimeoutSeconds: Double = 5, firstByteTimeoutSeconds: Double? = nil,
+        idleTimeoutSeconds: Double = 30, maxRetries: Int = 2, healthCheckIntervalSeconds: Double = 30,
+        healthCheckTimeoutSeconds: Double = 5, circuitBreaker: CircuitBreakerPolicy = CircuitBreakerPolicy(),
+        sessionTTLSeconds: Double = 3600, smartAI: SmartAISettings = SmartAISettings()
+    ) {
         self.requestTimeoutSeconds = requestTimeoutSeconds
         self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.firstByteTimeoutSeconds = firstByteTimeoutSeconds
+        self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.maxRetries = maxRetries
+        self.healthCheckIntervalSeconds = healthCheckIntervalSeconds
+        self.healthCheckTimeoutSeconds = healthCheckTimeoutSeconds
+        self.circuitBreaker = circuitBreaker
+        self.sessionTTLSeconds = sessionTTLSeconds
+        self.smartAI = smartAI
+    }
+
+    /// Settings stored by an earlier version lack later keys: those take their defaults.
+    package init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = GatewaySettings()
+        self.init(
+            requestTimeoutSeconds: try container.decodeIfPresent(Double.self, forKey: .requestTimeoutSeconds) ?? defaults.requestTimeoutSeconds,
+            connectTimeoutSeconds: try container.decodeIfPresent(Double.self, forKey: .connectTimeoutSeconds) ?? defaults.connectTimeoutSeconds,
+            firstByteTimeoutSeconds: try container.decodeIfPresent(Double.self, forKey: .firstByteTimeoutSeconds),
+            idleTimeoutSeconds: try container.decodeIfPresent(Double.self, forKey: .idleTimeoutSeconds) ?? defaults.idleTimeoutSeconds,
+            maxRetries: try container.decodeIfPresent(Int.self, forKey: .maxRetries) ?? defaults.maxRetries,
+            healthCheckIntervalSeconds: try container.decodeIfPresent(Double.self, forKey: .healthCheckIntervalSeconds)
+                ?? defaults.healthCheckIntervalSeconds,
+            healthCheckTimeoutSeconds: try container.decodeIfPresent(Double.self, forKey: .healthCheckTimeoutSeconds)
+                ?? defaults.healthCheckTimeoutSeconds,
+            circuitBreaker: try container.decodeIfPresent(CircuitBreakerPolicy.self, forKey: .circuitBreaker) ?? defaults.circuitBreaker,
+            sessionTTLSeconds: try container.decodeIfPresent(Double.self, forKey: .sessionTTLSeconds) ?? defaults.sessionTTLSeconds,
+            smartAI: try container.decodeIfPresent(SmartAISettings.self, forKey: .smartAI) ?? defaults.smartAI)
+    }
+
+    /// The deadline until an upstream's response head.
+    package func firstByteTimeout(for provider: ProviderSpec) -> Double {
+        let total = provider.timeoutSeconds ?? requestTimeoutSeconds
+        return min(firstByteTimeoutSeconds ?? total, total)
     }
 
     static func read(from table: TableReader?) -> GatewaySettings {
         guard let table else { return GatewaySettings() }
+        let defaults = GatewaySettings()
         let settings = GatewaySettings(
-            requestTimeoutSeconds: table.number("request_timeout_seconds", in: 0.001...86_400) ?? 30,
-            connectTimeoutSeconds: table.number("connect_timeout_seconds", in: 0.001...600) ?? 5)
+            requestTimeoutSeconds: table.number("request_timeout_seconds", in: 0.001...86_400) ?? defaults.requestTimeoutSeconds,
+            connectTimeoutSeconds: table.number("connect_timeout_seconds", in: 0.001...600) ?? defaults.connectTimeoutSeconds,
+            firstByteTimeoutSeconds: table.number("first_byte_timeout_seconds", in: 0.001...86_400),
+            idleTimeoutSeconds: table.number("idle_timeout_seconds", in: 0.001...86_400) ?? defaults.idleTimeoutSeconds,
+            maxRetries: table.integer("max_retries", in: 0...10) ?? defaults.maxRetries,
+            healthCheckIntervalSeconds: table.number("health_check_interval_seconds", in: 0...86_400) ?? defaults.healthCheckIntervalSeconds,
+            healthCheckTimeoutSeconds: table.number("health_check_timeout_seconds", in: 0.001...600) ?? defaults.healthCheckTimeoutSeconds,
+            circuitBreaker: CircuitBreakerPolicy(
+                failureThreshold: table.integer("circuit_breaker_failure_threshold", in: 1...10_000) ?? 5,
+                errorRateThreshold: table.number("circuit_breaker_error_rate_threshold", in: 0.01...1) ?? 0.5,
+                window: table.integer("circuit_breaker_window", in: 1...10_000) ?? 20,
+                openSeconds: table.number("circuit_breaker_timeout_seconds", in: 0.001...86_400) ?? 60),
+            sessionTTLSeconds: table.number("session_ttl_seconds", in: 1...31_536_000) ?? defaults.sessionTTLSeconds,
+            smartAI: table.table("smart_ai").map { SmartAISettings.read(from: $0, defaults: SmartAISettings()) } ?? SmartAISettings())
+        table.rejectUnknownKeys()
+        return settings
+    }
+}
+
+extension SmartAISettings {
+    /// Reads `[settings.smart_ai]` or a model's `smart_ai`, starting from `defaults`.
+    static func read(from table: TableReader, defaults: SmartAISettings) -> SmartAISettings {
+        let settings = SmartAISettings(
+            initialConfidence: table.number("initial_confidence", in: 0...1) ?? defaults.initialConfidence,
+            minConfidence: table.number("min_confidence", in: 0...1) ?? defaults.minConfidence,
+            explorationRatio: table.number("exploration_ratio", in: 0...1) ?? defaults.explorationRatio,
+            successReward: table.number("success_reward", in: 0...1) ?? defaults.successReward,
+            failurePenalty: table.number("failure_penalty", in: 0...1) ?? defaults.failurePenalty,
+            decayHalfLifeSeconds: table.number("decay_half_life_seconds", in: 0...31_536_000) ?? defaults.decayHalfLifeSeconds,
+            confidenceThreshold: table.number("confidence_threshold", in: 0...1) ?? defaults.confidenceThreshold)
         table.rejectUnknownKeys()
         return settings
     }

@@ -1,8 +1,3 @@
-/// How a model picks a backend inside a version.
-package enum BalancingStrategy: String, Sendable, Hashable, Codable, CaseIterable {
-    case weightedRandom = "weighted_random"
-}
-
 /// Settings of the built-in simulated upstream for one backend.
 package struct MockSettings: Sendable, Hashable, Codable {
     /// Time after the first token until the answer is complete, spread evenly over a stream's chunks.
@@ -46,12 +41,20 @@ package struct BackendSpec: Sendable, Hashable, Codable {
     package var model: String
     /// Relative share of the version's traffic.
     package var weight: Double
+    /// Lower is preferred by the failover strategies.
+    package var priority: Int
+    /// A backend with tags serves only users sharing one of them.
+    package var tags: [String]
     package var mock: MockSettings?
 
-    package init(provider: String, model: String, weight: Double = 1, mock: MockSettings? = nil) {
+    package init(
+        provider: String, model: String, weight: Double = 1, priority: Int = 0, tags: [String] = [], mock: MockSettings? = nil
+    ) {
         self.provider = provider
         self.model = model
         self.weight = weight
+        self.priority = priority
+        self.tags = tags
         self.mock = mock
     }
 
@@ -59,10 +62,12 @@ package struct BackendSpec: Sendable, Hashable, Codable {
         let provider = table.requiredString("provider")
         let model = table.requiredString("model")
         let weight = table.number("weight", in: 0...1_000_000) ?? 1
+        let priority = table.integer("priority", in: -1_000_000...1_000_000) ?? 0
+        let tags = table.strings("tags") ?? []
         let mock = table.table("mock").map(MockSettings.read(from:))
         table.rejectUnknownKeys()
         guard let provider, let model else { return nil }
-        return BackendSpec(provider: provider, model: model, weight: weight, mock: mock)
+        return BackendSpec(provider: provider, model: model, weight: weight, priority: priority, tags: tags, mock: mock)
     }
 }
 
@@ -97,12 +102,18 @@ package struct ModelSpec: Sendable, Hashable, Codable {
     /// Default version first, then the others by name.
     package var versions: [VersionSpec]
     package var enabled: Bool
+    /// Overrides `[settings.smart_ai]` for this model.
+    package var smartAI: SmartAISettings?
 
-    package init(name: String, strategy: BalancingStrategy = .weightedRandom, versions: [VersionSpec], enabled: Bool = true) {
+    package init(
+        name: String, strategy: BalancingStrategy = .weightedRandom, versions: [VersionSpec], enabled: Bool = true,
+        smartAI: SmartAISettings? = nil
+    ) {
         self.name = name
         self.strategy = strategy
         self.versions = versions
         self.enabled = enabled
+        self.smartAI = smartAI
     }
 
     package var defaultVersion: VersionSpec? {
@@ -129,19 +140,21 @@ package func percentText(basisPoints: Int) -> String {
 extension ModelSpec {
     /// Reads `[models.NAME]`: either `backends = […]` (one implicit version `v1`) or `[models.NAME.versions.*]`.
     static func read(
-        name: String, from table: TableReader, providers: [String: ProviderSpec], declaredProviders: Set<String>
+        name: String, from table: TableReader, providers: [String: ProviderSpec], declaredProviders: Set<String>,
+        defaultSmartAI: SmartAISettings
     ) -> ModelSpec? {
         let errorCount = table.errors.errors.count
         var strategy = BalancingStrategy.weightedRandom
         if let strategyName = table.string("strategy") {
-            if let known = BalancingStrategy(rawValue: strategyName) {
+            if let known = BalancingStrategy(configName: strategyName) {
                 strategy = known
             } else {
-                let names = BalancingStrategy.allCases.map(\.rawValue).joined(separator: ", ")
+                let names = (BalancingStrategy.allCases.map(\.rawValue) + ["latency_first"]).joined(separator: ", ")
                 table.fail("strategy", "unknown strategy \"\(strategyName)\" (supported: \(names))")
             }
         }
         let enabled = table.bool("enabled") ?? true
+        let smartAI = table.table("smart_ai").map { SmartAISettings.read(from: $0, defaults: defaultSmartAI) }
         let shorthandBackends = table.tables("backends")
         let versionTables = table.namedTables("versions")
         table.rejectUnknownKeys()
@@ -161,7 +174,7 @@ extension ModelSpec {
         }
         guard table.errors.errors.count == errorCount else { return nil }
         versions.sort { ($0.isDefault ? 0 : 1, $0.name) < ($1.isDefault ? 0 : 1, $1.name) }
-        return ModelSpec(name: name, strategy: strategy, versions: versions, enabled: enabled)
+        return ModelSpec(name: name, strategy: strategy, versions: versions, enabled: enabled, smartAI: smartAI)
     }
 
     private static func readVersions(

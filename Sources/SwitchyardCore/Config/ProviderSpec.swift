@@ -6,6 +6,15 @@ package enum ProviderFormat: String, Sendable, Hashable, Codable, CaseIterable {
     case mock
 }
 
+/// How a provider's health is checked actively, besides every request's outcome.
+package enum HealthCheckMode: String, Sendable, Hashable, Codable, CaseIterable {
+    /// `GET {base_url}/models`: free, for providers billed per request or not at all.
+    case models
+    /// A one-token chat completion to `health_check_model`: for providers that bill per token and lack a model list.
+    case chat
+    case none
+}
+
 /// An upstream account as configured: where it is, how to authenticate, what it costs.
 package struct ProviderSpec: Sendable, Hashable, Codable {
     package var id: String
@@ -22,12 +31,16 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
     package var costInputPerMillionTokens: Double
     /// USD per million output (completion) tokens.
     package var costOutputPerMillionTokens: Double
+    package var healthCheck: HealthCheckMode
+    /// Model for `health_check = "chat"`.
+    package var healthCheckModel: String?
     package var enabled: Bool
 
     package init(
         id: String, format: ProviderFormat, baseURL: String? = nil, apiKey: SecretReference? = nil,
         headers: [String: String] = [:], region: String? = nil, timeoutSeconds: Double? = nil,
-        costInputPerMillionTokens: Double = 0, costOutputPerMillionTokens: Double = 0, enabled: Bool = true
+        costInputPerMillionTokens: Double = 0, costOutputPerMillionTokens: Double = 0, healthCheck: HealthCheckMode? = nil,
+        healthCheckModel: String? = nil, enabled: Bool = true
     ) {
         self.id = id
         self.format = format
@@ -38,6 +51,8 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
         self.timeoutSeconds = timeoutSeconds
         self.costInputPerMillionTokens = costInputPerMillionTokens
         self.costOutputPerMillionTokens = costOutputPerMillionTokens
+        self.healthCheck = healthCheck ?? (format == .mock ? .none : .models)
+        self.healthCheckModel = healthCheckModel
         self.enabled = enabled
     }
 
@@ -57,6 +72,17 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
         let timeout = table.number("timeout_seconds", in: 0.001...86_400)
         let costIn = table.number("cost_input_per_mtok", in: 0...1_000_000) ?? 0
         let costOut = table.number("cost_output_per_mtok", in: 0...1_000_000) ?? 0
+        var healthCheck: HealthCheckMode?
+        if let name = table.string("health_check") {
+            healthCheck = HealthCheckMode(rawValue: name)
+            if healthCheck == nil {
+                table.fail("health_check", "unknown value \"\(name)\" (supported: models, chat, none)")
+            }
+        }
+        let healthCheckModel = table.string("health_check_model")
+        if healthCheck == .chat && healthCheckModel == nil {
+            table.fail("health_check_model", "is required with health_check = \"chat\"")
+        }
         let enabled = table.bool("enabled") ?? true
         table.rejectUnknownKeys()
 
@@ -76,6 +102,7 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
         return ProviderSpec(
             id: id, format: format, baseURL: baseURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
             apiKey: apiKey, headers: headers, region: region, timeoutSeconds: timeout,
-            costInputPerMillionTokens: costIn, costOutputPerMillionTokens: costOut, enabled: enabled)
+            costInputPerMillionTokens: costIn, costOutputPerMillionTokens: costOut, healthCheck: healthCheck,
+            healthCheckModel: healthCheckModel, enabled: enabled)
     }
 }

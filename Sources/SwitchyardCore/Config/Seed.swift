@@ -29,7 +29,9 @@ package struct Seed: Sendable {
 
         var models: [ModelSpec] = []
         for (name, table) in document.namedTables("models") {
-            if let model = ModelSpec.read(name: name, from: table, providers: providers, declaredProviders: declaredProviders) {
+            if let model = ModelSpec.read(
+                name: name, from: table, providers: providers, declaredProviders: declaredProviders, defaultSmartAI: settings.smartAI)
+            {
                 models.append(model)
             }
         }

@@ -5,13 +5,22 @@ package struct UserSpec: Sendable, Hashable, Codable {
     package var tokenDigest: TokenDigest
     /// Models this user may call; empty means all.
     package var allowedModels: [String]
+    /// Matched against backend tags: a tagged backend serves only users sharing one of its tags.
+    package var tags: [String]
+    /// Preferred provider region when the request does not name one.
+    package var region: String?
     package var enabled: Bool
 
-    package init(id: String, name: String? = nil, tokenDigest: TokenDigest, allowedModels: [String] = [], enabled: Bool = true) {
+    package init(
+        id: String, name: String? = nil, tokenDigest: TokenDigest, allowedModels: [String] = [], tags: [String] = [],
+        region: String? = nil, enabled: Bool = true
+    ) {
         self.id = id
         self.name = name
         self.tokenDigest = tokenDigest
         self.allowedModels = allowedModels
+        self.tags = tags
+        self.region = region
         self.enabled = enabled
     }
 
@@ -24,6 +33,8 @@ package struct UserSpec: Sendable, Hashable, Codable {
         let name = table.string("name")
         let tokenReference = table.requiredString("token").map(SecretReference.init(parsing:))
         let allowedModels = table.strings("allowed_models") ?? []
+        let tags = table.strings("tags") ?? []
+        let region = table.string("region")
         let enabled = table.bool("enabled") ?? true
         table.rejectUnknownKeys()
         guard let tokenReference else { return nil }
@@ -35,7 +46,9 @@ package struct UserSpec: Sendable, Hashable, Codable {
             table.fail("token", "must be at least 8 characters")
             return nil
         }
-        let user = UserSpec(id: id, name: name, tokenDigest: TokenDigest(token: token), allowedModels: allowedModels, enabled: enabled)
+        let user = UserSpec(
+            id: id, name: name, tokenDigest: TokenDigest(token: token), allowedModels: allowedModels, tags: tags, region: region,
+            enabled: enabled)
         return (user, token)
     }
 }

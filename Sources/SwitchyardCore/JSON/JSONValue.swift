@@ -70,3 +70,9 @@ package enum JSONValue: Sendable, Hashable, Codable {
         objectValue?[key]
     }
 }
+
+extension JSONValue: ExpressibleByStringLiteral {
+    package init(stringLiteral value: String) {
+        self = .string(value)
+    }
+}

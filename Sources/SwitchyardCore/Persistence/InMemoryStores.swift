@@ -41,3 +41,26 @@ package final class InMemoryConfigurationRepository: ConfigurationRepository {
         }
     }
 }
+
+/// Keeps conversation bindings in memory: for tests and for running without a database.
+package final class InMemorySessionRepository: SessionRepository {
+    private let sessions = Mutex<[String: SessionBinding]>([:])
+
+    package init() {}
+
+    package func loadSessions(now: Double) async throws -> [SessionBinding] {
+        sessions.withLock { $0.values.filter { $0.expiresAt > now } }
+    }
+
+    package func saveSession(_ binding: SessionBinding) async throws {
+        sessions.withLock { $0[binding.sessionID] = binding }
+    }
+
+    package func deleteSession(id: String) async throws {
+        _ = sessions.withLock { $0.removeValue(forKey: id) }
+    }
+
+    package func purgeSessions(expiredBefore now: Double) async throws {
+        sessions.withLock { $0 = $0.filter { $0.value.expiresAt > now } }
+    }
+}

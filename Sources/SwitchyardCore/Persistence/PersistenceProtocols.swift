@@ -21,3 +21,13 @@ package struct SeedApplyReport: Sendable, Hashable {
 
     package init() {}
 }
+
+/// Where conversation bindings are kept so they survive a restart.
+package protocol SessionRepository: Sendable {
+    /// Bindings that have not expired by `now`.
+    func loadSessions(now: Double) async throws -> [SessionBinding]
+    func saveSession(_ binding: SessionBinding) async throws
+    func deleteSession(id: String) async throws
+    /// Removes bindings that expired before `now`.
+    func purgeSessions(expiredBefore now: Double) async throws
+}

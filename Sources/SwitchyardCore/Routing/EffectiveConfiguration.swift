@@ -11,9 +11,13 @@ package struct EffectiveConfiguration: Sendable {
         package var provider: Provider
         package var upstreamModel: String
         package var weight: Double
+        package var priority: Int
+        package var tags: [String]
         package var mock: MockSettings
-        /// `provider/upstream-model`, as reported in `x-switchyard-backend`.
+        /// `provider/upstream-model`, as reported in `x-switchyard-backend`; also the key of its health.
         package var label: String
+
+        package var region: String? { provider.spec.region }
     }
 
     package struct Version: Sendable {
@@ -32,6 +36,9 @@ package struct EffectiveConfiguration: Sendable {
         package var versions: [Version]
         package var split: ReleaseSplit
         package var defaultVersionIndex: Int
+        package var smartAI: SmartAISettings
+
+        package var defaultVersion: Version { versions[defaultVersionIndex] }
     }
 
     package var settings: GatewaySettings
@@ -55,14 +62,15 @@ package struct EffectiveConfiguration: Sendable {
                     backends: version.backends.compactMap { backend in
                         guard let provider = providers[backend.provider], backend.weight > 0 else { return nil }
                         return Backend(
-                            provider: provider, upstreamModel: backend.model, weight: backend.weight,
-                            mock: backend.mock ?? MockSettings(), label: "\(provider.id)/\(backend.model)")
+                            provider: provider, upstreamModel: backend.model, weight: backend.weight, priority: backend.priority,
+                            tags: backend.tags, mock: backend.mock ?? MockSettings(), label: "\(provider.id)/\(backend.model)")
                     })
             }
             guard let defaultIndex = versions.firstIndex(where: \.isDefault) else { continue }
             models[model.name] = Model(
                 name: model.name, strategy: model.strategy, versions: versions,
-                split: ReleaseSplit(weights: versions.map(\.weightBasisPoints)), defaultVersionIndex: defaultIndex)
+                split: ReleaseSplit(weights: versions.map(\.weightBasisPoints)), defaultVersionIndex: defaultIndex,
+                smartAI: model.smartAI ?? spec.settings.smartAI)
         }
         self.models = models
         modelNames = models.keys.sorted()

@@ -1,62 +1,194 @@
+import Foundation
+
 /// Why a request cannot be routed, before anything is sent upstream.
 package enum RoutingFailure: Error, Sendable, Equatable {
     case unknownModel(String)
     case modelNotAllowed(String)
-    case noBackend(model: String, version: String)
+    /// No backend of the version (nor of the default version) may serve this request now.
+    case noBackend(model: String, version: String, reason: String)
 }
 
-/// Where one request goes: the version and the backends to try, in order.
+/// A conversation bound to the version and backend that first served it.
+package struct SessionBinding: Sendable, Hashable, Codable {
+    package var sessionID: String
+    package var model: String
+    package var version: String
+    /// `provider/upstream-model`.
+    package var backend: String
+    /// Seconds since 1970.
+    package var expiresAt: Double
+
+    package init(sessionID: String, model: String, version: String, backend: String, expiresAt: Double) {
+        self.sessionID = sessionID
+        self.model = model
+        self.version = version
+        self.backend = backend
+        self.expiresAt = expiresAt
+    }
+}
+
+/// What routing needs to know about one request.
+package struct RouteRequest: Sendable {
+    package var model: String
+    package var user: UserSpec
+    /// The live binding of the request's conversation, if it has one.
+    package var session: SessionBinding?
+    package var preferredRegion: String?
+    package var excludedProviders: Set<String>
+    package var estimate: RequestEstimate
+    /// Explain with another strategy than the model's.
+    package var strategyOverride: BalancingStrategy?
+
+    package init(
+        model: String, user: UserSpec, session: SessionBinding? = nil, preferredRegion: String? = nil,
+        excludedProviders: Set<String> = [], estimate: RequestEstimate = RequestEstimate(inputTokens: 0, outputTokens: 0),
+        strategyOverride: BalancingStrategy? = nil
+    ) {
+        self.model = model
+        self.user = user
+        self.session = session
+        self.preferredRegion = preferredRegion
+        self.excludedProviders = excludedProviders
+        self.estimate = estimate
+        self.strategyOverride = strategyOverride
+    }
+}
+
+/// One backend of the chosen version, whether it could serve and why.
+package struct CandidateExplanation: Sendable {
+    package var backend: EffectiveConfiguration.Backend
+    package var status: BackendStatus
+    package var eligible: Bool
+    package var reason: String
+    package var score: Double?
+}
+
+/// Where one request goes: the version, the backends to try in order, and why.
 package struct RouteDecision: Sendable {
+    package enum SessionUse: Sendable, Equatable {
+        case none
+        /// The bound backend serves again.
+        case kept
+        /// The bound backend could not serve; the conversation moves to the new choice.
+        case moved(from: String)
+    }
+
     package var model: EffectiveConfiguration.Model
     package var version: EffectiveConfiguration.Version
     package var backends: [EffectiveConfiguration.Backend]
+    package var strategy: BalancingStrategy
+    package var candidates: [CandidateExplanation]
+    /// The version drawn first, when it had no usable backend and the default version serves instead.
+    package var fellBackFrom: String?
+    package var session: SessionUse
 }
 
-/// Picks version and backend for a request from the effective configuration. Pure: no clock, no I/O.
+/// Picks version and backends for a request from the effective configuration and a health view.
+/// Pure: no clock (time is passed in), no I/O.
 package struct RequestRouter: Sendable {
     package init() {}
 
     package func route<R: RandomNumberGenerator>(
-        model name: String, user: UserSpec, in configuration: EffectiveConfiguration, using random: inout R
+        _ request: RouteRequest, in configuration: EffectiveConfiguration, health: (String) -> BackendStatus, turn: Int = 0,
+        using random: inout R
     ) throws(RoutingFailure) -> RouteDecision {
-        guard let model = configuration.models[name] else { throw .unknownModel(name) }
-        guard user.mayUse(model: name) else { throw .modelNotAllowed(name) }
-        let bucket = Int.random(in: 0..<ReleaseSplit.bucketCount, using: &random)
-        var version = model.versions[model.split.versionIndex(forBucket: bucket) ?? model.defaultVersionIndex]
-        if version.backends.isEmpty {
-            version = model.versions[model.defaultVersionIndex]
-        }
-        guard !version.backends.isEmpty else { throw .noBackend(model: name, version: version.name) }
-        let backends = WeightedOrder.order(version.backends, weight: \.weight, using: &random)
-        return RouteDecision(model: model, version: version, backends: backends)
-    }
-}
+        guard let model = configuration.models[request.model] else { throw .unknownModel(request.model) }
+        guard request.user.mayUse(model: request.model) else { throw .modelNotAllowed(request.model) }
+        let strategy = request.strategyOverride ?? model.strategy
 
-/// Orders candidates by weighted random sampling without replacement: the first is drawn with
-/// probability proportional to its weight, the next among the rest, and so on (failover order).
-package enum WeightedOrder {
-    package static func order<Element, R: RandomNumberGenerator>(
-        _ items: [Element], weight: (Element) -> Double, using random: inout R
-    ) -> [Element] {
-        if items.count <= 1 { return items }
-        var remaining = items
-        var result: [Element] = []
-        result.reserveCapacity(items.count)
-        while !remaining.isEmpty {
-            let total = remaining.reduce(0) { $0 + max(weight($1), 0) }
-            var index = remaining.count - 1
-            if total > 0 {
-                var point = Double.random(in: 0..<total, using: &random)
-                for (candidate, item) in remaining.enumerated() {
-                    point -= max(weight(item), 0)
-                    if point < 0 {
-                        index = candidate
-                        break
-                    }
-                }
-            }
-            result.append(remaining.remove(at: index))
+        var versionIndex: Int
+        if let session = request.session, session.model == model.name, let bound = model.versions.firstIndex(where: { $0.name == session.version }) {
+            versionIndex = bound
+        } else {
+            let bucket = Int.random(in: 0..<ReleaseSplit.bucketCount, using: &random)
+            versionIndex = model.split.versionIndex(forBucket: bucket) ?? model.defaultVersionIndex
         }
-        return result
+
+        var fellBackFrom: String?
+        var pool = candidates(of: model.versions[versionIndex], for: request, strategy: strategy, health: health)
+        if pool.usable.isEmpty && versionIndex != model.defaultVersionIndex {
+            fellBackFrom = model.versions[versionIndex].name
+            versionIndex = model.defaultVersionIndex
+            pool = candidates(of: model.versions[versionIndex], for: request, strategy: strategy, health: health)
+        }
+        let version = model.versions[versionIndex]
+        guard !pool.usable.isEmpty else {
+            throw .noBackend(model: model.name, version: version.name, reason: pool.whyNone)
+        }
+
+        let result = strategy.order(pool.usable, estimate: request.estimate, turn: turn, smartAI: model.smartAI, using: &random)
+        var ordered = result.ordered
+        if let region = request.preferredRegion ?? request.user.region {
+            ordered = ordered.filter { $0.backend.region == region } + ordered.filter { $0.backend.region != region }
+        }
+        var sessionUse = RouteDecision.SessionUse.none
+        if let session = request.session, session.model == model.name {
+            if session.version == version.name, let bound = ordered.firstIndex(where: { $0.label == session.backend }) {
+                ordered.insert(ordered.remove(at: bound), at: 0)
+                sessionUse = .kept
+            } else {
+                sessionUse = .moved(from: session.backend)
+            }
+        }
+        var explanations = pool.explanations
+        for index in explanations.indices {
+            explanations[index].score = result.scores[index]
+        }
+        return RouteDecision(
+            model: model, version: version, backends: ordered.map(\.backend), strategy: strategy, candidates: explanations,
+            fellBackFrom: fellBackFrom, session: sessionUse)
+    }
+
+    private struct Pool {
+        var usable: [Candidate]
+        var explanations: [CandidateExplanation]
+        var whyNone: String
+    }
+
+    /// Sorts a version's backends into those that may serve this request and those that may not, with reasons.
+    private func candidates(
+        of version: EffectiveConfiguration.Version, for request: RouteRequest, strategy: BalancingStrategy,
+        health: (String) -> BackendStatus
+    ) -> Pool {
+        var healthy: [Candidate] = []
+        var unhealthy: [Candidate] = []
+        var explanations: [CandidateExplanation] = []
+        for (index, backend) in version.backends.enumerated() {
+            let status = health(backend.label)
+            var reason = "eligible"
+            var filtered = false
+            if request.excludedProviders.contains(backend.provider.id) {
+                reason = "provider \(backend.provider.id) excluded by the request"
+                filtered = true
+            } else if !backend.tags.isEmpty && Set(backend.tags).isDisjoint(with: request.user.tags) {
+                reason = "backend tags \(backend.tags.sorted()) not among the user's tags"
+                filtered = true
+            } else if !status.breakerAllows {
+                reason = "circuit \(status.breakerState)" + (status.openUntil.map { " until \(Self.timestamp($0))" } ?? "")
+            } else if let until = status.coolingDownUntil {
+                reason = "cooling down after 429 until \(Self.timestamp(until))"
+            }
+            let candidate = Candidate(backend: backend, index: index, status: status)
+            if !filtered {
+                if reason == "eligible" { healthy.append(candidate) } else { unhealthy.append(candidate) }
+            }
+            explanations.append(CandidateExplanation(backend: backend, status: status, eligible: reason == "eligible", reason: reason, score: nil))
+        }
+        if healthy.isEmpty && !unhealthy.isEmpty && strategy.usesUnhealthyWhenNoneHealthy {
+            for index in explanations.indices where unhealthy.contains(where: { $0.index == index }) {
+                explanations[index].eligible = true
+                explanations[index].reason += "; no backend is healthy, so chosen by weight anyway"
+            }
+            return Pool(usable: unhealthy, explanations: explanations, whyNone: "")
+        }
+        let whyNone =
+            version.backends.isEmpty
+            ? "version \(version.name) has no enabled backend"
+            : "no backend of version \(version.name) can serve: " + explanations.map { "\($0.backend.label): \($0.reason)" }.joined(separator: "; ")
+        return Pool(usable: healthy, explanations: explanations, whyNone: whyNone)
+    }
+
+    static func timestamp(_ seconds: Double) -> String {
+        Date(timeIntervalSince1970: seconds).formatted(.iso8601)
     }
 }

@@ -9,13 +9,20 @@ package struct ClientAPIController: Sendable {
     /// Client headers passed on to upstreams; all others stay at the gateway.
     package static let forwardedHeaderNames = ["traceparent", "tracestate", "baggage"]
 
+    /// Headers that name a conversation, in order of preference.
+    package static let sessionHeaderNames = ["x-session-id", "x-conversation-id"]
+
     let configuration: ConfigurationHolder
     let relay: Relay
+    let health: HealthRegistry
+    let sessions: SessionTable
     let maxBodyBytes: Int
 
-    package init(configuration: ConfigurationHolder, relay: Relay, maxBodyBytes: Int) {
+    package init(configuration: ConfigurationHolder, relay: Relay, health: HealthRegistry, sessions: SessionTable, maxBodyBytes: Int) {
         self.configuration = configuration
         self.relay = relay
+        self.health = health
+        self.sessions = sessions
         self.maxBodyBytes = maxBodyBytes
     }
 
@@ -58,16 +65,15 @@ package struct ClientAPIController: Sendable {
             guard !stream else { throw GatewayError.invalidRequest("embeddings cannot be streamed", param: "stream") }
         }
 
-        var random = SystemRandomNumberGenerator()
-        let decision: RouteDecision
-        do {
-            decision = try RequestRouter().route(model: modelName, user: user, in: configuration, using: &random)
-        } catch {
-            throw Self.gatewayError(for: error)
-        }
+        let sessionID = Self.sessionHeaderNames.lazy.compactMap { HTTPField.Name($0).flatMap { request.headers[$0] } }.first
+        let routeRequest = RouteRequest(
+            model: modelName, user: user, session: sessionID.flatMap { sessions.binding(for: $0) },
+            preferredRegion: request.headers[.switchyardRegion],
+            excludedProviders: Self.excludedProviders(request.headers[.switchyardExcludeProviders]),
+            estimate: Self.estimate(body))
+        let decision = try route(routeRequest, in: configuration)
 
         let clientWantsUsage = body["stream_options"]?["include_usage"]?.boolValue == true
-        body["model"] = .string(decision.backends[0].upstreamModel)
         Self.apply(decision.version.params, to: &body, endpoint: endpoint)
         if stream {
             var options = body["stream_options"]?.objectValue ?? [:]
@@ -81,9 +87,45 @@ package struct ClientAPIController: Sendable {
             endpoint: endpoint, body: body, stream: stream, requestID: context.requestID, forwardedHeaders: forwarded)
         let draft = OutcomeDraft(
             requestID: context.requestID, userID: user.id, model: modelName, endpoint: endpoint, stream: stream, startedAt: startedAt)
+        let session = sessionID.map {
+            SessionContext(id: $0, model: modelName, table: sessions, ttl: configuration.settings.sessionTTLSeconds)
+        }
         return try await relay.forward(
             upstreamRequest, decision: decision, settings: configuration.settings, outcome: draft,
-            clientWantsUsage: clientWantsUsage, logger: context.logger)
+            clientWantsUsage: clientWantsUsage, session: session, logger: context.logger)
+    }
+
+    /// Routes with the live health view; the same call answers `POST /api/routing/decide`.
+    func route(_ request: RouteRequest, in configuration: EffectiveConfiguration) throws -> RouteDecision {
+        var random = SystemRandomNumberGenerator()
+        let now = HealthRegistry.now()
+        let strategy = request.strategyOverride ?? configuration.models[request.model]?.strategy
+        let turn = strategy == .roundRobin ? health.nextTurn(for: request.model) : 0
+        do {
+            return try RequestRouter().route(
+                request, in: configuration, health: { health.status(of: $0, now: now) }, turn: turn, using: &random)
+        } catch {
+            throw Self.gatewayError(for: error)
+        }
+    }
+
+    static func excludedProviders(_ header: String?) -> Set<String> {
+        Set((header ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+    }
+
+    /// Prompt tokens from the text size (about four characters a token); output from `max_tokens`, else 256.
+    static func estimate(_ body: [String: JSONValue]) -> RequestEstimate {
+        var characters = 0
+        for message in body["messages"]?.arrayValue ?? [] {
+            switch message["content"] {
+            case .string(let text)?: characters += text.utf8.count
+            case .array(let parts)?: characters += parts.reduce(0) { $0 + ($1["text"]?.stringValue?.utf8.count ?? 0) }
+            default: break
+            }
+        }
+        if case .string(let input)? = body["input"] { characters += input.utf8.count }
+        let output = (body["max_completion_tokens"] ?? body["max_tokens"])?.numberValue.map { Int($0) } ?? 256
+        return RequestEstimate(inputTokens: max(1, characters / 4), outputTokens: output)
     }
 
     private func listModels(_ request: Request, context: GatewayContext) throws -> Response {
@@ -170,8 +212,8 @@ package struct ClientAPIController: Sendable {
         switch failure {
         case .unknownModel(let model): return .modelNotFound(model)
         case .modelNotAllowed(let model): return .modelNotAllowed(model)
-        case .noBackend(let model, let version):
-            return .upstreamUnreachable("model '\(model)' version '\(version)' has no usable backend")
+        case .noBackend(_, _, let reason):
+            return GatewayError(status: .serviceUnavailable, message: reason, type: "upstream_error", code: "no_healthy_backend")
         }
     }
 }

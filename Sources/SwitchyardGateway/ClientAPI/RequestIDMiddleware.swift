@@ -9,6 +9,8 @@ extension HTTPField.Name {
     package static let switchyardBackend = Self("x-switchyard-backend")!
     package static let apiKey = Self("x-api-key")!
     package static let accelBuffering = Self("x-accel-buffering")!
+    package static let switchyardRegion = Self("x-switchyard-region")!
+    package static let switchyardExcludeProviders = Self("x-switchyard-exclude-providers")!
 }
 
 /// Gives every request an id (the client's `X-Request-ID` when usable), returns it on every
@@ -28,6 +30,8 @@ package struct RequestIDMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch let error as GatewayError {
+            response = try error.response(from: request, context: context)
+        } catch let error as AdminError {
             response = try error.response(from: request, context: context)
         } catch let error as HTTPError where error.status == .notFound {
             response = try GatewayError.notFound(path: request.uri.path).response(from: request, context: context)

@@ -35,7 +35,7 @@ package struct OpenAIUpstream: ProviderAdapter {
         }
         upstream.body = .bytes(ByteBuffer(bytes: JSONValue.object(request.body).jsonBytes))
 
-        let timeout = provider.timeoutSeconds ?? settings.requestTimeoutSeconds
+        let timeout = settings.firstByteTimeout(for: provider)
         let response: HTTPClientResponse
         do {
             response = try await client.execute(upstream, timeout: .milliseconds(Int64(timeout * 1000)))
@@ -49,7 +49,7 @@ package struct OpenAIUpstream: ProviderAdapter {
         return UpstreamResponse(
             status: Int(response.status.code), contentType: response.headers.first(name: "content-type"),
             contentLength: response.headers.first(name: "content-length").flatMap { Int($0) },
-            body: .network(response.body))
+            retryAfter: response.headers.first(name: "retry-after"), body: .network(response.body))
     }
 
     /// Maps the HTTP client's failures to what the client is told: timeouts 504, the rest 502.

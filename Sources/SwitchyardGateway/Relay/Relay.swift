@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -15,11 +16,13 @@ package struct Relay: Sendable {
     private let openAI: OpenAIUpstream
     private let mock: MockUpstream
     private let sink: any OutcomeSink
+    private let health: HealthRegistry
 
-    package init(openAI: OpenAIUpstream, mock: MockUpstream, sink: any OutcomeSink) {
+    package init(openAI: OpenAIUpstream, mock: MockUpstream, sink: any OutcomeSink, health: HealthRegistry) {
         self.openAI = openAI
         self.mock = mock
         self.sink = sink
+        self.health = health
     }
 
     private func adapter(for format: ProviderFormat) -> any ProviderAdapter {
@@ -29,52 +32,103 @@ package struct Relay: Sendable {
         }
     }
 
+    /// Tries the decision's backends in order, up to `1 + max_retries` attempts, moving on after a
+    /// connection failure, timeout, 5xx or 429 — all before the first byte reaches the client.
     func forward(
         _ request: UpstreamRequest, decision: RouteDecision, settings: GatewaySettings, outcome draft: OutcomeDraft,
-        clientWantsUsage: Bool, logger: Logger
+        clientWantsUsage: Bool, session: SessionContext?, logger: Logger
     ) async throws -> Response {
-        let backend = decision.backends[0]
         var draft = draft
         draft.version = decision.version.name
-        draft.backend = backend.label
-        var headers: HTTPFields = [.switchyardVersion: decision.version.name, .switchyardBackend: backend.label]
-        let timeout = backend.provider.spec.timeoutSeconds ?? settings.requestTimeoutSeconds
-        let deadline = draft.startedAt + .milliseconds(Int64(timeout * 1000))
+        let versionHeader: HTTPFields = [.switchyardVersion: decision.version.name]
+        var lastError: GatewayError?
+        var attempts = 0
+        for backend in decision.backends {
+            guard attempts <= settings.maxRetries else { break }
+            guard health.acquire(backend.label) else { continue }
+            attempts += 1
+            draft.backend = backend.label
+            var headers = versionHeader
+            headers[.switchyardBackend] = backend.label
+            var attemptRequest = request
+            attemptRequest.body["model"] = .string(backend.upstreamModel)
+            let attemptStart = ContinuousClock.now
 
-        let upstream: UpstreamResponse
-        do {
-            upstream = try await adapter(for: backend.provider.spec.format).send(request, to: backend, settings: settings)
-        } catch {
-            let gatewayError = (error as? GatewayError ?? .upstreamUnreachable("\(error)")).adding(headers)
-            sink.record(draft.finish(status: Int(gatewayError.status.code), error: gatewayError.message))
-            throw gatewayError
-        }
+            let upstream: UpstreamResponse
+            do {
+                upstream = try await adapter(for: backend.provider.spec.format).send(attemptRequest, to: backend, settings: settings)
+            } catch {
+                let gatewayError = (error as? GatewayError ?? .upstreamUnreachable("\(error)")).adding(headers)
+                health.record(backend.label, success: false, latencyMilliseconds: nil, reason: gatewayError.message)
+                lastError = gatewayError
+                logger.info(
+                    "upstream attempt failed",
+                    metadata: ["request.id": .string(draft.requestID), "backend": .string(backend.label), "error": .string(gatewayError.message)])
+                continue
+            }
+            let headLatency = OutcomeDraft.milliseconds(from: attemptStart, to: .now)
 
-        guard (200..<300).contains(upstream.status) else {
-            return try await relayUpstreamError(upstream, headers: headers, draft: draft)
+            if upstream.status >= 500 || upstream.status == 429 {
+                if upstream.status == 429 {
+                    health.coolDown(backend.label, until: HealthRegistry.now() + Self.retryAfterSeconds(upstream.retryAfter))
+                }
+                health.record(backend.label, success: false, latencyMilliseconds: nil, reason: "HTTP \(upstream.status)")
+                let remaining = decision.backends.drop { $0.label != backend.label }.dropFirst()
+                if attempts <= settings.maxRetries && !remaining.isEmpty {
+                    _ = try? await upstream.body.collect(upTo: Self.maxUpstreamErrorBodyBytes)
+                    lastError = GatewayError.badUpstreamResponse("HTTP \(upstream.status)").adding(headers)
+                    continue
+                }
+                return try await relayUpstreamError(upstream, headers: headers, draft: draft)
+            }
+            guard (200..<300).contains(upstream.status) else {
+                // 4xx: the request itself is at fault; another backend would refuse it too.
+                health.record(backend.label, success: true, latencyMilliseconds: headLatency)
+                return try await relayUpstreamError(upstream, headers: headers, draft: draft)
+            }
+            session?.bind(version: decision.version.name, backend: backend.label)
+            let isEventStream = upstream.contentType?.hasPrefix("text/event-stream") ?? false
+            let timeout = backend.provider.spec.timeoutSeconds ?? settings.requestTimeoutSeconds
+            let deadline = draft.startedAt + .milliseconds(Int64(timeout * 1000))
+            guard request.stream && isEventStream else {
+                return try await relayWhole(
+                    upstream, headers: headers, deadline: deadline, draft: draft, backend: backend, headLatency: headLatency)
+            }
+            headers[.contentType] = "text/event-stream"
+            headers[.cacheControl] = "no-cache"
+            headers[.accelBuffering] = "no"
+            let sink = self.sink
+            let health = self.health
+            let streamDraft = draft
+            return Response(
+                status: .ok, headers: headers,
+                body: ResponseBody { writer in
+                    try await Self.relayStream(
+                        upstream.body, to: &writer, deadline: deadline, clientWantsUsage: clientWantsUsage, draft: streamDraft,
+                        backend: backend, headLatency: headLatency, sink: sink, health: health, logger: logger)
+                })
         }
-        let isEventStream = upstream.contentType?.hasPrefix("text/event-stream") ?? false
-        guard request.stream && isEventStream else {
-            return try await relayWhole(upstream, headers: headers, deadline: deadline, draft: draft, provider: backend.provider.spec)
-        }
-        headers[.contentType] = "text/event-stream"
-        headers[.cacheControl] = "no-cache"
-        headers[.accelBuffering] = "no"
-        let sink = self.sink
-        let provider = backend.provider.spec
-        let streamDraft = draft
-        return Response(
-            status: .ok, headers: headers,
-            body: ResponseBody { writer in
-                try await Self.relayStream(
-                    upstream.body, to: &writer, deadline: deadline, clientWantsUsage: clientWantsUsage, draft: streamDraft,
-                    provider: provider, sink: sink, logger: logger)
-            })
+        let error =
+            lastError
+            ?? GatewayError(
+                status: .serviceUnavailable, message: "No backend of model '\(decision.model.name)' can take the request now.",
+                type: "upstream_error", code: "no_healthy_backend"
+            ).adding(versionHeader)
+        sink.record(draft.finish(status: Int(error.status.code), error: error.message))
+        throw error
+    }
+
+    /// Seconds from a `Retry-After` header (delta-seconds form), 1 s when absent, at most an hour.
+    static func retryAfterSeconds(_ value: String?) -> Double {
+        guard let value, let seconds = Double(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 else { return 1 }
+        return min(seconds, 3600)
     }
 
     private func relayWhole(
-        _ upstream: UpstreamResponse, headers: HTTPFields, deadline: ContinuousClock.Instant, draft: OutcomeDraft, provider: ProviderSpec
+        _ upstream: UpstreamResponse, headers: HTTPFields, deadline: ContinuousClock.Instant, draft: OutcomeDraft,
+        backend: EffectiveConfiguration.Backend, headLatency: Double
     ) async throws -> Response {
+        let provider = backend.provider.spec
         var body = ByteBuffer()
         let firstByteAt: ContinuousClock.Instant
         do {
@@ -88,9 +142,11 @@ package struct Relay: Sendable {
             firstByteAt = .now
         } catch {
             let gatewayError = Self.bodyReadError(error).adding(headers)
+            health.record(backend.label, success: false, latencyMilliseconds: nil, reason: gatewayError.message)
             sink.record(draft.finish(status: Int(gatewayError.status.code), provider: provider, error: gatewayError.message))
             throw gatewayError
         }
+        health.record(backend.label, success: true, latencyMilliseconds: headLatency)
         let usage = body.withUnsafeReadableBytes { UsageReader.usage(in: $0) }
         sink.record(draft.finish(status: upstream.status, firstByteAt: firstByteAt, usage: usage, provider: provider))
         var headers = headers
@@ -132,8 +188,10 @@ package struct Relay: Sendable {
     /// ends the client's stream with an error event and no `[DONE]`, never as a clean end.
     private static func relayStream(
         _ body: UpstreamBody, to writer: inout any ResponseBodyWriter, deadline: ContinuousClock.Instant, clientWantsUsage: Bool,
-        draft: OutcomeDraft, provider: ProviderSpec, sink: any OutcomeSink, logger: Logger
+        draft: OutcomeDraft, backend: EffectiveConfiguration.Backend, headLatency: Double, sink: any OutcomeSink,
+        health: HealthRegistry, logger: Logger
     ) async throws {
+        let provider = backend.provider.spec
         var scanner = ServerSentEventScanner()
         var usage: TokenUsage?
         var sawDone = false
@@ -195,11 +253,13 @@ package struct Relay: Sendable {
             event.writeBuffer(&json)
             event.writeString("\n\n")
             try? await writer.write(event)
+            health.record(backend.label, success: false, latencyMilliseconds: nil, reason: upstreamFailure.message)
             sink.record(
                 draft.finish(
                     status: Int(upstreamFailure.status.code), firstByteAt: firstByteAt, usage: usage, provider: provider,
                     error: upstreamFailure.message))
         } else {
+            health.record(backend.label, success: true, latencyMilliseconds: headLatency)
             sink.record(draft.finish(status: 200, firstByteAt: firstByteAt, usage: usage, provider: provider))
         }
         try await writer.finish(nil)

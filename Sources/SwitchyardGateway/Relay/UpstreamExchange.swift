@@ -23,6 +23,8 @@ package struct UpstreamResponse: Sendable {
     package var status: Int
     package var contentType: String?
     package var contentLength: Int?
+    /// The `Retry-After` header of a 429 or 503.
+    package var retryAfter: String? = nil
     package var body: UpstreamBody
 }
 

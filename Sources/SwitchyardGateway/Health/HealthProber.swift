@@ -1,0 +1,81 @@
+import AsyncHTTPClient
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import SwitchyardCore
+
+/// Active health checks: every `health_check_interval_seconds`, each provider with a health check
+/// is asked `GET {base_url}/models` (or sent a one-token chat). A failure counts against each of its
+/// backends; a success lets a backend whose circuit is open or half-open close again.
+struct HealthProber: Service {
+    let configuration: ConfigurationHolder
+    let health: HealthRegistry
+    let client: HTTPClient
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let interval = configuration.current.settings.healthCheckIntervalSeconds
+            let pause = interval > 0 ? interval : 5  // disabled: look again later, the setting may change
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int64(pause * 1000))) }
+            guard interval > 0, !Task.isShuttingDownGracefully else { continue }
+            await probeAll()
+        }
+    }
+
+    func probeAll() async {
+        let configuration = self.configuration.current
+        var labelsByProvider: [String: (EffectiveConfiguration.Provider, Set<String>)] = [:]
+        for model in configuration.models.values {
+            for version in model.versions {
+                for backend in version.backends where backend.provider.spec.healthCheck != .none && backend.provider.spec.format == .openai {
+                    labelsByProvider[backend.provider.id, default: (backend.provider, [])].1.insert(backend.label)
+                }
+            }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for (provider, labels) in labelsByProvider.values {
+                group.addTask {
+                    let failure = await probe(provider, timeout: configuration.settings.healthCheckTimeoutSeconds)
+                    for label in labels {
+                        if let failure {
+                            health.record(label, success: false, latencyMilliseconds: nil, reason: "health check: \(failure)")
+                        } else if health.status(of: label).breakerState != "closed", health.acquire(label) {
+                            health.record(label, success: true, latencyMilliseconds: nil)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `nil` when the provider answered well, else why not.
+    private func probe(_ provider: EffectiveConfiguration.Provider, timeout: Double) async -> String? {
+        guard let baseURL = provider.spec.baseURL else { return "no base_url" }
+        var request: HTTPClientRequest
+        switch provider.spec.healthCheck {
+        case .none: return nil
+        case .models:
+            request = HTTPClientRequest(url: "\(baseURL)/models")
+        case .chat:
+            request = HTTPClientRequest(url: "\(baseURL)/chat/completions")
+            request.method = .POST
+            request.headers.add(name: "content-type", value: "application/json")
+            let body: JSONValue = .object([
+                "model": .string(provider.spec.healthCheckModel ?? ""), "max_tokens": .number(1),
+                "messages": .array([.object(["role": "user", "content": "ping"])]),
+            ])
+            request.body = .bytes(ByteBuffer(bytes: body.jsonBytes))
+        }
+        if let key = provider.apiKey { request.headers.add(name: "authorization", value: "Bearer \(key)") }
+        for (name, value) in provider.spec.headers { request.headers.replaceOrAdd(name: name, value: value) }
+        do {
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
+            _ = try? await response.body.collect(upTo: 1 << 20)
+            return (200..<300).contains(response.status.code) ? nil : "HTTP \(response.status.code)"
+        } catch {
+            return "\(error)"
+        }
+    }
+}
