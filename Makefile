@@ -54,9 +54,11 @@ lint:
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
 
-# Throughput and latency against nginx on the same machine; see bench/bench.sh.
-bench: release
+# Throughput and latency against nginx on the same machine (bench/bench.sh), then the cost of
+# a failover and a backend's recovery timeline (bench/failover.py).
+bench: release $(VENV_READY)
 	SWITCHYARD_BIN=$(RELEASE_BIN) bench/bench.sh
+	SWITCHYARD_BIN=$(RELEASE_BIN) $(PYTHON) bench/failover.py | tee $(BUILD_DIR)/bench/failover.md
 
 clean:
 	rm -rf $(BUILD_DIR)
