@@ -15,6 +15,8 @@ import Synchronization
 /// hands the test a base URL, and stops both at the end.
 struct GatewayHarness {
     let baseURL: String
+    /// The test upstream's OpenAI base URL, `http://127.0.0.1:PORT/v1`.
+    let upstreamBaseURL: String
     let upstream: TestUpstream
     let outcomes: InMemoryOutcomeSink
     let client: HTTPClient
@@ -100,7 +102,8 @@ struct GatewayHarness {
 
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
             let harness = GatewayHarness(
-                baseURL: "http://127.0.0.1:\(gatewayPort)", upstream: upstream, outcomes: outcomes, client: client)
+                baseURL: "http://127.0.0.1:\(gatewayPort)", upstreamBaseURL: "http://127.0.0.1:\(upstreamPort)/v1", upstream: upstream,
+                outcomes: outcomes, client: client)
             do {
                 try await body(harness)
             } catch {

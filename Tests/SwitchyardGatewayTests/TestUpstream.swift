@@ -21,6 +21,9 @@ final class TestUpstream: Sendable {
         router.post("/v1/chat/completions") { request, context -> Response in
             try await self.chat(request, context: context)
         }
+        router.get("/v1/models") { _, _ -> Response in
+            Self.json(#"{"object":"list","data":[{"id":"ok","object":"model"}]}"#)
+        }
         router.post("/v1/embeddings") { request, context -> Response in
             let body = try await request.body.collect(upTo: 1 << 20)
             self.remember(request, body)

@@ -44,6 +44,8 @@ package struct BackendHealth: Sendable {
     private var confidenceUpdatedAt: Double
     package private(set) var requests = 0
     package private(set) var failures = 0
+    /// How many times the circuit has opened.
+    package private(set) var timesOpened = 0
     private let smartAI: SmartAISettings
 
     package init(policy: CircuitBreakerPolicy, smartAI: SmartAISettings, now: Double) {
@@ -68,7 +70,10 @@ package struct BackendHealth: Sendable {
         let transition = breaker.record(success: success, now: now)
         if let transition {
             if transition.to == "closed" { successesSinceRecovery = 0 }
-            if transition.to == "open" { successesSinceRecovery = nil }
+            if transition.to == "open" {
+                successesSinceRecovery = nil
+                timesOpened += 1
+            }
         } else if success, let count = successesSinceRecovery {
             let next = count + 1
             successesSinceRecovery = next >= Self.recoveryStages.last!.successes ? nil : next

@@ -60,11 +60,12 @@ package struct BackendStatus: Sendable, Hashable {
     package var confidence: Double
     package var requests: Int
     package var failures: Int
+    package var timesOpened: Int
 
     package init(
         breakerState: String = "closed", breakerAllows: Bool = true, openUntil: Double? = nil, coolingDownUntil: Double? = nil,
         latencyMilliseconds: Double? = nil, successRate: Double? = nil, recoveryFactor: Double = 1, confidence: Double = 0.8,
-        requests: Int = 0, failures: Int = 0
+        requests: Int = 0, failures: Int = 0, timesOpened: Int = 0
     ) {
         self.breakerState = breakerState
         self.breakerAllows = breakerAllows
@@ -76,6 +77,7 @@ package struct BackendStatus: Sendable, Hashable {
         self.confidence = confidence
         self.requests = requests
         self.failures = failures
+        self.timesOpened = timesOpened
     }
 
     package static let unknown = BackendStatus()

@@ -169,6 +169,7 @@ package struct RoutingAdminController: Sendable {
             "success_rate": status.successRate.map(JSONValue.number) ?? .null,
             "recovery_factor": .number(status.recoveryFactor), "confidence": .number(status.confidence),
             "requests": .number(Double(status.requests)), "failures": .number(Double(status.failures)),
+            "times_opened": .number(Double(status.timesOpened)),
         ])
     }
 

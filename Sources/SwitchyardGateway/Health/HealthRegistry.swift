@@ -38,7 +38,8 @@ package final class HealthRegistry: Sendable {
             breakerState: health.breaker.name, breakerAllows: health.breaker.allows(now: now), openUntil: openUntil,
             coolingDownUntil: health.isCoolingDown(now: now) ? health.coolingDownUntil : nil,
             latencyMilliseconds: health.latencyMilliseconds, successRate: health.successRate, recoveryFactor: health.recoveryFactor,
-            confidence: health.currentConfidence(now: now), requests: health.requests, failures: health.failures)
+            confidence: health.currentConfidence(now: now), requests: health.requests, failures: health.failures,
+            timesOpened: health.timesOpened)
     }
 
     /// Reserves an attempt on a backend; false when its half-open probe is already taken.
