@@ -28,12 +28,16 @@ package struct GatewayOptions: Sendable {
         self.readTimeoutSeconds = readTimeoutSeconds
     }
 
-    /// Timeouts that fit a configuration: the upstream client's read timeout is the idle timeout
-    /// (longest silence between chunks); the relay checks each request's own deadline.
+    /// Timeouts that fit a configuration. The upstream client's read timeout also runs while waiting
+    /// for the response head, so it is the idle timeout or the longest first-byte timeout, whichever
+    /// is longer; the relay checks each attempt's own deadline.
     package init(host: String, port: Int, maxBodyBytes: Int, configuration: ConfigurationSpec, adminTokens: [TokenDigest]) {
+        let settings = configuration.settings
+        let firstByte = configuration.providers.map { settings.firstByteTimeout(for: $0) }.reduce(
+            settings.firstByteTimeoutSeconds ?? settings.requestTimeoutSeconds, max)
         self.init(
-            host: host, port: port, maxBodyBytes: maxBodyBytes, connectTimeoutSeconds: configuration.settings.connectTimeoutSeconds,
-            readTimeoutSeconds: configuration.settings.idleTimeoutSeconds)
+            host: host, port: port, maxBodyBytes: maxBodyBytes, connectTimeoutSeconds: settings.connectTimeoutSeconds,
+            readTimeoutSeconds: max(settings.idleTimeoutSeconds, firstByte))
         self.adminTokens = adminTokens
     }
 }

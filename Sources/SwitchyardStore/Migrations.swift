@@ -137,12 +137,14 @@ enum Migrations {
                     ALTER TABLE providers ADD COLUMN health_check_model TEXT;
                     ALTER TABLE models ADD COLUMN smart_ai_json TEXT;
                     CREATE TABLE sessions (
-                        session_id TEXT PRIMARY KEY,
+                        user_id TEXT NOT NULL,
+                        session_id TEXT NOT NULL,
                         model TEXT NOT NULL,
                         version TEXT NOT NULL,
                         backend TEXT NOT NULL,
                         expires_at REAL NOT NULL,
-                        updated_at REAL NOT NULL
+                        updated_at REAL NOT NULL,
+                        PRIMARY KEY (user_id, session_id)
                     );
                     CREATE INDEX sessions_by_expiry ON sessions(expires_at);
                     """)

@@ -6,8 +6,8 @@ extension SQLiteStore: SessionRepository {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE expires_at > ?", arguments: [now]).map { row in
                 SessionBinding(
-                    sessionID: row["session_id"], model: row["model"], version: row["version"], backend: row["backend"],
-                    expiresAt: row["expires_at"])
+                    userID: row["user_id"], sessionID: row["session_id"], model: row["model"], version: row["version"],
+                    backend: row["backend"], expiresAt: row["expires_at"])
             }
         }
     }
@@ -16,11 +16,13 @@ extension SQLiteStore: SessionRepository {
         try await pool.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO sessions (session_id, model, version, backend, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(session_id) DO UPDATE SET model = excluded.model, version = excluded.version,
+                    INSERT INTO sessions (user_id, session_id, model, version, backend, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(user_id, session_id) DO UPDATE SET model = excluded.model, version = excluded.version,
                         backend = excluded.backend, expires_at = excluded.expires_at, updated_at = excluded.updated_at
                     """,
-                arguments: [binding.sessionID, binding.model, binding.version, binding.backend, binding.expiresAt, Self.now()])
+                arguments: [
+                    binding.userID, binding.sessionID, binding.model, binding.version, binding.backend, binding.expiresAt, Self.now(),
+                ])
         }
     }
 

@@ -145,6 +145,16 @@ package struct GatewaySettings: Sendable, Hashable, Codable {
 }
 
 extension SmartAISettings {
+    /// Reads a model's `smart_ai`: only how it selects (`exploration_ratio`, `confidence_threshold`);
+    /// confidence itself belongs to the backend and follows `[settings.smart_ai]`.
+    static func readSelection(from table: TableReader, defaults: SmartAISettings) -> SmartAISettings {
+        var settings = defaults
+        settings.explorationRatio = table.number("exploration_ratio", in: 0...1) ?? defaults.explorationRatio
+        settings.confidenceThreshold = table.number("confidence_threshold", in: 0...1) ?? defaults.confidenceThreshold
+        table.rejectUnknownKeys()
+        return settings
+    }
+
     /// Reads `[settings.smart_ai]` or a model's `smart_ai`, starting from `defaults`.
     static func read(from table: TableReader, defaults: SmartAISettings) -> SmartAISettings {
         let settings = SmartAISettings(

@@ -154,7 +154,7 @@ extension ModelSpec {
             }
         }
         let enabled = table.bool("enabled") ?? true
-        let smartAI = table.table("smart_ai").map { SmartAISettings.read(from: $0, defaults: defaultSmartAI) }
+        let smartAI = table.table("smart_ai").map { SmartAISettings.readSelection(from: $0, defaults: defaultSmartAI) }
         let shorthandBackends = table.tables("backends")
         let versionTables = table.namedTables("versions")
         table.rejectUnknownKeys()

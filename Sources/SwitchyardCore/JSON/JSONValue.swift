@@ -56,6 +56,14 @@ package enum JSONValue: Sendable, Hashable, Codable {
         return nil
     }
 
+    /// A number as a whole number clamped to `range`; `nil` for anything else (never traps on huge values).
+    package func intValue(clampedTo range: ClosedRange<Int> = 0...Int(Int32.max)) -> Int? {
+        guard case .number(let value) = self, value.isFinite else { return nil }
+        if value <= Double(range.lowerBound) { return range.lowerBound }
+        if value >= Double(range.upperBound) { return range.upperBound }
+        return Int(value)
+    }
+
     package var arrayValue: [JSONValue]? {
         if case .array(let value) = self { return value }
         return nil

@@ -48,16 +48,20 @@ package final class InMemorySessionRepository: SessionRepository {
 
     package init() {}
 
+    private static func key(_ binding: SessionBinding) -> String {
+        binding.userID + "\u{0}" + binding.sessionID
+    }
+
     package func loadSessions(now: Double) async throws -> [SessionBinding] {
         sessions.withLock { $0.values.filter { $0.expiresAt > now } }
     }
 
     package func saveSession(_ binding: SessionBinding) async throws {
-        sessions.withLock { $0[binding.sessionID] = binding }
+        sessions.withLock { $0[Self.key(binding)] = binding }
     }
 
     package func deleteSession(id: String) async throws {
-        _ = sessions.withLock { $0.removeValue(forKey: id) }
+        sessions.withLock { $0 = $0.filter { $0.value.sessionID != id } }
     }
 
     package func purgeSessions(expiredBefore now: Double) async throws {

@@ -27,6 +27,7 @@ package protocol SessionRepository: Sendable {
     /// Bindings that have not expired by `now`.
     func loadSessions(now: Double) async throws -> [SessionBinding]
     func saveSession(_ binding: SessionBinding) async throws
+    /// Deletes the conversation `id` of every user.
     func deleteSession(id: String) async throws
     /// Removes bindings that expired before `now`.
     func purgeSessions(expiredBefore now: Double) async throws

@@ -100,10 +100,11 @@ package struct RequestEstimate: Sendable, Hashable {
     }
 }
 
-/// The order chosen and the score each candidate got (higher is better), for explaining.
+/// The order chosen and the score each candidate got, for explaining.
 package struct StrategyResult: Sendable {
     package var ordered: [Candidate]
-    /// By candidate index; strategies that draw at random report the weight they drew with.
+    /// By candidate index, in the strategy's own unit: the weight drawn with, the priority or latency
+    /// (negated, so higher is better), the estimated cost in USD for `cost_first` (lower is better).
     package var scores: [Int: Double]
 }
 
@@ -169,7 +170,8 @@ extension BalancingStrategy {
     }
 
     /// `balanced`: 0.3 × speed + 0.2 × cheapness + 0.3 × success rate + 0.2 × weight, each scaled to 0…1
-    /// against the best candidate (unmeasured latency counts as the fastest, unknown success rate as 1).
+    /// against the slowest, dearest and heaviest candidate (unmeasured latency counts as the fastest,
+    /// unknown success rate as 1).
     private func balancedScore(_ candidates: [Candidate], estimate: RequestEstimate) -> (Candidate) -> Double {
         let maxLatency = candidates.compactMap(\.status.latencyMilliseconds).max() ?? 0
         let maxCost = candidates.map { estimate.costUSD(on: $0.backend.provider.spec) }.max() ?? 0

@@ -8,8 +8,10 @@ package enum RoutingFailure: Error, Sendable, Equatable {
     case noBackend(model: String, version: String, reason: String)
 }
 
-/// A conversation bound to the version and backend that first served it.
+/// A conversation bound to the version and backend that first served it. Conversations are the
+/// user's own: the same id from another user is another conversation.
 package struct SessionBinding: Sendable, Hashable, Codable {
+    package var userID: String
     package var sessionID: String
     package var model: String
     package var version: String
@@ -18,7 +20,8 @@ package struct SessionBinding: Sendable, Hashable, Codable {
     /// Seconds since 1970.
     package var expiresAt: Double
 
-    package init(sessionID: String, model: String, version: String, backend: String, expiresAt: Double) {
+    package init(userID: String = "", sessionID: String, model: String, version: String, backend: String, expiresAt: Double) {
+        self.userID = userID
         self.sessionID = sessionID
         self.model = model
         self.version = version
@@ -81,6 +84,8 @@ package struct RouteDecision: Sendable {
     /// The version drawn first, when it had no usable backend and the default version serves instead.
     package var fellBackFrom: String?
     package var session: SessionUse
+    /// No backend was healthy and the strategy picks among the unhealthy ones by weight anyway.
+    package var usesUnhealthyBackends = false
 }
 
 /// Picks version and backends for a request from the effective configuration and a health view.
@@ -136,13 +141,14 @@ package struct RequestRouter: Sendable {
         }
         return RouteDecision(
             model: model, version: version, backends: ordered.map(\.backend), strategy: strategy, candidates: explanations,
-            fellBackFrom: fellBackFrom, session: sessionUse)
+            fellBackFrom: fellBackFrom, session: sessionUse, usesUnhealthyBackends: pool.unhealthyOnly)
     }
 
     private struct Pool {
         var usable: [Candidate]
         var explanations: [CandidateExplanation]
         var whyNone: String
+        var unhealthyOnly = false
     }
 
     /// Sorts a version's backends into those that may serve this request and those that may not, with reasons.
@@ -179,7 +185,7 @@ package struct RequestRouter: Sendable {
                 explanations[index].eligible = true
                 explanations[index].reason += "; no backend is healthy, so chosen by weight anyway"
             }
-            return Pool(usable: unhealthy, explanations: explanations, whyNone: "")
+            return Pool(usable: unhealthy, explanations: explanations, whyNone: "", unhealthyOnly: true)
         }
         let whyNone =
             version.backends.isEmpty

@@ -28,13 +28,16 @@ package struct RoutingAdminController: Sendable {
         router.get("/api/routing/sessions/{id}") { request, context in
             try authorize(request)
             let id = try context.parameters.require("id")
-            guard let binding = sessions.binding(for: id) else { throw AdminError.notFound("Session '\(id)'", field: "id") }
-            return Response.json(Self.json(binding))
+            let found = sessions.bindings(withID: id)
+            guard let first = found.first else { throw AdminError.notFound("Session '\(id)'", field: "id") }
+            var body = Self.json(first).objectValue ?? [:]
+            body["bindings"] = .array(found.map(Self.json))
+            return Response.json(.object(body))
         }
         router.delete("/api/routing/sessions/{id}") { request, context in
             try authorize(request)
             let id = try context.parameters.require("id")
-            guard try await sessions.remove(id) else { throw AdminError.notFound("Session '\(id)'", field: "id") }
+            guard sessions.remove(id) else { throw AdminError.notFound("Session '\(id)'", field: "id") }
             return Response(status: .noContent)
         }
     }
@@ -97,7 +100,7 @@ package struct RoutingAdminController: Sendable {
             estimateBody["max_tokens"] = maxTokens
         }
         let routeRequest = RouteRequest(
-            model: model, user: user, session: sessionID.flatMap { sessions.binding(for: $0) }, preferredRegion: region,
+            model: model, user: user, session: sessionID.flatMap { sessions.binding(for: $0, user: user.id) }, preferredRegion: region,
             excludedProviders: excluded, estimate: ClientAPIController.estimate(estimateBody), strategyOverride: strategy)
         let decision: RouteDecision
         do {
@@ -175,7 +178,8 @@ package struct RoutingAdminController: Sendable {
 
     static func json(_ binding: SessionBinding) -> JSONValue {
         .object([
-            "session_id": .string(binding.sessionID), "model": .string(binding.model), "version": .string(binding.version),
+            "session_id": .string(binding.sessionID), "user": .string(binding.userID), "model": .string(binding.model),
+            "version": .string(binding.version),
             "backend": .string(binding.backend), "expires_at": .number(binding.expiresAt),
         ])
     }

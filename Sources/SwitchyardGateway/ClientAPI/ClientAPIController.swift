@@ -67,7 +67,7 @@ package struct ClientAPIController: Sendable {
 
         let sessionID = Self.sessionHeaderNames.lazy.compactMap { HTTPField.Name($0).flatMap { request.headers[$0] } }.first
         let routeRequest = RouteRequest(
-            model: modelName, user: user, session: sessionID.flatMap { sessions.binding(for: $0) },
+            model: modelName, user: user, session: sessionID.flatMap { sessions.binding(for: $0, user: user.id) },
             preferredRegion: request.headers[.switchyardRegion],
             excludedProviders: Self.excludedProviders(request.headers[.switchyardExcludeProviders]),
             estimate: Self.estimate(body))
@@ -88,7 +88,7 @@ package struct ClientAPIController: Sendable {
         let draft = OutcomeDraft(
             requestID: context.requestID, userID: user.id, model: modelName, endpoint: endpoint, stream: stream, startedAt: startedAt)
         let session = sessionID.map {
-            SessionContext(id: $0, model: modelName, table: sessions, ttl: configuration.settings.sessionTTLSeconds)
+            SessionContext(id: $0, user: user.id, model: modelName, table: sessions, ttl: configuration.settings.sessionTTLSeconds)
         }
         return try await relay.forward(
             upstreamRequest, decision: decision, settings: configuration.settings, outcome: draft,
@@ -124,7 +124,7 @@ package struct ClientAPIController: Sendable {
             }
         }
         if case .string(let input)? = body["input"] { characters += input.utf8.count }
-        let output = (body["max_completion_tokens"] ?? body["max_tokens"])?.numberValue.map { Int($0) } ?? 256
+        let output = (body["max_completion_tokens"] ?? body["max_tokens"])?.intValue(clampedTo: 0...10_000_000) ?? 256
         return RequestEstimate(inputTokens: max(1, characters / 4), outputTokens: output)
     }
 

@@ -6,8 +6,9 @@ import ServiceLifecycle
 import SwitchyardCore
 
 /// Active health checks: every `health_check_interval_seconds`, each provider with a health check
-/// is asked `GET {base_url}/models` (or sent a one-token chat). A failure counts against each of its
-/// backends; a success lets a backend whose circuit is open or half-open close again.
+/// is asked `GET {base_url}/models` (or sent a one-token chat). A failure (no connection, timeout,
+/// 5xx, 429) counts against each of its backends; a success closes a circuit whose open time is over.
+/// A 404 or 405 to `/models` means the server has no model list, not that it is down.
 struct HealthProber: Service {
     let configuration: ConfigurationHolder
     let health: HealthRegistry
@@ -73,7 +74,10 @@ struct HealthProber: Service {
         do {
             let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
             _ = try? await response.body.collect(upTo: 1 << 20)
-            return (200..<300).contains(response.status.code) ? nil : "HTTP \(response.status.code)"
+            let code = Int(response.status.code)
+            if (200..<300).contains(code) { return nil }
+            if provider.spec.healthCheck == .models && (code == 404 || code == 405) { return nil }
+            return code >= 500 || code == 429 || code == 401 || code == 403 ? "HTTP \(code)" : nil
         } catch {
             return "\(error)"
         }

@@ -147,7 +147,7 @@ package final class MockUpstream: ProviderAdapter {
             }
         default: inputs = []
         }
-        let dimensions = request.body["dimensions"]?.numberValue.map { min(max(Int($0), 1), 4096) } ?? 16
+        let dimensions = request.body["dimensions"]?.intValue(clampedTo: 1...4096) ?? 16
         let base64 = request.body["encoding_format"]?.stringValue == "base64"
         let data: [EmbeddingList.Item] = inputs.enumerated().map { index, text in
             let vector = Self.vector(for: text, dimensions: dimensions)

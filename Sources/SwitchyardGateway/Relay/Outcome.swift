@@ -67,10 +67,10 @@ enum UsageReader {
 
     private static func tokenUsage(_ value: JSONValue) -> TokenUsage? {
         guard case .object(let usage) = value else { return nil }
-        let input = usage["prompt_tokens"]?.numberValue
-        let output = usage["completion_tokens"]?.numberValue
+        let input = usage["prompt_tokens"]?.intValue()
+        let output = usage["completion_tokens"]?.intValue()
         guard input != nil || output != nil else { return nil }
-        return TokenUsage(input: Int(input ?? 0), output: Int(output ?? 0))
+        return TokenUsage(input: input ?? 0, output: output ?? 0)
     }
 
     /// Where the value after the last unescaped `"usage"` key starts (just past its colon).

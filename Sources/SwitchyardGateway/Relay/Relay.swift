@@ -44,8 +44,9 @@ package struct Relay: Sendable {
         var lastError: GatewayError?
         var attempts = 0
         for backend in decision.backends {
-            guard attempts <= settings.maxRetries else { break }
-            guard health.acquire(backend.label) else { continue }
+            guard attempts <= settings.maxRetries, !Task.isCancelled else { break }
+            // With every circuit open, `weighted_failover` tries by weight anyway: no probe reservation then.
+            guard decision.usesUnhealthyBackends || health.acquire(backend.label) else { continue }
             attempts += 1
             draft.backend = backend.label
             var headers = versionHeader
@@ -58,6 +59,7 @@ package struct Relay: Sendable {
             do {
                 upstream = try await adapter(for: backend.provider.spec.format).send(attemptRequest, to: backend, settings: settings)
             } catch {
+                if error is CancellationError || Task.isCancelled { break }  // the client left; not the backend's fault
                 let gatewayError = (error as? GatewayError ?? .upstreamUnreachable("\(error)")).adding(headers)
                 health.record(backend.label, success: false, latencyMilliseconds: nil, reason: gatewayError.message)
                 lastError = gatewayError
@@ -89,7 +91,7 @@ package struct Relay: Sendable {
             session?.bind(version: decision.version.name, backend: backend.label)
             let isEventStream = upstream.contentType?.hasPrefix("text/event-stream") ?? false
             let timeout = backend.provider.spec.timeoutSeconds ?? settings.requestTimeoutSeconds
-            let deadline = draft.startedAt + .milliseconds(Int64(timeout * 1000))
+            let deadline = attemptStart + .milliseconds(Int64(timeout * 1000))
             guard request.stream && isEventStream else {
                 return try await relayWhole(
                     upstream, headers: headers, deadline: deadline, draft: draft, backend: backend, headLatency: headLatency)
@@ -104,7 +106,8 @@ package struct Relay: Sendable {
                 status: .ok, headers: headers,
                 body: ResponseBody { writer in
                     try await Self.relayStream(
-                        upstream.body, to: &writer, deadline: deadline, clientWantsUsage: clientWantsUsage, draft: streamDraft,
+                        upstream.body.failingAfterSilence(of: settings.idleTimeoutSeconds), to: &writer, deadline: deadline,
+                        clientWantsUsage: clientWantsUsage, draft: streamDraft,
                         backend: backend, headLatency: headLatency, sink: sink, health: health, logger: logger)
                 })
         }

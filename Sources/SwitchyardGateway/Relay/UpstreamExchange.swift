@@ -1,6 +1,8 @@
 import AsyncHTTPClient
+import HTTPTypes
 import NIOCore
 import SwitchyardCore
+import Synchronization
 
 /// The API an upstream request is for.
 package enum Endpoint: String, Sendable {
@@ -78,4 +80,58 @@ package enum UpstreamBody: Sendable, AsyncSequence {
 package protocol ProviderAdapter: Sendable {
     func send(_ request: UpstreamRequest, to backend: EffectiveConfiguration.Backend, settings: GatewaySettings) async throws
         -> UpstreamResponse
+}
+
+extension UpstreamBody {
+    /// The same body, failing with a timeout when the upstream sends nothing for `seconds`.
+    ///
+    /// The HTTP client's read timeout also covers the wait for the response head, so it cannot be
+    /// shorter than the first-byte timeout; this watches the silence between a stream's chunks.
+    package func failingAfterSilence(of seconds: Double) -> UpstreamBody {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: ByteBuffer.self, throwing: (any Error).self)
+        let source = self
+        let limit = Duration.milliseconds(Int64(seconds * 1000))
+        let task = Task {
+            let lastChunkAt = LastChunkClock()
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for try await chunk in source {
+                            lastChunkAt.touch()
+                            continuation.yield(chunk)
+                        }
+                    }
+                    group.addTask {
+                        while true {
+                            let wake = lastChunkAt.last + limit
+                            if ContinuousClock.now >= wake {
+                                throw GatewayError(
+                                    status: .gatewayTimeout, message: "Upstream sent nothing for \(seconds) s.", type: "upstream_error",
+                                    code: "upstream_timeout")
+                            }
+                            try await Task.sleep(until: wake)
+                        }
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return .generated(stream)
+    }
+}
+
+/// When the last chunk of a body arrived, shared between its reader and its watchdog.
+private final class LastChunkClock: Sendable {
+    private let instant = Mutex(ContinuousClock.now)
+
+    var last: ContinuousClock.Instant { instant.withLock { $0 } }
+
+    func touch() {
+        instant.withLock { $0 = .now }
+    }
 }

@@ -5,49 +5,75 @@ import SwitchyardCore
 import Synchronization
 
 /// Conversation bindings, read from memory on the request path and written through to the
-/// repository in the background. Expiry slides: each use extends a binding by the TTL.
+/// repository in the background, in order. Expiry slides: each use extends a binding by the TTL.
 package final class SessionTable: Service {
+    /// Longer conversation ids are not bound.
+    package static let maxIDLength = 256
+
+    private enum Operation: Sendable {
+        case save(SessionBinding)
+        case delete(String)
+    }
+
     private let bindings = Mutex<[String: SessionBinding]>([:])
     private let repository: any SessionRepository
     private let logger: Logger
     private let janitorInterval: Duration
+    private let operations: AsyncStream<Operation>
+    private let operationSink: AsyncStream<Operation>.Continuation
 
     package init(repository: any SessionRepository, logger: Logger, janitorInterval: Duration = .seconds(60)) {
         self.repository = repository
         self.logger = logger
         self.janitorInterval = janitorInterval
+        (operations, operationSink) = AsyncStream.makeStream(of: Operation.self)
+    }
+
+    private static func key(user: String, session: String) -> String {
+        user + "\u{0}" + session
     }
 
     /// Loads the bindings that have not expired.
     package func restore(now: Double = HealthRegistry.now()) async throws {
         let stored = try await repository.loadSessions(now: now)
         bindings.withLock { table in
-            for binding in stored { table[binding.sessionID] = binding }
+            for binding in stored { table[Self.key(user: binding.userID, session: binding.sessionID)] = binding }
         }
     }
 
-    package func binding(for id: String, now: Double = HealthRegistry.now()) -> SessionBinding? {
-        bindings.withLock { table in
-            guard let binding = table[id] else { return nil }
+    /// The live binding of `user`'s conversation `id`.
+    package func binding(for id: String, user: String, now: Double = HealthRegistry.now()) -> SessionBinding? {
+        let key = Self.key(user: user, session: id)
+        return bindings.withLock { table in
+            guard let binding = table[key] else { return nil }
             guard binding.expiresAt > now else {
-                table[id] = nil
+                table[key] = nil
                 return nil
             }
             return binding
         }
     }
 
+    /// Live bindings with this conversation id, whoever they belong to (for the admin API).
+    package func bindings(withID id: String, now: Double = HealthRegistry.now()) -> [SessionBinding] {
+        bindings.withLock { $0.values.filter { $0.sessionID == id && $0.expiresAt > now }.sorted { $0.userID < $1.userID } }
+    }
+
     /// Binds (or re-binds) a conversation and extends its expiry; persists without making the caller wait.
-    package func bind(_ id: String, model: String, version: String, backend: String, ttl: Double, now: Double = HealthRegistry.now()) {
-        let binding = SessionBinding(sessionID: id, model: model, version: version, backend: backend, expiresAt: now + ttl)
+    package func bind(
+        _ id: String, user: String, model: String, version: String, backend: String, ttl: Double, now: Double = HealthRegistry.now()
+    ) {
+        guard id.utf8.count <= Self.maxIDLength else { return }
+        let binding = SessionBinding(userID: user, sessionID: id, model: model, version: version, backend: backend, expiresAt: now + ttl)
         let previous = bindings.withLock { table in
-            let previous = table[id]
-            table[id] = binding
+            let key = Self.key(user: user, session: id)
+            let previous = table[key]
+            table[key] = binding
             return previous
         }
-        // Unchanged bindings are written again only when half their lifetime has passed.
+        // An unchanged binding is written again only once a tenth of its lifetime has passed.
         if let previous, previous.model == model, previous.version == version, previous.backend == backend,
-            previous.expiresAt - now > ttl / 2
+            previous.expiresAt - now > ttl * 0.9
         {
             return
         }
@@ -56,25 +82,47 @@ package final class SessionTable: Service {
                 "session moved",
                 metadata: ["session.id": .string(id), "session.from": .string(previous.backend), "session.to": .string(backend)])
         }
-        let repository = self.repository
-        let logger = self.logger
-        Task {
+        operationSink.yield(.save(binding))
+    }
+
+    /// Removes every binding with this conversation id; true when there was one.
+    package func remove(_ id: String) -> Bool {
+        let existed = bindings.withLock { table in
+            let before = table.count
+            table = table.filter { $0.value.sessionID != id }
+            return table.count != before
+        }
+        operationSink.yield(.delete(id))
+        return existed
+    }
+
+    /// Writes bindings in the order they changed and drops expired ones every `janitorInterval`;
+    /// on graceful shutdown, writes what is pending and stops.
+    package func run() async throws {
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.persist() }
+                group.addTask { await self.purgeExpired() }
+            }
+        } onGracefulShutdown: {
+            self.operationSink.finish()
+        }
+    }
+
+    private func persist() async {
+        for await operation in operations {
             do {
-                try await repository.saveSession(binding)
+                switch operation {
+                case .save(let binding): try await repository.saveSession(binding)
+                case .delete(let id): try await repository.deleteSession(id: id)
+                }
             } catch {
-                logger.error("saving a session failed", metadata: ["session.id": .string(id), "error": "\(error)"])
+                logger.error("writing a session failed", metadata: ["error": "\(error)"])
             }
         }
     }
 
-    package func remove(_ id: String) async throws -> Bool {
-        let existed = bindings.withLock { $0.removeValue(forKey: id) != nil }
-        try await repository.deleteSession(id: id)
-        return existed
-    }
-
-    /// Drops expired bindings from memory and storage, every `janitorInterval`.
-    package func run() async throws {
+    private func purgeExpired() async {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { [janitorInterval] in try await Task.sleep(for: janitorInterval) }
             let now = HealthRegistry.now()
