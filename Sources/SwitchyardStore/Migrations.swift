@@ -136,6 +136,8 @@ enum Migrations {
                     ALTER TABLE providers ADD COLUMN health_check TEXT;
                     ALTER TABLE providers ADD COLUMN health_check_model TEXT;
                     ALTER TABLE models ADD COLUMN smart_ai_json TEXT;
+                    ALTER TABLE models ADD COLUMN sticky TEXT NOT NULL DEFAULT 'user';
+                    ALTER TABLE models ADD COLUMN hash_seed TEXT;
                     CREATE TABLE sessions (
                         user_id TEXT NOT NULL,
                         session_id TEXT NOT NULL,

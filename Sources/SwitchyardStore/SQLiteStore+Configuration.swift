@@ -85,7 +85,8 @@ extension SQLiteStore: ConfigurationRepository {
             return ModelSpec(
                 name: name, strategy: BalancingStrategy(rawValue: row["strategy"]) ?? .weightedRandom,
                 versions: versionsByModel[name] ?? [], enabled: row["enabled"],
-                smartAI: try (row["smart_ai_json"] as String?).map { try decode(SmartAISettings.self, $0) })
+                smartAI: try (row["smart_ai_json"] as String?).map { try decode(SmartAISettings.self, $0) },
+                sticky: StickyMode(rawValue: row["sticky"]) ?? .user, hashSeed: row["hash_seed"])
         }
         configuration.users = try Row.fetchAll(db, sql: "SELECT * FROM users ORDER BY id").compactMap { row in
             guard let digest = TokenDigest(hex: row["token_hash"]) else { return nil }
@@ -148,11 +149,16 @@ extension SQLiteStore: ConfigurationRepository {
     private static func writeModel(_ model: ModelSpec, db: Database, now: Double) throws {
         try db.execute(
             sql: """
-                INSERT INTO models (name, strategy, smart_ai_json, enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO models (name, strategy, smart_ai_json, sticky, hash_seed, enabled, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(name) DO UPDATE SET strategy = excluded.strategy, smart_ai_json = excluded.smart_ai_json,
-                    enabled = excluded.enabled, updated_at = excluded.updated_at
+                    sticky = excluded.sticky, hash_seed = excluded.hash_seed, enabled = excluded.enabled,
+                    updated_at = excluded.updated_at
                 """,
-            arguments: [model.name, model.strategy.rawValue, try model.smartAI.map(encode), model.enabled, now, now])
+            arguments: [
+                model.name, model.strategy.rawValue, try model.smartAI.map(encode), model.sticky.rawValue, model.hashSeed, model.enabled,
+                now, now,
+            ])
         let names = model.versions.map(\.name)
         let placeholders = Array(repeating: "?", count: names.count).joined(separator: ", ")
         try db.execute(

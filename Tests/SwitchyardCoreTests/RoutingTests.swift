@@ -79,15 +79,34 @@ import Testing
 
     var alice: UserSpec { Self.configuration.user(forToken: "sk-alice-token")! }
 
-    @Test func versionsAreChosenByTheSplit() throws {
+    @Test func versionsAreChosenByTheSplitOverEndUsers() throws {
         var random = SplitMix64(seed: 1)
         var counts: [String: Int] = [:]
-        for _ in 0..<20_000 {
+        for index in 0..<20_000 {
             let decision = try RequestRouter().route(
-                RouteRequest(model: "chat", user: alice), in: Self.configuration, health: { _ in .unknown }, using: &random)
+                RouteRequest(model: "chat", user: alice, endUser: "end-user-\(index)"), in: Self.configuration, health: { _ in .unknown },
+                using: &random)
             counts[decision.version.name, default: 0] += 1
+            #expect(decision.bucket == StickyHash.bucket(seed: "chat", key: "end-user-\(index)"))
         }
         #expect(abs(Double(counts["v2", default: 0]) / 20_000 - 0.2) < 0.015)
+    }
+
+    @Test func oneEndUserAlwaysGetsTheSameVersionAndTheAccountIsTheFallbackKey() throws {
+        var random = SplitMix64(seed: 2)
+        for key in ["x", "y", "zed", "end-user-7"] {
+            let versions = try Set(
+                (0..<50).map { _ in
+                    try RequestRouter().route(
+                        RouteRequest(model: "chat", user: alice, endUser: key), in: Self.configuration, health: { _ in .unknown },
+                        using: &random
+                    ).version.name
+                })
+            #expect(versions.count == 1)
+        }
+        let byAccount = try RequestRouter().route(
+            RouteRequest(model: "chat", user: alice), in: Self.configuration, health: { _ in .unknown }, using: &random)
+        #expect(byAccount.bucket == StickyHash.bucket(seed: "chat", key: "alice"))
     }
 
     @Test func aVersionWithoutUsableBackendsFallsBackToTheDefault() throws {

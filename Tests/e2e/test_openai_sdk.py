@@ -312,9 +312,10 @@ def test_unknown_model_is_not_found(client: openai.OpenAI) -> None:
 def test_weighted_split_serves_both_versions(client: openai.OpenAI) -> None:
     expected = {"v1": ("demo/a", "a"), "v2": ("demo/b", "b")}
     seen: dict[str, int] = {}
-    for _ in range(SPLIT_MAX_REQUESTS):
+    for index in range(SPLIT_MAX_REQUESTS):
+        # The split is sticky per end user (the OpenAI `user` field): vary it to see both versions.
         raw = client.chat.completions.with_raw_response.create(
-            model="split", messages=messages_for("which version?"),
+            model="split", messages=messages_for("which version?"), user=f"end-user-{index}",
         )
         version = raw.headers.get("x-switchyard-version")
         assert version in expected, f"unexpected x-switchyard-version {version!r}"
@@ -326,6 +327,16 @@ def test_weighted_split_serves_both_versions(client: openai.OpenAI) -> None:
             break
 
     assert set(seen) == set(expected), f"after {sum(seen.values())} requests only saw {seen}"
+
+
+def test_the_same_end_user_stays_on_one_version(client: openai.OpenAI) -> None:
+    versions = {
+        client.chat.completions.with_raw_response.create(
+            model="split", messages=messages_for("sticky?"), user="the-same-end-user",
+        ).headers.get("x-switchyard-version")
+        for _ in range(20)
+    }
+    assert len(versions) == 1, f"one end user saw several versions: {versions}"
 
 
 def test_client_request_id_is_echoed(client: openai.OpenAI) -> None:

@@ -1,3 +1,13 @@
+/// What keeps a client on the same version while the split stays the same or its version grows.
+package enum StickyMode: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The request's OpenAI `user` field, else the authenticated user's id.
+    case user
+    /// The conversation header (`x-session-id` / `x-conversation-id`); random without one.
+    case session
+    /// Every request draws anew.
+    case none
+}
+
 /// Settings of the built-in simulated upstream for one backend.
 package struct MockSettings: Sendable, Hashable, Codable {
     /// Time after the first token until the answer is complete, spread evenly over a stream's chunks.
@@ -104,16 +114,34 @@ package struct ModelSpec: Sendable, Hashable, Codable {
     package var enabled: Bool
     /// Overrides `[settings.smart_ai]` for this model.
     package var smartAI: SmartAISettings?
+    package var sticky: StickyMode
+    /// Seed of the sticky hash; `nil` = the model name.
+    package var hashSeed: String?
 
     package init(
         name: String, strategy: BalancingStrategy = .weightedRandom, versions: [VersionSpec], enabled: Bool = true,
-        smartAI: SmartAISettings? = nil
+        smartAI: SmartAISettings? = nil, sticky: StickyMode = .user, hashSeed: String? = nil
     ) {
         self.name = name
         self.strategy = strategy
         self.versions = versions
         self.enabled = enabled
         self.smartAI = smartAI
+        self.sticky = sticky
+        self.hashSeed = hashSeed
+    }
+
+    package var effectiveHashSeed: String { hashSeed ?? name }
+
+    /// Stored settings from before `sticky` existed decode with the defaults.
+    package init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try container.decode(String.self, forKey: .name), strategy: try container.decode(BalancingStrategy.self, forKey: .strategy),
+            versions: try container.decode([VersionSpec].self, forKey: .versions), enabled: try container.decode(Bool.self, forKey: .enabled),
+            smartAI: try container.decodeIfPresent(SmartAISettings.self, forKey: .smartAI),
+            sticky: try container.decodeIfPresent(StickyMode.self, forKey: .sticky) ?? .user,
+            hashSeed: try container.decodeIfPresent(String.self, forKey: .hashSeed))
     }
 
     package var defaultVersion: VersionSpec? {
@@ -154,6 +182,15 @@ extension ModelSpec {
             }
         }
         let enabled = table.bool("enabled") ?? true
+        var sticky = StickyMode.user
+        if let stickyName = table.string("sticky") {
+            if let known = StickyMode(rawValue: stickyName) {
+                sticky = known
+            } else {
+                table.fail("sticky", "unknown value \"\(stickyName)\" (supported: user, session, none)")
+            }
+        }
+        let hashSeed = table.string("hash_seed")
         let smartAI = table.table("smart_ai").map { SmartAISettings.readSelection(from: $0, defaults: defaultSmartAI) }
         let shorthandBackends = table.tables("backends")
         let versionTables = table.namedTables("versions")
@@ -174,7 +211,8 @@ extension ModelSpec {
         }
         guard table.errors.errors.count == errorCount else { return nil }
         versions.sort { ($0.isDefault ? 0 : 1, $0.name) < ($1.isDefault ? 0 : 1, $1.name) }
-        return ModelSpec(name: name, strategy: strategy, versions: versions, enabled: enabled, smartAI: smartAI)
+        return ModelSpec(
+            name: name, strategy: strategy, versions: versions, enabled: enabled, smartAI: smartAI, sticky: sticky, hashSeed: hashSeed)
     }
 
     private static func readVersions(

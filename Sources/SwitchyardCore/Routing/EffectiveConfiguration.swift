@@ -37,6 +37,8 @@ package struct EffectiveConfiguration: Sendable {
         package var split: ReleaseSplit
         package var defaultVersionIndex: Int
         package var smartAI: SmartAISettings
+        package var sticky: StickyMode
+        package var hashSeed: String
 
         package var defaultVersion: Version { versions[defaultVersionIndex] }
     }
@@ -70,7 +72,7 @@ package struct EffectiveConfiguration: Sendable {
             models[model.name] = Model(
                 name: model.name, strategy: model.strategy, versions: versions,
                 split: ReleaseSplit(weights: versions.map(\.weightBasisPoints)), defaultVersionIndex: defaultIndex,
-                smartAI: model.smartAI ?? spec.settings.smartAI)
+                smartAI: model.smartAI ?? spec.settings.smartAI, sticky: model.sticky, hashSeed: model.effectiveHashSeed)
         }
         self.models = models
         modelNames = models.keys.sorted()

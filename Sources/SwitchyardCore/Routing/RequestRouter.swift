@@ -34,6 +34,10 @@ package struct SessionBinding: Sendable, Hashable, Codable {
 package struct RouteRequest: Sendable {
     package var model: String
     package var user: UserSpec
+    /// The request's OpenAI `user` field: the sticky key of models with `sticky = "user"`.
+    package var endUser: String?
+    /// The conversation id from the request's headers.
+    package var sessionID: String?
     /// The live binding of the request's conversation, if it has one.
     package var session: SessionBinding?
     package var preferredRegion: String?
@@ -43,12 +47,15 @@ package struct RouteRequest: Sendable {
     package var strategyOverride: BalancingStrategy?
 
     package init(
-        model: String, user: UserSpec, session: SessionBinding? = nil, preferredRegion: String? = nil,
+        model: String, user: UserSpec, endUser: String? = nil, sessionID: String? = nil, session: SessionBinding? = nil,
+        preferredRegion: String? = nil,
         excludedProviders: Set<String> = [], estimate: RequestEstimate = RequestEstimate(inputTokens: 0, outputTokens: 0),
         strategyOverride: BalancingStrategy? = nil
     ) {
         self.model = model
         self.user = user
+        self.endUser = endUser
+        self.sessionID = sessionID
         self.session = session
         self.preferredRegion = preferredRegion
         self.excludedProviders = excludedProviders
@@ -80,6 +87,8 @@ package struct RouteDecision: Sendable {
     package var version: EffectiveConfiguration.Version
     package var backends: [EffectiveConfiguration.Backend]
     package var strategy: BalancingStrategy
+    /// The sticky bucket (0 ..< 10 000) that chose the version; `nil` when drawn at random or bound by a session.
+    package var bucket: Int?
     package var candidates: [CandidateExplanation]
     /// The version drawn first, when it had no usable backend and the default version serves instead.
     package var fellBackFrom: String?
@@ -102,10 +111,12 @@ package struct RequestRouter: Sendable {
         let strategy = request.strategyOverride ?? model.strategy
 
         var versionIndex: Int
+        var stickyBucket: Int?
         if let session = request.session, session.model == model.name, let bound = model.versions.firstIndex(where: { $0.name == session.version }) {
             versionIndex = bound
         } else {
-            let bucket = Int.random(in: 0..<ReleaseSplit.bucketCount, using: &random)
+            stickyBucket = Self.stickyKey(for: request, mode: model.sticky).map { StickyHash.bucket(seed: model.hashSeed, key: $0) }
+            let bucket = stickyBucket ?? Int.random(in: 0..<ReleaseSplit.bucketCount, using: &random)
             versionIndex = model.split.versionIndex(forBucket: bucket) ?? model.defaultVersionIndex
         }
 
@@ -140,8 +151,22 @@ package struct RequestRouter: Sendable {
             explanations[index].score = result.scores[index]
         }
         return RouteDecision(
-            model: model, version: version, backends: ordered.map(\.backend), strategy: strategy, candidates: explanations,
+            model: model, version: version, backends: ordered.map(\.backend), strategy: strategy, bucket: stickyBucket,
+            candidates: explanations,
             fellBackFrom: fellBackFrom, session: sessionUse, usesUnhealthyBackends: pool.unhealthyOnly)
+    }
+
+    /// The key that keeps a client on its version: by the model's `sticky` setting.
+    static func stickyKey(for request: RouteRequest, mode: StickyMode) -> String? {
+        switch mode {
+        case .user:
+            if let endUser = request.endUser, !endUser.isEmpty { return endUser }
+            return request.user.id.isEmpty ? nil : request.user.id
+        case .session:
+            return request.sessionID
+        case .none:
+            return nil
+        }
     }
 
     private struct Pool {

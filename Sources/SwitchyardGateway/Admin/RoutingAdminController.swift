@@ -58,7 +58,9 @@ package struct RoutingAdminController: Sendable {
         guard case .object(let body)? = try? JSONValue.parse(buffer.readableBytesView) else {
             throw AdminError.invalid(nil, "The body must be a JSON object.")
         }
-        let known: Set<String> = ["model", "user", "session_id", "strategy", "preferred_region", "exclude_providers", "prompt", "max_tokens"]
+        let known: Set<String> = [
+            "model", "user", "api_user", "session_id", "strategy", "preferred_region", "exclude_providers", "prompt", "max_tokens",
+        ]
         if let unknown = body.keys.sorted().first(where: { !known.contains($0) }) {
             throw AdminError.invalid(unknown, "Unknown field '\(unknown)'.")
         }
@@ -66,14 +68,16 @@ package struct RoutingAdminController: Sendable {
         let configuration = self.configuration.current
         guard configuration.models[model] != nil else { throw AdminError.notFound("Model '\(model)'", field: "model") }
 
+        // `user` is the request's OpenAI `user` value (the raw sticky key); `api_user` names the
+        // authenticated user whose allowed models and tags apply.
         var user = UserSpec(id: "", tokenDigest: TokenDigest(token: ""))
-        if let userValue = body["user"] {
-            guard case .string(let userID) = userValue else { throw AdminError.invalid("user", "'user' must be a string.") }
+        if let userID = try optionalString(body, "api_user") {
             guard let found = configuration.usersByDigest.values.first(where: { $0.id == userID }) else {
-                throw AdminError.notFound("User '\(userID)'", field: "user")
+                throw AdminError.notFound("User '\(userID)'", field: "api_user")
             }
             user = found
         }
+        let endUser = try optionalString(body, "user")
         var strategy: BalancingStrategy?
         if let value = body["strategy"] {
             guard case .string(let name) = value, let parsed = BalancingStrategy(configName: name) else {
@@ -100,7 +104,8 @@ package struct RoutingAdminController: Sendable {
             estimateBody["max_tokens"] = maxTokens
         }
         let routeRequest = RouteRequest(
-            model: model, user: user, session: sessionID.flatMap { sessions.binding(for: $0, user: user.id) }, preferredRegion: region,
+            model: model, user: user, endUser: endUser, sessionID: sessionID,
+            session: sessionID.flatMap { sessions.binding(for: $0, user: user.id) }, preferredRegion: region,
             excludedProviders: excluded, estimate: ClientAPIController.estimate(estimateBody), strategyOverride: strategy)
         let decision: RouteDecision
         do {
@@ -209,6 +214,8 @@ package struct RoutingAdminController: Sendable {
         return .object([
             "model": .string(decision.model.name), "version": .string(decision.version.name),
             "backend": .string(decision.backends[0].label), "strategy": .string(decision.strategy.rawValue),
+            "bucket": decision.bucket.map { .number(Double($0)) } ?? .null, "hash_seed": .string(decision.model.hashSeed),
+            "sticky": .string(decision.model.sticky.rawValue),
             "order": .array(decision.backends.map { .string($0.label) }),
             "fell_back_from": decision.fellBackFrom.map(JSONValue.string) ?? .null, "session": session,
             "candidates": .array(candidates),

@@ -67,7 +67,8 @@ package struct ClientAPIController: Sendable {
 
         let sessionID = Self.sessionHeaderNames.lazy.compactMap { HTTPField.Name($0).flatMap { request.headers[$0] } }.first
         let routeRequest = RouteRequest(
-            model: modelName, user: user, session: sessionID.flatMap { sessions.binding(for: $0, user: user.id) },
+            model: modelName, user: user, endUser: body["user"]?.stringValue, sessionID: sessionID,
+            session: sessionID.flatMap { sessions.binding(for: $0, user: user.id) },
             preferredRegion: request.headers[.switchyardRegion],
             excludedProviders: Self.excludedProviders(request.headers[.switchyardExcludeProviders]),
             estimate: Self.estimate(body))
