@@ -15,7 +15,13 @@ package final class SessionTable: Service {
         case delete(String)
     }
 
-    private let bindings = Mutex<[String: SessionBinding]>([:])
+    private struct Entry {
+        var binding: SessionBinding
+        /// The expiry last written to the repository.
+        var persistedExpiresAt: Double
+    }
+
+    private let bindings = Mutex<[String: Entry]>([:])
     private let repository: any SessionRepository
     private let logger: Logger
     private let janitorInterval: Duration
@@ -37,7 +43,9 @@ package final class SessionTable: Service {
     package func restore(now: Double = HealthRegistry.now()) async throws {
         let stored = try await repository.loadSessions(now: now)
         bindings.withLock { table in
-            for binding in stored { table[Self.key(user: binding.userID, session: binding.sessionID)] = binding }
+            for binding in stored {
+                table[Self.key(user: binding.userID, session: binding.sessionID)] = Entry(binding: binding, persistedExpiresAt: binding.expiresAt)
+            }
         }
     }
 
@@ -45,18 +53,20 @@ package final class SessionTable: Service {
     package func binding(for id: String, user: String, now: Double = HealthRegistry.now()) -> SessionBinding? {
         let key = Self.key(user: user, session: id)
         return bindings.withLock { table in
-            guard let binding = table[key] else { return nil }
-            guard binding.expiresAt > now else {
+            guard let entry = table[key] else { return nil }
+            guard entry.binding.expiresAt > now else {
                 table[key] = nil
                 return nil
             }
-            return binding
+            return entry.binding
         }
     }
 
     /// Live bindings with this conversation id, whoever they belong to (for the admin API).
     package func bindings(withID id: String, now: Double = HealthRegistry.now()) -> [SessionBinding] {
-        bindings.withLock { $0.values.filter { $0.sessionID == id && $0.expiresAt > now }.sorted { $0.userID < $1.userID } }
+        bindings.withLock { table in
+            table.values.map(\.binding).filter { $0.sessionID == id && $0.expiresAt > now }.sorted { $0.userID < $1.userID }
+        }
     }
 
     /// Binds (or re-binds) a conversation and extends its expiry; persists without making the caller wait.
@@ -65,18 +75,17 @@ package final class SessionTable: Service {
     ) {
         guard id.utf8.count <= Self.maxIDLength else { return }
         let binding = SessionBinding(userID: user, sessionID: id, model: model, version: version, backend: backend, expiresAt: now + ttl)
-        let previous = bindings.withLock { table in
+        // An unchanged binding is written again only once a tenth of its stored lifetime has passed.
+        let (previous, write) = bindings.withLock { table -> (SessionBinding?, Bool) in
             let key = Self.key(user: user, session: id)
             let previous = table[key]
-            table[key] = binding
-            return previous
+            let unchanged =
+                previous.map { $0.binding.model == model && $0.binding.version == version && $0.binding.backend == backend } ?? false
+            let write = !unchanged || previous!.persistedExpiresAt - now < ttl * 0.9
+            table[key] = Entry(binding: binding, persistedExpiresAt: write ? binding.expiresAt : previous!.persistedExpiresAt)
+            return (previous?.binding, write)
         }
-        // An unchanged binding is written again only once a tenth of its lifetime has passed.
-        if let previous, previous.model == model, previous.version == version, previous.backend == backend,
-            previous.expiresAt - now > ttl * 0.9
-        {
-            return
-        }
+        guard write else { return }
         if let previous, previous.backend != backend || previous.version != version {
             logger.notice(
                 "session moved",
@@ -89,7 +98,7 @@ package final class SessionTable: Service {
     package func remove(_ id: String) -> Bool {
         let existed = bindings.withLock { table in
             let before = table.count
-            table = table.filter { $0.value.sessionID != id }
+            table = table.filter { $0.value.binding.sessionID != id }
             return table.count != before
         }
         operationSink.yield(.delete(id))
@@ -126,7 +135,7 @@ package final class SessionTable: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { [janitorInterval] in try await Task.sleep(for: janitorInterval) }
             let now = HealthRegistry.now()
-            bindings.withLock { $0 = $0.filter { $0.value.expiresAt > now } }
+            bindings.withLock { $0 = $0.filter { $0.value.binding.expiresAt > now } }
             do {
                 try await repository.purgeSessions(expiredBefore: now)
             } catch {
