@@ -42,24 +42,47 @@ package struct GatewayOptions: Sendable {
     }
 }
 
+/// Where the gateway keeps what outlives a request: SQLite in the executable, memory in tests.
+package struct GatewayStores: Sendable {
+    package var configuration: any ConfigurationRepository
+    package var releases: any ReleaseRepository
+    package var sessions: any SessionRepository
+    package var outcomes: any OutcomeSink
+
+    package init(
+        configuration: any ConfigurationRepository, releases: any ReleaseRepository, sessions: any SessionRepository, outcomes: any OutcomeSink
+    ) {
+        self.configuration = configuration
+        self.releases = releases
+        self.sessions = sessions
+        self.outcomes = outcomes
+    }
+}
+
 /// The composition root: builds the HTTP application the executable runs and the tests drive.
 ///
 /// - Parameters:
+///   - environment: resolves `env:` references in the stored configuration.
 ///   - services: long-running jobs started before the server and stopped after it (e.g. the event writer).
 ///   - onServerRunning: called with the bound port once the server accepts connections.
 package func buildApplication(
-    options: GatewayOptions, configuration: ConfigurationHolder, outcomes: any OutcomeSink,
-    sessions sessionRepository: any SessionRepository = InMemorySessionRepository(), services: [any Service] = [],
-    logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    options: GatewayOptions, stores: GatewayStores, environment: [String: String], services: [any Service] = [], logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
+    let configuration = ConfigurationHolder(EffectiveConfiguration(try await stores.configuration.loadConfiguration(), environment: environment))
+    let releases = ReleaseService(
+        holder: configuration, repository: stores.configuration, releases: stores.releases, environment: environment, logger: logger)
+    try await releases.reload()
+    let recentOutcomes = RecentOutcomes(forwardingTo: stores.outcomes)
+    let auth = AdminAuthenticator(tokens: options.adminTokens)
     let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
     let client = HTTPClient(
         eventLoopGroup: eventLoopGroup, configuration: upstreamClientConfiguration(options),
         backgroundActivityLogger: logger)
     let health = HealthRegistry(settings: configuration.current.settings, logger: logger)
-    let sessions = SessionTable(repository: sessionRepository, logger: logger)
+    let sessions = SessionTable(repository: stores.sessions, logger: logger)
     try await sessions.restore()
-    let relay = Relay(openAI: OpenAIUpstream(client: client), mock: MockUpstream(), sink: outcomes, health: health)
+    let relay = Relay(openAI: OpenAIUpstream(client: client), mock: MockUpstream(), sink: recentOutcomes, health: health)
 
     let router = Router(context: GatewayContext.self)
     router.add(middleware: RequestIDMiddleware())
@@ -76,15 +99,14 @@ package func buildApplication(
     let clientAPI = ClientAPIController(
         configuration: configuration, relay: relay, health: health, sessions: sessions, maxBodyBytes: options.maxBodyBytes)
     clientAPI.addRoutes(to: router)
-    RoutingAdminController(
-        configuration: configuration, client: clientAPI, health: health, sessions: sessions, adminTokens: options.adminTokens
-    ).addRoutes(to: router)
+    RoutingAdminController(configuration: configuration, client: clientAPI, health: health, sessions: sessions, auth: auth).addRoutes(to: router)
+    ReleaseAdminController(releases: releases, auth: auth).addRoutes(to: router)
     let prober = HealthProber(configuration: configuration, health: health, client: client, logger: logger)
 
     return Application(
         router: router,
         configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
-        services: services + [sessions, prober, HTTPClientService(client: client)],
+        services: services + [sessions, prober, RolloutController(releases: releases, outcomes: recentOutcomes), HTTPClientService(client: client)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
         eventLoopGroupProvider: .shared(eventLoopGroup),
         logger: logger)

@@ -151,6 +151,33 @@ enum Migrations {
                     CREATE INDEX sessions_by_expiry ON sessions(expires_at);
                     """)
         }
+        migrator.registerMigration("v3-releases") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE models ADD COLUMN previous_default TEXT;
+                    CREATE TABLE rollouts (
+                        id TEXT PRIMARY KEY,
+                        model TEXT NOT NULL,
+                        canary TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        rollout_json TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL
+                    );
+                    CREATE INDEX rollouts_by_model ON rollouts(model, state);
+                    CREATE TABLE rollout_events (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        rollout_id TEXT NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+                        time REAL NOT NULL,
+                        state TEXT NOT NULL,
+                        step INTEGER NOT NULL,
+                        canary_weight_bp INTEGER NOT NULL,
+                        detail TEXT NOT NULL
+                    );
+                    CREATE INDEX rollout_events_by_rollout ON rollout_events(rollout_id, time);
+                    CREATE INDEX audit_log_by_time ON audit_log(time);
+                    """)
+        }
         return migrator
     }
 }

@@ -82,11 +82,13 @@ extension SQLiteStore: ConfigurationRepository {
         }
         configuration.models = try Row.fetchAll(db, sql: "SELECT * FROM models ORDER BY name").map { row in
             let name: String = row["name"]
-            return ModelSpec(
+            var model = ModelSpec(
                 name: name, strategy: BalancingStrategy(rawValue: row["strategy"]) ?? .weightedRandom,
                 versions: versionsByModel[name] ?? [], enabled: row["enabled"],
                 smartAI: try (row["smart_ai_json"] as String?).map { try decode(SmartAISettings.self, $0) },
                 sticky: StickyMode(rawValue: row["sticky"]) ?? .user, hashSeed: row["hash_seed"])
+            model.previousDefault = row["previous_default"]
+            return model
         }
         configuration.users = try Row.fetchAll(db, sql: "SELECT * FROM users ORDER BY id").compactMap { row in
             guard let digest = TokenDigest(hex: row["token_hash"]) else { return nil }
@@ -149,15 +151,15 @@ extension SQLiteStore: ConfigurationRepository {
     private static func writeModel(_ model: ModelSpec, db: Database, now: Double) throws {
         try db.execute(
             sql: """
-                INSERT INTO models (name, strategy, smart_ai_json, sticky, hash_seed, enabled, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO models (name, strategy, smart_ai_json, sticky, hash_seed, previous_default, enabled, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(name) DO UPDATE SET strategy = excluded.strategy, smart_ai_json = excluded.smart_ai_json,
-                    sticky = excluded.sticky, hash_seed = excluded.hash_seed, enabled = excluded.enabled,
-                    updated_at = excluded.updated_at
+                    sticky = excluded.sticky, hash_seed = excluded.hash_seed, previous_default = excluded.previous_default,
+                    enabled = excluded.enabled, updated_at = excluded.updated_at
                 """,
             arguments: [
-                model.name, model.strategy.rawValue, try model.smartAI.map(encode), model.sticky.rawValue, model.hashSeed, model.enabled,
-                now, now,
+                model.name, model.strategy.rawValue, try model.smartAI.map(encode), model.sticky.rawValue, model.hashSeed,
+                model.previousDefault, model.enabled, now, now,
             ])
         let names = model.versions.map(\.name)
         let placeholders = Array(repeating: "?", count: names.count).joined(separator: ", ")

@@ -68,7 +68,8 @@ struct Serve: AsyncParsableCommand {
             options: GatewayOptions(
                 host: address.host, port: address.port, maxBodyBytes: seed.server.maxBodyBytes, configuration: stored,
                 adminTokens: adminTokens),
-            configuration: ConfigurationHolder(effective), outcomes: writer, sessions: store, services: [writer], logger: logger,
+            stores: GatewayStores(configuration: store, releases: store, sessions: store, outcomes: writer), environment: environment,
+            services: [writer], logger: logger,
             onServerRunning: { port in banner.print(port: port) })
         try await app.runService()
         try store.close()

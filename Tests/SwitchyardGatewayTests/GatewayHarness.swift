@@ -75,6 +75,14 @@ struct GatewayHarness {
         """
     }
 
+    static let adminToken = "test-admin-token"
+
+    static func options(_ maxBodyBytes: Int) -> GatewayOptions {
+        var options = GatewayOptions(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes, connectTimeoutSeconds: 2, readTimeoutSeconds: 5)
+        options.adminTokens = [TokenDigest(token: adminToken)]
+        return options
+    }
+
     static func withGateway(maxBodyBytes: Int = 4096, _ body: @Sendable (GatewayHarness) async throws -> Void) async throws {
         var logger = Logger(label: "gateway-test")
         logger.logLevel = .error
@@ -89,12 +97,16 @@ struct GatewayHarness {
             let upstreamPort = await ports.next()!
 
             let seed = try Seed(toml: seed(upstreamPort: upstreamPort, closedPort: try closedPort()), environment: [:])
-            let configuration = ConfigurationHolder(EffectiveConfiguration(seed.configuration, environment: [:]))
+            let repository = InMemoryConfigurationRepository()
+            _ = try await repository.applySeed(seed.configuration)
             let outcomes = InMemoryOutcomeSink()
+            let stores = GatewayStores(
+                configuration: repository, releases: InMemoryReleaseRepository(configuration: repository), sessions: InMemorySessionRepository(),
+                outcomes: outcomes)
             let (gatewayPorts, gatewayPortSink) = AsyncStream.makeStream(of: Int.self)
             let gateway = try await buildApplication(
-                options: GatewayOptions(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes, connectTimeoutSeconds: 2, readTimeoutSeconds: 5),
-                configuration: configuration, outcomes: outcomes, logger: logger, onServerRunning: { gatewayPortSink.yield($0) })
+                options: options(maxBodyBytes), stores: stores, environment: [:], logger: logger,
+                onServerRunning: { gatewayPortSink.yield($0) })
             let gatewayGroup = ServiceGroup(configuration: .init(services: [gateway], logger: logger))
             tasks.addTask { try await gatewayGroup.run() }
             var gatewayPortIterator = gatewayPorts.makeAsyncIterator()

@@ -68,7 +68,7 @@ package struct BackendSpec: Sendable, Hashable, Codable {
         self.mock = mock
     }
 
-    static func read(from table: TableReader) -> BackendSpec? {
+    package static func read(from table: TableReader) -> BackendSpec? {
         let provider = table.requiredString("provider")
         let model = table.requiredString("model")
         let weight = table.number("weight", in: 0...1_000_000) ?? 1
@@ -117,6 +117,8 @@ package struct ModelSpec: Sendable, Hashable, Codable {
     package var sticky: StickyMode
     /// Seed of the sticky hash; `nil` = the model name.
     package var hashSeed: String?
+    /// The version that was default before the current one: where a rollback without a target goes.
+    package var previousDefault: String?
 
     package init(
         name: String, strategy: BalancingStrategy = .weightedRandom, versions: [VersionSpec], enabled: Bool = true,
@@ -142,6 +144,7 @@ package struct ModelSpec: Sendable, Hashable, Codable {
             smartAI: try container.decodeIfPresent(SmartAISettings.self, forKey: .smartAI),
             sticky: try container.decodeIfPresent(StickyMode.self, forKey: .sticky) ?? .user,
             hashSeed: try container.decodeIfPresent(String.self, forKey: .hashSeed))
+        previousDefault = try container.decodeIfPresent(String.self, forKey: .previousDefault)
     }
 
     package var defaultVersion: VersionSpec? {

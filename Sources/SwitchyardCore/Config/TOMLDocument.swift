@@ -56,7 +56,7 @@ package indirect enum TOMLNode: Sendable, Equatable {
         case .integer: return "an integer"
         case .double: return "a number"
         case .bool: return "a boolean"
-        case .other: return "a date or time"
+        case .other(let text): return text == "null" ? "null" : "a date or time"
         }
     }
 }

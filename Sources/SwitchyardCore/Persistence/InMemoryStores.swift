@@ -17,12 +17,12 @@ package final class InMemoryOutcomeSink: OutcomeSink {
 
 /// Keeps the configuration in memory, reconciling seeds exactly as the SQLite store does.
 package final class InMemoryConfigurationRepository: ConfigurationRepository {
-    private struct State {
+    fileprivate struct State {
         var configuration = ConfigurationSpec()
         var appliedFingerprints: [String: String] = [:]
     }
 
-    private let state = Mutex(State())
+    fileprivate let state = Mutex(State())
 
     package init() {}
 
@@ -66,5 +66,49 @@ package final class InMemorySessionRepository: SessionRepository {
 
     package func purgeSessions(expiredBefore now: Double) async throws {
         sessions.withLock { $0 = $0.filter { $0.value.expiresAt > now } }
+    }
+}
+
+extension InMemoryConfigurationRepository {
+    /// Writes objects changed at run time (the in-memory store keeps no audit log).
+    package func put(_ objects: [ConfigurationObject]) {
+        state.withLock { state in
+            for object in objects { state.configuration.put(object) }
+        }
+    }
+}
+
+/// Keeps run-time changes, rollouts and the audit log in memory, writing objects through to an
+/// in-memory configuration repository.
+package final class InMemoryReleaseRepository: ReleaseRepository {
+    private let configuration: InMemoryConfigurationRepository
+    private let state = Mutex<(rollouts: [String: Rollout], audit: [AuditEntry])>(([:], []))
+
+    package init(configuration: InMemoryConfigurationRepository) {
+        self.configuration = configuration
+    }
+
+    package func apply(_ change: ConfigurationChange) async throws {
+        configuration.put(change.objects)
+        state.withLock { state in
+            if let rollout = change.rollout { state.rollouts[rollout.id] = rollout }
+            for var entry in change.audit {
+                entry.id = Int64(state.audit.count + 1)
+                state.audit.append(entry)
+            }
+        }
+    }
+
+    package func loadRollouts() async throws -> [Rollout] {
+        state.withLock { Array($0.rollouts.values) }
+    }
+
+    package func auditLog(object: String?, since: Double?, limit: Int) async throws -> [AuditEntry] {
+        state.withLock { state in
+            Array(
+                state.audit.reversed().filter { entry in
+                    (object == nil || entry.object == object) && (since == nil || entry.time >= since!)
+                }.prefix(limit))
+        }
     }
 }

@@ -10,7 +10,7 @@ package struct RoutingAdminController: Sendable {
     let client: ClientAPIController
     let health: HealthRegistry
     let sessions: SessionTable
-    let adminTokens: [TokenDigest]
+    let auth: AdminAuthenticator
 
     package func addRoutes(to router: Router<GatewayContext>) {
         router.post("/api/routing/decide") { request, context in
@@ -21,9 +21,9 @@ package struct RoutingAdminController: Sendable {
             try authorize(request)
             return backendHealth()
         }
-        router.get("/api/models/{name}/weights") { request, context in
+        router.get("/api/models/{model}/weights") { request, context in
             try authorize(request)
-            return try weights(of: context.parameters.require("name"))
+            return try weights(of: context.parameters.require("model"))
         }
         router.get("/api/routing/sessions/{id}") { request, context in
             try authorize(request)
@@ -43,21 +43,13 @@ package struct RoutingAdminController: Sendable {
     }
 
     func authorize(_ request: Request) throws {
-        guard let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") else {
-            throw AdminError.unauthorized()
-        }
-        let digest = TokenDigest(token: String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces))
-        guard adminTokens.contains(where: { $0.constantTimeEquals(digest) }) else { throw AdminError.unauthorized() }
+        _ = try auth.authorize(request)
     }
 
     // MARK: Decide
 
     private func decide(_ request: Request) async throws -> Response {
-        var request = request
-        let buffer = try await request.collectBody(upTo: 1 << 20)
-        guard case .object(let body)? = try? JSONValue.parse(buffer.readableBytesView) else {
-            throw AdminError.invalid(nil, "The body must be a JSON object.")
-        }
+        let body = try await AdminAuthenticator.jsonObject(request)
         let known: Set<String> = [
             "model", "user", "api_user", "session_id", "strategy", "preferred_region", "exclude_providers", "prompt", "max_tokens",
         ]

@@ -1,0 +1,59 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SwitchyardCore
+
+/// Checks the admin token (`Authorization: Bearer …`) and reads admin request bodies.
+package struct AdminAuthenticator: Sendable {
+    package static let maxBodyBytes = 1 << 20
+    let tokens: [TokenDigest]
+
+    /// The actor recorded in the audit log for a request that passes.
+    func authorize(_ request: Request) throws -> String {
+        guard let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") else {
+            throw AdminError.unauthorized()
+        }
+        let digest = TokenDigest(token: String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        guard tokens.contains(where: { $0.constantTimeEquals(digest) }) else { throw AdminError.unauthorized() }
+        return "admin"
+    }
+
+    /// The request's body as a JSON object, or a 400/413 naming what is wrong.
+    static func jsonObject(_ request: Request) async throws -> [String: JSONValue] {
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw AdminError(status: .contentTooLarge, message: "The body is larger than \(maxBodyBytes) bytes.")
+        }
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(buffer.readableBytesView)
+        } catch {
+            throw AdminError.invalid(nil, "The body is not valid JSON: \(error).")
+        }
+        guard case .object(let object) = value else { throw AdminError.invalid(nil, "The body must be a JSON object.") }
+        return object
+    }
+
+    /// Reads a JSON body with the seed's readers (strict types, unknown fields rejected), turning
+    /// the first problem into a 422 naming the field.
+    static func read<T>(_ body: [String: JSONValue], _ reader: (TableReader) -> T?) throws -> T {
+        let errors = ErrorCollector()
+        let table = TableReader(path: "", values: body.mapValues(TOMLNode.init(json:)), errors: errors)
+        let value = reader(table)
+        if let error = errors.errors.first {
+            throw AdminError(status: .unprocessableContent, message: error.reason, field: error.key.isEmpty ? nil : error.key)
+        }
+        guard let value else { throw AdminError(status: .unprocessableContent, message: "The body is not valid.") }
+        return value
+    }
+}
+
+extension AdminError {
+    init(_ error: ReleaseError) {
+        self.init(status: HTTPResponse.Status(code: error.status), message: error.message, field: error.field)
+    }
+}

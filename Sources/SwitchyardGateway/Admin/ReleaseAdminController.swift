@@ -1,0 +1,377 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SwitchyardCore
+
+/// Admin endpoints for releases: versions, the split, default and rollback, rollouts, audit log.
+/// Every change goes through `ReleaseService`: one transaction with its audit row, then a snapshot
+/// swap, so the next routed request sees it.
+package struct ReleaseAdminController: Sendable {
+    let releases: ReleaseService
+    let auth: AdminAuthenticator
+
+    package func addRoutes(to router: Router<GatewayContext>) {
+        let models = "/api/models/{model}"
+        router.get("\(models)/versions") { request, context in
+            _ = try auth.authorize(request)
+            let model = try await releases.mapErrors { try await releases.model(context.parameters.require("model")) }
+            return Response.json(.object(["model": .string(model.name), "versions": .array(model.versions.map(Self.json))]))
+        }
+        router.post("\(models)/versions") { request, context in
+            let actor = try auth.authorize(request)
+            let body = try await AdminAuthenticator.jsonObject(request)
+            let name = try context.parameters.require("model")
+            let providers = await Set(releases.configuration.providers.map(\.id))
+            let version = try AdminAuthenticator.read(body) { Self.readVersion(from: $0, providers: providers, requireName: true) }
+            let model = try await releases.mapErrors {
+                try await releases.change(model: name, actor: actor, action: "create_version") { model throws(ReleaseError) in
+                    guard !model.versions.contains(where: { $0.name == version.name }) else {
+                        throw .conflict("name", "Version '\(version.name)' exists already.")
+                    }
+                    var changed = model
+                    changed.versions.append(
+                        VersionSpec(
+                            name: version.name, weightBasisPoints: 0, isDefault: false, isActive: version.isActive, params: version.params,
+                            backends: version.backends))
+                    return try changed.orderedForRelease().withWeight(version.weightBasisPoints, for: version.name)
+                }
+            }
+            return Response.json(Self.json(try Self.version(version.name, in: model)), status: .created)
+        }
+        router.put("\(models)/versions/{version}") { request, context in
+            let actor = try auth.authorize(request)
+            let body = try await AdminAuthenticator.jsonObject(request)
+            let (name, versionName) = (try context.parameters.require("model"), try context.parameters.require("version"))
+            let providers = await Set(releases.configuration.providers.map(\.id))
+            let update = try AdminAuthenticator.read(body) { Self.readVersionUpdate(from: $0, providers: providers) }
+            let model = try await releases.mapErrors {
+                try await releases.change(model: name, actor: actor, action: "update_version") { model throws(ReleaseError) in
+                    var changed = model
+                    let index = try changed.versionIndex(versionName)
+                    if let params = update.params { changed.versions[index].params = params }
+                    if let backends = update.backends { changed.versions[index].backends = backends }
+                    if let active = update.isActive {
+                        guard active || !changed.versions[index].isDefault else {
+                            throw .invalid("active", "The default version cannot be deactivated.")
+                        }
+                        if !active { changed = try changed.withWeight(0, for: versionName) }
+                        changed.versions[index].isActive = active
+                    }
+                    if let weight = update.weightBasisPoints { changed = try changed.withWeight(weight, for: versionName) }
+                    return changed
+                }
+            }
+            return Response.json(Self.json(try Self.version(versionName, in: model)))
+        }
+        router.delete("\(models)/versions/{version}") { request, context in
+            let actor = try auth.authorize(request)
+            let (name, versionName) = (try context.parameters.require("model"), try context.parameters.require("version"))
+            try await releases.mapErrors {
+                try await releases.change(model: name, actor: actor, action: "delete_version") { model throws(ReleaseError) in
+                    let index = try model.versionIndex(versionName)
+                    guard !model.versions[index].isDefault else { throw .invalid("version", "The default version cannot be deleted.") }
+                    var changed = try model.withWeight(0, for: versionName)
+                    changed.versions.remove(at: index)
+                    return changed
+                }
+            }
+            return Response(status: .noContent)
+        }
+        router.put("\(models)/split") { request, context in
+            let actor = try auth.authorize(request)
+            let body = try await AdminAuthenticator.jsonObject(request)
+            let weights = try Self.readSplit(body)
+            let model = try await releases.mapErrors {
+                try await releases.change(model: context.parameters.require("model"), actor: actor, action: "set_split") {
+                    model throws(ReleaseError) in
+                    try model.withSplit(weights)
+                }
+            }
+            return try await release(of: model.name)
+        }
+        router.put("\(models)/weight") { request, context in
+            let actor = try auth.authorize(request)
+            let body = try await AdminAuthenticator.jsonObject(request)
+            let (version, weight) = try AdminAuthenticator.read(body) { table -> (String, Int)? in
+                let version = table.requiredString("version")
+                let weight = Self.readPercent(table, "weight", required: true)
+                table.rejectUnknownKeys()
+                guard let version, let weight else { return nil }
+                return (version, weight)
+            }
+            let model = try await releases.mapErrors {
+                try await releases.change(model: context.parameters.require("model"), actor: actor, action: "set_weight") {
+                    model throws(ReleaseError) in
+                    try model.withWeight(weight, for: version)
+                }
+            }
+            return try await release(of: model.name)
+        }
+        router.put("\(models)/default") { request, context in
+            let actor = try auth.authorize(request)
+            let version = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request)) { table -> String? in
+                defer { table.rejectUnknownKeys() }
+                return table.requiredString("version")
+            }
+            let model = try await releases.mapErrors {
+                try await releases.change(model: context.parameters.require("model"), actor: actor, action: "set_default") {
+                    model throws(ReleaseError) in
+                    try model.withDefault(version)
+                }
+            }
+            return try await release(of: model.name)
+        }
+        router.post("\(models)/rollback") { request, context in
+            let actor = try auth.authorize(request)
+            let target = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request)) { table -> String?? in
+                defer { table.rejectUnknownKeys() }
+                return .some(table.string("to"))
+            }
+            let model = try await releases.mapErrors {
+                try await releases.change(model: context.parameters.require("model"), actor: actor, action: "rollback") {
+                    model throws(ReleaseError) in
+                    guard let to = target ?? model.rollbackTarget else {
+                        throw .invalid("to", "No earlier default version is known; name the version with \"to\".")
+                    }
+                    return try model.rolledBack(to: to)
+                }
+            }
+            return try await release(of: model.name)
+        }
+        router.get("\(models)/release") { request, context in
+            _ = try auth.authorize(request)
+            return try await release(of: context.parameters.require("model"))
+        }
+        router.post("\(models)/refresh") { request, context in
+            _ = try auth.authorize(request)
+            try await releases.reload()
+            return try await release(of: context.parameters.require("model"))
+        }
+        router.post("\(models)/rollouts") { request, context in
+            let actor = try auth.authorize(request)
+            let spec = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request), RolloutRequest.read(from:))
+            let rollout = try await releases.mapErrors {
+                try await releases.startRollout(
+                    model: context.parameters.require("model"), canary: spec.canary, steps: spec.steps, analysis: spec.analysis, actor: actor)
+            }
+            return Response.json(Self.json(rollout), status: .created)
+        }
+        router.get("/api/rollouts/{id}") { request, context in
+            _ = try auth.authorize(request)
+            let id = try context.parameters.require("id")
+            guard let rollout = await releases.rollout(id) else { throw AdminError.notFound("Rollout '\(id)'", field: "id") }
+            return Response.json(Self.json(rollout))
+        }
+        for control in [ReleaseService.Control.promote, .pause, .resume, .abort] {
+            router.post("/api/rollouts/{id}/\(control.rawValue)") { request, context in
+                let actor = try auth.authorize(request)
+                let full = request.uri.queryParameters.get("full") == "true"
+                let rollout = try await releases.mapErrors {
+                    try await releases.control(context.parameters.require("id"), control, full: full, actor: actor)
+                }
+                return Response.json(Self.json(rollout))
+            }
+        }
+        router.get("/api/audit") { request, _ in
+            _ = try auth.authorize(request)
+            let query = request.uri.queryParameters
+            var since: Double?
+            if let text = query.get("since") {
+                guard let value = Double(text) ?? ISO8601DateFormatter().date(from: text)?.timeIntervalSince1970 else {
+                    throw AdminError.invalid("since", "'since' must be seconds since 1970 or an ISO 8601 time.")
+                }
+                since = value
+            }
+            var limit = 100
+            if let text = query.get("limit") {
+                guard let value = Int(text), (1...10_000).contains(value) else {
+                    throw AdminError.invalid("limit", "'limit' must be a whole number from 1 to 10000.")
+                }
+                limit = value
+            }
+            let entries = try await releases.auditLog(object: query.get("object"), since: since, limit: limit)
+            return Response.json(.object(["entries": .array(entries.map(Self.json))]))
+        }
+    }
+
+    private func release(of name: String) async throws -> Response {
+        let (model, rollout) = try await releases.mapErrors { () async throws -> (ModelSpec, Rollout?) in
+            (try await releases.model(name), await releases.activeRollout(of: name))
+        }
+        let split: JSONValue = .object(
+            Dictionary(
+                uniqueKeysWithValues: model.versions.filter(\.isActive).map { ($0.name, JSONValue.number(Double($0.weightBasisPoints) / 100)) }))
+        return Response.json(
+            .object([
+                "model": .string(model.name), "default": .string(model.defaultVersionName), "split": split,
+                "sticky": .string(model.sticky.rawValue), "hash_seed": .string(model.effectiveHashSeed),
+                "previous_default": model.previousDefault.map(JSONValue.string) ?? .null,
+                "rollout": rollout.map(Self.json) ?? .null, "versions": .array(model.versions.map(Self.json)),
+            ]))
+    }
+
+    // MARK: Reading bodies
+
+    private struct VersionUpdate {
+        var weightBasisPoints: Int?
+        var params: [String: JSONValue]?
+        var backends: [BackendSpec]?
+        var isActive: Bool?
+    }
+
+    private static func readPercent(_ table: TableReader, _ key: String, required: Bool = false) -> Int? {
+        guard table.values[key] != nil else {
+            if required { table.fail(key, "is required") }
+            return nil
+        }
+        guard let percent = table.number(key, in: 0...100) else { return nil }
+        guard let points = basisPoints(fromPercent: percent) else {
+            table.fail(key, "a percentage with at most two decimals, got \(percent)")
+            return nil
+        }
+        return points
+    }
+
+    private static func readBackends(_ table: TableReader, providers: Set<String>) -> [BackendSpec]? {
+        guard let tables = table.tables("backends") else { return nil }
+        if tables.isEmpty { table.fail("backends", "needs at least one backend") }
+        return tables.compactMap { backendTable in
+            guard let backend = BackendSpec.read(from: backendTable) else { return nil }
+            guard providers.contains(backend.provider) else {
+                backendTable.fail("provider", "unknown provider \"\(backend.provider)\"")
+                return nil
+            }
+            return backend
+        }
+    }
+
+    private static func readVersion(from table: TableReader, providers: Set<String>, requireName: Bool) -> VersionSpec? {
+        let name = table.requiredString("name")
+        let weight = readPercent(table, "weight") ?? 0
+        let params = table.jsonObject("params") ?? [:]
+        let active = table.bool("active") ?? true
+        let backends = readBackends(table, providers: providers)
+        if table.values["backends"] == nil { table.fail("backends", "is required") }
+        table.rejectUnknownKeys()
+        guard let name, let backends, !name.isEmpty else { return nil }
+        return VersionSpec(name: name, weightBasisPoints: weight, isDefault: false, isActive: active, params: params, backends: backends)
+    }
+
+    private static func readVersionUpdate(from table: TableReader, providers: Set<String>) -> VersionUpdate? {
+        let update = VersionUpdate(
+            weightBasisPoints: readPercent(table, "weight"), params: table.jsonObject("params"), backends: readBackends(table, providers: providers),
+            isActive: table.bool("active"))
+        table.rejectUnknownKeys()
+        return update
+    }
+
+    private static func readSplit(_ body: [String: JSONValue]) throws -> [String: Int] {
+        guard body.count == 1, case .object(let weights)? = body["weights"] else {
+            throw AdminError(status: .unprocessableContent, message: "Expected {\"weights\": {\"VERSION\": PERCENT, …}}.", field: "weights")
+        }
+        var result: [String: Int] = [:]
+        for (name, value) in weights {
+            guard case .number(let percent) = value, (0...100).contains(percent), let points = basisPoints(fromPercent: percent) else {
+                throw AdminError(
+                    status: .unprocessableContent, message: "A percentage from 0 to 100 with at most two decimals is needed.",
+                    field: "weights.\(name)")
+            }
+            result[name] = points
+        }
+        return result
+    }
+
+    private static func version(_ name: String, in model: ModelSpec) throws -> VersionSpec {
+        guard let version = model.versions.first(where: { $0.name == name }) else { throw AdminError.notFound("Version '\(name)'", field: "version") }
+        return version
+    }
+
+    // MARK: JSON shapes
+
+    static func json(_ version: VersionSpec) -> JSONValue {
+        .object([
+            "name": .string(version.name), "weight": .number(Double(version.weightBasisPoints) / 100), "is_active": .bool(version.isActive),
+            "is_default": .bool(version.isDefault), "params": .object(version.params),
+            "backends": .array(
+                version.backends.map { backend in
+                    .object([
+                        "provider": .string(backend.provider), "model": .string(backend.model), "weight": .number(backend.weight),
+                        "priority": .number(Double(backend.priority)), "tags": .array(backend.tags.map(JSONValue.string)),
+                    ])
+                }),
+        ])
+    }
+
+    static func json(_ rollout: Rollout) -> JSONValue {
+        let steps: [JSONValue] = rollout.steps.map { step in
+            switch step {
+            case .setWeight(let points): return .object(["set_weight": .number(Double(points) / 100)])
+            case .pause(let seconds?): return .object(["pause": .string("\(seconds)s")])
+            case .pause(nil): return .object(["pause": .object([:])])
+            }
+        }
+        func window(_ window: VersionWindow) -> JSONValue {
+            .object([
+                "requests": .number(Double(window.requests)), "errors": .number(Double(window.errors)),
+                "error_rate": window.errorRate.map(JSONValue.number) ?? .null,
+                "p95_latency_ms": window.p95LatencyMilliseconds.map(JSONValue.number) ?? .null,
+                "p95_ttft_ms": window.p95TTFTMilliseconds.map(JSONValue.number) ?? .null,
+            ])
+        }
+        let evaluations: [JSONValue] = rollout.evaluations.map { evaluation in
+            .object([
+                "time": .number(evaluation.time), "step": .number(Double(evaluation.step)), "result": .string(evaluation.result),
+                "decision": .string(evaluation.decision), "canary": window(evaluation.canary), "stable": window(evaluation.stable),
+                "checks": .array(
+                    evaluation.checks.map { check in
+                        .object([
+                            "name": .string(check.name), "measured": check.measured.map(JSONValue.number) ?? .null,
+                            "threshold": .number(check.threshold), "p_value": check.pValue.map(JSONValue.number) ?? .null,
+                            "passed": .bool(check.passed),
+                        ])
+                    }),
+            ])
+        }
+        let analysis = rollout.analysis
+        return .object([
+            "id": .string(rollout.id), "model": .string(rollout.model), "canary": .string(rollout.canary), "stable": .string(rollout.stable),
+            "state": .string(rollout.state.rawValue), "reason": rollout.reason.map(JSONValue.string) ?? .null,
+            "current_step": .number(Double(rollout.currentStep)), "canary_weight": .number(Double(rollout.canaryWeightBasisPoints) / 100),
+            "steps": .array(steps),
+            "analysis": .object([
+                "interval": .string("\(analysis.intervalSeconds)s"), "window": .string("\(analysis.windowSeconds)s"),
+                "min_requests": .number(Double(analysis.minRequests)), "max_error_rate": analysis.maxErrorRate.map(JSONValue.number) ?? .null,
+                "max_p95_latency_ms": analysis.maxP95LatencyMilliseconds.map(JSONValue.number) ?? .null,
+                "max_p95_ttft_ms": analysis.maxP95TTFTMilliseconds.map(JSONValue.number) ?? .null,
+                "max_error_rate_increase": analysis.maxErrorRateIncrease.map(JSONValue.number) ?? .null,
+                "max_latency_ratio": analysis.maxLatencyRatio.map(JSONValue.number) ?? .null,
+                "significance": .number(analysis.significance), "failure_limit": .number(Double(analysis.failureLimit)),
+            ]),
+            "evaluations": .array(evaluations), "created_at": .number(rollout.createdAt), "updated_at": .number(rollout.updatedAt),
+        ])
+    }
+
+    static func json(_ entry: AuditEntry) -> JSONValue {
+        func parsed(_ text: String?) -> JSONValue {
+            guard let text else { return .null }
+            return (try? JSONValue.parse(Array(text.utf8))) ?? .string(text)
+        }
+        return .object([
+            "id": entry.id.map { .number(Double($0)) } ?? .null, "time": .number(entry.time), "actor": .string(entry.actor),
+            "source": .string(entry.source.rawValue), "object": .string(entry.object), "action": .string(entry.action),
+            "before": parsed(entry.before), "after": parsed(entry.after),
+        ])
+    }
+}
+
+extension ReleaseService {
+    /// Runs `body`, turning release errors into admin API errors.
+    nonisolated func mapErrors<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ReleaseError {
+            throw AdminError(error)
+        }
+    }
+}

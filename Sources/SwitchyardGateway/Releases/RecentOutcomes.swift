@@ -1,0 +1,51 @@
+import SwitchyardCore
+import Synchronization
+
+/// The last outcomes of every model version, in memory, for rollout analysis; passes every event
+/// on to the durable sink. Bounded per version.
+package final class RecentOutcomes: OutcomeSink {
+    package static let perVersionLimit = 50_000
+
+    private struct Sample {
+        var time: Double
+        var isError: Bool
+        var latency: Double
+        var ttft: Double?
+    }
+
+    private let next: any OutcomeSink
+    private let samples = Mutex<[String: [Sample]]>([:])
+
+    package init(forwardingTo next: any OutcomeSink) {
+        self.next = next
+    }
+
+    private static func key(_ model: String, _ version: String) -> String {
+        model + "\u{0}" + version
+    }
+
+    package func record(_ event: OutcomeEvent) {
+        next.record(event)
+        guard !event.version.isEmpty else { return }
+        let sample = Sample(
+            time: event.time, isError: event.isError && event.status != 499, latency: event.latencyMilliseconds,
+            ttft: event.timeToFirstTokenMilliseconds)
+        samples.withLock { samples in
+            var list = samples[Self.key(event.model, event.version), default: []]
+            list.append(sample)
+            if list.count > Self.perVersionLimit { list.removeFirst(list.count - Self.perVersionLimit) }
+            samples[Self.key(event.model, event.version)] = list
+        }
+    }
+
+    /// Outcomes of one version since `since` (seconds since 1970). Client departures (499) are not the version's fault.
+    package func window(model: String, version: String, since: Double) -> VersionWindow {
+        let selected = samples.withLock { samples in
+            (samples[Self.key(model, version)] ?? []).filter { $0.time >= since }
+        }
+        return VersionWindow(
+            requests: selected.count, errors: selected.filter(\.isError).count,
+            p95LatencyMilliseconds: Statistics.percentile(selected.map(\.latency), 0.95),
+            p95TTFTMilliseconds: Statistics.percentile(selected.compactMap(\.ttft), 0.95))
+    }
+}

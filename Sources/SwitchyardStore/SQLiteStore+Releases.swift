@@ -1,0 +1,66 @@
+import GRDB
+import SwitchyardCore
+
+extension SQLiteStore: ReleaseRepository {
+    package func apply(_ change: ConfigurationChange) async throws {
+        try await pool.write { db in
+            let now = Self.now()
+            for object in change.objects {
+                try Self.write(object, db: db, now: now)
+            }
+            if let rollout = change.rollout {
+                try db.execute(
+                    sql: """
+                        INSERT INTO rollouts (id, model, canary, state, rollout_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT(id) DO UPDATE SET state = excluded.state, rollout_json = excluded.rollout_json,
+                            updated_at = excluded.updated_at
+                        """,
+                    arguments: [
+                        rollout.id, rollout.model, rollout.canary, rollout.state.rawValue, try Self.encode(rollout), rollout.createdAt,
+                        rollout.updatedAt,
+                    ])
+                if let event = change.rolloutEvent {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO rollout_events (rollout_id, time, state, step, canary_weight_bp, detail) VALUES (?, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [rollout.id, now, rollout.state.rawValue, rollout.currentStep, rollout.canaryWeightBasisPoints, event])
+                }
+            }
+            for entry in change.audit {
+                try Self.audit(
+                    db, time: entry.time, actor: entry.actor, source: entry.source.rawValue, object: entry.object, action: entry.action,
+                    before: entry.before, after: entry.after)
+            }
+        }
+    }
+
+    package func loadRollouts() async throws -> [Rollout] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT rollout_json FROM rollouts ORDER BY created_at").map { try Self.decode(Rollout.self, $0) }
+        }
+    }
+
+    package func auditLog(object: String?, since: Double?, limit: Int) async throws -> [AuditEntry] {
+        try await pool.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let object {
+                conditions.append("object = ?")
+                arguments += [object]
+            }
+            if let since {
+                conditions.append("time >= ?")
+                arguments += [since]
+            }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: "SELECT * FROM audit_log \(filter) ORDER BY id DESC LIMIT ?", arguments: arguments).map { row in
+                AuditEntry(
+                    id: row["id"], time: row["time"], actor: row["actor"],
+                    source: AuditEntry.Source(rawValue: row["source"]) ?? .system, object: row["object"], action: row["action"],
+                    before: row["before_json"], after: row["after_json"])
+            }
+        }
+    }
+}
