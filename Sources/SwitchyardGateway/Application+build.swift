@@ -66,13 +66,14 @@ package struct GatewayStores: Sendable {
 ///   - services: long-running jobs started before the server and stopped after it (e.g. the event writer).
 ///   - onServerRunning: called with the bound port once the server accepts connections.
 package func buildApplication(
-    options: GatewayOptions, stores: GatewayStores, environment: [String: String], services: [any Service] = [], logger: Logger,
-    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    options: GatewayOptions, stores: GatewayStores, environment: [String: String], seedChangedModels: [String] = [],
+    services: [any Service] = [], logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     let configuration = ConfigurationHolder(EffectiveConfiguration(try await stores.configuration.loadConfiguration(), environment: environment))
     let releases = ReleaseService(
         holder: configuration, repository: stores.configuration, releases: stores.releases, environment: environment, logger: logger)
     try await releases.reload()
+    await releases.startSeedRollouts(models: seedChangedModels)
     let recentOutcomes = RecentOutcomes(forwardingTo: stores.outcomes)
     let auth = AdminAuthenticator(tokens: options.adminTokens)
     let eventLoopGroup = MultiThreadedEventLoopGroup.singleton

@@ -155,6 +155,7 @@ enum Migrations {
             try db.execute(
                 sql: """
                     ALTER TABLE models ADD COLUMN previous_default TEXT;
+                    ALTER TABLE models ADD COLUMN seed_rollout_json TEXT;
                     CREATE TABLE rollouts (
                         id TEXT PRIMARY KEY,
                         model TEXT NOT NULL,

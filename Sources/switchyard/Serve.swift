@@ -69,6 +69,7 @@ struct Serve: AsyncParsableCommand {
                 host: address.host, port: address.port, maxBodyBytes: seed.server.maxBodyBytes, configuration: stored,
                 adminTokens: adminTokens),
             stores: GatewayStores(configuration: store, releases: store, sessions: store, outcomes: writer), environment: environment,
+            seedChangedModels: (report.created + report.updated).filter { $0.hasPrefix("model:") }.map { String($0.dropFirst(6)) },
             services: [writer], logger: logger,
             onServerRunning: { port in banner.print(port: port) })
         try await app.runService()

@@ -182,6 +182,41 @@ import Testing
         #expect(Set(keys(of: text)) == ["providers.demo.format", "models.chat.strategy", "models.chat.backends", "users.alice.token"])
     }
 
+    static let rolloutSeed = """
+        [providers.demo]
+        format = "mock"
+        [models.chat]
+        sticky = "user"
+        hash_seed = "chat-2026"
+        [models.chat.versions.a-canary]
+        weight = 0
+        backends = [ { provider = "demo", model = "new" } ]
+        [models.chat.versions.stable]
+        weight = 100
+        default = true
+        backends = [ { provider = "demo", model = "old" } ]
+        [models.chat.versions.other]
+        weight = 0
+        backends = [ { provider = "demo", model = "x" } ]
+        [models.chat.rollout]
+        canary = "a-canary"
+        steps = [ { set_weight = 1 }, { pause = "10m" }, { set_weight = 5 }, { pause = {} } ]
+        analysis = { interval = "30s", min_requests = 100, max_error_rate_increase = 0.02 }
+        """
+
+    @Test func aSeedCanDeclareARolloutWhoseCanaryGoesLast() throws {
+        let model = try #require(try Seed(toml: Self.rolloutSeed, environment: [:]).configuration.models.first)
+        #expect(model.versions.map(\.name) == ["stable", "other", "a-canary"])
+        #expect(model.seedRollout?.steps == [.setWeight(basisPoints: 100), .pause(seconds: 600), .setWeight(basisPoints: 500), .pause(seconds: nil)])
+        #expect(model.seedRollout?.analysis.minRequests == 100)
+        #expect(model.effectiveHashSeed == "chat-2026")
+        #expect(
+            keys(of: Self.rolloutSeed.replacingOccurrences(of: "canary = \"a-canary\"", with: "canary = \"stable\"")) == [
+                "models.chat.rollout.canary"
+            ])
+        #expect(keys(of: Self.rolloutSeed.replacingOccurrences(of: "sticky = \"user\"", with: "sticky = \"cookie\"")) == ["models.chat.sticky"])
+    }
+
     @Test func duplicateTokensAreRejected() {
         let text = Self.minimal + "\n[users.bob]\ntoken = \"sk-alice-token\"\n"
         #expect(keys(of: text) == ["users.bob.token"])

@@ -119,6 +119,8 @@ package struct ModelSpec: Sendable, Hashable, Codable {
     package var hashSeed: String?
     /// The version that was default before the current one: where a rollback without a target goes.
     package var previousDefault: String?
+    /// `[models.NAME.rollout]`: started when this model's seed form first appears or changes.
+    package var seedRollout: RolloutRequest?
 
     package init(
         name: String, strategy: BalancingStrategy = .weightedRandom, versions: [VersionSpec], enabled: Bool = true,
@@ -145,6 +147,7 @@ package struct ModelSpec: Sendable, Hashable, Codable {
             sticky: try container.decodeIfPresent(StickyMode.self, forKey: .sticky) ?? .user,
             hashSeed: try container.decodeIfPresent(String.self, forKey: .hashSeed))
         previousDefault = try container.decodeIfPresent(String.self, forKey: .previousDefault)
+        seedRollout = try container.decodeIfPresent(RolloutRequest.self, forKey: .seedRollout)
     }
 
     package var defaultVersion: VersionSpec? {
@@ -194,6 +197,7 @@ extension ModelSpec {
             }
         }
         let hashSeed = table.string("hash_seed")
+        let rollout = table.table("rollout").flatMap(RolloutRequest.read(from:))
         let smartAI = table.table("smart_ai").map { SmartAISettings.readSelection(from: $0, defaults: defaultSmartAI) }
         let shorthandBackends = table.tables("backends")
         let versionTables = table.namedTables("versions")
@@ -213,9 +217,17 @@ extension ModelSpec {
             versions = readVersions(versionTables, model: table, providers: providers, declaredProviders: declaredProviders)
         }
         guard table.errors.errors.count == errorCount else { return nil }
-        versions.sort { ($0.isDefault ? 0 : 1, $0.name) < ($1.isDefault ? 0 : 1, $1.name) }
-        return ModelSpec(
-            name: name, strategy: strategy, versions: versions, enabled: enabled, smartAI: smartAI, sticky: sticky, hashSeed: hashSeed)
+        if let rollout, let canary = versions.first(where: { $0.name == rollout.canary }) {
+            if canary.isDefault { table.errors.add(table.keyPath("rollout.canary"), "the canary cannot be the default version") }
+        } else if let rollout {
+            table.errors.add(table.keyPath("rollout.canary"), "unknown version \"\(rollout.canary)\"")
+        }
+        guard table.errors.errors.count == errorCount else { return nil }
+        var model = ModelSpec(
+            name: name, strategy: strategy, versions: versions, enabled: enabled, smartAI: smartAI, sticky: sticky, hashSeed: hashSeed
+        ).orderedForRelease(canary: rollout?.canary)
+        model.seedRollout = rollout
+        return model
     }
 
     private static func readVersions(

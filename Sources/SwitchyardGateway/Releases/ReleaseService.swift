@@ -113,6 +113,19 @@ package actor ReleaseService {
 
     // MARK: Rollouts
 
+    /// Starts the rollouts the seed declares for models it just created or changed.
+    package func startSeedRollouts(models: [String]) async {
+        for name in models {
+            guard let model = try? model(name), let request = model.seedRollout, activeRollout(of: name) == nil else { continue }
+            do {
+                _ = try await startRollout(
+                    model: name, canary: request.canary, steps: request.steps, analysis: request.analysis, actor: "seed", source: .seed)
+            } catch {
+                logger.error("starting the seed's rollout failed", metadata: ["model": .string(name), "error": "\(error)"])
+            }
+        }
+    }
+
     package func startRollout(
         model name: String, canary: String, steps: [RolloutStep], analysis: RolloutAnalysis, actor: String, source: AuditEntry.Source = .api
     ) async throws -> Rollout {
