@@ -84,15 +84,15 @@ package final class EventWriter: OutcomeSink, Service {
         let insert = try db.cachedStatement(
             sql: """
                 INSERT INTO request_log (time, request_id, user_id, model, version, backend, endpoint, status, stream,
-                    latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, error, trace_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         var rollups: [RollupKey: Rollup] = [:]
         for event in events {
             try insert.execute(arguments: [
                 event.time, event.requestID, event.userID, event.model, event.version, event.backend, event.endpoint,
                 event.status, event.stream, event.latencyMilliseconds, event.timeToFirstTokenMilliseconds, event.inputTokens,
-                event.outputTokens, event.costUSD, event.error,
+                event.outputTokens, event.costUSD, event.error, event.traceID,
             ])
             let key = RollupKey(minute: Int(event.time / 60) * 60, model: event.model, version: event.version, backend: event.backend)
             var rollup = rollups[key] ?? Rollup()

@@ -156,6 +156,8 @@ enum Migrations {
                 sql: """
                     ALTER TABLE models ADD COLUMN previous_default TEXT;
                     ALTER TABLE models ADD COLUMN seed_rollout_json TEXT;
+                    ALTER TABLE models ADD COLUMN release_strategy TEXT NOT NULL DEFAULT 'weight';
+                    ALTER TABLE request_log ADD COLUMN trace_id TEXT;
                     CREATE TABLE rollouts (
                         id TEXT PRIMARY KEY,
                         model TEXT NOT NULL,

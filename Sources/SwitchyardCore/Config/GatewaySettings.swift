@@ -77,6 +77,8 @@ package struct GatewaySettings: Sendable, Hashable, Codable {
     /// How long a conversation stays bound to the version and backend that first served it.
     package var sessionTTLSeconds: Double
     package var smartAI: SmartAISettings
+    /// A streaming request quiet this long (before the first byte or between chunks) gets `: keep-alive`.
+    package var streamKeepAliveSeconds: Double = 15
 
     package init(
         requestTimeoutSeconds: Double = 30, connectTimeoutSeconds: Double = 5, firstByteTimeoutSeconds: Double? = nil,
@@ -113,6 +115,7 @@ package struct GatewaySettings: Sendable, Hashable, Codable {
             circuitBreaker: try container.decodeIfPresent(CircuitBreakerPolicy.self, forKey: .circuitBreaker) ?? defaults.circuitBreaker,
             sessionTTLSeconds: try container.decodeIfPresent(Double.self, forKey: .sessionTTLSeconds) ?? defaults.sessionTTLSeconds,
             smartAI: try container.decodeIfPresent(SmartAISettings.self, forKey: .smartAI) ?? defaults.smartAI)
+        streamKeepAliveSeconds = try container.decodeIfPresent(Double.self, forKey: .streamKeepAliveSeconds) ?? defaults.streamKeepAliveSeconds
     }
 
     /// The deadline until an upstream's response head.
@@ -124,7 +127,7 @@ package struct GatewaySettings: Sendable, Hashable, Codable {
     static func read(from table: TableReader?) -> GatewaySettings {
         guard let table else { return GatewaySettings() }
         let defaults = GatewaySettings()
-        let settings = GatewaySettings(
+        var settings = GatewaySettings(
             requestTimeoutSeconds: table.number("request_timeout_seconds", in: 0.001...86_400) ?? defaults.requestTimeoutSeconds,
             connectTimeoutSeconds: table.number("connect_timeout_seconds", in: 0.001...600) ?? defaults.connectTimeoutSeconds,
             firstByteTimeoutSeconds: table.number("first_byte_timeout_seconds", in: 0.001...86_400),
@@ -139,6 +142,7 @@ package struct GatewaySettings: Sendable, Hashable, Codable {
                 openSeconds: table.number("circuit_breaker_timeout_seconds", in: 0.001...86_400) ?? 60),
             sessionTTLSeconds: table.number("session_ttl_seconds", in: 1...31_536_000) ?? defaults.sessionTTLSeconds,
             smartAI: table.table("smart_ai").map { SmartAISettings.read(from: $0, defaults: SmartAISettings()) } ?? SmartAISettings())
+        settings.streamKeepAliveSeconds = table.number("stream_keepalive_seconds", in: 0.1...3_600) ?? defaults.streamKeepAliveSeconds
         table.rejectUnknownKeys()
         return settings
     }

@@ -1,3 +1,13 @@
+/// How a model picks among its versions.
+package enum ReleaseStrategy: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The (sticky) release split.
+    case weight
+    /// The healthiest versions serve; the split decides among equally healthy ones.
+    case health
+    /// Each request goes to the next active version with a share above zero; not sticky.
+    case roundRobin = "round_robin"
+}
+
 /// What keeps a client on the same version while the split stays the same or its version grows.
 package enum StickyMode: String, Sendable, Hashable, Codable, CaseIterable {
     /// The request's OpenAI `user` field, else the authenticated user's id.
@@ -121,6 +131,7 @@ package struct ModelSpec: Sendable, Hashable, Codable {
     package var previousDefault: String?
     /// `[models.NAME.rollout]`: started when this model's seed form first appears or changes.
     package var seedRollout: RolloutRequest?
+    package var releaseStrategy: ReleaseStrategy = .weight
 
     package init(
         name: String, strategy: BalancingStrategy = .weightedRandom, versions: [VersionSpec], enabled: Bool = true,
@@ -148,6 +159,7 @@ package struct ModelSpec: Sendable, Hashable, Codable {
             hashSeed: try container.decodeIfPresent(String.self, forKey: .hashSeed))
         previousDefault = try container.decodeIfPresent(String.self, forKey: .previousDefault)
         seedRollout = try container.decodeIfPresent(RolloutRequest.self, forKey: .seedRollout)
+        releaseStrategy = try container.decodeIfPresent(ReleaseStrategy.self, forKey: .releaseStrategy) ?? .weight
     }
 
     package var defaultVersion: VersionSpec? {
@@ -197,6 +209,14 @@ extension ModelSpec {
             }
         }
         let hashSeed = table.string("hash_seed")
+        var releaseStrategy = ReleaseStrategy.weight
+        if let releaseName = table.string("release_strategy") {
+            if let known = ReleaseStrategy(rawValue: releaseName) {
+                releaseStrategy = known
+            } else {
+                table.fail("release_strategy", "unknown value \"\(releaseName)\" (supported: weight, health, round_robin)")
+            }
+        }
         let rollout = table.table("rollout").flatMap(RolloutRequest.read(from:))
         let smartAI = table.table("smart_ai").map { SmartAISettings.readSelection(from: $0, defaults: defaultSmartAI) }
         let shorthandBackends = table.tables("backends")
@@ -227,6 +247,7 @@ extension ModelSpec {
             name: name, strategy: strategy, versions: versions, enabled: enabled, smartAI: smartAI, sticky: sticky, hashSeed: hashSeed
         ).orderedForRelease(canary: rollout?.canary)
         model.seedRollout = rollout
+        model.releaseStrategy = releaseStrategy
         return model
     }
 

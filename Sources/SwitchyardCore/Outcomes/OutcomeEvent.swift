@@ -18,11 +18,13 @@ package struct OutcomeEvent: Sendable, Hashable, Codable {
     package var outputTokens: Int
     package var costUSD: Double
     package var error: String?
+    /// The W3C trace the request belongs to.
+    package var traceID: String?
 
     package init(
         time: Double, requestID: String, userID: String, model: String, version: String, backend: String, endpoint: String,
         status: Int, stream: Bool, latencyMilliseconds: Double, timeToFirstTokenMilliseconds: Double? = nil,
-        inputTokens: Int = 0, outputTokens: Int = 0, costUSD: Double = 0, error: String? = nil
+        inputTokens: Int = 0, outputTokens: Int = 0, costUSD: Double = 0, error: String? = nil, traceID: String? = nil
     ) {
         self.time = time
         self.requestID = requestID
@@ -39,6 +41,7 @@ package struct OutcomeEvent: Sendable, Hashable, Codable {
         self.outputTokens = outputTokens
         self.costUSD = costUSD
         self.error = error
+        self.traceID = traceID
     }
 
     package var isError: Bool { status >= 500 || status == 429 || status == 499 }

@@ -39,6 +39,9 @@ package struct EffectiveConfiguration: Sendable {
         package var smartAI: SmartAISettings
         package var sticky: StickyMode
         package var hashSeed: String
+        package var releaseStrategy: ReleaseStrategy
+        /// A rollout is moving this model's split: the release strategy gives way to the split.
+        package var hasActiveRollout: Bool
 
         package var defaultVersion: Version { versions[defaultVersionIndex] }
     }
@@ -49,7 +52,8 @@ package struct EffectiveConfiguration: Sendable {
     /// Enabled model names, sorted, for listing.
     package var modelNames: [String]
 
-    package init(_ spec: ConfigurationSpec, environment: [String: String]) {
+    /// - Parameter rolloutModels: models with a rollout in progress.
+    package init(_ spec: ConfigurationSpec, environment: [String: String], rolloutModels: Set<String> = []) {
         settings = spec.settings
         var providers: [String: Provider] = [:]
         for provider in spec.providers where provider.enabled {
@@ -72,7 +76,8 @@ package struct EffectiveConfiguration: Sendable {
             models[model.name] = Model(
                 name: model.name, strategy: model.strategy, versions: versions,
                 split: ReleaseSplit(weights: versions.map(\.weightBasisPoints)), defaultVersionIndex: defaultIndex,
-                smartAI: model.smartAI ?? spec.settings.smartAI, sticky: model.sticky, hashSeed: model.effectiveHashSeed)
+                smartAI: model.smartAI ?? spec.settings.smartAI, sticky: model.sticky, hashSeed: model.effectiveHashSeed,
+                releaseStrategy: model.releaseStrategy, hasActiveRollout: rolloutModels.contains(model.name))
         }
         self.models = models
         modelNames = models.keys.sorted()

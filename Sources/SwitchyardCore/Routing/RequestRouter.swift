@@ -89,6 +89,9 @@ package struct RouteDecision: Sendable {
     package var strategy: BalancingStrategy
     /// The sticky bucket (0 ..< 10 000) that chose the version; `nil` when drawn at random or bound by a session.
     package var bucket: Int?
+    package var releaseStrategy: ReleaseStrategy
+    /// One line saying why this version and backend.
+    package var reason: String
     package var candidates: [CandidateExplanation]
     /// The version drawn first, when it had no usable backend and the default version serves instead.
     package var fellBackFrom: String?
@@ -102,23 +105,19 @@ package struct RouteDecision: Sendable {
 package struct RequestRouter: Sendable {
     package init() {}
 
+    /// - Parameters:
+    ///   - turn: the model's next round-robin turn among backends.
+    ///   - versionTurn: the model's next round-robin turn among versions (`release_strategy = "round_robin"`).
     package func route<R: RandomNumberGenerator>(
         _ request: RouteRequest, in configuration: EffectiveConfiguration, health: (String) -> BackendStatus, turn: Int = 0,
-        using random: inout R
+        versionTurn: Int = 0, using random: inout R
     ) throws(RoutingFailure) -> RouteDecision {
         guard let model = configuration.models[request.model] else { throw .unknownModel(request.model) }
         guard request.user.mayUse(model: request.model) else { throw .modelNotAllowed(request.model) }
         let strategy = request.strategyOverride ?? model.strategy
 
-        var versionIndex: Int
-        var stickyBucket: Int?
-        if let session = request.session, session.model == model.name, let bound = model.versions.firstIndex(where: { $0.name == session.version }) {
-            versionIndex = bound
-        } else {
-            stickyBucket = Self.stickyKey(for: request, mode: model.sticky).map { StickyHash.bucket(seed: model.hashSeed, key: $0) }
-            let bucket = stickyBucket ?? Int.random(in: 0..<ReleaseSplit.bucketCount, using: &random)
-            versionIndex = model.split.versionIndex(forBucket: bucket) ?? model.defaultVersionIndex
-        }
+        let choice = VersionChoice.choose(for: request, model: model, health: health, turn: versionTurn, using: &random)
+        var versionIndex = choice.index
 
         var fellBackFrom: String?
         var pool = candidates(of: model.versions[versionIndex], for: request, strategy: strategy, health: health)
@@ -150,9 +149,14 @@ package struct RequestRouter: Sendable {
         for index in explanations.indices {
             explanations[index].score = result.scores[index]
         }
+        var reason = choice.reason
+        if let fellBackFrom { reason += "; \(fellBackFrom) had no usable backend, so the default \(version.name) serves" }
+        reason += "; \(strategy.rawValue) put \(ordered[0].label) first"
+        if let score = result.scores[ordered[0].index] { reason += " (score \(Self.format(score)))" }
+        if sessionUse == .kept { reason += "; kept for the conversation" }
         return RouteDecision(
-            model: model, version: version, backends: ordered.map(\.backend), strategy: strategy, bucket: stickyBucket,
-            candidates: explanations,
+            model: model, version: version, backends: ordered.map(\.backend), strategy: strategy, bucket: choice.bucket,
+            releaseStrategy: choice.releaseStrategy, reason: reason, candidates: explanations,
             fellBackFrom: fellBackFrom, session: sessionUse, usesUnhealthyBackends: pool.unhealthyOnly)
     }
 
@@ -217,6 +221,10 @@ package struct RequestRouter: Sendable {
             ? "version \(version.name) has no enabled backend"
             : "no backend of version \(version.name) can serve: " + explanations.map { "\($0.backend.label): \($0.reason)" }.joined(separator: "; ")
         return Pool(usable: healthy, explanations: explanations, whyNone: whyNone)
+    }
+
+    static func format(_ value: Double) -> String {
+        value.rounded() == value && abs(value) < 1e12 ? String(Int(value)) : String(format: "%.4g", value)
     }
 
     static func timestamp(_ seconds: Double) -> String {

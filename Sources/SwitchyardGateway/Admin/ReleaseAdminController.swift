@@ -139,6 +139,27 @@ package struct ReleaseAdminController: Sendable {
             }
             return try await release(of: model.name)
         }
+        router.put("\(models)/release") { request, context in
+            let actor = try auth.authorize(request)
+            let strategy = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request)) { table -> ReleaseStrategy? in
+                defer { table.rejectUnknownKeys() }
+                guard let name = table.requiredString("strategy") else { return nil }
+                guard let strategy = ReleaseStrategy(rawValue: name) else {
+                    table.fail("strategy", "unknown release strategy \"\(name)\" (supported: weight, health, round_robin)")
+                    return nil
+                }
+                return strategy
+            }
+            let model = try await releases.mapErrors {
+                try await releases.change(model: context.parameters.require("model"), actor: actor, action: "set_release_strategy") {
+                    model throws(ReleaseError) in
+                    var changed = model
+                    changed.releaseStrategy = strategy
+                    return changed
+                }
+            }
+            return try await release(of: model.name)
+        }
         router.get("\(models)/release") { request, context in
             _ = try auth.authorize(request)
             return try await release(of: context.parameters.require("model"))
@@ -205,6 +226,8 @@ package struct ReleaseAdminController: Sendable {
         return Response.json(
             .object([
                 "model": .string(model.name), "default": .string(model.defaultVersionName), "split": split,
+                "strategy": .string(model.releaseStrategy.rawValue),
+                "effective_strategy": .string(rollout == nil ? model.releaseStrategy.rawValue : ReleaseStrategy.weight.rawValue),
                 "sticky": .string(model.sticky.rawValue), "hash_seed": .string(model.effectiveHashSeed),
                 "previous_default": model.previousDefault.map(JSONValue.string) ?? .null,
                 "rollout": rollout.map(Self.json) ?? .null, "versions": .array(model.versions.map(Self.json)),

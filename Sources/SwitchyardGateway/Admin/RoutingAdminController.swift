@@ -190,6 +190,7 @@ package struct RoutingAdminController: Sendable {
                 "region": candidate.backend.region.map(JSONValue.string) ?? .null, "eligible": .bool(candidate.eligible),
                 "reason": .string(candidate.reason), "score": candidate.score.map(JSONValue.number) ?? .null,
                 "estimated_cost_usd": .number(estimate.costUSD(on: candidate.backend.provider.spec)),
+                "estimated_latency_ms": candidate.status.latencyMilliseconds.map(JSONValue.number) ?? .null,
                 "health": json(candidate.status),
             ])
         }
@@ -206,6 +207,10 @@ package struct RoutingAdminController: Sendable {
         return .object([
             "model": .string(decision.model.name), "version": .string(decision.version.name),
             "backend": .string(decision.backends[0].label), "strategy": .string(decision.strategy.rawValue),
+            "reason": .string(decision.reason), "release_strategy": .string(decision.releaseStrategy.rawValue),
+            "estimated_cost_usd": .number(estimate.costUSD(on: decision.backends[0].provider.spec)),
+            "estimated_latency_ms": decision.candidates.first { $0.backend.label == decision.backends[0].label }?.status.latencyMilliseconds
+                .map(JSONValue.number) ?? .null,
             "bucket": decision.bucket.map { .number(Double($0)) } ?? .null, "hash_seed": .string(decision.model.hashSeed),
             "sticky": .string(decision.model.sticky.rawValue),
             "order": .array(decision.backends.map { .string($0.label) }),

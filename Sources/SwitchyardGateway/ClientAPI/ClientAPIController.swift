@@ -6,8 +6,9 @@ import SwitchyardCore
 
 /// The OpenAI-compatible client API: chat completions, embeddings and the model list.
 package struct ClientAPIController: Sendable {
-    /// Client headers passed on to upstreams; all others stay at the gateway.
-    package static let forwardedHeaderNames = ["traceparent", "tracestate", "baggage"]
+    /// Client headers passed on to upstreams as they came; all others stay at the gateway. (`traceparent`
+    /// goes upstream too, as a child of the gateway's span.)
+    package static let forwardedHeaderNames = ["tracestate", "baggage"]
 
     /// Headers that name a conversation, in order of preference.
     package static let sessionHeaderNames = ["x-session-id", "x-conversation-id"]
@@ -81,30 +82,45 @@ package struct ClientAPIController: Sendable {
             options["include_usage"] = .bool(true)
             body["stream_options"] = .object(options)
         }
-        let forwarded = Self.forwardedHeaderNames.compactMap { name in
+        var random = SystemRandomNumberGenerator()
+        let trace =
+            request.headers[.traceparent].flatMap(TraceContext.init(traceparent:)).map { $0.child(using: &random) }
+            ?? TraceContext.start(using: &random)
+        var forwarded = Self.forwardedHeaderNames.compactMap { name in
             HTTPField.Name(name).flatMap { request.headers[$0] }.map { (name, $0) }
         }
+        forwarded.append(("traceparent", trace.child(using: &random).traceparent))
         let upstreamRequest = UpstreamRequest(
             endpoint: endpoint, body: body, stream: stream, requestID: context.requestID, forwardedHeaders: forwarded)
-        let draft = OutcomeDraft(
+        var draft = OutcomeDraft(
             requestID: context.requestID, userID: user.id, model: modelName, endpoint: endpoint, stream: stream, startedAt: startedAt)
+        draft.traceID = trace.traceID
         let session = sessionID.map {
             SessionContext(id: $0, user: user.id, model: modelName, table: sessions, ttl: configuration.settings.sessionTTLSeconds)
         }
-        return try await relay.forward(
-            upstreamRequest, decision: decision, settings: configuration.settings, outcome: draft,
-            clientWantsUsage: clientWantsUsage, session: session, logger: context.logger)
+        do {
+            var response = try await relay.forward(
+                upstreamRequest, decision: decision, settings: configuration.settings, outcome: draft,
+                clientWantsUsage: clientWantsUsage, session: session, logger: context.logger)
+            response.headers[.traceparent] = trace.traceparent
+            return response
+        } catch let error as GatewayError {
+            throw error.adding([.traceparent: trace.traceparent])
+        }
     }
 
     /// Routes with the live health view; the same call answers `POST /api/routing/decide`.
     func route(_ request: RouteRequest, in configuration: EffectiveConfiguration) throws -> RouteDecision {
         var random = SystemRandomNumberGenerator()
         let now = HealthRegistry.now()
-        let strategy = request.strategyOverride ?? configuration.models[request.model]?.strategy
+        let model = configuration.models[request.model]
+        let strategy = request.strategyOverride ?? model?.strategy
         let turn = strategy == .roundRobin ? health.nextTurn(for: request.model) : 0
+        let rotatesVersions = model.map { $0.releaseStrategy == .roundRobin && !$0.hasActiveRollout } ?? false
+        let versionTurn = rotatesVersions ? health.nextTurn(for: "versions\u{0}" + request.model) : 0
         do {
             return try RequestRouter().route(
-                request, in: configuration, health: { health.status(of: $0, now: now) }, turn: turn, using: &random)
+                request, in: configuration, health: { health.status(of: $0, now: now) }, turn: turn, versionTurn: versionTurn, using: &random)
         } catch {
             throw Self.gatewayError(for: error)
         }

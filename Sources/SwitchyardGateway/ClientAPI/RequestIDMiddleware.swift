@@ -10,6 +10,7 @@ extension HTTPField.Name {
     package static let apiKey = Self("x-api-key")!
     package static let accelBuffering = Self("x-accel-buffering")!
     package static let switchyardRegion = Self("x-switchyard-region")!
+    package static let traceparent = Self("traceparent")!
     package static let switchyardExcludeProviders = Self("x-switchyard-exclude-providers")!
 }
 

@@ -12,6 +12,7 @@ struct OutcomeDraft: Sendable {
     var stream: Bool
     var startedAt: ContinuousClock.Instant
     var startedAtWallClock: Double
+    var traceID: String?
 
     init(requestID: String, userID: String, model: String, endpoint: Endpoint, stream: Bool, startedAt: ContinuousClock.Instant) {
         self.requestID = requestID
@@ -35,7 +36,8 @@ struct OutcomeDraft: Sendable {
             endpoint: endpoint.rawValue, status: status, stream: stream,
             latencyMilliseconds: Self.milliseconds(from: startedAt, to: .now),
             timeToFirstTokenMilliseconds: firstByteAt.map { Self.milliseconds(from: startedAt, to: $0) },
-            inputTokens: usage.input, outputTokens: usage.output, costUSD: provider.map(usage.cost(for:)) ?? 0, error: error)
+            inputTokens: usage.input, outputTokens: usage.output, costUSD: provider.map(usage.cost(for:)) ?? 0, error: error,
+            traceID: traceID)
     }
 
     static func milliseconds(from start: ContinuousClock.Instant, to end: ContinuousClock.Instant) -> Double {

@@ -32,12 +32,46 @@ package struct Relay: Sendable {
         }
     }
 
-    /// Tries the decision's backends in order, up to `1 + max_retries` attempts, moving on after a
-    /// connection failure, timeout, 5xx or 429 — all before the first byte reaches the client.
+    /// A backend that answered with a success head, ready to be relayed.
+    struct Head: Sendable {
+        var backend: EffectiveConfiguration.Backend
+        var upstream: UpstreamResponse
+        var headers: HTTPFields
+        var headLatency: Double
+        var deadline: ContinuousClock.Instant
+        var draft: OutcomeDraft
+    }
+
+    /// How the attempts ended: a success head to relay, or an upstream error answer already recorded.
+    enum Attempts: Sendable {
+        case head(Head)
+        case answered(Response)
+    }
+
+    /// Relays a routed request and returns the client's response.
     func forward(
         _ request: UpstreamRequest, decision: RouteDecision, settings: GatewaySettings, outcome draft: OutcomeDraft,
         clientWantsUsage: Bool, session: SessionContext?, logger: Logger
     ) async throws -> Response {
+        if request.stream {
+            return try await forwardStream(
+                request, decision: decision, settings: settings, outcome: draft, clientWantsUsage: clientWantsUsage, session: session,
+                logger: logger)
+        }
+        switch try await attempt(request, decision: decision, settings: settings, outcome: draft, session: session, logger: logger) {
+        case .answered(let response):
+            return response
+        case .head(let head):
+            return try await relayWhole(head)
+        }
+    }
+
+    /// Tries the decision's backends in order, up to `1 + max_retries` attempts, moving on after a
+    /// connection failure, timeout, 5xx or 429 — all before the first byte reaches the client.
+    func attempt(
+        _ request: UpstreamRequest, decision: RouteDecision, settings: GatewaySettings, outcome draft: OutcomeDraft,
+        session: SessionContext?, logger: Logger
+    ) async throws -> Attempts {
         var draft = draft
         draft.version = decision.version.name
         let versionHeader: HTTPFields = [.switchyardVersion: decision.version.name]
@@ -81,35 +115,19 @@ package struct Relay: Sendable {
                     lastError = GatewayError.badUpstreamResponse("HTTP \(upstream.status)").adding(headers)
                     continue
                 }
-                return try await relayUpstreamError(upstream, headers: headers, draft: draft)
+                return .answered(try await relayUpstreamError(upstream, headers: headers, draft: draft))
             }
             guard (200..<300).contains(upstream.status) else {
                 // 4xx: the request itself is at fault; another backend would refuse it too.
                 health.record(backend.label, success: true, latencyMilliseconds: headLatency)
-                return try await relayUpstreamError(upstream, headers: headers, draft: draft)
+                return .answered(try await relayUpstreamError(upstream, headers: headers, draft: draft))
             }
             session?.bind(version: decision.version.name, backend: backend.label)
-            let isEventStream = upstream.contentType?.hasPrefix("text/event-stream") ?? false
             let timeout = backend.provider.spec.timeoutSeconds ?? settings.requestTimeoutSeconds
-            let deadline = attemptStart + .milliseconds(Int64(timeout * 1000))
-            guard request.stream && isEventStream else {
-                return try await relayWhole(
-                    upstream, headers: headers, deadline: deadline, draft: draft, backend: backend, headLatency: headLatency)
-            }
-            headers[.contentType] = "text/event-stream"
-            headers[.cacheControl] = "no-cache"
-            headers[.accelBuffering] = "no"
-            let sink = self.sink
-            let health = self.health
-            let streamDraft = draft
-            return Response(
-                status: .ok, headers: headers,
-                body: ResponseBody { writer in
-                    try await Self.relayStream(
-                        upstream.body.failingAfterSilence(of: settings.idleTimeoutSeconds), to: &writer, deadline: deadline,
-                        clientWantsUsage: clientWantsUsage, draft: streamDraft,
-                        backend: backend, headLatency: headLatency, sink: sink, health: health, logger: logger)
-                })
+            return .head(
+                Head(
+                    backend: backend, upstream: upstream, headers: headers, headLatency: headLatency,
+                    deadline: attemptStart + .milliseconds(Int64(timeout * 1000)), draft: draft))
         }
         let error =
             lastError
@@ -121,16 +139,118 @@ package struct Relay: Sendable {
         throw error
     }
 
+    /// Streams: when the upstream answers within `stream_keepalive_seconds` the response carries its
+    /// status; otherwise the client gets its 200 and SSE headers now, `: keep-alive` comments while
+    /// the attempts go on, and then the stream, or an error event if every attempt failed.
+    private func forwardStream(
+        _ request: UpstreamRequest, decision: RouteDecision, settings: GatewaySettings, outcome draft: OutcomeDraft,
+        clientWantsUsage: Bool, session: SessionContext?, logger: Logger
+    ) async throws -> Response {
+        let keepAlive = Duration.milliseconds(Int64(settings.streamKeepAliveSeconds * 1000))
+        let attempts = Task {
+            try await attempt(request, decision: decision, settings: settings, outcome: draft, session: session, logger: logger)
+        }
+        let early = try await withTaskCancellationHandler {
+            try await Self.result(of: attempts, within: keepAlive)
+        } onCancel: {
+            attempts.cancel()
+        }
+        let relay = self
+        switch early {
+        case .answered(let response)?:
+            return response
+        case .head(let head)?:
+            guard head.upstream.contentType?.hasPrefix("text/event-stream") ?? false else { return try await relayWhole(head) }
+            var headers = head.headers
+            Self.addStreamHeaders(&headers)
+            return Response(
+                status: .ok, headers: headers,
+                body: ResponseBody { writer in
+                    try await relay.relayStream(head, to: &writer, settings: settings, clientWantsUsage: clientWantsUsage, logger: logger)
+                })
+        case nil:
+            var headers: HTTPFields = [.switchyardVersion: decision.version.name]
+            Self.addStreamHeaders(&headers)
+            return Response(
+                status: .ok, headers: headers,
+                body: ResponseBody { writer in
+                    defer { attempts.cancel() }
+                    var outcome: Attempts?
+                    do {
+                        while outcome == nil {
+                            outcome = try await Self.result(of: attempts, within: keepAlive)
+                            if outcome == nil { try await writer.write(Self.keepAliveComment) }
+                        }
+                    } catch let error as GatewayError {
+                        try await writer.write(Self.errorEvent(error))
+                        try await writer.finish(nil)
+                        return
+                    }
+                    switch outcome {
+                    case .head(let head)? where head.upstream.contentType?.hasPrefix("text/event-stream") ?? false:
+                        try await relay.relayStream(head, to: &writer, settings: settings, clientWantsUsage: clientWantsUsage, logger: logger)
+                    case .head(let head)?:
+                        relay.sink.record(head.draft.finish(status: 502, error: "upstream answered a stream request without a stream"))
+                        try await writer.write(Self.errorEvent(.badUpstreamResponse("the upstream answered without a stream")))
+                        try await writer.finish(nil)
+                    case .answered(let response)?:
+                        try await writer.write(
+                            Self.errorEvent(.badUpstreamResponse("the upstream answered HTTP \(response.status.code)")))
+                        try await writer.finish(nil)
+                    case nil:
+                        try await writer.finish(nil)
+                    }
+                })
+        }
+    }
+
+    /// The task's result if it finishes within `limit`, `nil` if not (the task goes on).
+    private static func result(of task: Task<Attempts, any Error>, within limit: Duration) async throws -> Attempts? {
+        try await withThrowingTaskGroup(of: Attempts?.self) { group in
+            group.addTask { try await task.value }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+    }
+
+    static let keepAliveComment = ByteBuffer(string: ": keep-alive\n\n")
+
+    static func addStreamHeaders(_ headers: inout HTTPFields) {
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        headers[.accelBuffering] = "no"
+    }
+
+    static func errorEvent(_ error: GatewayError) -> ByteBuffer {
+        var event = ByteBuffer(string: "data: ")
+        var json = error.jsonBody
+        event.writeBuffer(&json)
+        event.writeString("\n\n")
+        return event
+    }
+
+    private func relayStream(
+        _ head: Head, to writer: inout any ResponseBodyWriter, settings: GatewaySettings, clientWantsUsage: Bool, logger: Logger
+    ) async throws {
+        try await Self.relayStream(
+            head.upstream.body.events(idleTimeout: settings.idleTimeoutSeconds, keepAlive: settings.streamKeepAliveSeconds), to: &writer,
+            deadline: head.deadline, clientWantsUsage: clientWantsUsage, draft: head.draft, backend: head.backend,
+            headLatency: head.headLatency, sink: sink, health: health, logger: logger)
+    }
+
     /// Seconds from a `Retry-After` header (delta-seconds form), 1 s when absent, at most an hour.
     static func retryAfterSeconds(_ value: String?) -> Double {
         guard let value, let seconds = Double(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 else { return 1 }
         return min(seconds, 3600)
     }
 
-    private func relayWhole(
-        _ upstream: UpstreamResponse, headers: HTTPFields, deadline: ContinuousClock.Instant, draft: OutcomeDraft,
-        backend: EffectiveConfiguration.Backend, headLatency: Double
-    ) async throws -> Response {
+    private func relayWhole(_ head: Head) async throws -> Response {
+        let (upstream, deadline, draft, backend) = (head.upstream, head.deadline, head.draft, head.backend)
+        var headers = head.headers
         let provider = backend.provider.spec
         var body = ByteBuffer()
         let firstByteAt: ContinuousClock.Instant
@@ -149,10 +269,9 @@ package struct Relay: Sendable {
             sink.record(draft.finish(status: Int(gatewayError.status.code), provider: provider, error: gatewayError.message))
             throw gatewayError
         }
-        health.record(backend.label, success: true, latencyMilliseconds: headLatency)
+        health.record(backend.label, success: true, latencyMilliseconds: head.headLatency)
         let usage = body.withUnsafeReadableBytes { UsageReader.usage(in: $0) }
         sink.record(draft.finish(status: upstream.status, firstByteAt: firstByteAt, usage: usage, provider: provider))
-        var headers = headers
         headers[.contentType] = upstream.contentType ?? "application/json"
         headers[.contentLength] = String(body.readableBytes)
         return Response(status: .init(code: upstream.status), headers: headers, body: .init(byteBuffer: body))
@@ -190,7 +309,8 @@ package struct Relay: Sendable {
     /// usage-only chunk the client did not ask for. An upstream that fails or stops before `[DONE]`
     /// ends the client's stream with an error event and no `[DONE]`, never as a clean end.
     private static func relayStream(
-        _ body: UpstreamBody, to writer: inout any ResponseBodyWriter, deadline: ContinuousClock.Instant, clientWantsUsage: Bool,
+        _ body: AsyncThrowingStream<StreamItem, any Error>, to writer: inout any ResponseBodyWriter, deadline: ContinuousClock.Instant,
+        clientWantsUsage: Bool,
         draft: OutcomeDraft, backend: EffectiveConfiguration.Backend, headLatency: Double, sink: any OutcomeSink,
         health: HealthRegistry, logger: Logger
     ) async throws {
@@ -202,9 +322,9 @@ package struct Relay: Sendable {
         var upstreamFailure: GatewayError?
         var iterator = body.makeAsyncIterator()
         while true {
-            let chunk: ByteBuffer?
+            let item: StreamItem?
             do {
-                chunk = try await iterator.next()
+                item = try await iterator.next()
             } catch {
                 if Task.isCancelled {
                     sink.record(draft.finish(status: 499, firstByteAt: firstByteAt, usage: usage, provider: provider, error: "client went away"))
@@ -213,7 +333,17 @@ package struct Relay: Sendable {
                 upstreamFailure = bodyReadError(error)
                 break
             }
-            guard let chunk else { break }
+            guard let item else { break }
+            guard case .chunk(let chunk) = item else {
+                // The upstream is quiet: a comment between events keeps intermediaries from timing out.
+                do {
+                    try await writer.write(keepAliveComment)
+                } catch {
+                    sink.record(draft.finish(status: 499, firstByteAt: firstByteAt, usage: usage, provider: provider, error: "client went away"))
+                    throw error
+                }
+                continue
+            }
             let now = ContinuousClock.now
             if firstByteAt == nil { firstByteAt = now }
             if now >= deadline {
@@ -251,11 +381,7 @@ package struct Relay: Sendable {
         if let upstreamFailure {
             logger.warning(
                 "upstream stream failed", metadata: ["request.id": .string(draft.requestID), "error": .string(upstreamFailure.message)])
-            var event = ByteBuffer(string: "data: ")
-            var json = upstreamFailure.jsonBody
-            event.writeBuffer(&json)
-            event.writeString("\n\n")
-            try? await writer.write(event)
+            try? await writer.write(errorEvent(upstreamFailure))
             health.record(backend.label, success: false, latencyMilliseconds: nil, reason: upstreamFailure.message)
             sink.record(
                 draft.finish(

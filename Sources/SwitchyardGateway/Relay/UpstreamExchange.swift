@@ -82,15 +82,23 @@ package protocol ProviderAdapter: Sendable {
         -> UpstreamResponse
 }
 
+/// What a relayed stream yields: the upstream's bytes, or a note that it has been quiet for a while.
+package enum StreamItem: Sendable {
+    case chunk(ByteBuffer)
+    case quiet
+}
+
 extension UpstreamBody {
-    /// The same body, failing with a timeout when the upstream sends nothing for `seconds`.
+    /// The body as stream items: `.quiet` after each `keepAlive` seconds without a chunk, and a
+    /// timeout error after `idleTimeout` seconds without one.
     ///
     /// The HTTP client's read timeout also covers the wait for the response head, so it cannot be
     /// shorter than the first-byte timeout; this watches the silence between a stream's chunks.
-    package func failingAfterSilence(of seconds: Double) -> UpstreamBody {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: ByteBuffer.self, throwing: (any Error).self)
+    package func events(idleTimeout: Double, keepAlive: Double) -> AsyncThrowingStream<StreamItem, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: StreamItem.self, throwing: (any Error).self)
         let source = self
-        let limit = Duration.milliseconds(Int64(seconds * 1000))
+        let idleLimit = Duration.milliseconds(Int64(idleTimeout * 1000))
+        let keepAliveEvery = Duration.milliseconds(Int64(Swift.max(keepAlive, 0.001) * 1000))
         let task = Task {
             let lastChunkAt = LastChunkClock()
             do {
@@ -98,18 +106,25 @@ extension UpstreamBody {
                     group.addTask {
                         for try await chunk in source {
                             lastChunkAt.touch()
-                            continuation.yield(chunk)
+                            continuation.yield(.chunk(chunk))
                         }
                     }
                     group.addTask {
+                        var lastNote = ContinuousClock.now
                         while true {
-                            let wake = lastChunkAt.last + limit
-                            if ContinuousClock.now >= wake {
+                            let last = lastChunkAt.last
+                            let now = ContinuousClock.now
+                            if now >= last + idleLimit {
                                 throw GatewayError(
-                                    status: .gatewayTimeout, message: "Upstream sent nothing for \(seconds) s.", type: "upstream_error",
+                                    status: .gatewayTimeout, message: "Upstream sent nothing for \(idleTimeout) s.", type: "upstream_error",
                                     code: "upstream_timeout")
                             }
-                            try await Task.sleep(until: wake)
+                            let quietSince = Swift.max(last, lastNote)
+                            if now >= quietSince + keepAliveEvery {
+                                continuation.yield(.quiet)
+                                lastNote = now
+                            }
+                            try await Task.sleep(until: Swift.min(last + idleLimit, Swift.max(last, lastNote) + keepAliveEvery))
                         }
                     }
                     try await group.next()
@@ -121,7 +136,7 @@ extension UpstreamBody {
             }
         }
         continuation.onTermination = { _ in task.cancel() }
-        return .generated(stream)
+        return stream
     }
 }
 

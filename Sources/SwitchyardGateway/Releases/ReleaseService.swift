@@ -33,7 +33,8 @@ package actor ReleaseService {
     }
 
     private func publish() {
-        holder.replace(with: EffectiveConfiguration(stored, environment: environment))
+        let rolloutModels = Set(rollouts.values.filter { !$0.isFinished }.map(\.model))
+        holder.replace(with: EffectiveConfiguration(stored, environment: environment, rolloutModels: rolloutModels))
     }
 
     package var configuration: ConfigurationSpec { stored }

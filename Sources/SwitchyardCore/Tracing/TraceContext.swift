@@ -1,0 +1,60 @@
+/// W3C Trace Context (`traceparent`): the trace a request belongs to and the span that sent it.
+package struct TraceContext: Sendable, Hashable {
+    /// 32 lower-case hex digits, not all zero.
+    package var traceID: String
+    /// 16 lower-case hex digits, not all zero: the span this context names as parent.
+    package var spanID: String
+    /// Two hex digits; `01` = sampled.
+    package var flags: String
+
+    /// Parses a `traceparent` header; `nil` for anything malformed (which then starts a new trace).
+    package init?(traceparent: String) {
+        let parts = traceparent.trimmingASCIISpaces().split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff", Self.isHex(parts[0]),
+            parts[1].count == 32, Self.isHex(parts[1]), parts[1] != Substring(String(repeating: "0", count: 32)),
+            parts[2].count == 16, Self.isHex(parts[2]), parts[2] != Substring(String(repeating: "0", count: 16)),
+            parts[3].count == 2, Self.isHex(parts[3]),
+            parts[0] != "00" || parts.count == 4
+        else { return nil }
+        traceID = String(parts[1])
+        spanID = String(parts[2])
+        flags = String(parts[3])
+    }
+
+    package init(traceID: String, spanID: String, flags: String) {
+        self.traceID = traceID
+        self.spanID = spanID
+        self.flags = flags
+    }
+
+    /// A new trace, sampled, with the given random source.
+    package static func start<R: RandomNumberGenerator>(using random: inout R) -> TraceContext {
+        TraceContext(traceID: randomHex(bytes: 16, using: &random), spanID: randomHex(bytes: 8, using: &random), flags: "01")
+    }
+
+    /// The same trace with a new span of ours as parent.
+    package func child<R: RandomNumberGenerator>(using random: inout R) -> TraceContext {
+        TraceContext(traceID: traceID, spanID: Self.randomHex(bytes: 8, using: &random), flags: flags)
+    }
+
+    package var traceparent: String { "00-\(traceID)-\(spanID)-\(flags)" }
+
+    private static func randomHex<R: RandomNumberGenerator>(bytes: Int, using random: inout R) -> String {
+        var data = (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &random) }
+        if data.allSatisfy({ $0 == 0 }) { data[data.count - 1] = 1 }
+        return Hex.encode(data)
+    }
+
+    private static func isHex(_ text: Substring) -> Bool {
+        text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+}
+
+extension String {
+    fileprivate func trimmingASCIISpaces() -> Substring {
+        var text = Substring(self)
+        while text.first == " " || text.first == "\t" { text.removeFirst() }
+        while text.last == " " || text.last == "\t" { text.removeLast() }
+        return text
+    }
+}
