@@ -54,11 +54,13 @@ lint:
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
 
-# Throughput and latency against nginx on the same machine (bench/bench.sh), then the cost of
-# a failover and a backend's recovery timeline (bench/failover.py).
+# Throughput and latency against nginx on the same machine (bench/bench.sh), the cost of a
+# failover and a backend's recovery timeline (bench/failover.py), and release timing: rollback
+# effect time and how long a bad canary lives at the default analysis (bench/release_timing.py).
 bench: release $(VENV_READY)
 	SWITCHYARD_BIN=$(RELEASE_BIN) bench/bench.sh
 	SWITCHYARD_BIN=$(RELEASE_BIN) $(PYTHON) bench/failover.py | tee $(BUILD_DIR)/bench/failover.md
+	SWITCHYARD_BIN=$(RELEASE_BIN) $(PYTHON) bench/release_timing.py | tee $(BUILD_DIR)/bench/release_timing.md
 
 clean:
 	rm -rf $(BUILD_DIR)

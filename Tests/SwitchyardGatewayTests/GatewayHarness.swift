@@ -23,8 +23,11 @@ struct GatewayHarness {
 
     static let userToken = "sk-test-user"
 
-    static func seed(upstreamPort: Int, closedPort: Int) -> String {
+    static func seed(upstreamPort: Int, closedPort: Int, settings: String = "") -> String {
         """
+        [settings]
+        \(settings)
+
         [providers.up]
         format = "openai"
         base_url = "http://127.0.0.1:\(upstreamPort)/v1"
@@ -64,6 +67,10 @@ struct GatewayHarness {
         backends = [ { provider = "slow", model = "stall" } ]
         [models.gone]
         backends = [ { provider = "gone", model = "x" } ]
+        [models.late-head]
+        backends = [ { provider = "up", model = "late-head" } ]
+        [models.late-token]
+        backends = [ { provider = "up", model = "late-token" } ]
         [models.mock]
         backends = [ { provider = "sim", model = "m", mock = { chunks = 3 } } ]
         [models.forbidden]
@@ -71,7 +78,7 @@ struct GatewayHarness {
 
         [users.tester]
         token = "\(userToken)"
-        allowed_models = ["ok", "slow-stream", "cut-stream", "error-500", "html-502", "stall", "gone", "mock"]
+        allowed_models = ["ok", "slow-stream", "cut-stream", "error-500", "html-502", "stall", "gone", "mock", "late-head", "late-token"]
         """
     }
 
@@ -83,7 +90,9 @@ struct GatewayHarness {
         return options
     }
 
-    static func withGateway(maxBodyBytes: Int = 4096, _ body: @Sendable (GatewayHarness) async throws -> Void) async throws {
+    static func withGateway(
+        maxBodyBytes: Int = 4096, settings: String = "", _ body: @Sendable (GatewayHarness) async throws -> Void
+    ) async throws {
         var logger = Logger(label: "gateway-test")
         logger.logLevel = .error
         let upstream = TestUpstream()
@@ -96,7 +105,7 @@ struct GatewayHarness {
             var ports = upstreamPorts.makeAsyncIterator()
             let upstreamPort = await ports.next()!
 
-            let seed = try Seed(toml: seed(upstreamPort: upstreamPort, closedPort: try closedPort()), environment: [:])
+            let seed = try Seed(toml: seed(upstreamPort: upstreamPort, closedPort: try closedPort(), settings: settings), environment: [:])
             let repository = InMemoryConfigurationRepository()
             _ = try await repository.applySeed(seed.configuration)
             let outcomes = InMemoryOutcomeSink()

@@ -10,8 +10,9 @@ import Testing
         try await GatewayHarness.withGateway { gateway in
             // Every openai provider of the harness seed points at a port where nothing listens.
             let seed = try Seed(
-                toml: GatewayHarness.seed(upstreamPort: try GatewayHarness.closedPort(), closedPort: try GatewayHarness.closedPort())
-                    + "\n[settings]\ncircuit_breaker_failure_threshold = 2\ncircuit_breaker_timeout_seconds = 0.2\n",
+                toml: GatewayHarness.seed(
+                    upstreamPort: try GatewayHarness.closedPort(), closedPort: try GatewayHarness.closedPort(),
+                    settings: "circuit_breaker_failure_threshold = 2\ncircuit_breaker_timeout_seconds = 0.2"),
                 environment: [:])
             let configuration = ConfigurationHolder(EffectiveConfiguration(seed.configuration, environment: [:]))
             let health = HealthRegistry(settings: configuration.current.settings, logger: Logger(label: "test"))

@@ -10,6 +10,8 @@ import Synchronization
 /// model name picks its behaviour: `ok`, `slow-stream`, `cut-stream`, `error-500`, `html-502`, `stall`.
 final class TestUpstream: Sendable {
     static let chunkInterval = Duration.milliseconds(200)
+    /// How long `late-head` waits before answering and `late-token` before its first chunk.
+    static let lateWait = Duration.milliseconds(600)
     private let received = Mutex<[(path: String, headers: HTTPFields, json: Data)]>([])
 
     var requests: [(path: String, headers: HTTPFields, json: [String: Any])] {
@@ -58,6 +60,8 @@ final class TestUpstream: Sendable {
         case "stall":
             try await Task.sleep(for: .seconds(3))
             return Self.json("{}")
+        case "late-head":
+            try await Task.sleep(for: Self.lateWait)
         default:
             break
         }
@@ -70,6 +74,7 @@ final class TestUpstream: Sendable {
         return Response(
             status: .ok, headers: [.contentType: "text/event-stream"],
             body: ResponseBody { writer in
+                if model == "late-token" { try await Task.sleep(for: Self.lateWait) }
                 for (index, piece) in pieces.enumerated() {
                     if model == "cut-stream" && index == 2 {
                         try await Task.sleep(for: .milliseconds(50))  // let the first chunks leave

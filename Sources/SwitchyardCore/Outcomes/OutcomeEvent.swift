@@ -20,6 +20,8 @@ package struct OutcomeEvent: Sendable, Hashable, Codable {
     package var error: String?
     /// The W3C trace the request belongs to.
     package var traceID: String?
+    /// The version drawn first, when it had no usable backend and the default served instead: a failure of that version.
+    package var fellBackFrom: String?
 
     package init(
         time: Double, requestID: String, userID: String, model: String, version: String, backend: String, endpoint: String,

@@ -151,7 +151,7 @@ package struct Rollout: Sendable, Hashable, Codable {
                     continue
                 }
                 state = .paused
-                reason = timeIsUp ? "insufficient_data" : "step"
+                reason = timeIsUp && lastResultInStep != "fail" ? "insufficient_data" : "step"
                 updatedAt = now
                 return actions
             case .pause(nil):

@@ -72,6 +72,10 @@ package struct RolloutRequest: Sendable, Hashable, Codable {
         analysis.significance = table.number("significance", in: 0.0001...0.5) ?? analysis.significance
         analysis.failureLimit = table.integer("failure_limit", in: 1...1_000) ?? analysis.failureLimit
         table.rejectUnknownKeys()
+        let judgesNothing =
+            analysis.maxErrorRate == nil && analysis.maxP95LatencyMilliseconds == nil && analysis.maxP95TTFTMilliseconds == nil
+            && analysis.maxErrorRateIncrease == nil && analysis.maxLatencyRatio == nil
+        if judgesNothing { analysis.maxErrorRateIncrease = RolloutAnalysis.standard.maxErrorRateIncrease }
         return analysis
     }
 }

@@ -138,7 +138,8 @@ package struct RequestRouter: Sendable {
         }
         var sessionUse = RouteDecision.SessionUse.none
         if let session = request.session, session.model == model.name {
-            if session.version == version.name, let bound = ordered.firstIndex(where: { $0.label == session.backend }) {
+            if session.version == version.name, version.weightBasisPoints > 0, let bound = ordered.firstIndex(where: { $0.label == session.backend })
+            {
                 ordered.insert(ordered.remove(at: bound), at: 0)
                 sessionUse = .kept
             } else {

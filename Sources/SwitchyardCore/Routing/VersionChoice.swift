@@ -11,7 +11,10 @@ package struct VersionChoice: Sendable {
     package static func choose<R: RandomNumberGenerator>(
         for request: RouteRequest, model: EffectiveConfiguration.Model, health: (String) -> BackendStatus, turn: Int, using random: inout R
     ) -> VersionChoice {
-        if let session = request.session, session.model == model.name, let bound = model.versions.firstIndex(where: { $0.name == session.version }) {
+        // A conversation stays on its version while that version has a share: a rollback or an abort moves it too.
+        if let session = request.session, session.model == model.name,
+            let bound = model.versions.firstIndex(where: { $0.name == session.version && $0.weightBasisPoints > 0 })
+        {
             return VersionChoice(
                 index: bound, bucket: nil, releaseStrategy: model.releaseStrategy,
                 reason: "conversation \(session.sessionID) is bound to \(session.version)")

@@ -28,6 +28,7 @@ package struct AdminAuthenticator: Sendable {
         } catch is NIOTooManyBytesError {
             throw AdminError(status: .contentTooLarge, message: "The body is larger than \(maxBodyBytes) bytes.")
         }
+        guard buffer.readableBytes > 0 else { return [:] }
         let value: JSONValue
         do {
             value = try JSONValue.parse(buffer.readableBytesView)

@@ -95,6 +95,7 @@ package struct ClientAPIController: Sendable {
         var draft = OutcomeDraft(
             requestID: context.requestID, userID: user.id, model: modelName, endpoint: endpoint, stream: stream, startedAt: startedAt)
         draft.traceID = trace.traceID
+        draft.fellBackFrom = decision.fellBackFrom
         let session = sessionID.map {
             SessionContext(id: $0, user: user.id, model: modelName, table: sessions, ttl: configuration.settings.sessionTTLSeconds)
         }

@@ -13,6 +13,7 @@ struct OutcomeDraft: Sendable {
     var startedAt: ContinuousClock.Instant
     var startedAtWallClock: Double
     var traceID: String?
+    var fellBackFrom: String?
 
     init(requestID: String, userID: String, model: String, endpoint: Endpoint, stream: Bool, startedAt: ContinuousClock.Instant) {
         self.requestID = requestID
@@ -31,13 +32,15 @@ struct OutcomeDraft: Sendable {
         error: String? = nil
     ) -> OutcomeEvent {
         let usage = usage ?? TokenUsage(input: 0, output: 0)
-        return OutcomeEvent(
+        var event = OutcomeEvent(
             time: startedAtWallClock, requestID: requestID, userID: userID, model: model, version: version, backend: backend,
             endpoint: endpoint.rawValue, status: status, stream: stream,
             latencyMilliseconds: Self.milliseconds(from: startedAt, to: .now),
             timeToFirstTokenMilliseconds: firstByteAt.map { Self.milliseconds(from: startedAt, to: $0) },
             inputTokens: usage.input, outputTokens: usage.output, costUSD: provider.map(usage.cost(for:)) ?? 0, error: error,
             traceID: traceID)
+        event.fellBackFrom = fellBackFrom
+        return event
     }
 
     static func milliseconds(from start: ContinuousClock.Instant, to end: ContinuousClock.Instant) -> Double {

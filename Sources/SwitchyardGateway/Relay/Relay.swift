@@ -147,11 +147,17 @@ package struct Relay: Sendable {
         clientWantsUsage: Bool, session: SessionContext?, logger: Logger
     ) async throws -> Response {
         let keepAlive = Duration.milliseconds(Int64(settings.streamKeepAliveSeconds * 1000))
+        let pending = PendingResult<Attempts>()
         let attempts = Task {
-            try await attempt(request, decision: decision, settings: settings, outcome: draft, session: session, logger: logger)
+            do {
+                pending.fulfill(
+                    .success(try await attempt(request, decision: decision, settings: settings, outcome: draft, session: session, logger: logger)))
+            } catch {
+                pending.fulfill(.failure(error))
+            }
         }
         let early = try await withTaskCancellationHandler {
-            try await Self.result(of: attempts, within: keepAlive)
+            try await pending.wait(upTo: keepAlive)?.get()
         } onCancel: {
             attempts.cancel()
         }
@@ -178,7 +184,7 @@ package struct Relay: Sendable {
                     var outcome: Attempts?
                     do {
                         while outcome == nil {
-                            outcome = try await Self.result(of: attempts, within: keepAlive)
+                            outcome = try await pending.wait(upTo: keepAlive)?.get()
                             if outcome == nil { try await writer.write(Self.keepAliveComment) }
                         }
                     } catch let error as GatewayError {
@@ -201,19 +207,6 @@ package struct Relay: Sendable {
                         try await writer.finish(nil)
                     }
                 })
-        }
-    }
-
-    /// The task's result if it finishes within `limit`, `nil` if not (the task goes on).
-    private static func result(of task: Task<Attempts, any Error>, within limit: Duration) async throws -> Attempts? {
-        try await withThrowingTaskGroup(of: Attempts?.self) { group in
-            group.addTask { try await task.value }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                return nil
-            }
-            defer { group.cancelAll() }
-            return try await group.next() ?? nil
         }
     }
 

@@ -13,8 +13,23 @@ package final class RecentOutcomes: OutcomeSink {
         var ttft: Double?
     }
 
+    /// The newest samples of one version, oldest overwritten first.
+    private struct Ring {
+        var samples: [Sample] = []
+        var next = 0
+
+        mutating func append(_ sample: Sample) {
+            if samples.count < RecentOutcomes.perVersionLimit {
+                samples.append(sample)
+            } else {
+                samples[next] = sample
+                next = (next + 1) % samples.count
+            }
+        }
+    }
+
     private let next: any OutcomeSink
-    private let samples = Mutex<[String: [Sample]]>([:])
+    private let samples = Mutex<[String: Ring]>([:])
 
     package init(forwardingTo next: any OutcomeSink) {
         self.next = next
@@ -30,18 +45,21 @@ package final class RecentOutcomes: OutcomeSink {
         let sample = Sample(
             time: event.time, isError: event.isError && event.status != 499, latency: event.latencyMilliseconds,
             ttft: event.timeToFirstTokenMilliseconds)
+        let key = Self.key(event.model, event.version)
         samples.withLock { samples in
-            var list = samples[Self.key(event.model, event.version), default: []]
-            list.append(sample)
-            if list.count > Self.perVersionLimit { list.removeFirst(list.count - Self.perVersionLimit) }
-            samples[Self.key(event.model, event.version)] = list
+            samples[key, default: Ring()].append(sample)
+            // A version that could not serve (its backends' circuits open) failed this request.
+            if let failed = event.fellBackFrom {
+                samples[Self.key(event.model, failed), default: Ring()].append(
+                    Sample(time: event.time, isError: true, latency: event.latencyMilliseconds, ttft: nil))
+            }
         }
     }
 
     /// Outcomes of one version since `since` (seconds since 1970). Client departures (499) are not the version's fault.
     package func window(model: String, version: String, since: Double) -> VersionWindow {
         let selected = samples.withLock { samples in
-            (samples[Self.key(model, version)] ?? []).filter { $0.time >= since }
+            (samples[Self.key(model, version)]?.samples ?? []).filter { $0.time >= since }
         }
         return VersionWindow(
             requests: selected.count, errors: selected.filter(\.isError).count,

@@ -64,13 +64,27 @@ package actor ReleaseService {
         model name: String, actor: String, action: String, _ transform: (ModelSpec) throws(ReleaseError) -> ModelSpec
     ) async throws -> ModelSpec {
         let before = try model(name)
-        let after = try transform(before)
+        var after = try transform(before)
+        var rollout = activeRollout(of: name)
+        // Moving the default by hand ends a rollout of that model that would move traffic again.
+        let endsRollout = after.defaultVersionName != before.defaultVersionName
+        if var running = rollout, endsRollout {
+            _ = running.abort(reason: "\(action) by \(actor)", now: Self.now())
+            if running.canary != after.defaultVersionName, after.versions.contains(where: { $0.name == running.canary && $0.isActive }) {
+                after = try after.withWeight(0, for: running.canary)
+            }
+            rollout = running
+        } else if let running = rollout {
+            guard after.versions.contains(where: { $0.name == running.canary && $0.isActive }) else {
+                throw ReleaseError.conflict(
+                    "version", "Version '\(running.canary)' is the canary of rollout \(running.id); abort or promote the rollout first.")
+            }
+            after = after.orderedForRelease(canary: running.canary)
+        }
         try validate(after)
         var change = ConfigurationChange(
             objects: [.model(after)], audit: [audit(actor: actor, source: .api, before: before, after: after, action: action)])
-        // Moving traffic by hand ends a rollout of that model that would move it again.
-        if ["rollback", "set_default"].contains(action), var rollout = activeRollout(of: name) {
-            _ = rollout.abort(reason: "\(action) by \(actor)", now: Self.now())
+        if let rollout, endsRollout {
             change.rollout = rollout
             change.rolloutEvent = "aborted: \(action) by \(actor)"
             change.audit.append(rolloutAudit(rollout, actor: actor, source: .api, action: "abort"))
@@ -219,7 +233,7 @@ package actor ReleaseService {
                 change.audit.append(audit(actor: actor, source: source, before: current, after: after, action: "rollout_step"))
             } catch {
                 _ = rollout.abort(reason: "cannot apply step: \(error.message)", now: Self.now())
-                let aborted = try Self.apply([.abort], canary: rollout.canary, to: current)
+                let aborted = (try? Self.apply([.abort], canary: rollout.canary, to: current)) ?? current
                 change = ConfigurationChange(objects: [.model(aborted)], rollout: rollout, rolloutEvent: Self.describe(rollout))
             }
         }
