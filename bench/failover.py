@@ -94,6 +94,7 @@ token = "{TOKEN}"
 class Gateway:
     def __init__(self, seed_text: str, workdir: Path) -> None:
         binary = os.environ.get("SWITCHYARD_BIN", str(ROOT / ".build/release/switchyard"))
+        workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "seed.toml").write_text(seed_text)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -105,10 +106,11 @@ class Gateway:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/health", timeout=1, trust_env=False).status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)
+        self.stop()
         raise SystemExit("gateway did not start")
 
     def stop(self) -> None:

@@ -30,7 +30,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "Tests" / "e2e"))
-from conftest import free_port  # noqa: E402
+from failover import Gateway, percentile  # noqa: E402
 
 TOKEN = "sk-bench-releases"
 ADMIN = "bench-admin"
@@ -84,39 +84,6 @@ backends = [ {{ provider = "mock", model = "bad", mock = {{ error_rate = 0.9, se
 [users.bench]
 token = "{TOKEN}"
 """
-
-
-class Gateway:
-    def __init__(self, seed_text: str, workdir: Path) -> None:
-        binary = os.environ.get("SWITCHYARD_BIN", str(ROOT / ".build/release/switchyard"))
-        workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / "seed.toml").write_text(seed_text)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(workdir / "gateway.log", "w")
-        self.process = subprocess.Popen(
-            [binary, "serve", "--config", str(workdir / "seed.toml"), "--listen", f"127.0.0.1:{self.port}",
-             "--database", str(workdir / "bench.db"), "--log-level", "warning"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1, trust_env=False).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        self.stop()
-        raise SystemExit("gateway did not start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-        self.log.close()
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def chat_body(model: str, user: str) -> dict:

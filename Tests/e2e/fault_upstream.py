@@ -14,6 +14,8 @@ gateway sends:
 ``fail500``         HTTP 500 with an OpenAI error body
 ``fail429``         HTTP 429, ``Retry-After: 2``, OpenAI error body
 ``slow``            sleeps ``SLOW_SECONDS`` and then answers like ``ok-*``
+``late-head``       sleeps ``LATE_HEAD_SECONDS`` before sending the response
+                    head, then answers like ``ok-*`` (streams at the usual pace)
 ``stall-stream``    streams the role chunk and two content chunks, then goes
                     silent for ``STALL_SECONDS`` and closes the connection
                     without ``[DONE]`` (non-stream: silence, then a close
@@ -41,6 +43,7 @@ from typing import Any
 from fake_upstream import FakeUpstream, RecordedRequest, _Handler, count_tokens, message_text
 
 SLOW_SECONDS = 3.0
+LATE_HEAD_SECONDS = 0.7
 STALL_SECONDS = 5.0
 RETRY_AFTER_SECONDS = 2
 PARTIAL_CHUNKS = ("partial-1 ", "partial-2")  # what stall-stream and drop-stream send
@@ -119,6 +122,9 @@ class _FaultHandler(_Handler):
             )
         elif model == "slow":
             self.fault.sleep(SLOW_SECONDS)
+            self._answer(model, stream, body)
+        elif model == "late-head":
+            self.fault.sleep(LATE_HEAD_SECONDS)
             self._answer(model, stream, body)
         elif model == "stall-stream":
             self._stall(model, stream)

@@ -95,6 +95,8 @@ package struct RouteDecision: Sendable {
     package var candidates: [CandidateExplanation]
     /// The version drawn first, when it had no usable backend and the default version serves instead.
     package var fellBackFrom: String?
+    /// `fellBackFrom` when its backends were all unhealthy (not filtered out by the request): a failure of that version.
+    package var unhealthyVersion: String?
     package var session: SessionUse
     /// No backend was healthy and the strategy picks among the unhealthy ones by weight anyway.
     package var usesUnhealthyBackends = false
@@ -120,9 +122,11 @@ package struct RequestRouter: Sendable {
         var versionIndex = choice.index
 
         var fellBackFrom: String?
+        var unhealthyVersion: String?
         var pool = candidates(of: model.versions[versionIndex], for: request, strategy: strategy, health: health)
         if pool.usable.isEmpty && versionIndex != model.defaultVersionIndex {
             fellBackFrom = model.versions[versionIndex].name
+            if pool.filteredByRequest == 0 { unhealthyVersion = fellBackFrom }
             versionIndex = model.defaultVersionIndex
             pool = candidates(of: model.versions[versionIndex], for: request, strategy: strategy, health: health)
         }
@@ -158,7 +162,7 @@ package struct RequestRouter: Sendable {
         return RouteDecision(
             model: model, version: version, backends: ordered.map(\.backend), strategy: strategy, bucket: choice.bucket,
             releaseStrategy: choice.releaseStrategy, reason: reason, candidates: explanations,
-            fellBackFrom: fellBackFrom, session: sessionUse, usesUnhealthyBackends: pool.unhealthyOnly)
+            fellBackFrom: fellBackFrom, unhealthyVersion: unhealthyVersion, session: sessionUse, usesUnhealthyBackends: pool.unhealthyOnly)
     }
 
     /// The key that keeps a client on its version: by the model's `sticky` setting.
@@ -179,6 +183,8 @@ package struct RequestRouter: Sendable {
         var explanations: [CandidateExplanation]
         var whyNone: String
         var unhealthyOnly = false
+        /// Backends excluded by the request itself (providers, tags), not by their health.
+        var filteredByRequest = 0
     }
 
     /// Sorts a version's backends into those that may serve this request and those that may not, with reasons.
@@ -189,6 +195,7 @@ package struct RequestRouter: Sendable {
         var healthy: [Candidate] = []
         var unhealthy: [Candidate] = []
         var explanations: [CandidateExplanation] = []
+        var filteredByRequest = 0
         for (index, backend) in version.backends.enumerated() {
             let status = health(backend.label)
             var reason = "eligible"
@@ -205,6 +212,7 @@ package struct RequestRouter: Sendable {
                 reason = "cooling down after 429 until \(Self.timestamp(until))"
             }
             let candidate = Candidate(backend: backend, index: index, status: status)
+            if filtered { filteredByRequest += 1 }
             if !filtered {
                 if reason == "eligible" { healthy.append(candidate) } else { unhealthy.append(candidate) }
             }
@@ -215,13 +223,13 @@ package struct RequestRouter: Sendable {
                 explanations[index].eligible = true
                 explanations[index].reason += "; no backend is healthy, so chosen by weight anyway"
             }
-            return Pool(usable: unhealthy, explanations: explanations, whyNone: "", unhealthyOnly: true)
+            return Pool(usable: unhealthy, explanations: explanations, whyNone: "", unhealthyOnly: true, filteredByRequest: filteredByRequest)
         }
         let whyNone =
             version.backends.isEmpty
             ? "version \(version.name) has no enabled backend"
             : "no backend of version \(version.name) can serve: " + explanations.map { "\($0.backend.label): \($0.reason)" }.joined(separator: "; ")
-        return Pool(usable: healthy, explanations: explanations, whyNone: whyNone)
+        return Pool(usable: healthy, explanations: explanations, whyNone: whyNone, filteredByRequest: filteredByRequest)
     }
 
     static func format(_ value: Double) -> String {

@@ -59,7 +59,7 @@ package struct VersionChoice: Sendable {
                     reason: "health: no version has a healthy backend; default \(model.defaultVersion.name)")
             }
             // Versions within five points of the best count as equally healthy; the split decides among them.
-            let leaders = scores.filter { $0.1 >= best - 0.05 }.map(\.0)
+            let leaders = scores.filter { $0.1 > 0 && $0.1 >= best - 0.05 }.map(\.0)
             let total = leaders.reduce(0) { $0 + model.versions[$1].weightBasisPoints }
             var point = bucket * total / ReleaseSplit.bucketCount
             var chosen = leaders[0]

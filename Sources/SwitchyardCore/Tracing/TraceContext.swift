@@ -39,10 +39,11 @@ package struct TraceContext: Sendable, Hashable {
 
     package var traceparent: String { "00-\(traceID)-\(spanID)-\(flags)" }
 
+    /// `bytes` (8 or 16) random bytes as hex, never all zero; one draw per 8 bytes.
     private static func randomHex<R: RandomNumberGenerator>(bytes: Int, using random: inout R) -> String {
-        var data = (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &random) }
-        if data.allSatisfy({ $0 == 0 }) { data[data.count - 1] = 1 }
-        return Hex.encode(data)
+        var words = (0..<(bytes / 8)).map { _ in random.next() as UInt64 }
+        if words.allSatisfy({ $0 == 0 }) { words[words.count - 1] = 1 }
+        return words.withUnsafeBytes { Hex.encode($0) }
     }
 
     private static func isHex(_ text: Substring) -> Bool {

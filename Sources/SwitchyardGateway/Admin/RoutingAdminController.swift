@@ -101,7 +101,7 @@ package struct RoutingAdminController: Sendable {
             excludedProviders: excluded, estimate: ClientAPIController.estimate(estimateBody), strategyOverride: strategy)
         let decision: RouteDecision
         do {
-            decision = try client.route(routeRequest, in: configuration)
+            decision = try client.route(routeRequest, in: configuration, dryRun: true)
         } catch let error as GatewayError {
             throw AdminError(status: error.status, message: error.message, field: error.param)
         }

@@ -82,7 +82,9 @@ package struct ClientAPIController: Sendable {
             options["include_usage"] = .bool(true)
             body["stream_options"] = .object(options)
         }
-        var random = SystemRandomNumberGenerator()
+        // One system draw (a syscall) seeds the trace and span ids of this request.
+        var system = SystemRandomNumberGenerator()
+        var random = SplitMix64(seed: system.next())
         let trace =
             request.headers[.traceparent].flatMap(TraceContext.init(traceparent:)).map { $0.child(using: &random) }
             ?? TraceContext.start(using: &random)
@@ -95,7 +97,7 @@ package struct ClientAPIController: Sendable {
         var draft = OutcomeDraft(
             requestID: context.requestID, userID: user.id, model: modelName, endpoint: endpoint, stream: stream, startedAt: startedAt)
         draft.traceID = trace.traceID
-        draft.fellBackFrom = decision.fellBackFrom
+        draft.fellBackFrom = decision.unhealthyVersion
         let session = sessionID.map {
             SessionContext(id: $0, user: user.id, model: modelName, table: sessions, ttl: configuration.settings.sessionTTLSeconds)
         }
@@ -110,15 +112,17 @@ package struct ClientAPIController: Sendable {
         }
     }
 
-    /// Routes with the live health view; the same call answers `POST /api/routing/decide`.
-    func route(_ request: RouteRequest, in configuration: EffectiveConfiguration) throws -> RouteDecision {
-        var random = SystemRandomNumberGenerator()
+    /// Routes with the live health view; the same call answers `POST /api/routing/decide`, which
+    /// passes `dryRun` so that explaining does not move round-robin turns.
+    func route(_ request: RouteRequest, in configuration: EffectiveConfiguration, dryRun: Bool = false) throws -> RouteDecision {
+        var system = SystemRandomNumberGenerator()
+        var random = SplitMix64(seed: system.next())
         let now = HealthRegistry.now()
         let model = configuration.models[request.model]
         let strategy = request.strategyOverride ?? model?.strategy
-        let turn = strategy == .roundRobin ? health.nextTurn(for: request.model) : 0
+        let turn = strategy == .roundRobin ? health.nextTurn(for: request.model, advance: !dryRun) : 0
         let rotatesVersions = model.map { $0.releaseStrategy == .roundRobin && !$0.hasActiveRollout } ?? false
-        let versionTurn = rotatesVersions ? health.nextTurn(for: "versions\u{0}" + request.model) : 0
+        let versionTurn = rotatesVersions ? health.nextTurn(for: "versions\u{0}" + request.model, advance: !dryRun) : 0
         do {
             return try RequestRouter().route(
                 request, in: configuration, health: { health.status(of: $0, now: now) }, turn: turn, versionTurn: versionTurn, using: &random)

@@ -77,11 +77,11 @@ package final class HealthRegistry: Sendable {
         }
     }
 
-    /// The next round-robin turn of a model.
-    package func nextTurn(for model: String) -> Int {
+    /// The next round-robin turn of a model; `advance: false` only looks (for dry runs).
+    package func nextTurn(for model: String, advance: Bool = true) -> Int {
         state.withLock { state in
             let turn = state.turns[model, default: 0]
-            state.turns[model] = turn &+ 1
+            if advance { state.turns[model] = turn &+ 1 }
             return turn
         }
     }

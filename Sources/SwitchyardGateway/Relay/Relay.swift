@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Metrics
 import NIOCore
 import SwitchyardCore
 
@@ -183,9 +184,14 @@ package struct Relay: Sendable {
                     defer { attempts.cancel() }
                     var outcome: Attempts?
                     do {
+                        try await writer.write(Self.keepAliveComment)
+                        Self.keepAlivesSent.increment()
                         while outcome == nil {
                             outcome = try await pending.wait(upTo: keepAlive)?.get()
-                            if outcome == nil { try await writer.write(Self.keepAliveComment) }
+                            if outcome == nil {
+                                try await writer.write(Self.keepAliveComment)
+                                Self.keepAlivesSent.increment()
+                            }
                         }
                     } catch let error as GatewayError {
                         try await writer.write(Self.errorEvent(error))
@@ -211,6 +217,8 @@ package struct Relay: Sendable {
     }
 
     static let keepAliveComment = ByteBuffer(string: ": keep-alive\n\n")
+    /// Keep-alive comments sent, exported once a metrics backend is bootstrapped.
+    static let keepAlivesSent = Counter(label: "switchyard_sse_keepalives_total")
 
     static func addStreamHeaders(_ headers: inout HTTPFields) {
         headers[.contentType] = "text/event-stream"
@@ -331,6 +339,7 @@ package struct Relay: Sendable {
                 // The upstream is quiet: a comment between events keeps intermediaries from timing out.
                 do {
                     try await writer.write(keepAliveComment)
+                    keepAlivesSent.increment()
                 } catch {
                     sink.record(draft.finish(status: 499, firstByteAt: firstByteAt, usage: usage, provider: provider, error: "client went away"))
                     throw error

@@ -9,7 +9,8 @@ package final class RecentOutcomes: OutcomeSink {
     private struct Sample {
         var time: Double
         var isError: Bool
-        var latency: Double
+        /// `nil` for a failure without a served answer of this version.
+        var latency: Double?
         var ttft: Double?
     }
 
@@ -49,9 +50,8 @@ package final class RecentOutcomes: OutcomeSink {
         samples.withLock { samples in
             samples[key, default: Ring()].append(sample)
             // A version that could not serve (its backends' circuits open) failed this request.
-            if let failed = event.fellBackFrom {
-                samples[Self.key(event.model, failed), default: Ring()].append(
-                    Sample(time: event.time, isError: true, latency: event.latencyMilliseconds, ttft: nil))
+            if let failed = event.fellBackFrom, event.status != 499 {
+                samples[Self.key(event.model, failed), default: Ring()].append(Sample(time: event.time, isError: true, latency: nil, ttft: nil))
             }
         }
     }
@@ -63,7 +63,7 @@ package final class RecentOutcomes: OutcomeSink {
         }
         return VersionWindow(
             requests: selected.count, errors: selected.filter(\.isError).count,
-            p95LatencyMilliseconds: Statistics.percentile(selected.map(\.latency), 0.95),
+            p95LatencyMilliseconds: Statistics.percentile(selected.compactMap(\.latency), 0.95),
             p95TTFTMilliseconds: Statistics.percentile(selected.compactMap(\.ttft), 0.95))
     }
 }

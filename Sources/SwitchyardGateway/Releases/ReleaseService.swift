@@ -66,8 +66,8 @@ package actor ReleaseService {
         let before = try model(name)
         var after = try transform(before)
         var rollout = activeRollout(of: name)
-        // Moving the default by hand ends a rollout of that model that would move traffic again.
-        let endsRollout = after.defaultVersionName != before.defaultVersionName
+        // A rollback, or moving the default by hand, ends a rollout of that model that would move traffic again.
+        let endsRollout = action == "rollback" || after.defaultVersionName != before.defaultVersionName
         if var running = rollout, endsRollout {
             _ = running.abort(reason: "\(action) by \(actor)", now: Self.now())
             if running.canary != after.defaultVersionName, after.versions.contains(where: { $0.name == running.canary && $0.isActive }) {
