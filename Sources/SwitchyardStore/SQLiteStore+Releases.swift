@@ -41,6 +41,16 @@ extension SQLiteStore: ReleaseRepository {
         }
     }
 
+    package func versionTimes(model: String) async throws -> [String: VersionTimes] {
+        try await pool.read { db in
+            var times: [String: VersionTimes] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, created_at, updated_at FROM versions WHERE model = ?", arguments: [model]) {
+                times[row["name"]] = VersionTimes(createdAt: row["created_at"], updatedAt: row["updated_at"])
+            }
+            return times
+        }
+    }
+
     package func auditLog(object: String?, since: Double?, limit: Int) async throws -> [AuditEntry] {
         try await pool.read { db in
             var conditions: [String] = []

@@ -221,6 +221,33 @@ struct TemporaryDatabase: ~Copyable {
         #expect(logged == 100)
     }
 
+    @Test func rolloutsModelChangesAndAuditRowsAreStoredTogetherAndSurviveReopening() async throws {
+        let database = try TemporaryDatabase()
+        var rollout = Rollout(
+            id: "r-1", model: "chat", canary: "v2", stable: "v1", steps: [.setWeight(basisPoints: 100), .pause(seconds: nil)],
+            analysis: .standard, now: 1_000)
+        _ = rollout.advance(now: 1_000)
+        do {
+            let store = try SQLiteStore(path: database.path)
+            _ = try await store.applySeed(try Self.seed())
+            var model = try #require(try await store.loadConfiguration().models.first)
+            model = try model.withWeight(100, for: "v2")
+            try await store.apply(
+                ConfigurationChange(
+                    objects: [.model(model)], rollout: rollout, rolloutEvent: "started",
+                    audit: [AuditEntry(time: 1_000, actor: "admin", source: .api, object: "rollout:r-1", action: "start", before: nil, after: "{}")]))
+            try store.close()
+        }
+        let reopened = try SQLiteStore(path: database.path)
+        #expect(try await reopened.loadRollouts() == [rollout], "a restart resumes where the rollout was")
+        #expect(try await reopened.loadConfiguration().models.first?.versions.map(\.weightBasisPoints) == [9_900, 100])
+        let audit = try await reopened.auditLog(object: "rollout:r-1", since: nil, limit: 10)
+        #expect(audit.map(\.action) == ["start"] && audit.first?.source == .api)
+        #expect(try await reopened.auditLog(object: nil, since: 2_000_000_000, limit: 10).isEmpty)
+        let times = try await reopened.versionTimes(model: "chat")
+        #expect(times["v1"] != nil && times["v2"] != nil)
+    }
+
     @Test func adminTokensAreStoredAsDigests() async throws {
         let database = try TemporaryDatabase()
         let store = try SQLiteStore(path: database.path)

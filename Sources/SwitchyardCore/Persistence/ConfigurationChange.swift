@@ -47,10 +47,24 @@ package struct ConfigurationChange: Sendable {
     }
 }
 
+/// When a version was created and last written.
+package struct VersionTimes: Sendable, Hashable {
+    /// Seconds since 1970.
+    package var createdAt: Double
+    package var updatedAt: Double
+
+    package init(createdAt: Double, updatedAt: Double) {
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
 /// Where changes made at run time, rollouts and the audit log are kept.
 package protocol ReleaseRepository: Sendable {
     func apply(_ change: ConfigurationChange) async throws
     func loadRollouts() async throws -> [Rollout]
+    /// By version name; versions the store keeps no times for are missing.
+    func versionTimes(model: String) async throws -> [String: VersionTimes]
     /// Newest first.
     func auditLog(object: String?, since: Double?, limit: Int) async throws -> [AuditEntry]
 }

@@ -103,6 +103,10 @@ package final class InMemoryReleaseRepository: ReleaseRepository {
         state.withLock { Array($0.rollouts.values) }
     }
 
+    package func versionTimes(model: String) async throws -> [String: VersionTimes] {
+        [:]
+    }
+
     package func auditLog(object: String?, since: Double?, limit: Int) async throws -> [AuditEntry] {
         state.withLock { state in
             Array(

@@ -16,7 +16,14 @@ package struct ReleaseAdminController: Sendable {
         router.get("\(models)/versions") { request, context in
             _ = try auth.authorize(request)
             let model = try await releases.mapErrors { try await releases.model(context.parameters.require("model")) }
-            return Response.json(.object(["model": .string(model.name), "versions": .array(model.versions.map(Self.json))]))
+            let times = try await releases.versionTimes(model: model.name)
+            let versions: [JSONValue] = model.versions.map { version in
+                var json = Self.json(version).objectValue ?? [:]
+                json["created_at"] = times[version.name].map { .number($0.createdAt) } ?? .null
+                json["updated_at"] = times[version.name].map { .number($0.updatedAt) } ?? .null
+                return .object(json)
+            }
+            return Response.json(.object(["model": .string(model.name), "versions": .array(versions)]))
         }
         router.post("\(models)/versions") { request, context in
             let actor = try auth.authorize(request)
@@ -395,6 +402,7 @@ package struct ReleaseAdminController: Sendable {
 
 extension ReleaseService {
     /// Runs `body`, turning release errors into admin API errors.
+    @discardableResult
     nonisolated func mapErrors<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()

@@ -52,6 +52,10 @@ package actor ReleaseService {
 
     package func rollout(_ id: String) -> Rollout? { rollouts[id] }
 
+    package func versionTimes(model: String) async throws -> [String: VersionTimes] {
+        try await releases.versionTimes(model: model)
+    }
+
     package func auditLog(object: String?, since: Double?, limit: Int) async throws -> [AuditEntry] {
         try await releases.auditLog(object: object, since: since, limit: limit)
     }
