@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 import SwitchyardCore
 
@@ -67,14 +68,16 @@ package struct GatewayStores: Sendable {
 ///   - onServerRunning: called with the bound port once the server accepts connections.
 package func buildApplication(
     options: GatewayOptions, stores: GatewayStores, environment: [String: String], seedChangedModels: [String] = [],
-    services: [any Service] = [], logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), services: [any Service] = [], logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     let configuration = ConfigurationHolder(EffectiveConfiguration(try await stores.configuration.loadConfiguration(), environment: environment))
     let releases = ReleaseService(
         holder: configuration, repository: stores.configuration, releases: stores.releases, environment: environment, logger: logger)
     try await releases.reload()
     await releases.startSeedRollouts(models: seedChangedModels)
-    let recentOutcomes = RecentOutcomes(forwardingTo: stores.outcomes)
+    let metrics = GatewayMetrics(registry: metricsRegistry, forwardingTo: stores.outcomes)
+    let recentOutcomes = RecentOutcomes(forwardingTo: metrics)
     let auth = AdminAuthenticator(tokens: options.adminTokens)
     let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
     let client = HTTPClient(
@@ -89,6 +92,12 @@ package func buildApplication(
     router.add(middleware: RequestIDMiddleware())
     router.get("/health") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+    }
+    router.get("/metrics") { _, _ -> Response in
+        let text = metrics.scrape(configuration: configuration.current, health: health, rollouts: await releases.latestRollouts())
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }
     router.get("/ready") { _, _ -> Response in
         let models = configuration.current.modelNames.count

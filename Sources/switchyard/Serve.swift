@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 import SwitchyardCore
 import SwitchyardGateway
@@ -63,6 +65,8 @@ struct Serve: AsyncParsableCommand {
         let (adminTokens, adminTokenNotice) = try await ensureAdminToken(seed: seed, store: store, environment: environment)
 
         let writer = EventWriter(store: store, logger: logger)
+        let metricsRegistry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metricsRegistry))
         let banner = Banner(seed: seed, configuration: effective, adminTokenNotice: adminTokenNotice, host: address.host)
         let app = try await buildApplication(
             options: GatewayOptions(
@@ -70,6 +74,7 @@ struct Serve: AsyncParsableCommand {
                 adminTokens: adminTokens),
             stores: GatewayStores(configuration: store, releases: store, sessions: store, outcomes: writer), environment: environment,
             seedChangedModels: (report.created + report.updated).filter { $0.hasPrefix("model:") }.map { String($0.dropFirst(6)) },
+            metricsRegistry: metricsRegistry,
             services: [writer], logger: logger,
             onServerRunning: { port in banner.print(port: port) })
         try await app.runService()

@@ -22,6 +22,8 @@ package struct OutcomeEvent: Sendable, Hashable, Codable {
     package var traceID: String?
     /// The version drawn first, when it had no usable backend and the default served instead: a failure of that version.
     package var fellBackFrom: String?
+    /// Backends tried after the first failed attempt.
+    package var failovers = 0
 
     package init(
         time: Double, requestID: String, userID: String, model: String, version: String, backend: String, endpoint: String,

@@ -14,6 +14,7 @@ struct OutcomeDraft: Sendable {
     var startedAtWallClock: Double
     var traceID: String?
     var fellBackFrom: String?
+    var failovers = 0
 
     init(requestID: String, userID: String, model: String, endpoint: Endpoint, stream: Bool, startedAt: ContinuousClock.Instant) {
         self.requestID = requestID
@@ -40,6 +41,7 @@ struct OutcomeDraft: Sendable {
             inputTokens: usage.input, outputTokens: usage.output, costUSD: provider.map(usage.cost(for:)) ?? 0, error: error,
             traceID: traceID)
         event.fellBackFrom = fellBackFrom
+        event.failovers = failovers
         return event
     }
 

@@ -83,6 +83,7 @@ package struct Relay: Sendable {
             // With every circuit open, `weighted_failover` tries by weight anyway: no probe reservation then.
             guard decision.usesUnhealthyBackends || health.acquire(backend.label) else { continue }
             attempts += 1
+            draft.failovers = attempts - 1
             draft.backend = backend.label
             var headers = versionHeader
             headers[.switchyardBackend] = backend.label

@@ -52,6 +52,11 @@ package actor ReleaseService {
 
     package func rollout(_ id: String) -> Rollout? { rollouts[id] }
 
+    /// The newest rollout of each model.
+    package func latestRollouts() -> [Rollout] {
+        Dictionary(grouping: rollouts.values, by: \.model).values.compactMap { $0.max { $0.createdAt < $1.createdAt } }
+    }
+
     package func versionTimes(model: String) async throws -> [String: VersionTimes] {
         try await releases.versionTimes(model: model)
     }
