@@ -77,7 +77,8 @@ package func buildApplication(
     try await releases.reload()
     await releases.startSeedRollouts(models: seedChangedModels)
     let metrics = GatewayMetrics(registry: metricsRegistry, forwardingTo: stores.outcomes)
-    let recentOutcomes = RecentOutcomes(forwardingTo: metrics)
+    let rateLimits = RateLimits(forwardingTo: metrics)
+    let recentOutcomes = RecentOutcomes(forwardingTo: rateLimits)
     let auth = AdminAuthenticator(tokens: options.adminTokens)
     let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
     let client = HTTPClient(
@@ -107,7 +108,8 @@ package func buildApplication(
             status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
     let clientAPI = ClientAPIController(
-        configuration: configuration, relay: relay, health: health, sessions: sessions, maxBodyBytes: options.maxBodyBytes)
+        configuration: configuration, relay: relay, health: health, sessions: sessions, rateLimits: rateLimits,
+        maxBodyBytes: options.maxBodyBytes)
     clientAPI.addRoutes(to: router)
     RoutingAdminController(configuration: configuration, client: clientAPI, health: health, sessions: sessions, auth: auth).addRoutes(to: router)
     ReleaseAdminController(releases: releases, auth: auth).addRoutes(to: router)

@@ -158,6 +158,7 @@ enum Migrations {
                     ALTER TABLE models ADD COLUMN seed_rollout_json TEXT;
                     ALTER TABLE models ADD COLUMN release_strategy TEXT NOT NULL DEFAULT 'weight';
                     ALTER TABLE request_log ADD COLUMN trace_id TEXT;
+                    ALTER TABLE users ADD COLUMN rate_limit_json TEXT;
                     CREATE TABLE rollouts (
                         id TEXT PRIMARY KEY,
                         model TEXT NOT NULL,

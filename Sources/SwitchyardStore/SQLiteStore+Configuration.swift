@@ -94,10 +94,12 @@ extension SQLiteStore: ConfigurationRepository {
         }
         configuration.users = try Row.fetchAll(db, sql: "SELECT * FROM users ORDER BY id").compactMap { row in
             guard let digest = TokenDigest(hex: row["token_hash"]) else { return nil }
-            return UserSpec(
+            var user = UserSpec(
                 id: row["id"], name: row["name"], tokenDigest: digest,
                 allowedModels: try decode([String].self, row["allowed_models_json"]), tags: try decode([String].self, row["tags_json"]),
                 region: row["region"], enabled: row["enabled"])
+            user.rateLimit = try (row["rate_limit_json"] as String?).map { try decode(RateLimitSpec.self, $0) }
+            return user
         }
         return configuration
     }
@@ -137,15 +139,17 @@ extension SQLiteStore: ConfigurationRepository {
         case .user(let user):
             try db.execute(
                 sql: """
-                    INSERT INTO users (id, name, token_hash, allowed_models_json, tags_json, region, enabled, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO users (id, name, token_hash, allowed_models_json, tags_json, region, rate_limit_json, enabled,
+                        created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET name = excluded.name, token_hash = excluded.token_hash,
                         allowed_models_json = excluded.allowed_models_json, tags_json = excluded.tags_json,
-                        region = excluded.region, enabled = excluded.enabled, updated_at = excluded.updated_at
+                        region = excluded.region, rate_limit_json = excluded.rate_limit_json, enabled = excluded.enabled,
+                        updated_at = excluded.updated_at
                     """,
                 arguments: [
                     user.id, user.name, user.tokenDigest.hex, try encode(user.allowedModels), try encode(user.tags), user.region,
-                    user.enabled, now, now,
+                    try user.rateLimit.map(encode), user.enabled, now, now,
                 ])
         }
     }

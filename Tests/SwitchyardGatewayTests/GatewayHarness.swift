@@ -76,6 +76,11 @@ struct GatewayHarness {
         [models.forbidden]
         backends = [ { provider = "sim", model = "f" } ]
 
+        [users.limited]
+        token = "sk-limited-user"
+        allowed_models = ["mock"]
+        rate_limit = { requests_per_minute = 100 }
+
         [users.tester]
         token = "\(userToken)"
         allowed_models = ["ok", "slow-stream", "cut-stream", "error-500", "html-502", "stall", "gone", "mock", "late-head", "late-token"]

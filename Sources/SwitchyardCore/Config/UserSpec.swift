@@ -10,6 +10,7 @@ package struct UserSpec: Sendable, Hashable, Codable {
     /// Preferred provider region when the request does not name one.
     package var region: String?
     package var enabled: Bool
+    package var rateLimit: RateLimitSpec?
 
     package init(
         id: String, name: String? = nil, tokenDigest: TokenDigest, allowedModels: [String] = [], tags: [String] = [],
@@ -35,6 +36,7 @@ package struct UserSpec: Sendable, Hashable, Codable {
         let allowedModels = table.strings("allowed_models") ?? []
         let tags = table.strings("tags") ?? []
         let region = table.string("region")
+        let rateLimit = table.table("rate_limit").map(RateLimitSpec.read(from:))
         let enabled = table.bool("enabled") ?? true
         table.rejectUnknownKeys()
         guard let tokenReference else { return nil }
@@ -46,9 +48,10 @@ package struct UserSpec: Sendable, Hashable, Codable {
             table.fail("token", "must be at least 8 characters")
             return nil
         }
-        let user = UserSpec(
+        var user = UserSpec(
             id: id, name: name, tokenDigest: TokenDigest(token: token), allowedModels: allowedModels, tags: tags, region: region,
             enabled: enabled)
+        user.rateLimit = rateLimit
         return (user, token)
     }
 }

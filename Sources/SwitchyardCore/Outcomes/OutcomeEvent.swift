@@ -24,6 +24,8 @@ package struct OutcomeEvent: Sendable, Hashable, Codable {
     package var fellBackFrom: String?
     /// Backends tried after the first failed attempt.
     package var failovers = 0
+    /// The rate-limit admission this request used, to correct its estimated tokens.
+    package var rateLimitTicket: Int?
 
     package init(
         time: Double, requestID: String, userID: String, model: String, version: String, backend: String, endpoint: String,

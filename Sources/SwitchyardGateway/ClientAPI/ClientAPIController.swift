@@ -17,13 +17,18 @@ package struct ClientAPIController: Sendable {
     let relay: Relay
     let health: HealthRegistry
     let sessions: SessionTable
+    let rateLimits: RateLimits
     let maxBodyBytes: Int
 
-    package init(configuration: ConfigurationHolder, relay: Relay, health: HealthRegistry, sessions: SessionTable, maxBodyBytes: Int) {
+    package init(
+        configuration: ConfigurationHolder, relay: Relay, health: HealthRegistry, sessions: SessionTable, rateLimits: RateLimits,
+        maxBodyBytes: Int
+    ) {
         self.configuration = configuration
         self.relay = relay
         self.health = health
         self.sessions = sessions
+        self.rateLimits = rateLimits
         self.maxBodyBytes = maxBodyBytes
     }
 
@@ -74,6 +79,9 @@ package struct ClientAPIController: Sendable {
             excludedProviders: Self.excludedProviders(request.headers[.switchyardExcludeProviders]),
             estimate: Self.estimate(body))
         let decision = try route(routeRequest, in: configuration)
+        let admission = rateLimits.admit(user, tokens: routeRequest.estimate.inputTokens + routeRequest.estimate.outputTokens)
+        if let admission, !admission.allowed { throw RateLimits.error(for: admission) }
+        let limitHeaders = admission.map(RateLimits.headers(for:)) ?? [:]
 
         let clientWantsUsage = body["stream_options"]?["include_usage"]?.boolValue == true
         Self.apply(decision.version.params, to: &body, endpoint: endpoint)
@@ -98,6 +106,7 @@ package struct ClientAPIController: Sendable {
             requestID: context.requestID, userID: user.id, model: modelName, endpoint: endpoint, stream: stream, startedAt: startedAt)
         draft.traceID = trace.traceID
         draft.fellBackFrom = decision.unhealthyVersion
+        draft.rateLimitTicket = admission?.ticket
         let session = sessionID.map {
             SessionContext(id: $0, user: user.id, model: modelName, table: sessions, ttl: configuration.settings.sessionTTLSeconds)
         }
@@ -106,9 +115,12 @@ package struct ClientAPIController: Sendable {
                 upstreamRequest, decision: decision, settings: configuration.settings, outcome: draft,
                 clientWantsUsage: clientWantsUsage, session: session, logger: context.logger)
             response.headers[.traceparent] = trace.traceparent
+            response.headers.append(contentsOf: limitHeaders)
             return response
         } catch let error as GatewayError {
-            throw error.adding([.traceparent: trace.traceparent])
+            var extra: HTTPFields = [.traceparent: trace.traceparent]
+            extra.append(contentsOf: limitHeaders)
+            throw error.adding(extra)
         }
     }
 

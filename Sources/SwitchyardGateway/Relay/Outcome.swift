@@ -15,6 +15,7 @@ struct OutcomeDraft: Sendable {
     var traceID: String?
     var fellBackFrom: String?
     var failovers = 0
+    var rateLimitTicket: Int?
 
     init(requestID: String, userID: String, model: String, endpoint: Endpoint, stream: Bool, startedAt: ContinuousClock.Instant) {
         self.requestID = requestID
@@ -42,6 +43,7 @@ struct OutcomeDraft: Sendable {
             traceID: traceID)
         event.fellBackFrom = fellBackFrom
         event.failovers = failovers
+        event.rateLimitTicket = rateLimitTicket
         return event
     }
 
