@@ -49,14 +49,17 @@ package struct GatewayStores: Sendable {
     package var releases: any ReleaseRepository
     package var sessions: any SessionRepository
     package var outcomes: any OutcomeSink
+    package var usage: any UsageRepository
 
     package init(
-        configuration: any ConfigurationRepository, releases: any ReleaseRepository, sessions: any SessionRepository, outcomes: any OutcomeSink
+        configuration: any ConfigurationRepository, releases: any ReleaseRepository, sessions: any SessionRepository, outcomes: any OutcomeSink,
+        usage: any UsageRepository
     ) {
         self.configuration = configuration
         self.releases = releases
         self.sessions = sessions
         self.outcomes = outcomes
+        self.usage = usage
     }
 }
 
@@ -77,7 +80,9 @@ package func buildApplication(
     try await releases.reload()
     await releases.startSeedRollouts(models: seedChangedModels)
     let metrics = GatewayMetrics(registry: metricsRegistry, forwardingTo: stores.outcomes)
-    let rateLimits = RateLimits(forwardingTo: metrics)
+    let budgets = Budgets(forwardingTo: metrics)
+    try await budgets.load(from: stores.usage)
+    let rateLimits = RateLimits(forwardingTo: budgets)
     let recentOutcomes = RecentOutcomes(forwardingTo: rateLimits)
     let auth = AdminAuthenticator(tokens: options.adminTokens)
     let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
@@ -108,11 +113,12 @@ package func buildApplication(
             status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
     let clientAPI = ClientAPIController(
-        configuration: configuration, relay: relay, health: health, sessions: sessions, rateLimits: rateLimits,
+        configuration: configuration, relay: relay, health: health, sessions: sessions, rateLimits: rateLimits, budgets: budgets,
         maxBodyBytes: options.maxBodyBytes)
     clientAPI.addRoutes(to: router)
     RoutingAdminController(configuration: configuration, client: clientAPI, health: health, sessions: sessions, auth: auth).addRoutes(to: router)
     ReleaseAdminController(releases: releases, auth: auth).addRoutes(to: router)
+    UsageAdminController(usage: stores.usage, auth: auth).addRoutes(to: router)
     let prober = HealthProber(configuration: configuration, health: health, client: client, logger: logger)
 
     return Application(

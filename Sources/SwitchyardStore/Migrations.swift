@@ -159,6 +159,8 @@ enum Migrations {
                     ALTER TABLE models ADD COLUMN release_strategy TEXT NOT NULL DEFAULT 'weight';
                     ALTER TABLE request_log ADD COLUMN trace_id TEXT;
                     ALTER TABLE users ADD COLUMN rate_limit_json TEXT;
+                    ALTER TABLE users ADD COLUMN budget_json TEXT;
+                    CREATE INDEX request_log_by_user_time ON request_log(user_id, time);
                     CREATE TABLE rollouts (
                         id TEXT PRIMARY KEY,
                         model TEXT NOT NULL,

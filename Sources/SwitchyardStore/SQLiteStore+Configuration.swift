@@ -99,6 +99,7 @@ extension SQLiteStore: ConfigurationRepository {
                 allowedModels: try decode([String].self, row["allowed_models_json"]), tags: try decode([String].self, row["tags_json"]),
                 region: row["region"], enabled: row["enabled"])
             user.rateLimit = try (row["rate_limit_json"] as String?).map { try decode(RateLimitSpec.self, $0) }
+            user.budget = try (row["budget_json"] as String?).map { try decode(BudgetSpec.self, $0) }
             return user
         }
         return configuration
@@ -139,17 +140,18 @@ extension SQLiteStore: ConfigurationRepository {
         case .user(let user):
             try db.execute(
                 sql: """
-                    INSERT INTO users (id, name, token_hash, allowed_models_json, tags_json, region, rate_limit_json, enabled,
-                        created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO users (id, name, token_hash, allowed_models_json, tags_json, region, rate_limit_json, budget_json,
+                        enabled, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET name = excluded.name, token_hash = excluded.token_hash,
                         allowed_models_json = excluded.allowed_models_json, tags_json = excluded.tags_json,
-                        region = excluded.region, rate_limit_json = excluded.rate_limit_json, enabled = excluded.enabled,
+                        region = excluded.region, rate_limit_json = excluded.rate_limit_json, budget_json = excluded.budget_json,
+                        enabled = excluded.enabled,
                         updated_at = excluded.updated_at
                     """,
                 arguments: [
                     user.id, user.name, user.tokenDigest.hex, try encode(user.allowedModels), try encode(user.tags), user.region,
-                    try user.rateLimit.map(encode), user.enabled, now, now,
+                    try user.rateLimit.map(encode), try user.budget.map(encode), user.enabled, now, now,
                 ])
         }
     }

@@ -81,6 +81,11 @@ struct GatewayHarness {
         allowed_models = ["mock"]
         rate_limit = { requests_per_minute = 100 }
 
+        [users.spender]
+        token = "sk-spender-user"
+        allowed_models = ["ok", "slow-stream"]
+        budget = { daily_usd = 0.01 }
+
         [users.tester]
         token = "\(userToken)"
         allowed_models = ["ok", "slow-stream", "cut-stream", "error-500", "html-502", "stall", "gone", "mock", "late-head", "late-token"]
@@ -116,7 +121,7 @@ struct GatewayHarness {
             let outcomes = InMemoryOutcomeSink()
             let stores = GatewayStores(
                 configuration: repository, releases: InMemoryReleaseRepository(configuration: repository), sessions: InMemorySessionRepository(),
-                outcomes: outcomes)
+                outcomes: outcomes, usage: outcomes)
             let (gatewayPorts, gatewayPortSink) = AsyncStream.makeStream(of: Int.self)
             let gateway = try await buildApplication(
                 options: options(maxBodyBytes), stores: stores, environment: [:], logger: logger,

@@ -248,6 +248,26 @@ struct TemporaryDatabase: ~Copyable {
         #expect(times["v1"] != nil && times["v2"] != nil)
     }
 
+    @Test func usageAndSpendAreReadFromTheRequestLog() async throws {
+        let database = try TemporaryDatabase()
+        let store = try SQLiteStore(path: database.path)
+        let writer = EventWriter(store: store, logger: Logger(label: "test"))
+        for index in 0..<10 {
+            var event = Self.event(index, time: 1_800_000_000 + Double(index) * 3_600, status: index == 3 ? 502 : 200)
+            event.userID = index < 6 ? "alice" : "bob"
+            event.version = index % 2 == 0 ? "v1" : "v2"
+            writer.record(event)
+        }
+        try await writer.flush()
+        let spend = try await store.spendByUser(since: 1_800_000_000 + 4 * 3_600)
+        #expect(abs(spend["alice"]! - 0.002) < 1e-12 && abs(spend["bob"]! - 0.004) < 1e-12)
+        let byVersion = try await store.usage(UsageQuery(user: "alice", groupBy: .version))
+        #expect(byVersion.map(\.key) == ["chat/v1", "chat/v2"])
+        #expect(byVersion.map(\.requests) == [3, 3] && byVersion[1].errors == 1 && byVersion[0].outputTokens == 60)
+        let byDay = try await store.usage(UsageQuery(from: 1_800_000_000, to: 1_800_000_000 + 2 * 3_600, groupBy: .day))
+        #expect(byDay.map(\.key) == ["2027-01-15"] && byDay[0].requests == 2)
+    }
+
     @Test func adminTokensAreStoredAsDigests() async throws {
         let database = try TemporaryDatabase()
         let store = try SQLiteStore(path: database.path)

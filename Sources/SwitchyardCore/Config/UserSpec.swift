@@ -11,6 +11,7 @@ package struct UserSpec: Sendable, Hashable, Codable {
     package var region: String?
     package var enabled: Bool
     package var rateLimit: RateLimitSpec?
+    package var budget: BudgetSpec?
 
     package init(
         id: String, name: String? = nil, tokenDigest: TokenDigest, allowedModels: [String] = [], tags: [String] = [],
@@ -37,6 +38,7 @@ package struct UserSpec: Sendable, Hashable, Codable {
         let tags = table.strings("tags") ?? []
         let region = table.string("region")
         let rateLimit = table.table("rate_limit").map(RateLimitSpec.read(from:))
+        let budget = table.table("budget").map(BudgetSpec.read(from:))
         let enabled = table.bool("enabled") ?? true
         table.rejectUnknownKeys()
         guard let tokenReference else { return nil }
@@ -52,6 +54,7 @@ package struct UserSpec: Sendable, Hashable, Codable {
             id: id, name: name, tokenDigest: TokenDigest(token: token), allowedModels: allowedModels, tags: tags, region: region,
             enabled: enabled)
         user.rateLimit = rateLimit
+        user.budget = budget
         return (user, token)
     }
 }

@@ -1,7 +1,8 @@
+import Foundation
 import Synchronization
 
 /// Keeps outcome events in memory: for tests and for running without a database.
-package final class InMemoryOutcomeSink: OutcomeSink {
+package final class InMemoryOutcomeSink: OutcomeSink, UsageRepository {
     private let events = Mutex<[OutcomeEvent]>([])
 
     package init() {}
@@ -12,6 +13,34 @@ package final class InMemoryOutcomeSink: OutcomeSink {
 
     package var recorded: [OutcomeEvent] {
         events.withLock { $0 }
+    }
+
+    package func spendByUser(since time: Double) async throws -> [String: Double] {
+        recorded.filter { $0.time >= time }.reduce(into: [:]) { $0[$1.userID, default: 0] += $1.costUSD }
+    }
+
+    package func usage(_ query: UsageQuery) async throws -> [UsageRow] {
+        var rows: [String: UsageRow] = [:]
+        for event in recorded {
+            guard query.user.map({ $0 == event.userID }) ?? true, query.model.map({ $0 == event.model }) ?? true,
+                query.from.map({ event.time >= $0 }) ?? true, query.to.map({ event.time < $0 }) ?? true
+            else { continue }
+            let key: String
+            switch query.groupBy {
+            case .user: key = event.userID
+            case .model: key = event.model
+            case .version: key = "\(event.model)/\(event.version)"
+            case .day: key = Date(timeIntervalSince1970: event.time).formatted(.iso8601.year().month().day())
+            }
+            var row = rows[key] ?? UsageRow(key: key, requests: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUSD: 0)
+            row.requests += 1
+            row.errors += event.isError ? 1 : 0
+            row.inputTokens += event.inputTokens
+            row.outputTokens += event.outputTokens
+            row.costUSD += event.costUSD
+            rows[key] = row
+        }
+        return rows.values.sorted { $0.key < $1.key }
     }
 }
 

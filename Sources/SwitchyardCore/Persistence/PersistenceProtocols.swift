@@ -32,3 +32,47 @@ package protocol SessionRepository: Sendable {
     /// Removes bindings that expired before `now`.
     func purgeSessions(expiredBefore now: Double) async throws
 }
+
+/// Reads what was spent and used, from the recorded outcomes.
+package protocol UsageRepository: Sendable {
+    /// USD recorded per user since `time` (seconds since 1970).
+    func spendByUser(since time: Double) async throws -> [String: Double]
+    /// Requests, tokens and cost grouped by `groupBy` (`user`, `model`, `version`, `day`), filtered.
+    func usage(_ query: UsageQuery) async throws -> [UsageRow]
+}
+
+package struct UsageQuery: Sendable, Hashable {
+    package enum Grouping: String, Sendable, CaseIterable { case user, model, version, day }
+
+    package var user: String?
+    package var model: String?
+    package var from: Double?
+    package var to: Double?
+    package var groupBy: Grouping
+
+    package init(user: String? = nil, model: String? = nil, from: Double? = nil, to: Double? = nil, groupBy: Grouping = .user) {
+        self.user = user
+        self.model = model
+        self.from = from
+        self.to = to
+        self.groupBy = groupBy
+    }
+}
+
+package struct UsageRow: Sendable, Hashable {
+    package var key: String
+    package var requests: Int
+    package var errors: Int
+    package var inputTokens: Int
+    package var outputTokens: Int
+    package var costUSD: Double
+
+    package init(key: String, requests: Int, errors: Int, inputTokens: Int, outputTokens: Int, costUSD: Double) {
+        self.key = key
+        self.requests = requests
+        self.errors = errors
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.costUSD = costUSD
+    }
+}

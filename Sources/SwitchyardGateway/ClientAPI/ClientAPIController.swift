@@ -18,17 +18,19 @@ package struct ClientAPIController: Sendable {
     let health: HealthRegistry
     let sessions: SessionTable
     let rateLimits: RateLimits
+    let budgets: Budgets
     let maxBodyBytes: Int
 
     package init(
         configuration: ConfigurationHolder, relay: Relay, health: HealthRegistry, sessions: SessionTable, rateLimits: RateLimits,
-        maxBodyBytes: Int
+        budgets: Budgets, maxBodyBytes: Int
     ) {
         self.configuration = configuration
         self.relay = relay
         self.health = health
         self.sessions = sessions
         self.rateLimits = rateLimits
+        self.budgets = budgets
         self.maxBodyBytes = maxBodyBytes
     }
 
@@ -79,6 +81,8 @@ package struct ClientAPIController: Sendable {
             excludedProviders: Self.excludedProviders(request.headers[.switchyardExcludeProviders]),
             estimate: Self.estimate(body))
         let decision = try route(routeRequest, in: configuration)
+        // The budget is only read; the rate limit takes a slot, so it comes last.
+        if let overBudget = budgets.check(user) { throw overBudget }
         let admission = rateLimits.admit(user, tokens: routeRequest.estimate.inputTokens + routeRequest.estimate.outputTokens)
         if let admission, !admission.allowed { throw RateLimits.error(for: admission) }
         let limitHeaders = admission.map(RateLimits.headers(for:)) ?? [:]
@@ -107,6 +111,7 @@ package struct ClientAPIController: Sendable {
         draft.traceID = trace.traceID
         draft.fellBackFrom = decision.unhealthyVersion
         draft.rateLimitTicket = admission?.ticket
+        draft.estimatedInputTokens = routeRequest.estimate.inputTokens
         let session = sessionID.map {
             SessionContext(id: $0, user: user.id, model: modelName, table: sessions, ttl: configuration.settings.sessionTTLSeconds)
         }

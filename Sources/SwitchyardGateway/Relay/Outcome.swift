@@ -16,6 +16,8 @@ struct OutcomeDraft: Sendable {
     var fellBackFrom: String?
     var failovers = 0
     var rateLimitTicket: Int?
+    /// Prompt tokens estimated at admission: billed when a client leaves before the usage arrives.
+    var estimatedInputTokens = 0
 
     init(requestID: String, userID: String, model: String, endpoint: Endpoint, stream: Bool, startedAt: ContinuousClock.Instant) {
         self.requestID = requestID
@@ -45,6 +47,13 @@ struct OutcomeDraft: Sendable {
         event.failovers = failovers
         event.rateLimitTicket = rateLimitTicket
         return event
+    }
+
+    /// Usage when a client left a stream before the upstream reported it: the prompt estimate, and
+    /// one output token per relayed event (streams send about a token per chunk), so that cut
+    /// streams are not free.
+    func estimatedUsage(events: Int) -> TokenUsage {
+        TokenUsage(input: estimatedInputTokens, output: events)
     }
 
     static func milliseconds(from start: ContinuousClock.Instant, to end: ContinuousClock.Instant) -> Double {

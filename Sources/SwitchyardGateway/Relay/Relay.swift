@@ -322,6 +322,7 @@ package struct Relay: Sendable {
         var sawDone = false
         var firstByteAt: ContinuousClock.Instant?
         var upstreamFailure: GatewayError?
+        var relayedEvents = 0
         var iterator = body.makeAsyncIterator()
         while true {
             let item: StreamItem?
@@ -329,7 +330,10 @@ package struct Relay: Sendable {
                 item = try await iterator.next()
             } catch {
                 if Task.isCancelled {
-                    sink.record(draft.finish(status: 499, firstByteAt: firstByteAt, usage: usage, provider: provider, error: "client went away"))
+                    sink.record(
+                        draft.finish(
+                            status: 499, firstByteAt: firstByteAt, usage: usage ?? draft.estimatedUsage(events: relayedEvents), provider: provider,
+                            error: "client went away"))
                     throw error
                 }
                 upstreamFailure = bodyReadError(error)
@@ -342,7 +346,10 @@ package struct Relay: Sendable {
                     try await writer.write(keepAliveComment)
                     keepAlivesSent.increment()
                 } catch {
-                    sink.record(draft.finish(status: 499, firstByteAt: firstByteAt, usage: usage, provider: provider, error: "client went away"))
+                    sink.record(
+                        draft.finish(
+                            status: 499, firstByteAt: firstByteAt, usage: usage ?? draft.estimatedUsage(events: relayedEvents), provider: provider,
+                            error: "client went away"))
                     throw error
                 }
                 continue
@@ -364,12 +371,16 @@ package struct Relay: Sendable {
                     }
                 }
                 output.writeImmutableBuffer(event)
+                relayedEvents += 1
             }
             guard output.readableBytes > 0 else { continue }
             do {
                 try await writer.write(output)
             } catch {
-                sink.record(draft.finish(status: 499, firstByteAt: firstByteAt, usage: usage, provider: provider, error: "client went away"))
+                sink.record(
+                    draft.finish(
+                        status: 499, firstByteAt: firstByteAt, usage: usage ?? draft.estimatedUsage(events: relayedEvents), provider: provider,
+                        error: "client went away"))
                 throw error
             }
         }

@@ -1,0 +1,42 @@
+import Foundation
+import Hummingbird
+import SwitchyardCore
+
+/// `GET /api/usage`: requests, tokens and cost from the recorded outcomes, filtered and grouped.
+package struct UsageAdminController: Sendable {
+    let usage: any UsageRepository
+    let auth: AdminAuthenticator
+
+    package func addRoutes(to router: Router<GatewayContext>) {
+        router.get("/api/usage") { request, _ in
+            _ = try auth.authorize(request)
+            let parameters = request.uri.queryParameters
+            var query = UsageQuery(user: parameters.get("user"), model: parameters.get("model"))
+            query.from = try Self.time(parameters.get("from"), field: "from")
+            query.to = try Self.time(parameters.get("to"), field: "to")
+            if let grouping = parameters.get("group_by") {
+                guard let parsed = UsageQuery.Grouping(rawValue: grouping) else {
+                    throw AdminError.invalid("group_by", "'group_by' is one of user, model, version, day.")
+                }
+                query.groupBy = parsed
+            }
+            let rows: [JSONValue] = try await usage.usage(query).map { row in
+                .object([
+                    "key": .string(row.key), "requests": .number(Double(row.requests)), "errors": .number(Double(row.errors)),
+                    "tokens_in": .number(Double(row.inputTokens)), "tokens_out": .number(Double(row.outputTokens)),
+                    "cost_usd": .number(row.costUSD),
+                ])
+            }
+            return Response.json(.object(["group_by": .string(query.groupBy.rawValue), "rows": .array(rows)]))
+        }
+    }
+
+    /// Seconds since 1970, or an ISO 8601 date or time.
+    static func time(_ text: String?, field: String) throws -> Double? {
+        guard let text else { return nil }
+        if let seconds = Double(text) { return seconds }
+        if let date = ISO8601DateFormatter().date(from: text) { return date.timeIntervalSince1970 }
+        if let day = try? Date(text, strategy: .iso8601.year().month().day()) { return day.timeIntervalSince1970 }
+        throw AdminError.invalid(field, "'\(field)' must be seconds since 1970 or an ISO 8601 date or time.")
+    }
+}

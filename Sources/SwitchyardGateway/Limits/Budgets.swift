@@ -1,0 +1,56 @@
+import Foundation
+import HTTPTypes
+import SwitchyardCore
+import Synchronization
+
+/// Each user's recorded spend this UTC day and month, loaded from the outcome history at start and
+/// kept current by the outcome chain (streams and client departures included). A request is
+/// refused once the recorded spend of a period has reached its cap; one in flight when the cap is
+/// crossed completes and is counted.
+package final class Budgets: OutcomeSink {
+    private let spend = Mutex<[String: Spend]>([:])
+    private let next: any OutcomeSink
+
+    package init(forwardingTo next: any OutcomeSink) {
+        self.next = next
+    }
+
+    /// Reads this day's and month's spend from the recorded outcomes.
+    package func load(from usage: any UsageRepository, now: Double = Date().timeIntervalSince1970) async throws {
+        let periods = BudgetPeriods(at: now)
+        let month = try await usage.spendByUser(since: periods.monthStart)
+        let day = try await usage.spendByUser(since: periods.dayStart)
+        spend.withLock { spend in
+            for (user, cost) in month {
+                spend[user] = Spend(periods: periods, day: day[user] ?? 0, month: cost)
+            }
+        }
+    }
+
+    package func record(_ event: OutcomeEvent) {
+        if event.costUSD > 0 {
+            spend.withLock { spend in
+                spend[event.userID, default: Spend(periods: BudgetPeriods(at: event.time))].add(event.costUSD, at: event.time)
+            }
+        }
+        next.record(event)
+    }
+
+    /// The refusal for a user over budget; `nil` when the user may spend.
+    package func check(_ user: UserSpec, now: Double = Date().timeIntervalSince1970) -> GatewayError? {
+        guard let budget = user.budget else { return nil }
+        let exceeded = spend.withLock { spend -> (period: String, cap: Double, spent: Double)? in
+            guard var current = spend[user.id] else { return nil }
+            current.roll(to: now)
+            spend[user.id] = current
+            return current.exceeded(budget)
+        }
+        guard let exceeded else { return nil }
+        return GatewayError(
+            status: .tooManyRequests,
+            message: String(
+                format: "You exceeded your %@ budget: %.4f of %.4f USD spent. It renews at the start of the next UTC %@.", exceeded.period,
+                exceeded.spent, exceeded.cap, exceeded.period == "daily" ? "day" : "month"),
+            type: "insufficient_quota", code: "insufficient_quota")
+    }
+}

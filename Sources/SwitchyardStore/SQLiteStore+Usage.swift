@@ -1,0 +1,58 @@
+import GRDB
+import SwitchyardCore
+
+extension SQLiteStore: UsageRepository {
+    package func spendByUser(since time: Double) async throws -> [String: Double] {
+        try await pool.read { db in
+            var spend: [String: Double] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT user_id, SUM(cost_usd) AS cost FROM request_log WHERE time >= ? GROUP BY user_id", arguments: [time])
+            {
+                spend[row["user_id"]] = row["cost"]
+            }
+            return spend
+        }
+    }
+
+    package func usage(_ query: UsageQuery) async throws -> [UsageRow] {
+        let key: String
+        switch query.groupBy {
+        case .user: key = "user_id"
+        case .model: key = "model"
+        case .version: key = "model || '/' || version"
+        case .day: key = "strftime('%Y-%m-%d', time, 'unixepoch')"
+        }
+        return try await pool.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let user = query.user {
+                conditions.append("user_id = ?")
+                arguments += [user]
+            }
+            if let model = query.model {
+                conditions.append("model = ?")
+                arguments += [model]
+            }
+            if let from = query.from {
+                conditions.append("time >= ?")
+                arguments += [from]
+            }
+            if let to = query.to {
+                conditions.append("time < ?")
+                arguments += [to]
+            }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            let sql = """
+                SELECT \(key) AS key, COUNT(*) AS requests,
+                    SUM(CASE WHEN status >= 500 OR status IN (429, 499) THEN 1 ELSE 0 END) AS errors,
+                    SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, SUM(cost_usd) AS cost
+                FROM request_log \(filter) GROUP BY key ORDER BY key
+                """
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                UsageRow(
+                    key: row["key"], requests: row["requests"], errors: row["errors"], inputTokens: row["tokens_in"],
+                    outputTokens: row["tokens_out"], costUSD: row["cost"])
+            }
+        }
+    }
+}
