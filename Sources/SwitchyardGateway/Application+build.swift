@@ -79,7 +79,7 @@ package func buildApplication(
         holder: configuration, repository: stores.configuration, releases: stores.releases, environment: environment, logger: logger)
     try await releases.reload()
     await releases.startSeedRollouts(models: seedChangedModels)
-    let metrics = GatewayMetrics(registry: metricsRegistry, forwardingTo: stores.outcomes)
+    let metrics = GatewayMetrics(registry: metricsRegistry, forwardingTo: AccessLog(logger: logger, forwardingTo: stores.outcomes))
     let budgets = Budgets(forwardingTo: metrics)
     try await budgets.load(from: stores.usage)
     let rateLimits = RateLimits(forwardingTo: budgets)

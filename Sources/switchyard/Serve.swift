@@ -26,17 +26,25 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(help: "text, or json (one JSON object a line).")
+    var logFormat: LogFormat = .text
+
     func run() async throws {
         if ProcessInfo.processInfo.environment["SWITCHYARD_NIO_EXECUTOR"] != "0" {
             // Run Swift concurrency on NIO's event loop threads: requests stop hopping between the
             // cooperative pool and the event loops (about 10 % less CPU per request, see README).
             _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }
-        let logLevel = self.logLevel
+        let (logLevel, logFormat) = (self.logLevel, self.logFormat)
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
-            return handler
+            switch logFormat {
+            case .json:
+                return JSONLogHandler(label: label, level: logLevel)
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = logLevel
+                return handler
+            }
         }
         let logger = Logger(label: "switchyard")
 
@@ -152,3 +160,7 @@ struct Banner: Sendable {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}

@@ -268,6 +268,30 @@ struct TemporaryDatabase: ~Copyable {
         #expect(byDay.map(\.key) == ["2027-01-15"] && byDay[0].requests == 2)
     }
 
+    @Test func aBackupTakenUnderWriteLoadOpensAndPassesTheIntegrityCheck() async throws {
+        let database = try TemporaryDatabase()
+        let store = try SQLiteStore(path: database.path)
+        _ = try await store.applySeed(try Self.seed())
+        let writer = EventWriter(store: store, interval: .milliseconds(5), logger: Logger(label: "test"))
+        let load = Task {
+            for index in 0..<4_000 {
+                writer.record(Self.event(index))
+                if index % 100 == 0 { try await writer.flush() }
+            }
+            try await writer.flush()
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        let destination = database.directory.appendingPathComponent("copy.db").path
+        let size = try await store.backup(to: destination)
+        try await load.value
+        #expect(size > 0)
+        let copy = try SQLiteStore(path: destination)
+        #expect(try await copy.loadConfiguration() == (try Self.seed()))
+        let copied = try await copy.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM request_log")! }
+        #expect(copied >= 0 && copied <= 4_000)
+        await #expect(throws: BackupError.self) { try await store.backup(to: destination) }
+    }
+
     @Test func adminTokensAreStoredAsDigests() async throws {
         let database = try TemporaryDatabase()
         let store = try SQLiteStore(path: database.path)
