@@ -132,7 +132,7 @@ package func buildApplication(
 
 /// Pooled keep-alive connections, many per host, and no silent connect retries: a refused upstream
 /// must fail fast (DESIGN §10).
-func upstreamClientConfiguration(_ options: GatewayOptions) -> HTTPClient.Configuration {
+package func upstreamClientConfiguration(_ options: GatewayOptions) -> HTTPClient.Configuration {
     var configuration = HTTPClient.Configuration()
     configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 256
     configuration.connectionPool.retryConnectionEstablishment = false

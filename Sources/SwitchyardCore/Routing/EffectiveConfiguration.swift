@@ -5,6 +5,11 @@ package struct EffectiveConfiguration: Sendable {
         /// The key with `env:` references resolved; `nil` when none is configured or the variable is unset.
         package var apiKey: String?
         package var id: String { spec.id }
+
+        package init(spec: ProviderSpec, apiKey: String?) {
+            self.spec = spec
+            self.apiKey = apiKey
+        }
     }
 
     package struct Backend: Sendable {
@@ -18,6 +23,18 @@ package struct EffectiveConfiguration: Sendable {
         package var label: String
 
         package var region: String? { provider.spec.region }
+
+        package init(
+            provider: Provider, upstreamModel: String, weight: Double, priority: Int, tags: [String], mock: MockSettings, label: String
+        ) {
+            self.provider = provider
+            self.upstreamModel = upstreamModel
+            self.weight = weight
+            self.priority = priority
+            self.tags = tags
+            self.mock = mock
+            self.label = label
+        }
     }
 
     package struct Version: Sendable {

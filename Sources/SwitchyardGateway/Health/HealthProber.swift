@@ -9,13 +9,13 @@ import SwitchyardCore
 /// is asked `GET {base_url}/models` (or sent a one-token chat). A failure (no connection, timeout,
 /// 5xx, 429) counts against each of its backends; a success closes a circuit whose open time is over.
 /// A 404 or 405 to `/models` means the server has no model list, not that it is down.
-struct HealthProber: Service {
+package struct HealthProber: Service {
     let configuration: ConfigurationHolder
     let health: HealthRegistry
     let client: HTTPClient
     let logger: Logger
 
-    func run() async throws {
+    package func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let interval = configuration.current.settings.healthCheckIntervalSeconds
             let pause = interval > 0 ? interval : 5  // disabled: look again later, the setting may change
@@ -51,8 +51,12 @@ struct HealthProber: Service {
         }
     }
 
-    /// `nil` when the provider answered well, else why not.
     private func probe(_ provider: EffectiveConfiguration.Provider, timeout: Double) async -> String? {
+        await Self.check(provider, timeout: timeout, client: client)
+    }
+
+    /// Asks one provider its health check; `nil` when it answered well, else why not.
+    package static func check(_ provider: EffectiveConfiguration.Provider, timeout: Double, client: HTTPClient) async -> String? {
         guard let baseURL = provider.spec.baseURL else { return "no base_url" }
         var request: HTTPClientRequest
         switch provider.spec.healthCheck {

@@ -18,6 +18,14 @@ package struct UpstreamRequest: Sendable {
     package var requestID: String
     /// Client headers from the allow-list, passed on as they came.
     package var forwardedHeaders: [(String, String)]
+
+    package init(endpoint: Endpoint, body: [String: JSONValue], stream: Bool, requestID: String, forwardedHeaders: [(String, String)]) {
+        self.endpoint = endpoint
+        self.body = body
+        self.stream = stream
+        self.requestID = requestID
+        self.forwardedHeaders = forwardedHeaders
+    }
 }
 
 /// The head of an upstream's answer and a way to read its body as it arrives.
