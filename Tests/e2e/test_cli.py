@@ -64,3 +64,21 @@ def test_health_check_and_test_backend(tmp_path: Path) -> None:
         assert "HTTP 200" in answer.stdout and "upstream says: ping" in answer.stdout
         refused = run("test-backend", "--config", "seed.toml", "--provider", "dead", "--model", "y", cwd=tmp_path)
         assert refused.returncode == 1 and "unreachable" in refused.stderr.lower()
+
+
+def test_importers_write_seeds_that_validate(tmp_path: Path) -> None:
+    (tmp_path / "berry.toml").write_text(
+        '[providers.openai]\nbase_url = "https://api.openai.com/v1"\napi_key = "sk-x"\nmodels = ["gpt-4"]\n'
+        '[models.gpt_4]\nname = "gpt-4"\nstrategy = "failover"\n'
+        '[[models.gpt_4.backends]]\nprovider = "openai"\nmodel = "gpt-4"\npriority = 1\n'
+        '[users.dev]\ntoken = "dev-token-123"\nallowed_models = ["gpt-4"]\n')
+    berry = run("import", "berry", "berry.toml", "--output", "seed.toml", cwd=tmp_path)
+    assert berry.returncode == 0, berry.stderr
+    assert "not imported: providers.openai.models" in berry.stderr
+    assert run("validate", "seed.toml", cwd=tmp_path).returncode == 0
+
+    env = {"LLM_PROVIDERS": "A", "LLM_PROVIDER_A_BASE_URL": "http://127.0.0.1:9/v1", "LLM_PROVIDER_A_API_KEY": "k"}
+    imported = subprocess.run([str(gateway_binary()), "import", "env"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                              env={"PATH": "/usr/bin:/bin", **env})
+    assert imported.returncode == 0 and 'api_key = "env:LLM_PROVIDER_A_API_KEY"' in imported.stdout
+    assert run("import", "berry", "missing.toml", cwd=tmp_path).returncode == 1
