@@ -81,11 +81,11 @@ package struct RolloutRequest: Sendable, Hashable, Codable {
 }
 
 extension Duration {
-    /// Seconds in a duration written like `"30s"`, `"10m"`, `"1h"`, `"1.5h"` or `"250ms"`.
+    /// Seconds in a duration written like `"30s"`, `"10m"`, `"1h"`, `"1.5h"` or `"250ms"`; at most a year.
     package static func seconds(parsing text: String) -> Double? {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3_600), ("d", 86_400)]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
-            guard let value = Double(text.dropLast(suffix.count)), value >= 0, value.isFinite else { return nil }
+            guard let value = Double(text.dropLast(suffix.count)), value >= 0, value.isFinite, value * factor <= 31_536_000 else { return nil }
             return value * factor
         }
         return nil

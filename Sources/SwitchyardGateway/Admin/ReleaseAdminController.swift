@@ -384,7 +384,7 @@ package struct ReleaseAdminController: Sendable {
 
     /// `"30s"`, `"1.5s"`: the form durations are written in.
     static func durationText(_ seconds: Double) -> String {
-        seconds.rounded() == seconds ? "\(Int(seconds))s" : "\(seconds)s"
+        seconds.rounded() == seconds && seconds < 1e15 ? "\(Int(seconds))s" : "\(seconds)s"
     }
 
     static func json(_ entry: AuditEntry) -> JSONValue {
