@@ -7,6 +7,7 @@ import Testing
         var limiter = RateLimiter(spec: RateLimitSpec(requestsPerMinute: 100))
         let decisions = (0..<300).map { _ in limiter.admit(now: 1_000, tokens: 10) }
         #expect(decisions.filter(\.allowed).count == 100)
+        #expect(decisions[0].requestsResetSeconds == 60, "the first admission frees its slot a minute later")
         let refused = decisions.last!
         #expect(refused.limit == "requests_per_minute" && refused.remainingRequests == 0)
         #expect(abs(refused.retryAfter - 60) < 1e-9)

@@ -93,7 +93,9 @@ package struct RateLimiter: Sendable {
             }
             waits.append(("tokens_per_minute", wait))
         }
-        let resetRequests = lastMinute.first.map { $0.time + 60 - now } ?? 0
+        // The window frees its oldest slot 60 s after that admission (this one, when it is the first).
+        let oldest = lastMinute.first?.time ?? (waits.isEmpty ? now : nil)
+        let resetRequests = oldest.map { $0 + 60 - now } ?? 0
         var decision = Decision(
             allowed: waits.isEmpty, retryAfter: 0, limit: nil, requestLimit: spec.requestsPerMinute,
             remainingRequests: spec.requestsPerMinute.map { max(0, $0 - minuteRequests - (waits.isEmpty ? 1 : 0)) },
