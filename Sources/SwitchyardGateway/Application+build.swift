@@ -50,16 +50,18 @@ package struct GatewayStores: Sendable {
     package var sessions: any SessionRepository
     package var outcomes: any OutcomeSink
     package var usage: any UsageRepository
+    package var experiments: any ExperimentRepository
 
     package init(
         configuration: any ConfigurationRepository, releases: any ReleaseRepository, sessions: any SessionRepository, outcomes: any OutcomeSink,
-        usage: any UsageRepository
+        usage: any UsageRepository, experiments: any ExperimentRepository
     ) {
         self.configuration = configuration
         self.releases = releases
         self.sessions = sessions
         self.outcomes = outcomes
         self.usage = usage
+        self.experiments = experiments
     }
 }
 
@@ -119,6 +121,7 @@ package func buildApplication(
     RoutingAdminController(configuration: configuration, client: clientAPI, health: health, sessions: sessions, auth: auth).addRoutes(to: router)
     ReleaseAdminController(releases: releases, auth: auth).addRoutes(to: router)
     UsageAdminController(usage: stores.usage, auth: auth).addRoutes(to: router)
+    ExperimentAdminController(releases: releases, recorded: stores.experiments, outcomes: stores.outcomes, auth: auth).addRoutes(to: router)
     let prober = HealthProber(configuration: configuration, health: health, client: client, logger: logger)
 
     return Application(

@@ -65,12 +65,15 @@ package final class EventWriter: OutcomeSink, Service {
         var model: String
         var version: String
         var backend: String
+        var experiment: String
+        var variant: String
     }
 
     private struct Rollup {
         var requests = 0
         var errors = 0
         var latencySum = 0.0
+        var latencySquareSum = 0.0
         var latency = LatencyHistogram()
         var ttftCount = 0
         var ttftSum = 0.0
@@ -78,27 +81,31 @@ package final class EventWriter: OutcomeSink, Service {
         var tokensIn = 0
         var tokensOut = 0
         var cost = 0.0
+        var costSquareSum = 0.0
     }
 
     private static func write(_ events: [OutcomeEvent], db: Database) throws {
         let insert = try db.cachedStatement(
             sql: """
                 INSERT INTO request_log (time, request_id, user_id, model, version, backend, endpoint, status, stream,
-                    latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, error, trace_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, error, trace_id, experiment, variant)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         var rollups: [RollupKey: Rollup] = [:]
         for event in events {
             try insert.execute(arguments: [
                 event.time, event.requestID, event.userID, event.model, event.version, event.backend, event.endpoint,
                 event.status, event.stream, event.latencyMilliseconds, event.timeToFirstTokenMilliseconds, event.inputTokens,
-                event.outputTokens, event.costUSD, event.error, event.traceID,
+                event.outputTokens, event.costUSD, event.error, event.traceID, event.experiment, event.variant,
             ])
-            let key = RollupKey(minute: Int(event.time / 60) * 60, model: event.model, version: event.version, backend: event.backend)
+            let key = RollupKey(
+                minute: Int(event.time / 60) * 60, model: event.model, version: event.version, backend: event.backend,
+                experiment: event.experiment ?? "", variant: event.variant ?? "")
             var rollup = rollups[key] ?? Rollup()
             rollup.requests += 1
             rollup.errors += event.isError ? 1 : 0
             rollup.latencySum += event.latencyMilliseconds
+            rollup.latencySquareSum += event.latencyMilliseconds * event.latencyMilliseconds
             rollup.latency.add(milliseconds: event.latencyMilliseconds)
             if let ttft = event.timeToFirstTokenMilliseconds {
                 rollup.ttftCount += 1
@@ -108,19 +115,21 @@ package final class EventWriter: OutcomeSink, Service {
             rollup.tokensIn += event.inputTokens
             rollup.tokensOut += event.outputTokens
             rollup.cost += event.costUSD
+            rollup.costSquareSum += event.costUSD * event.costUSD
             rollups[key] = rollup
         }
         for (key, var rollup) in rollups {
-            let arguments: StatementArguments = [key.minute, key.model, key.version, key.backend]
+            let arguments: StatementArguments = [key.minute, key.model, key.version, key.backend, key.experiment, key.variant]
             if let row = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT * FROM rollup_minute WHERE minute = ? AND model = ? AND version = ? AND backend = ? AND variant = ''
+                    SELECT * FROM rollup_minute WHERE minute = ? AND model = ? AND version = ? AND backend = ? AND experiment = ? AND variant = ?
                     """, arguments: arguments)
             {
                 rollup.requests += row["requests"]
                 rollup.errors += row["errors"]
                 rollup.latencySum += row["latency_sum_ms"]
+                rollup.latencySquareSum += row["latency_square_sum_ms"]
                 rollup.latency.merge(LatencyHistogram(counts: try SQLiteStore.decode([Int].self, row["latency_buckets_json"])))
                 rollup.ttftCount += row["ttft_count"]
                 rollup.ttftSum += row["ttft_sum_ms"]
@@ -128,17 +137,19 @@ package final class EventWriter: OutcomeSink, Service {
                 rollup.tokensIn += row["tokens_in"]
                 rollup.tokensOut += row["tokens_out"]
                 rollup.cost += row["cost_usd"]
+                rollup.costSquareSum += row["cost_square_sum"]
             }
             try db.execute(
                 sql: """
-                    INSERT OR REPLACE INTO rollup_minute (minute, model, version, backend, variant, requests, errors,
-                        latency_sum_ms, latency_buckets_json, ttft_count, ttft_sum_ms, ttft_buckets_json, tokens_in, tokens_out, cost_usd)
-                    VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT OR REPLACE INTO rollup_minute (minute, model, version, backend, experiment, variant, requests, errors,
+                        latency_sum_ms, latency_square_sum_ms, latency_buckets_json, ttft_count, ttft_sum_ms, ttft_buckets_json,
+                        tokens_in, tokens_out, cost_usd, cost_square_sum)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: arguments + [
-                    rollup.requests, rollup.errors, rollup.latencySum, try SQLiteStore.encode(rollup.latency.counts),
+                    rollup.requests, rollup.errors, rollup.latencySum, rollup.latencySquareSum, try SQLiteStore.encode(rollup.latency.counts),
                     rollup.ttftCount, rollup.ttftSum, try SQLiteStore.encode(rollup.ttft.counts), rollup.tokensIn,
-                    rollup.tokensOut, rollup.cost,
+                    rollup.tokensOut, rollup.cost, rollup.costSquareSum,
                 ])
         }
     }

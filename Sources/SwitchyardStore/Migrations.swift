@@ -184,6 +184,61 @@ enum Migrations {
                     CREATE INDEX audit_log_by_time ON audit_log(time);
                     """)
         }
+        migrator.registerMigration("v4-experiments") { db in
+            // rollup_minute gains the experiment in its key and the sums of squares that make Welch's test exact.
+            try db.execute(
+                sql: """
+                    CREATE TABLE experiments (
+                        id TEXT PRIMARY KEY,
+                        model TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        experiment_json TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL
+                    );
+                    CREATE INDEX experiments_by_model ON experiments(model, status);
+                    CREATE TABLE experiment_feedback (
+                        experiment TEXT NOT NULL,
+                        request_id TEXT NOT NULL,
+                        variant TEXT NOT NULL,
+                        user_id TEXT,
+                        score REAL NOT NULL,
+                        time REAL NOT NULL,
+                        PRIMARY KEY (experiment, request_id)
+                    );
+                    ALTER TABLE request_log ADD COLUMN experiment TEXT;
+                    ALTER TABLE request_log ADD COLUMN variant TEXT;
+                    CREATE INDEX request_log_by_request_id ON request_log(request_id);
+                    CREATE TABLE rollup_minute_v4 (
+                        minute INTEGER NOT NULL,
+                        model TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        backend TEXT NOT NULL,
+                        experiment TEXT NOT NULL DEFAULT '',
+                        variant TEXT NOT NULL DEFAULT '',
+                        requests INTEGER NOT NULL,
+                        errors INTEGER NOT NULL,
+                        latency_sum_ms REAL NOT NULL,
+                        latency_square_sum_ms REAL NOT NULL DEFAULT 0,
+                        latency_buckets_json TEXT NOT NULL,
+                        ttft_count INTEGER NOT NULL,
+                        ttft_sum_ms REAL NOT NULL,
+                        ttft_buckets_json TEXT NOT NULL,
+                        tokens_in INTEGER NOT NULL,
+                        tokens_out INTEGER NOT NULL,
+                        cost_usd REAL NOT NULL,
+                        cost_square_sum REAL NOT NULL DEFAULT 0,
+                        PRIMARY KEY (minute, model, version, backend, experiment, variant)
+                    );
+                    INSERT INTO rollup_minute_v4 (minute, model, version, backend, variant, requests, errors, latency_sum_ms,
+                        latency_buckets_json, ttft_count, ttft_sum_ms, ttft_buckets_json, tokens_in, tokens_out, cost_usd)
+                    SELECT minute, model, version, backend, variant, requests, errors, latency_sum_ms, latency_buckets_json,
+                        ttft_count, ttft_sum_ms, ttft_buckets_json, tokens_in, tokens_out, cost_usd FROM rollup_minute;
+                    DROP TABLE rollup_minute;
+                    ALTER TABLE rollup_minute_v4 RENAME TO rollup_minute;
+                    CREATE INDEX rollup_minute_by_experiment ON rollup_minute(experiment, variant) WHERE experiment != '';
+                    """)
+        }
         return migrator
     }
 }

@@ -27,6 +27,7 @@ extension SQLiteStore: ReleaseRepository {
                         arguments: [rollout.id, now, rollout.state.rawValue, rollout.currentStep, rollout.canaryWeightBasisPoints, event])
                 }
             }
+            try Self.write(experimentOf: change, db: db)
             for entry in change.audit {
                 try Self.audit(
                     db, time: entry.time, actor: entry.actor, source: entry.source.rawValue, object: entry.object, action: entry.action,

@@ -54,7 +54,7 @@ struct TemporaryDatabase: ~Copyable {
     @Test func migratesAnEmptyFile() async throws {
         let database = try TemporaryDatabase()
         let store = try SQLiteStore(path: database.path)
-        #expect(try await store.appliedMigrations() == ["v1-foundation", "v2-routing-health", "v3-releases"])
+        #expect(try await store.appliedMigrations() == ["v1-foundation", "v2-routing-health", "v3-releases", "v4-experiments"])
         let mode = try await store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
         let foreignKeys = try await store.pool.read { db in try Bool.fetchOne(db, sql: "PRAGMA foreign_keys") }
@@ -75,18 +75,74 @@ struct TemporaryDatabase: ~Copyable {
                             VALUES ('chat', 'v1', 0, 10000, 1, 0, 0);
                         INSERT INTO backends (model, version, position, provider, upstream_model) VALUES ('chat', 'v1', 0, 'demo', 'echo');
                         INSERT INTO settings (key, value_json, updated_at) VALUES ('gateway', '{"requestTimeoutSeconds":12,"connectTimeoutSeconds":3}', 0);
+                        INSERT INTO rollup_minute (minute, model, version, backend, requests, errors, latency_sum_ms, latency_buckets_json,
+                            ttft_count, ttft_sum_ms, ttft_buckets_json, tokens_in, tokens_out, cost_usd)
+                            VALUES (60, 'chat', 'v1', 'demo/echo', 7, 1, 700, '[7]', 0, 0, '[]', 70, 140, 0.5);
                         """)
             }
             try pool.close()
         }
         let store = try SQLiteStore(path: database.path)
-        #expect(try await store.appliedMigrations() == ["v1-foundation", "v2-routing-health", "v3-releases"])
+        #expect(try await store.appliedMigrations() == ["v1-foundation", "v2-routing-health", "v3-releases", "v4-experiments"])
         let configuration = try await store.loadConfiguration()
         #expect(configuration.settings.requestTimeoutSeconds == 12, "stored settings keep their values")
         #expect(configuration.settings.maxRetries == GatewaySettings().maxRetries, "keys added later take their defaults")
         let backend = try #require(configuration.models.first?.versions.first?.backends.first)
         #expect(backend.priority == 0 && backend.tags.isEmpty)
         #expect(configuration.providers.first?.healthCheck == HealthCheckMode.none, "mock providers are not probed")
+        let row = try await store.pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT requests, experiment, latency_square_sum_ms FROM rollup_minute")
+        }
+        let rollup = try #require(row)
+        let (requests, experiment, squares): (Int, String, Double) = (rollup["requests"], rollup["experiment"], rollup["latency_square_sum_ms"])
+        #expect(requests == 7 && experiment.isEmpty && squares == 0, "rollups survive the rebuild")
+    }
+
+    @Test func experimentsTheirRollupsAndFeedbackAreStoredAndSurviveReopening() async throws {
+        let database = try TemporaryDatabase()
+        var experiment = Experiment(
+            id: "e-1", name: "tone", model: "chat",
+            variants: [
+                .init(id: "control", name: "Control", target: .version("v1"), weight: 1),
+                .init(id: "tuned", name: "Tuned", target: .version("v2"), weight: 1),
+            ], control: "control", now: 1_000)
+        try experiment.apply(.start, now: 1_001)
+        do {
+            let store = try SQLiteStore(path: database.path)
+            try await store.apply(ConfigurationChange(experiment: experiment))
+            let writer = EventWriter(store: store, logger: Logger(label: "test"))
+            for index in 0..<40 {
+                var event = Self.event(index, time: 1_800_000_000 + Double(index) * 20, status: index % 4 == 0 ? 502 : 200)
+                event.experiment = "e-1"
+                event.variant = index % 2 == 0 ? "control" : "tuned"
+                event.latencyMilliseconds = Double(100 + index)
+                writer.record(event)
+            }
+            writer.record(Self.event(99))
+            try await writer.flush()
+            let assignment = try #require(try await store.assignment(ofRequest: "r3"))
+            #expect(assignment.experiment == "e-1" && assignment.variant == "tuned")
+            #expect(try await store.assignment(ofRequest: "r99") == nil, "a request outside experiments has no assignment")
+            #expect(try await store.assignment(ofRequest: "unknown") == nil)
+            try await store.saveFeedback(ExperimentFeedback(experiment: "e-1", variant: "tuned", requestID: "r3", score: 2, user: nil, time: 0))
+            try await store.saveFeedback(ExperimentFeedback(experiment: "e-1", variant: "tuned", requestID: "r3", score: 4, user: "u", time: 0))
+            try await store.saveFeedback(ExperimentFeedback(experiment: "e-1", variant: "tuned", requestID: "r5", score: 5, user: nil, time: 0))
+            try store.close()
+        }
+        let reopened = try SQLiteStore(path: database.path)
+        #expect(try await reopened.loadExperiments() == [experiment])
+        let totals = try await reopened.experimentTotals("e-1")
+        let tuned = try #require(totals["tuned"])
+        let control = try #require(totals["control"])
+        #expect(tuned.requests == 20 && control.requests == 20)
+        #expect(control.errors == 10 && tuned.errors == 0)
+        // Odd indexes 1…39: latency 101…139.
+        let odd = (0..<20).map { Double(101 + 2 * $0) }
+        #expect(tuned.latency.sum == odd.reduce(0, +))
+        #expect(tuned.latency.sumOfSquares == odd.reduce(0) { $0 + $1 * $1 })
+        #expect(tuned.latencyHistogram.total == 20)
+        #expect(tuned.feedback == Statistics.Moments(count: 2, sum: 9, sumOfSquares: 41), "a second score for a request replaces the first")
+        #expect(abs(tuned.cost.sumOfSquares - 20 * 0.001 * 0.001) < 1e-12)
     }
 
     @Test func sessionsPersistAndExpire() async throws {

@@ -46,4 +46,23 @@ package struct LatencyHistogram: Sendable, Hashable, Codable {
         }
         return .infinity
     }
+
+    /// The quantile (0…1) interpolated linearly inside the bucket that holds it; the overflow bucket
+    /// reports the last bound. `nil` when empty.
+    package func quantileEstimate(_ quantile: Double) -> Double? {
+        let total = self.total
+        guard total > 0 else { return nil }
+        let rank = min(Double(total), max(0, quantile * Double(total)))
+        var seen = 0
+        for (index, count) in counts.enumerated() where count > 0 {
+            if Double(seen + count) >= rank {
+                guard index < Self.upperBoundsMilliseconds.count else { return Self.upperBoundsMilliseconds.last }
+                let lower = index == 0 ? 0 : Self.upperBoundsMilliseconds[index - 1]
+                let upper = Self.upperBoundsMilliseconds[index]
+                return lower + (upper - lower) * (rank - Double(seen)) / Double(count)
+            }
+            seen += count
+        }
+        return Self.upperBoundsMilliseconds.last
+    }
 }

@@ -26,6 +26,9 @@ package struct OutcomeEvent: Sendable, Hashable, Codable {
     package var failovers = 0
     /// The rate-limit admission this request used, to correct its estimated tokens.
     package var rateLimitTicket: Int?
+    /// The experiment and variant the request met, if any.
+    package var experiment: String?
+    package var variant: String?
 
     package init(
         time: Double, requestID: String, userID: String, model: String, version: String, backend: String, endpoint: String,

@@ -37,12 +37,20 @@ package struct ConfigurationChange: Sendable {
     package var rollout: Rollout?
     /// A line for the rollout's event history (`rollout_events`), when the rollout changed state.
     package var rolloutEvent: String?
+    /// An experiment created or changed, or the id of one deleted.
+    package var experiment: Experiment?
+    package var deletedExperiment: String?
     package var audit: [AuditEntry] = []
 
-    package init(objects: [ConfigurationObject] = [], rollout: Rollout? = nil, rolloutEvent: String? = nil, audit: [AuditEntry] = []) {
+    package init(
+        objects: [ConfigurationObject] = [], rollout: Rollout? = nil, rolloutEvent: String? = nil, experiment: Experiment? = nil,
+        deletedExperiment: String? = nil, audit: [AuditEntry] = []
+    ) {
         self.objects = objects
         self.rollout = rollout
         self.rolloutEvent = rolloutEvent
+        self.experiment = experiment
+        self.deletedExperiment = deletedExperiment
         self.audit = audit
     }
 }
@@ -63,8 +71,39 @@ package struct VersionTimes: Sendable, Hashable {
 package protocol ReleaseRepository: Sendable {
     func apply(_ change: ConfigurationChange) async throws
     func loadRollouts() async throws -> [Rollout]
+    func loadExperiments() async throws -> [Experiment]
     /// By version name; versions the store keeps no times for are missing.
     func versionTimes(model: String) async throws -> [String: VersionTimes]
     /// Newest first.
     func auditLog(object: String?, since: Double?, limit: Int) async throws -> [AuditEntry]
+}
+
+/// A quality score a client gave a served request of an experiment.
+package struct ExperimentFeedback: Sendable, Hashable {
+    package var experiment: String
+    package var variant: String
+    package var requestID: String
+    package var score: Double
+    package var user: String?
+    /// Seconds since 1970.
+    package var time: Double
+
+    package init(experiment: String, variant: String, requestID: String, score: Double, user: String?, time: Double) {
+        self.experiment = experiment
+        self.variant = variant
+        self.requestID = requestID
+        self.score = score
+        self.user = user
+        self.time = time
+    }
+}
+
+/// What experiments recorded: per-variant totals from the rollups, request assignments and feedback.
+package protocol ExperimentRepository: Sendable {
+    /// By variant id.
+    func experimentTotals(_ experiment: String) async throws -> [String: VariantTotals]
+    /// The experiment and variant a recorded request met; `nil` when the request is unknown or met none.
+    func assignment(ofRequest requestID: String) async throws -> (experiment: String, variant: String)?
+    /// Stores a score; a second score for the same request replaces the first.
+    func saveFeedback(_ feedback: ExperimentFeedback) async throws
 }

@@ -2,8 +2,9 @@ import Foundation
 import Synchronization
 
 /// Keeps outcome events in memory: for tests and for running without a database.
-package final class InMemoryOutcomeSink: OutcomeSink, UsageRepository {
+package final class InMemoryOutcomeSink: OutcomeSink, UsageRepository, ExperimentRepository {
     private let events = Mutex<[OutcomeEvent]>([])
+    private let feedback = Mutex<[String: ExperimentFeedback]>([:])
 
     package init() {}
 
@@ -13,6 +14,26 @@ package final class InMemoryOutcomeSink: OutcomeSink, UsageRepository {
 
     package var recorded: [OutcomeEvent] {
         events.withLock { $0 }
+    }
+
+    package func experimentTotals(_ experiment: String) async throws -> [String: VariantTotals] {
+        var totals: [String: VariantTotals] = [:]
+        for event in recorded where event.experiment == experiment {
+            totals[event.variant ?? "", default: VariantTotals()].add(event)
+        }
+        for score in feedback.withLock({ Array($0.values) }) where score.experiment == experiment {
+            totals[score.variant, default: VariantTotals()].feedback.add(score.score)
+        }
+        return totals
+    }
+
+    package func assignment(ofRequest requestID: String) async throws -> (experiment: String, variant: String)? {
+        guard let event = recorded.first(where: { $0.requestID == requestID }), let experiment = event.experiment else { return nil }
+        return (experiment, event.variant ?? "")
+    }
+
+    package func saveFeedback(_ score: ExperimentFeedback) async throws {
+        feedback.withLock { $0[score.experiment + "\u{0}" + score.requestID] = score }
     }
 
     package func spendByUser(since time: Double) async throws -> [String: Double] {
@@ -111,7 +132,7 @@ extension InMemoryConfigurationRepository {
 /// in-memory configuration repository.
 package final class InMemoryReleaseRepository: ReleaseRepository {
     private let configuration: InMemoryConfigurationRepository
-    private let state = Mutex<(rollouts: [String: Rollout], audit: [AuditEntry])>(([:], []))
+    private let state = Mutex<(rollouts: [String: Rollout], experiments: [String: Experiment], audit: [AuditEntry])>(([:], [:], []))
 
     package init(configuration: InMemoryConfigurationRepository) {
         self.configuration = configuration
@@ -121,6 +142,8 @@ package final class InMemoryReleaseRepository: ReleaseRepository {
         configuration.put(change.objects)
         state.withLock { state in
             if let rollout = change.rollout { state.rollouts[rollout.id] = rollout }
+            if let experiment = change.experiment { state.experiments[experiment.id] = experiment }
+            if let deleted = change.deletedExperiment { state.experiments[deleted] = nil }
             for var entry in change.audit {
                 entry.id = Int64(state.audit.count + 1)
                 state.audit.append(entry)
@@ -130,6 +153,10 @@ package final class InMemoryReleaseRepository: ReleaseRepository {
 
     package func loadRollouts() async throws -> [Rollout] {
         state.withLock { Array($0.rollouts.values) }
+    }
+
+    package func loadExperiments() async throws -> [Experiment] {
+        state.withLock { Array($0.experiments.values) }
     }
 
     package func versionTimes(model: String) async throws -> [String: VersionTimes] {

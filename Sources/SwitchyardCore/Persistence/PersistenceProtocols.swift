@@ -1,6 +1,12 @@
 /// Takes outcome events off the request path. `record` never waits for storage.
 package protocol OutcomeSink: Sendable {
     func record(_ event: OutcomeEvent)
+    /// Makes every event recorded so far readable from storage.
+    func flush() async throws
+}
+
+extension OutcomeSink {
+    package func flush() async throws {}
 }
 
 /// Where the effective configuration is kept and how a seed is applied to it.

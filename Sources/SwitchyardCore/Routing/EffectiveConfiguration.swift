@@ -59,6 +59,8 @@ package struct EffectiveConfiguration: Sendable {
         package var releaseStrategy: ReleaseStrategy
         /// A rollout is moving this model's split: the release strategy gives way to the split.
         package var hasActiveRollout: Bool
+        /// The running experiment on this model: its variants decide the version instead of the release strategy.
+        package var experiment: ActiveExperiment?
 
         package var defaultVersion: Version { versions[defaultVersionIndex] }
     }
@@ -69,8 +71,12 @@ package struct EffectiveConfiguration: Sendable {
     /// Enabled model names, sorted, for listing.
     package var modelNames: [String]
 
-    /// - Parameter rolloutModels: models with a rollout in progress.
-    package init(_ spec: ConfigurationSpec, environment: [String: String], rolloutModels: Set<String> = []) {
+    /// - Parameters:
+    ///   - rolloutModels: models with a rollout in progress.
+    ///   - experiments: the running experiments, at most one per model.
+    package init(
+        _ spec: ConfigurationSpec, environment: [String: String], rolloutModels: Set<String> = [], experiments: [Experiment] = []
+    ) {
         settings = spec.settings
         var providers: [String: Provider] = [:]
         for provider in spec.providers where provider.enabled {
@@ -95,6 +101,9 @@ package struct EffectiveConfiguration: Sendable {
                 split: ReleaseSplit(weights: versions.map(\.weightBasisPoints)), defaultVersionIndex: defaultIndex,
                 smartAI: model.smartAI ?? spec.settings.smartAI, sticky: model.sticky, hashSeed: model.effectiveHashSeed,
                 releaseStrategy: model.releaseStrategy, hasActiveRollout: rolloutModels.contains(model.name))
+        }
+        for experiment in experiments where experiment.status == .running {
+            models[experiment.model]?.experiment = ActiveExperiment(experiment)
         }
         self.models = models
         modelNames = models.keys.sorted()

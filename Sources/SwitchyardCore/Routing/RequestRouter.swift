@@ -100,6 +100,8 @@ package struct RouteDecision: Sendable {
     package var session: SessionUse
     /// No backend was healthy and the strategy picks among the unhealthy ones by weight anyway.
     package var usesUnhealthyBackends = false
+    /// The experiment variant the request met, when an experiment runs on the requested model.
+    package var experiment: ExperimentAssignment?
 }
 
 /// Picks version and backends for a request from the effective configuration and a health view.
@@ -116,9 +118,37 @@ package struct RequestRouter: Sendable {
     ) throws(RoutingFailure) -> RouteDecision {
         guard let model = configuration.models[request.model] else { throw .unknownModel(request.model) }
         guard request.user.mayUse(model: request.model) else { throw .modelNotAllowed(request.model) }
-        let strategy = request.strategyOverride ?? model.strategy
+        guard let experiment = model.experiment else {
+            let choice = VersionChoice.choose(for: request, model: model, health: health, turn: versionTurn, using: &random)
+            return try route(request, model: model, choice: choice, health: health, turn: turn, using: &random)
+        }
+        let assignment = experiment.assign(key: Self.stickyKey(for: request, mode: .user), using: &random)
+        let how = "experiment \(experiment.id): \(assignment.sticky ? "sticky" : "random") bucket \(assignment.bucket) → variant \(assignment.variantID)"
+        var decision: RouteDecision
+        switch assignment.target {
+        case .version(let name):
+            // A version removed since the experiment started falls back to the default, and counts for the variant.
+            let index = model.versions.firstIndex { $0.name == name } ?? model.defaultVersionIndex
+            let choice = VersionChoice(index: index, bucket: assignment.bucket, releaseStrategy: model.releaseStrategy, reason: "\(how) (\(name))")
+            decision = try route(request, model: model, choice: choice, health: health, turn: turn, using: &random)
+        case .model(let name):
+            // The variant's model serves by its own release strategy; the user asked for the experiment's model.
+            guard let other = configuration.models[name] else { throw .unknownModel(name) }
+            var inner = request
+            inner.model = name
+            let choice = VersionChoice.choose(for: inner, model: other, health: health, turn: versionTurn, using: &random)
+            decision = try route(inner, model: other, choice: choice, health: health, turn: turn, using: &random)
+            decision.reason = "\(how) (model \(name)); " + decision.reason
+        }
+        decision.experiment = assignment
+        return decision
+    }
 
-        let choice = VersionChoice.choose(for: request, model: model, health: health, turn: versionTurn, using: &random)
+    private func route<R: RandomNumberGenerator>(
+        _ request: RouteRequest, model: EffectiveConfiguration.Model, choice: VersionChoice, health: (String) -> BackendStatus, turn: Int,
+        using random: inout R
+    ) throws(RoutingFailure) -> RouteDecision {
+        let strategy = request.strategyOverride ?? model.strategy
         var versionIndex = choice.index
 
         var fellBackFrom: String?

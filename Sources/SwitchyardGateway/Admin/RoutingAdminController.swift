@@ -216,6 +216,12 @@ package struct RoutingAdminController: Sendable {
             "order": .array(decision.backends.map { .string($0.label) }),
             "fell_back_from": decision.fellBackFrom.map(JSONValue.string) ?? .null, "session": session,
             "candidates": .array(candidates),
+            "experiment": decision.experiment.map { assignment in
+                .object([
+                    "id": .string(assignment.experimentID), "variant": .string(assignment.variantID),
+                    "bucket": .number(Double(assignment.bucket)), "sticky": .bool(assignment.sticky),
+                ])
+            } ?? .null,
         ])
     }
 }

@@ -106,14 +106,16 @@ package struct ClientAPIController: Sendable {
         forwarded.append(("traceparent", trace.child(using: &random).traceparent))
         let upstreamRequest = UpstreamRequest(
             endpoint: endpoint, body: body, stream: stream, requestID: context.requestID, forwardedHeaders: forwarded)
+        // A variant naming another model is recorded under the model that served it.
         var draft = OutcomeDraft(
-            requestID: context.requestID, userID: user.id, model: modelName, endpoint: endpoint, stream: stream, startedAt: startedAt)
+            requestID: context.requestID, userID: user.id, model: decision.model.name, endpoint: endpoint, stream: stream, startedAt: startedAt)
+        draft.experiment = decision.experiment
         draft.traceID = trace.traceID
         draft.fellBackFrom = decision.unhealthyVersion
         draft.rateLimitTicket = admission?.ticket
         draft.estimatedInputTokens = routeRequest.estimate.inputTokens
         let session = sessionID.map {
-            SessionContext(id: $0, user: user.id, model: modelName, table: sessions, ttl: configuration.settings.sessionTTLSeconds)
+            SessionContext(id: $0, user: user.id, model: decision.model.name, table: sessions, ttl: configuration.settings.sessionTTLSeconds)
         }
         do {
             var response = try await relay.forward(

@@ -16,6 +16,7 @@ struct OutcomeDraft: Sendable {
     var fellBackFrom: String?
     var failovers = 0
     var rateLimitTicket: Int?
+    var experiment: ExperimentAssignment?
     /// Prompt tokens estimated at admission: billed when a client leaves before the usage arrives.
     var estimatedInputTokens = 0
 
@@ -46,6 +47,8 @@ struct OutcomeDraft: Sendable {
         event.fellBackFrom = fellBackFrom
         event.failovers = failovers
         event.rateLimitTicket = rateLimitTicket
+        event.experiment = experiment?.experimentID
+        event.variant = experiment?.variantID
         return event
     }
 

@@ -75,7 +75,7 @@ package struct Relay: Sendable {
     ) async throws -> Attempts {
         var draft = draft
         draft.version = decision.version.name
-        let versionHeader: HTTPFields = [.switchyardVersion: decision.version.name]
+        let versionHeader = Self.decisionHeaders(decision)
         var lastError: GatewayError?
         var attempts = 0
         for backend in decision.backends {
@@ -177,7 +177,7 @@ package struct Relay: Sendable {
                     try await relay.relayStream(head, to: &writer, settings: settings, clientWantsUsage: clientWantsUsage, logger: logger)
                 })
         case nil:
-            var headers: HTTPFields = [.switchyardVersion: decision.version.name]
+            var headers = Self.decisionHeaders(decision)
             Self.addStreamHeaders(&headers)
             return Response(
                 status: .ok, headers: headers,
@@ -219,6 +219,16 @@ package struct Relay: Sendable {
 
     static let keepAliveComment = ByteBuffer(string: ": keep-alive\n\n")
     /// Keep-alive comments sent, exported once a metrics backend is bootstrapped.
+    /// `x-switchyard-version`, and the experiment and variant when the request met one.
+    static func decisionHeaders(_ decision: RouteDecision) -> HTTPFields {
+        var headers: HTTPFields = [.switchyardVersion: decision.version.name]
+        if let experiment = decision.experiment {
+            headers[.switchyardExperiment] = experiment.experimentID
+            headers[.switchyardVariant] = experiment.variantID
+        }
+        return headers
+    }
+
     static let keepAlivesSent = Counter(label: "switchyard_sse_keepalives_total")
 
     static func addStreamHeaders(_ headers: inout HTTPFields) {

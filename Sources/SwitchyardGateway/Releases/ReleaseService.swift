@@ -8,11 +8,14 @@ import SwitchyardCore
 package actor ReleaseService {
     private let holder: ConfigurationHolder
     private let repository: any ConfigurationRepository
-    private let releases: any ReleaseRepository
+    let releases: any ReleaseRepository
     private let environment: [String: String]
-    private let logger: Logger
-    private var stored = ConfigurationSpec()
+    let logger: Logger
+    var stored = ConfigurationSpec()
     private var rollouts: [String: Rollout] = [:]
+    var experiments: [String: Experiment] = [:]
+    /// Scheduled starts that could not happen yet (another experiment or a rollout runs on the model), logged once.
+    var deferredStarts: Set<String> = []
 
     package init(
         holder: ConfigurationHolder, repository: any ConfigurationRepository, releases: any ReleaseRepository, environment: [String: String],
@@ -29,12 +32,15 @@ package actor ReleaseService {
     package func reload() async throws {
         stored = try await repository.loadConfiguration()
         rollouts = Dictionary(uniqueKeysWithValues: try await releases.loadRollouts().map { ($0.id, $0) })
+        experiments = Dictionary(uniqueKeysWithValues: try await releases.loadExperiments().map { ($0.id, $0) })
         publish()
     }
 
     private func publish() {
         let rolloutModels = Set(rollouts.values.filter { !$0.isFinished }.map(\.model))
-        holder.replace(with: EffectiveConfiguration(stored, environment: environment, rolloutModels: rolloutModels))
+        holder.replace(
+            with: EffectiveConfiguration(
+                stored, environment: environment, rolloutModels: rolloutModels, experiments: experiments.values.filter { $0.status == .running }))
     }
 
     package var configuration: ConfigurationSpec { stored }
@@ -106,10 +112,12 @@ package actor ReleaseService {
         if let problem = model.problems(knownProviders: Set(stored.providers.map(\.id))).first { throw problem }
     }
 
-    private func commit(_ change: ConfigurationChange) async throws {
+    func commit(_ change: ConfigurationChange) async throws {
         try await releases.apply(change)
         for object in change.objects { stored.put(object) }
         if let rollout = change.rollout { rollouts[rollout.id] = rollout }
+        if let experiment = change.experiment { experiments[experiment.id] = experiment }
+        if let deleted = change.deletedExperiment { experiments[deleted] = nil }
         publish()
     }
 
@@ -159,6 +167,9 @@ package actor ReleaseService {
         guard current.versions[index].isActive else { throw ReleaseError.invalid("canary", "The canary version is inactive.") }
         if let running = activeRollout(of: name) {
             throw ReleaseError.conflict("model", "Rollout \(running.id) of '\(name)' is still \(running.state.rawValue); promote or abort it first.")
+        }
+        if let experiment = runningExperiment(of: name) {
+            throw ReleaseError.conflict("model", "Experiment \(experiment.id) runs on '\(name)'; pause or complete it first.")
         }
         let now = Self.now()
         var rollout = Rollout(

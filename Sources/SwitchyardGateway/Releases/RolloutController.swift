@@ -1,7 +1,8 @@
 import ServiceLifecycle
 
-/// Drives rollouts: every tick, due steps run and due analyses judge the canary on the recent
-/// outcomes. State lives in the repository, so a restart resumes where it was.
+/// Drives rollouts and scheduled experiments: every tick, due steps run, due analyses judge the
+/// canary on the recent outcomes, and experiments start or complete at their times. State lives
+/// in the repository, so a restart resumes where it was.
 struct RolloutController: Service {
     let releases: ReleaseService
     let outcomes: RecentOutcomes
@@ -11,7 +12,9 @@ struct RolloutController: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { [tick] in try await Task.sleep(for: tick) }
             guard !Task.isShuttingDownGracefully else { break }
-            await releases.tick(now: ReleaseService.now(), outcomes: outcomes)
+            let now = ReleaseService.now()
+            await releases.tick(now: now, outcomes: outcomes)
+            await releases.tickExperiments(now: now)
         }
     }
 }
