@@ -56,11 +56,13 @@ format:
 
 # Throughput and latency against nginx on the same machine (bench/bench.sh), the cost of a
 # failover and a backend's recovery timeline (bench/failover.py), and release timing: rollback
-# effect time and how long a bad canary lives at the default analysis (bench/release_timing.py).
+# effect time and how long a bad canary lives at the default analysis (bench/release_timing.py);
+# per-request costs of routing features and experiment results over a million requests (switchyard-bench).
 bench: release $(VENV_READY)
 	SWITCHYARD_BIN=$(RELEASE_BIN) bench/bench.sh
 	SWITCHYARD_BIN=$(RELEASE_BIN) $(PYTHON) bench/failover.py | tee $(BUILD_DIR)/bench/failover.md
 	SWITCHYARD_BIN=$(RELEASE_BIN) $(PYTHON) bench/release_timing.py | tee $(BUILD_DIR)/bench/release_timing.md
+	$(BUILD_DIR)/release/switchyard-bench | tee $(BUILD_DIR)/bench/micro.md
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -78,6 +78,17 @@ let package = Package(
             resources: [.embedInCode("Resources/switchyard.example.toml")],
             swiftSettings: swiftSettings
         ),
+        // Micro-benchmarks for `make bench`; not shipped.
+        .executableTarget(
+            name: "switchyard-bench",
+            dependencies: [
+                "SwitchyardCore",
+                "SwitchyardStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SwitchyardCoreTests",
             dependencies: ["SwitchyardCore"],

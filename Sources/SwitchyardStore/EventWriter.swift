@@ -69,6 +69,11 @@ package final class EventWriter: OutcomeSink, Service {
         var variant: String
     }
 
+    private struct ExperimentKey: Hashable {
+        var experiment: String
+        var variant: String
+    }
+
     private struct Rollup {
         var requests = 0
         var errors = 0
@@ -82,6 +87,50 @@ package final class EventWriter: OutcomeSink, Service {
         var tokensOut = 0
         var cost = 0.0
         var costSquareSum = 0.0
+
+        mutating func add(_ event: OutcomeEvent) {
+            requests += 1
+            errors += event.isError ? 1 : 0
+            latencySum += event.latencyMilliseconds
+            latencySquareSum += event.latencyMilliseconds * event.latencyMilliseconds
+            latency.add(milliseconds: event.latencyMilliseconds)
+            if let value = event.timeToFirstTokenMilliseconds {
+                ttftCount += 1
+                ttftSum += value
+                ttft.add(milliseconds: value)
+            }
+            tokensIn += event.inputTokens
+            tokensOut += event.outputTokens
+            cost += event.costUSD
+            costSquareSum += event.costUSD * event.costUSD
+        }
+
+        mutating func add(_ row: Row) throws {
+            requests += row["requests"]
+            errors += row["errors"]
+            latencySum += row["latency_sum_ms"]
+            latencySquareSum += row["latency_square_sum_ms"]
+            latency.merge(LatencyHistogram(counts: try SQLiteStore.decode([Int].self, row["latency_buckets_json"])))
+            ttftCount += row["ttft_count"]
+            ttftSum += row["ttft_sum_ms"]
+            ttft.merge(LatencyHistogram(counts: try SQLiteStore.decode([Int].self, row["ttft_buckets_json"])))
+            tokensIn += row["tokens_in"]
+            tokensOut += row["tokens_out"]
+            cost += row["cost_usd"]
+            costSquareSum += row["cost_square_sum"]
+        }
+
+        static let columns = """
+            requests, errors, latency_sum_ms, latency_square_sum_ms, latency_buckets_json, ttft_count, ttft_sum_ms, ttft_buckets_json,
+            tokens_in, tokens_out, cost_usd, cost_square_sum
+            """
+
+        func arguments() throws -> StatementArguments {
+            [
+                requests, errors, latencySum, latencySquareSum, try SQLiteStore.encode(latency.counts), ttftCount, ttftSum,
+                try SQLiteStore.encode(ttft.counts), tokensIn, tokensOut, cost, costSquareSum,
+            ]
+        }
     }
 
     private static func write(_ events: [OutcomeEvent], db: Database) throws {
@@ -92,6 +141,7 @@ package final class EventWriter: OutcomeSink, Service {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         var rollups: [RollupKey: Rollup] = [:]
+        var experimentRollups: [ExperimentKey: Rollup] = [:]
         for event in events {
             try insert.execute(arguments: [
                 event.time, event.requestID, event.userID, event.model, event.version, event.backend, event.endpoint,
@@ -101,56 +151,31 @@ package final class EventWriter: OutcomeSink, Service {
             let key = RollupKey(
                 minute: Int(event.time / 60) * 60, model: event.model, version: event.version, backend: event.backend,
                 experiment: event.experiment ?? "", variant: event.variant ?? "")
-            var rollup = rollups[key] ?? Rollup()
-            rollup.requests += 1
-            rollup.errors += event.isError ? 1 : 0
-            rollup.latencySum += event.latencyMilliseconds
-            rollup.latencySquareSum += event.latencyMilliseconds * event.latencyMilliseconds
-            rollup.latency.add(milliseconds: event.latencyMilliseconds)
-            if let ttft = event.timeToFirstTokenMilliseconds {
-                rollup.ttftCount += 1
-                rollup.ttftSum += ttft
-                rollup.ttft.add(milliseconds: ttft)
+            rollups[key, default: Rollup()].add(event)
+            if let experiment = event.experiment {
+                experimentRollups[ExperimentKey(experiment: experiment, variant: event.variant ?? ""), default: Rollup()].add(event)
             }
-            rollup.tokensIn += event.inputTokens
-            rollup.tokensOut += event.outputTokens
-            rollup.cost += event.costUSD
-            rollup.costSquareSum += event.costUSD * event.costUSD
-            rollups[key] = rollup
         }
-        for (key, var rollup) in rollups {
-            let arguments: StatementArguments = [key.minute, key.model, key.version, key.backend, key.experiment, key.variant]
-            if let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT * FROM rollup_minute WHERE minute = ? AND model = ? AND version = ? AND backend = ? AND experiment = ? AND variant = ?
-                    """, arguments: arguments)
-            {
-                rollup.requests += row["requests"]
-                rollup.errors += row["errors"]
-                rollup.latencySum += row["latency_sum_ms"]
-                rollup.latencySquareSum += row["latency_square_sum_ms"]
-                rollup.latency.merge(LatencyHistogram(counts: try SQLiteStore.decode([Int].self, row["latency_buckets_json"])))
-                rollup.ttftCount += row["ttft_count"]
-                rollup.ttftSum += row["ttft_sum_ms"]
-                rollup.ttft.merge(LatencyHistogram(counts: try SQLiteStore.decode([Int].self, row["ttft_buckets_json"])))
-                rollup.tokensIn += row["tokens_in"]
-                rollup.tokensOut += row["tokens_out"]
-                rollup.cost += row["cost_usd"]
-                rollup.costSquareSum += row["cost_square_sum"]
-            }
-            try db.execute(
-                sql: """
-                    INSERT OR REPLACE INTO rollup_minute (minute, model, version, backend, experiment, variant, requests, errors,
-                        latency_sum_ms, latency_square_sum_ms, latency_buckets_json, ttft_count, ttft_sum_ms, ttft_buckets_json,
-                        tokens_in, tokens_out, cost_usd, cost_square_sum)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: arguments + [
-                    rollup.requests, rollup.errors, rollup.latencySum, rollup.latencySquareSum, try SQLiteStore.encode(rollup.latency.counts),
-                    rollup.ttftCount, rollup.ttftSum, try SQLiteStore.encode(rollup.ttft.counts), rollup.tokensIn,
-                    rollup.tokensOut, rollup.cost, rollup.costSquareSum,
-                ])
+        for (key, rollup) in rollups {
+            try merge(
+                rollup, into: "rollup_minute", keyColumns: ["minute", "model", "version", "backend", "experiment", "variant"],
+                key: [key.minute, key.model, key.version, key.backend, key.experiment, key.variant], db: db)
         }
+        for (key, rollup) in experimentRollups {
+            try merge(rollup, into: "experiment_rollup", keyColumns: ["experiment", "variant"], key: [key.experiment, key.variant], db: db)
+        }
+    }
+
+    /// Adds a batch's rollup to the stored row with the same key, or stores it.
+    private static func merge(_ rollup: Rollup, into table: String, keyColumns: [String], key: StatementArguments, db: Database) throws {
+        var rollup = rollup
+        let condition = keyColumns.map { "\($0) = ?" }.joined(separator: " AND ")
+        if let row = try Row.fetchOne(db, sql: "SELECT * FROM \(table) WHERE \(condition)", arguments: key) {
+            try rollup.add(row)
+        }
+        let placeholders = Array(repeating: "?", count: keyColumns.count + 12).joined(separator: ", ")
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO \(table) (\(keyColumns.joined(separator: ", ")), \(Rollup.columns)) VALUES (\(placeholders))",
+            arguments: key + (try rollup.arguments()))
     }
 }

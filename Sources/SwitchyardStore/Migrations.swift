@@ -185,7 +185,8 @@ enum Migrations {
                     """)
         }
         migrator.registerMigration("v4-experiments") { db in
-            // rollup_minute gains the experiment in its key and the sums of squares that make Welch's test exact.
+            // rollup_minute gains the experiment in its key and the sums of squares that make Welch's test exact;
+            // experiment_rollup keeps the same sums per experiment and variant over its whole run, so results read a few rows.
             try db.execute(
                 sql: """
                     CREATE TABLE experiments (
@@ -237,6 +238,23 @@ enum Migrations {
                     DROP TABLE rollup_minute;
                     ALTER TABLE rollup_minute_v4 RENAME TO rollup_minute;
                     CREATE INDEX rollup_minute_by_experiment ON rollup_minute(experiment, variant) WHERE experiment != '';
+                    CREATE TABLE experiment_rollup (
+                        experiment TEXT NOT NULL,
+                        variant TEXT NOT NULL,
+                        requests INTEGER NOT NULL,
+                        errors INTEGER NOT NULL,
+                        latency_sum_ms REAL NOT NULL,
+                        latency_square_sum_ms REAL NOT NULL,
+                        latency_buckets_json TEXT NOT NULL,
+                        ttft_count INTEGER NOT NULL,
+                        ttft_sum_ms REAL NOT NULL,
+                        ttft_buckets_json TEXT NOT NULL,
+                        tokens_in INTEGER NOT NULL,
+                        tokens_out INTEGER NOT NULL,
+                        cost_usd REAL NOT NULL,
+                        cost_square_sum REAL NOT NULL,
+                        PRIMARY KEY (experiment, variant)
+                    );
                     """)
         }
         return migrator

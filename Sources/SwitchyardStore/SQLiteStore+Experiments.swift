@@ -25,38 +25,27 @@ extension SQLiteStore: ExperimentRepository {
         if let deleted = change.deletedExperiment {
             try db.execute(sql: "DELETE FROM experiments WHERE id = ?", arguments: [deleted])
             try db.execute(sql: "DELETE FROM experiment_feedback WHERE experiment = ?", arguments: [deleted])
+            try db.execute(sql: "DELETE FROM experiment_rollup WHERE experiment = ?", arguments: [deleted])
         }
     }
 
+    /// From `experiment_rollup`: one row per variant however long the experiment ran.
     package func experimentTotals(_ experiment: String) async throws -> [String: VariantTotals] {
         try await pool.read { db in
             var totals: [String: VariantTotals] = [:]
-            let rows = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT variant, requests, errors, latency_sum_ms, latency_square_sum_ms, latency_buckets_json, ttft_count, ttft_sum_ms,
-                        ttft_buckets_json, tokens_in, tokens_out, cost_usd, cost_square_sum
-                    FROM rollup_minute WHERE experiment = ? AND experiment != ''
-                    """, arguments: [experiment])
-            while let row = try rows.next() {
-                let variant: String = row["variant"]
-                var total = totals[variant] ?? VariantTotals()
-                let requests: Int = row["requests"]
-                total.requests += requests
-                total.errors += row["errors"] as Int
-                total.latency.count += requests
-                total.latency.sum += row["latency_sum_ms"] as Double
-                total.latency.sumOfSquares += row["latency_square_sum_ms"] as Double
-                total.latencyHistogram.merge(LatencyHistogram(counts: try Self.decode([Int].self, row["latency_buckets_json"])))
-                total.ttftCount += row["ttft_count"] as Int
-                total.ttftSum += row["ttft_sum_ms"] as Double
-                total.ttftHistogram.merge(LatencyHistogram(counts: try Self.decode([Int].self, row["ttft_buckets_json"])))
-                total.inputTokens += row["tokens_in"] as Int
-                total.outputTokens += row["tokens_out"] as Int
-                total.cost.count += requests
-                total.cost.sum += row["cost_usd"] as Double
-                total.cost.sumOfSquares += row["cost_square_sum"] as Double
-                totals[variant] = total
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM experiment_rollup WHERE experiment = ?", arguments: [experiment]) {
+                var total = VariantTotals()
+                total.requests = row["requests"]
+                total.errors = row["errors"]
+                total.latency = Statistics.Moments(count: total.requests, sum: row["latency_sum_ms"], sumOfSquares: row["latency_square_sum_ms"])
+                total.latencyHistogram = LatencyHistogram(counts: try Self.decode([Int].self, row["latency_buckets_json"]))
+                total.ttftCount = row["ttft_count"]
+                total.ttftSum = row["ttft_sum_ms"]
+                total.ttftHistogram = LatencyHistogram(counts: try Self.decode([Int].self, row["ttft_buckets_json"]))
+                total.inputTokens = row["tokens_in"]
+                total.outputTokens = row["tokens_out"]
+                total.cost = Statistics.Moments(count: total.requests, sum: row["cost_usd"], sumOfSquares: row["cost_square_sum"])
+                totals[row["variant"]] = total
             }
             for row in try Row.fetchAll(
                 db,

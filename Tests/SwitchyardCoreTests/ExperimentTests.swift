@@ -235,7 +235,8 @@ import Testing
         #expect(
             problems(#"{"name":"x","model":"chat","variants":[{"id":"a","version":"v1","weight":0},{"id":"b","version":"v2"}],"control":"a"}"#)
                 == ["variants[0].weight"])
-        #expect(problems(#"{"name":"x","model":"chat","variants":[{"id":"a","version":"v1"},{"id":"b","version":"v2"}],"control":"z"}"#) == ["control"])
+        #expect(
+            problems(#"{"name":"x","model":"chat","variants":[{"id":"a","version":"v1"},{"id":"b","version":"v2"}],"control":"z"}"#) == ["control"])
         #expect(
             problems(#"{"name":"x","model":"chat","variants":[{"id":"a","version":"v1"},{"id":"b","version":"v2"}],"control":"a","colour":1}"#)
                 == ["colour"])

@@ -90,11 +90,10 @@ struct TemporaryDatabase: ~Copyable {
         let backend = try #require(configuration.models.first?.versions.first?.backends.first)
         #expect(backend.priority == 0 && backend.tags.isEmpty)
         #expect(configuration.providers.first?.healthCheck == HealthCheckMode.none, "mock providers are not probed")
-        let row = try await store.pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT requests, experiment, latency_square_sum_ms FROM rollup_minute")
+        let (requests, experiment, squares) = try await store.pool.read { db -> (Int, String, Double) in
+            let rollup = try #require(try Row.fetchOne(db, sql: "SELECT requests, experiment, latency_square_sum_ms FROM rollup_minute"))
+            return (rollup["requests"], rollup["experiment"], rollup["latency_square_sum_ms"])
         }
-        let rollup = try #require(row)
-        let (requests, experiment, squares): (Int, String, Double) = (rollup["requests"], rollup["experiment"], rollup["latency_square_sum_ms"])
         #expect(requests == 7 && experiment.isEmpty && squares == 0, "rollups survive the rebuild")
     }
 

@@ -95,13 +95,21 @@ package struct ExperimentRequest: Sendable, Hashable {
         guard let node = table.values[key] else { return nil }
         if case .string(let text) = node {
             _ = table.string(key)
-            guard let date = ISO8601DateFormatter().date(from: text) else {
+            let fractional = ISO8601DateFormatter()
+            fractional.formatOptions.insert(.withFractionalSeconds)
+            guard let date = ISO8601DateFormatter().date(from: text) ?? fractional.date(from: text) else {
                 table.fail(key, "expected an ISO 8601 time like \"2026-12-01T00:00:00Z\" or seconds since 1970, got \"\(text)\"")
                 return nil
             }
             return date.timeIntervalSince1970
         }
         return table.number(key, in: 0...253_402_300_799)
+    }
+
+    /// Checks what depends on the time of creation: an `end_time` already past.
+    package func problems(now: Double) -> ReleaseError? {
+        if let endTime, endTime <= now { return .invalid("end_time", "end_time is in the past.") }
+        return nil
     }
 
     package func experiment(id: String, now: Double) -> Experiment {

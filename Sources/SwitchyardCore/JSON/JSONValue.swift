@@ -84,3 +84,9 @@ extension JSONValue: ExpressibleByStringLiteral {
         self = .string(value)
     }
 }
+
+extension JSONValue: ExpressibleByIntegerLiteral {
+    package init(integerLiteral value: Int) {
+        self = .number(Double(value))
+    }
+}

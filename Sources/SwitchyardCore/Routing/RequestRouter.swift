@@ -123,7 +123,8 @@ package struct RequestRouter: Sendable {
             return try route(request, model: model, choice: choice, health: health, turn: turn, using: &random)
         }
         let assignment = experiment.assign(key: Self.stickyKey(for: request, mode: .user), using: &random)
-        let how = "experiment \(experiment.id): \(assignment.sticky ? "sticky" : "random") bucket \(assignment.bucket) → variant \(assignment.variantID)"
+        let how =
+            "experiment \(experiment.id): \(assignment.sticky ? "sticky" : "random") bucket \(assignment.bucket) → variant \(assignment.variantID)"
         var decision: RouteDecision
         switch assignment.target {
         case .version(let name):

@@ -52,7 +52,9 @@ package struct ExperimentAdminController: Sendable {
                 let actor = try auth.authorize(request)
                 let id = try context.parameters.require("id")
                 let body = try await AdminAuthenticator.jsonObject(request)
-                if let unknown = body.keys.sorted().first { throw AdminError.invalid(unknown, "Unknown field '\(unknown)'; this call takes no body.") }
+                if let unknown = body.keys.sorted().first {
+                    throw AdminError(status: .unprocessableContent, message: "Unknown field '\(unknown)'; this call takes no body.", field: unknown)
+                }
                 let experiment = try await releases.mapErrors { try await releases.transition(id, transition, actor: actor) }
                 return Response.json(Self.json(experiment))
             }
@@ -159,7 +161,8 @@ package struct ExperimentAdminController: Sendable {
                     "p95": number(totals.latencyHistogram.quantileEstimate(0.95)),
                 ]),
                 "ttft_ms": .object([
-                    "count": .number(Double(totals.ttftCount)), "mean": number(totals.ttftCount > 0 ? totals.ttftSum / Double(totals.ttftCount) : nil),
+                    "count": .number(Double(totals.ttftCount)),
+                    "mean": number(totals.ttftCount > 0 ? totals.ttftSum / Double(totals.ttftCount) : nil),
                     "p50": number(totals.ttftHistogram.quantileEstimate(0.5)), "p95": number(totals.ttftHistogram.quantileEstimate(0.95)),
                 ]),
                 "tokens_in": .number(Double(totals.inputTokens)), "tokens_out": .number(Double(totals.outputTokens)),

@@ -23,11 +23,13 @@ extension ReleaseService {
     }
 
     package func createExperiment(_ request: ExperimentRequest, actor: String) async throws -> Experiment {
+        if let problem = request.problems(now: Self.now()) { throw problem }
         var experiment = request.experiment(id: "e-" + RequestIdentifier.make().prefix(12), now: Self.now())
         if experiment.createdBy.isEmpty { experiment.createdBy = actor }
         if let problem = experiment.problems(in: stored) { throw problem }
         try await commit(
-            ConfigurationChange(experiment: experiment, audit: [experimentAudit(experiment, before: nil, actor: actor, source: .api, action: "create")])
+            ConfigurationChange(
+                experiment: experiment, audit: [experimentAudit(experiment, before: nil, actor: actor, source: .api, action: "create")])
         )
         return experiment
     }
@@ -78,7 +80,8 @@ extension ReleaseService {
             } catch let error as ReleaseError where error.status == 409 {
                 if deferredStarts.insert(experiment.id).inserted {
                     logger.warning(
-                        "scheduled experiment transition deferred", metadata: ["experiment.id": .string(experiment.id), "reason": .string(error.message)])
+                        "scheduled experiment transition deferred",
+                        metadata: ["experiment.id": .string(experiment.id), "reason": .string(error.message)])
                 }
             } catch {
                 logger.error("scheduled experiment transition failed", metadata: ["experiment.id": .string(experiment.id), "error": "\(error)"])

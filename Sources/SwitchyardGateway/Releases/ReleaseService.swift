@@ -97,6 +97,15 @@ package actor ReleaseService {
             after = after.orderedForRelease(canary: running.canary)
         }
         try validate(after)
+        for experiment in experiments.values where experiment.model == name && [.running, .paused].contains(experiment.status) {
+            for variant in experiment.variants {
+                guard case .version(let version) = variant.target, !after.versions.contains(where: { $0.name == version && $0.isActive }) else {
+                    continue
+                }
+                throw ReleaseError.conflict(
+                    "version", "Version '\(version)' is variant '\(variant.id)' of experiment \(experiment.id); complete the experiment first.")
+            }
+        }
         var change = ConfigurationChange(
             objects: [.model(after)], audit: [audit(actor: actor, source: .api, before: before, after: after, action: action)])
         if let rollout, endsRollout {
