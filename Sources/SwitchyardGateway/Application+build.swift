@@ -51,10 +51,11 @@ package struct GatewayStores: Sendable {
     package var outcomes: any OutcomeSink
     package var usage: any UsageRepository
     package var experiments: any ExperimentRepository
+    package var catalog: any ModelCatalogRepository
 
     package init(
         configuration: any ConfigurationRepository, releases: any ReleaseRepository, sessions: any SessionRepository, outcomes: any OutcomeSink,
-        usage: any UsageRepository, experiments: any ExperimentRepository
+        usage: any UsageRepository, experiments: any ExperimentRepository, catalog: any ModelCatalogRepository = InMemoryModelCatalog()
     ) {
         self.configuration = configuration
         self.releases = releases
@@ -62,6 +63,7 @@ package struct GatewayStores: Sendable {
         self.outcomes = outcomes
         self.usage = usage
         self.experiments = experiments
+        self.catalog = catalog
     }
 }
 
@@ -123,11 +125,15 @@ package func buildApplication(
     UsageAdminController(usage: stores.usage, auth: auth).addRoutes(to: router)
     ExperimentAdminController(releases: releases, recorded: stores.experiments, outcomes: stores.outcomes, auth: auth).addRoutes(to: router)
     let prober = HealthProber(configuration: configuration, health: health, client: client, logger: logger)
+    let discovery = ModelDiscovery(configuration: configuration, catalog: stores.catalog, client: client, logger: logger)
+    ProviderAdminController(releases: releases, discovery: discovery, environment: environment, auth: auth).addRoutes(to: router)
 
     return Application(
         router: router,
         configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
-        services: services + [sessions, prober, RolloutController(releases: releases, outcomes: recentOutcomes), HTTPClientService(client: client)],
+        services: services + [
+            sessions, prober, discovery, RolloutController(releases: releases, outcomes: recentOutcomes), HTTPClientService(client: client),
+        ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
         eventLoopGroupProvider: .shared(eventLoopGroup),
         logger: logger)

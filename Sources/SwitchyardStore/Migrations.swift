@@ -184,11 +184,21 @@ enum Migrations {
                     CREATE INDEX audit_log_by_time ON audit_log(time);
                     """)
         }
-        migrator.registerMigration("v4-experiments") { db in
+        migrator.registerMigration("v4-experiments-providers") { db in
             // rollup_minute gains the experiment in its key and the sums of squares that make Welch's test exact;
             // experiment_rollup keeps the same sums per experiment and variant over its whole run, so results read a few rows.
             try db.execute(
                 sql: """
+                    ALTER TABLE providers ADD COLUMN api_version TEXT;
+                    ALTER TABLE providers ADD COLUMN models_path TEXT;
+                    ALTER TABLE providers ADD COLUMN speaks TEXT NOT NULL DEFAULT 'openai';
+                    ALTER TABLE backends ADD COLUMN deployment TEXT;
+                    CREATE TABLE provider_models (
+                        provider TEXT PRIMARY KEY,
+                        models_json TEXT NOT NULL,
+                        fetched_at REAL NOT NULL,
+                        error TEXT
+                    );
                     CREATE TABLE experiments (
                         id TEXT PRIMARY KEY,
                         model TEXT NOT NULL,

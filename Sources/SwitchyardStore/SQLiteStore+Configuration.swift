@@ -59,7 +59,8 @@ extension SQLiteStore: ConfigurationRepository {
                 timeoutSeconds: row["timeout_seconds"], costInputPerMillionTokens: row["cost_input_per_mtok"],
                 costOutputPerMillionTokens: row["cost_output_per_mtok"],
                 healthCheck: (row["health_check"] as String?).flatMap(HealthCheckMode.init(rawValue:)),
-                healthCheckModel: row["health_check_model"], enabled: row["enabled"])
+                healthCheckModel: row["health_check_model"], enabled: row["enabled"], apiVersion: row["api_version"],
+                modelsPath: row["models_path"], speaks: (row["speaks"] as String?).flatMap(MockWireFormat.init(rawValue:)) ?? .openai)
         }
         var backendsByVersion: [String: [BackendSpec]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT * FROM backends ORDER BY model, version, position") {
@@ -68,7 +69,7 @@ extension SQLiteStore: ConfigurationRepository {
             backendsByVersion[key, default: []].append(
                 BackendSpec(
                     provider: row["provider"], model: row["upstream_model"], weight: row["weight"], priority: row["priority"],
-                    tags: try decode([String].self, row["tags_json"]), mock: mock))
+                    tags: try decode([String].self, row["tags_json"]), mock: mock, deployment: row["deployment"]))
         }
         var versionsByModel: [String: [VersionSpec]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT * FROM versions ORDER BY model, position") {
@@ -120,20 +121,22 @@ extension SQLiteStore: ConfigurationRepository {
             try db.execute(
                 sql: """
                     INSERT INTO providers (id, format, base_url, api_key, headers_json, region, timeout_seconds,
-                        cost_input_per_mtok, cost_output_per_mtok, health_check, health_check_model, enabled, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        cost_input_per_mtok, cost_output_per_mtok, health_check, health_check_model, enabled, created_at, updated_at,
+                        api_version, models_path, speaks)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET format = excluded.format, base_url = excluded.base_url,
                         api_key = excluded.api_key, headers_json = excluded.headers_json, region = excluded.region,
                         timeout_seconds = excluded.timeout_seconds, cost_input_per_mtok = excluded.cost_input_per_mtok,
                         cost_output_per_mtok = excluded.cost_output_per_mtok, health_check = excluded.health_check,
                         health_check_model = excluded.health_check_model, enabled = excluded.enabled,
-                        updated_at = excluded.updated_at
+                        updated_at = excluded.updated_at, api_version = excluded.api_version, models_path = excluded.models_path,
+                        speaks = excluded.speaks
                     """,
                 arguments: [
                     provider.id, provider.format.rawValue, provider.baseURL, provider.apiKey?.written,
                     try encode(provider.headers), provider.region, provider.timeoutSeconds, provider.costInputPerMillionTokens,
                     provider.costOutputPerMillionTokens, provider.healthCheck.rawValue, provider.healthCheckModel, provider.enabled,
-                    now, now,
+                    now, now, provider.apiVersion, provider.modelsPath, provider.speaks.rawValue,
                 ])
         case .model(let model):
             try writeModel(model, db: db, now: now)
@@ -193,12 +196,13 @@ extension SQLiteStore: ConfigurationRepository {
             for (index, backend) in version.backends.enumerated() {
                 try db.execute(
                     sql: """
-                        INSERT INTO backends (model, version, position, provider, upstream_model, weight, priority, tags_json, mock_json)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO backends (model, version, position, provider, upstream_model, weight, priority, tags_json, mock_json,
+                            deployment)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         model.name, version.name, index, backend.provider, backend.model, backend.weight, backend.priority,
-                        try encode(backend.tags), try backend.mock.map(encode),
+                        try encode(backend.tags), try backend.mock.map(encode), backend.deployment,
                     ])
             }
         }

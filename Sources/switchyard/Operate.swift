@@ -13,7 +13,7 @@ private func effectiveConfiguration(config: String) throws -> EffectiveConfigura
 }
 
 /// An HTTP client set up like the gateway's: fast failure on refused connections, the seed's timeouts.
-private func upstreamClient(_ settings: GatewaySettings) -> HTTPClient {
+func upstreamClient(_ settings: GatewaySettings) -> HTTPClient {
     let options = GatewayOptions(connectTimeoutSeconds: settings.connectTimeoutSeconds, readTimeoutSeconds: settings.requestTimeoutSeconds)
     return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: upstreamClientConfiguration(options))
 }

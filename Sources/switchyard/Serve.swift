@@ -81,7 +81,7 @@ struct Serve: AsyncParsableCommand {
                 host: address.host, port: address.port, maxBodyBytes: seed.server.maxBodyBytes, configuration: stored,
                 adminTokens: adminTokens),
             stores: GatewayStores(
-                configuration: store, releases: store, sessions: store, outcomes: writer, usage: store, experiments: store),
+                configuration: store, releases: store, sessions: store, outcomes: writer, usage: store, experiments: store, catalog: store),
             environment: environment,
             seedChangedModels: (report.created + report.updated).filter { $0.hasPrefix("model:") }.map { String($0.dropFirst(6)) },
             metricsRegistry: metricsRegistry,

@@ -1,24 +1,49 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import SwitchyardCore
+import SwitchyardGateway
 
-struct Validate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check a seed file; exit 1 and list every error if it is invalid.")
+struct Validate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a seed file; exit 1 and list every error if it is invalid.",
+        discussion: "With --online, also ask each provider for its models and warn about backends whose model it does not offer.")
 
     @Argument(help: "The seed TOML file.")
     var file: String
 
-    func run() throws {
+    @Flag(help: "Ask each provider for its model list (warnings only; the exit status stays 0 for a valid file).")
+    var online = false
+
+    func run() async throws {
+        let seed: Seed
         do {
-            let seed = try SeedFile.load(path: file)
-            let configuration = seed.configuration
-            print(
-                "\(file): valid (\(configuration.providers.count) providers, \(configuration.models.count) models, \(configuration.users.count) users)"
-            )
+            seed = try SeedFile.load(path: file)
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode.failure
         }
+        let configuration = seed.configuration
+        print(
+            "\(file): valid (\(configuration.providers.count) providers, \(configuration.models.count) models, \(configuration.users.count) users)"
+        )
+        guard online else { return }
+        let effective = EffectiveConfiguration(configuration, environment: ProcessInfo.processInfo.environment)
+        let client = upstreamClient(configuration.settings)
+        for provider in ModelDiscovery.providers(in: effective).values.sorted(by: { $0.id < $1.id }) {
+            switch await ModelDiscovery.fetch(provider, configuration: effective, client: client) {
+            case .success(let offered):
+                let missing = ModelDiscovery.missing(in: effective, provider: provider.id, offered: offered)
+                for (model, version, backend) in missing {
+                    let name = provider.spec.format == .azure ? backend.deployment ?? backend.upstreamModel : backend.upstreamModel
+                    print("warning: models.\(model) version \(version): provider \(provider.id) does not offer \"\(name)\"")
+                }
+                if missing.isEmpty { print("\(provider.id): \(offered.count) models offered; every backend's model is among them") }
+            case .failure(let error):
+                print("warning: \(provider.id): cannot list models: \(error.message)")
+            }
+        }
+        try await client.shutdown()
     }
 }
 

@@ -66,9 +66,12 @@ package struct BackendSpec: Sendable, Hashable, Codable {
     /// A backend with tags serves only users sharing one of them.
     package var tags: [String]
     package var mock: MockSettings?
+    /// Azure's deployment name; `nil` uses `model`.
+    package var deployment: String?
 
     package init(
-        provider: String, model: String, weight: Double = 1, priority: Int = 0, tags: [String] = [], mock: MockSettings? = nil
+        provider: String, model: String, weight: Double = 1, priority: Int = 0, tags: [String] = [], mock: MockSettings? = nil,
+        deployment: String? = nil
     ) {
         self.provider = provider
         self.model = model
@@ -76,6 +79,7 @@ package struct BackendSpec: Sendable, Hashable, Codable {
         self.priority = priority
         self.tags = tags
         self.mock = mock
+        self.deployment = deployment
     }
 
     package static func read(from table: TableReader) -> BackendSpec? {
@@ -85,9 +89,10 @@ package struct BackendSpec: Sendable, Hashable, Codable {
         let priority = table.integer("priority", in: -1_000_000...1_000_000) ?? 0
         let tags = table.strings("tags") ?? []
         let mock = table.table("mock").map(MockSettings.read(from:))
+        let deployment = table.string("deployment")
         table.rejectUnknownKeys()
         guard let provider, let model else { return nil }
-        return BackendSpec(provider: provider, model: model, weight: weight, priority: priority, tags: tags, mock: mock)
+        return BackendSpec(provider: provider, model: model, weight: weight, priority: priority, tags: tags, mock: mock, deployment: deployment)
     }
 }
 

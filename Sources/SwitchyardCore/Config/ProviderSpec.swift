@@ -4,6 +4,35 @@ package enum ProviderFormat: String, Sendable, Hashable, Codable, CaseIterable {
     case openai
     /// Switchyard's built-in simulated upstream: answers offline, for demos and tests.
     case mock
+    /// Azure OpenAI: deployments under a resource endpoint, `api-key` header, `api-version` query.
+    case azure
+    /// Anthropic's Messages API, translated to and from OpenAI's chat completions.
+    case anthropic
+    /// Ollama's OpenAI-compatible endpoint at `{base_url}/v1`; no key needed.
+    case ollama
+
+    /// The base URL used when `base_url` is absent; `nil` where one is required.
+    package var defaultBaseURL: String? {
+        switch self {
+        case .anthropic: return "https://api.anthropic.com/v1"
+        case .ollama: return "http://127.0.0.1:11434"
+        case .openai, .azure, .mock: return nil
+        }
+    }
+
+    /// The API version sent when `api_version` is absent: Azure's `api-version` query, Anthropic's `anthropic-version` header.
+    package var defaultAPIVersion: String? {
+        switch self {
+        case .azure: return "2024-10-21"
+        case .anthropic: return "2023-06-01"
+        case .openai, .mock, .ollama: return nil
+        }
+    }
+}
+
+/// The wire format the `mock` provider answers in.
+package enum MockWireFormat: String, Sendable, Hashable, Codable, CaseIterable {
+    case openai, anthropic
 }
 
 /// How a provider's health is checked actively, besides every request's outcome.
@@ -35,12 +64,23 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
     /// Model for `health_check = "chat"`.
     package var healthCheckModel: String?
     package var enabled: Bool
+    /// Azure's `api-version` or Anthropic's `anthropic-version`; `nil` takes the format's default.
+    package var apiVersion: String?
+    /// Where the model list is, relative to the base URL; `nil` takes the format's own list endpoint.
+    package var modelsPath: String?
+    /// For `mock`: the vendor format it answers in.
+    package var speaks: MockWireFormat = .openai
+
+    /// The base URL in effect: the configured one, else the format's default.
+    package var effectiveBaseURL: String? { baseURL ?? format.defaultBaseURL }
+    package var effectiveAPIVersion: String? { apiVersion ?? format.defaultAPIVersion }
 
     package init(
         id: String, format: ProviderFormat, baseURL: String? = nil, apiKey: SecretReference? = nil,
         headers: [String: String] = [:], region: String? = nil, timeoutSeconds: Double? = nil,
         costInputPerMillionTokens: Double = 0, costOutputPerMillionTokens: Double = 0, healthCheck: HealthCheckMode? = nil,
-        healthCheckModel: String? = nil, enabled: Bool = true
+        healthCheckModel: String? = nil, enabled: Bool = true, apiVersion: String? = nil, modelsPath: String? = nil,
+        speaks: MockWireFormat = .openai
     ) {
         self.id = id
         self.format = format
@@ -54,6 +94,9 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
         self.healthCheck = healthCheck ?? (format == .mock ? .none : .models)
         self.healthCheckModel = healthCheckModel
         self.enabled = enabled
+        self.apiVersion = apiVersion
+        self.modelsPath = modelsPath
+        self.speaks = speaks
     }
 
     /// Reads `[providers.ID]`.
@@ -83,16 +126,32 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
         if healthCheck == .chat && healthCheckModel == nil {
             table.fail("health_check_model", "is required with health_check = \"chat\"")
         }
+        if healthCheck == .chat, format == .azure || format == .anthropic {
+            table.fail("health_check", "\"chat\" checks are for the openai and ollama formats; use \"models\"")
+        }
         let enabled = table.bool("enabled") ?? true
+        let apiVersion = table.string("api_version")
+        let modelsPath = table.string("models_path")
+        if let modelsPath, !modelsPath.hasPrefix("/") { table.fail("models_path", "must start with \"/\", got \"\(modelsPath)\"") }
+        var speaks = MockWireFormat.openai
+        if let name = table.string("speaks") {
+            if let parsed = MockWireFormat(rawValue: name), format == .mock {
+                speaks = parsed
+            } else if format != .mock {
+                table.fail("speaks", "only the mock provider takes \"speaks\"")
+            } else {
+                table.fail("speaks", "unknown format \"\(name)\" (supported: openai, anthropic)")
+            }
+        }
         table.rejectUnknownKeys()
 
-        if format == .openai {
+        if let format, format != .mock {
             if let baseURL {
                 if !(baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://")) || baseURL.count < 8 {
                     table.fail("base_url", "must be an http:// or https:// URL, got \"\(baseURL)\"")
                 }
-            } else {
-                table.fail("base_url", "is required for format \"openai\"")
+            } else if format.defaultBaseURL == nil {
+                table.fail("base_url", "is required for format \"\(format.rawValue)\"")
             }
         }
         if case .environment(let name)? = apiKey, environment[name] == nil {
@@ -103,6 +162,6 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
             id: id, format: format, baseURL: baseURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
             apiKey: apiKey, headers: headers, region: region, timeoutSeconds: timeout,
             costInputPerMillionTokens: costIn, costOutputPerMillionTokens: costOut, healthCheck: healthCheck,
-            healthCheckModel: healthCheckModel, enabled: enabled)
+            healthCheckModel: healthCheckModel, enabled: enabled, apiVersion: apiVersion, modelsPath: modelsPath, speaks: speaks)
     }
 }

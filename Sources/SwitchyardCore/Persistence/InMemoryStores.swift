@@ -172,3 +172,18 @@ package final class InMemoryReleaseRepository: ReleaseRepository {
         }
     }
 }
+
+/// Keeps discovered model lists in memory: for tests and for running without a database.
+package final class InMemoryModelCatalog: ModelCatalogRepository {
+    private let lists = Mutex<[String: ProviderModels]>([:])
+
+    package init() {}
+
+    package func saveProviderModels(_ models: ProviderModels) async throws {
+        lists.withLock { $0[models.provider] = models }
+    }
+
+    package func loadProviderModels(_ provider: String) async throws -> ProviderModels? {
+        lists.withLock { $0[provider] }
+    }
+}

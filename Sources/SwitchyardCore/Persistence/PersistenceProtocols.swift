@@ -82,3 +82,26 @@ package struct UsageRow: Sendable, Hashable {
         self.costUSD = costUSD
     }
 }
+
+/// The models a provider said it offers, as last fetched.
+package struct ProviderModels: Sendable, Hashable, Codable {
+    package var provider: String
+    package var models: [String]
+    /// Seconds since 1970.
+    package var fetchedAt: Double
+    /// Why the last fetch failed; the models are then those of the last success, if any.
+    package var error: String?
+
+    package init(provider: String, models: [String], fetchedAt: Double, error: String? = nil) {
+        self.provider = provider
+        self.models = models
+        self.fetchedAt = fetchedAt
+        self.error = error
+    }
+}
+
+/// Where discovered model lists are cached.
+package protocol ModelCatalogRepository: Sendable {
+    func saveProviderModels(_ models: ProviderModels) async throws
+    func loadProviderModels(_ provider: String) async throws -> ProviderModels?
+}

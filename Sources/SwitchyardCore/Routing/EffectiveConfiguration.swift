@@ -21,12 +21,16 @@ package struct EffectiveConfiguration: Sendable {
         package var mock: MockSettings
         /// `provider/upstream-model`, as reported in `x-switchyard-backend`; also the key of its health.
         package var label: String
+        /// Azure's deployment name; `nil` uses the upstream model.
+        package var deployment: String? = nil
 
         package var region: String? { provider.spec.region }
 
         package init(
-            provider: Provider, upstreamModel: String, weight: Double, priority: Int, tags: [String], mock: MockSettings, label: String
+            provider: Provider, upstreamModel: String, weight: Double, priority: Int, tags: [String], mock: MockSettings, label: String,
+            deployment: String? = nil
         ) {
+            self.deployment = deployment
             self.provider = provider
             self.upstreamModel = upstreamModel
             self.weight = weight
@@ -92,7 +96,8 @@ package struct EffectiveConfiguration: Sendable {
                         guard let provider = providers[backend.provider], backend.weight > 0 else { return nil }
                         return Backend(
                             provider: provider, upstreamModel: backend.model, weight: backend.weight, priority: backend.priority,
-                            tags: backend.tags, mock: backend.mock ?? MockSettings(), label: "\(provider.id)/\(backend.model)")
+                            tags: backend.tags, mock: backend.mock ?? MockSettings(), label: "\(provider.id)/\(backend.model)",
+                            deployment: backend.deployment)
                     })
             }
             guard let defaultIndex = versions.firstIndex(where: \.isDefault) else { continue }

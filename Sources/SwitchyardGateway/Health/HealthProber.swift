@@ -6,9 +6,9 @@ import ServiceLifecycle
 import SwitchyardCore
 
 /// Active health checks: every `health_check_interval_seconds`, each provider with a health check
-/// is asked `GET {base_url}/models` (or sent a one-token chat). A failure (no connection, timeout,
-/// 5xx, 429) counts against each of its backends; a success closes a circuit whose open time is over.
-/// A 404 or 405 to `/models` means the server has no model list, not that it is down.
+/// is asked for its model list (the discovery endpoint of its format) or sent a one-token chat. A
+/// failure (no connection, timeout, 5xx, 429) counts against each of its backends; a success closes
+/// a circuit whose open time is over. A 404 or 405 to the list means the server has none, not that it is down.
 package struct HealthProber: Service {
     let configuration: ConfigurationHolder
     let health: HealthRegistry
@@ -30,7 +30,7 @@ package struct HealthProber: Service {
         var labelsByProvider: [String: (EffectiveConfiguration.Provider, Set<String>)] = [:]
         for model in configuration.models.values {
             for version in model.versions {
-                for backend in version.backends where backend.provider.spec.healthCheck != .none && backend.provider.spec.format == .openai {
+                for backend in version.backends where backend.provider.spec.healthCheck != .none && backend.provider.spec.format != .mock {
                     labelsByProvider[backend.provider.id, default: (backend.provider, [])].1.insert(backend.label)
                 }
             }
@@ -57,14 +57,16 @@ package struct HealthProber: Service {
 
     /// Asks one provider its health check; `nil` when it answered well, else why not.
     package static func check(_ provider: EffectiveConfiguration.Provider, timeout: Double, client: HTTPClient) async -> String? {
-        guard let baseURL = provider.spec.baseURL else { return "no base_url" }
+        guard let baseURL = provider.spec.effectiveBaseURL else { return "no base_url" }
         var request: HTTPClientRequest
         switch provider.spec.healthCheck {
         case .none: return nil
         case .models:
-            request = HTTPClientRequest(url: "\(baseURL)/models")
+            guard let list = ModelDiscovery.listRequest(for: provider) else { return "no base_url" }
+            request = list
         case .chat:
-            request = HTTPClientRequest(url: "\(baseURL)/chat/completions")
+            // Seeds allow chat checks for the OpenAI-shaped formats that share this path.
+            request = HTTPClientRequest(url: "\(baseURL)\(provider.spec.format == .ollama ? "/v1" : "")/chat/completions")
             request.method = .POST
             request.headers.add(name: "content-type", value: "application/json")
             let body: JSONValue = .object([
@@ -73,8 +75,10 @@ package struct HealthProber: Service {
             ])
             request.body = .bytes(ByteBuffer(bytes: body.jsonBytes))
         }
-        if let key = provider.apiKey { request.headers.add(name: "authorization", value: "Bearer \(key)") }
-        for (name, value) in provider.spec.headers { request.headers.replaceOrAdd(name: name, value: value) }
+        if provider.spec.healthCheck == .chat {
+            if let key = provider.apiKey { request.headers.add(name: "authorization", value: "Bearer \(key)") }
+            for (name, value) in provider.spec.headers { request.headers.replaceOrAdd(name: name, value: value) }
+        }
         do {
             let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
             _ = try? await response.body.collect(upTo: 1 << 20)

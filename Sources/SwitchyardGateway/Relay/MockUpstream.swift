@@ -8,6 +8,7 @@ import Synchronization
 /// the last user message, streams it in chunks, returns deterministic embeddings, and reports usage.
 /// Chat answers say `system_fingerprint: "switchyard-mock"`. Latency, time to first token, chunk
 /// count and error rate come from the backend's `mock` settings; a `seed` makes errors repeatable.
+/// With `speaks = "anthropic"` it answers in Anthropic's format, translated back like a real Anthropic upstream.
 package final class MockUpstream: ProviderAdapter {
     package static let fingerprint = "switchyard-mock"
 
@@ -20,6 +21,9 @@ package final class MockUpstream: ProviderAdapter {
         _ request: UpstreamRequest, to backend: EffectiveConfiguration.Backend, settings: GatewaySettings
     ) async throws -> UpstreamResponse {
         let mock = backend.mock
+        if backend.provider.spec.speaks == .anthropic {
+            return try await AnthropicUpstream.translate(try await anthropic(request, backend: backend), for: request)
+        }
         if mock.errorRate > 0, draw(for: backend) < mock.errorRate {
             try await Self.sleep(milliseconds: mock.timeToFirstTokenMilliseconds)
             let error = GatewayError(
@@ -36,7 +40,7 @@ package final class MockUpstream: ProviderAdapter {
         }
     }
 
-    private func draw(for backend: EffectiveConfiguration.Backend) -> Double {
+    func draw(for backend: EffectiveConfiguration.Backend) -> Double {
         guard let seed = backend.mock.seed else { return Double.random(in: 0..<1) }
         let key = "\(backend.label)#\(seed)"
         return seededSources.withLock { sources in
@@ -307,7 +311,7 @@ package final class MockUpstream: ProviderAdapter {
         return buffer
     }
 
-    private static func json(status: Int, _ body: ByteBuffer) -> UpstreamResponse {
+    static func json(status: Int, _ body: ByteBuffer) -> UpstreamResponse {
         UpstreamResponse(
             status: status, contentType: "application/json", contentLength: body.readableBytes,
             body: .generated(
@@ -317,7 +321,7 @@ package final class MockUpstream: ProviderAdapter {
                 }))
     }
 
-    private static func sleep(milliseconds: Double) async throws {
+    static func sleep(milliseconds: Double) async throws {
         guard milliseconds > 0 else { return }
         try await Task.sleep(for: .microseconds(Int64(milliseconds * 1000)))
     }

@@ -15,12 +15,14 @@ package struct Relay: Sendable {
     static let maxUpstreamErrorBodyBytes = 1024 * 1024
 
     private let openAI: OpenAIUpstream
+    private let anthropic: AnthropicUpstream
     private let mock: MockUpstream
     private let sink: any OutcomeSink
     private let health: HealthRegistry
 
     package init(openAI: OpenAIUpstream, mock: MockUpstream, sink: any OutcomeSink, health: HealthRegistry) {
         self.openAI = openAI
+        self.anthropic = AnthropicUpstream(http: openAI)
         self.mock = mock
         self.sink = sink
         self.health = health
@@ -28,7 +30,8 @@ package struct Relay: Sendable {
 
     private func adapter(for format: ProviderFormat) -> any ProviderAdapter {
         switch format {
-        case .openai: return openAI
+        case .openai, .azure, .ollama: return openAI
+        case .anthropic: return anthropic
         case .mock: return mock
         }
     }
@@ -96,6 +99,12 @@ package struct Relay: Sendable {
                 upstream = try await adapter(for: backend.provider.spec.format).send(attemptRequest, to: backend, settings: settings)
             } catch {
                 if error is CancellationError || Task.isCancelled { break }  // the client left; not the backend's fault
+                if let refused = error as? GatewayError, refused.status.code < 500, refused.status != .tooManyRequests {
+                    // The request cannot be put in this backend's format: the client's to fix, not a backend failure.
+                    let refused = refused.adding(headers)
+                    sink.record(draft.finish(status: Int(refused.status.code), error: refused.message))
+                    throw refused
+                }
                 let gatewayError = (error as? GatewayError ?? .upstreamUnreachable("\(error)")).adding(headers)
                 health.record(backend.label, success: false, latencyMilliseconds: nil, reason: gatewayError.message)
                 lastError = gatewayError
