@@ -112,13 +112,55 @@ func experimentResultsCost() async throws {
     timings.sort()
     print("| write 1,000,000 outcome events (request log + rollups, batches of 10,000) | \(String(format: "%.1f", writeSeconds)) s |")
     print(
-        "| results of an experiment with 1,000,000 requests (\(rows) per-minute rollup rows), median of 5 | \(String(format: "%.0f", timings[2])) ms |"
+        "| results of an experiment with 1,000,000 requests (\(rows) per-minute rollup rows), median of 5 | \(String(format: "%.2f", timings[2])) ms |"
     )
     print("")
     print("Results summary: \(summary)")
 }
 
+/// What the Anthropic format adds per request: the request's translation (2 KB prompt) against
+/// OpenAI pass-through (the body is serialized either way), and a 200-chunk answer stream parsed and
+/// translated event by event (pass-through relays the events as they are).
+func anthropicTranslationCost() throws {
+    let prompt = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 46)  // ~2 KB
+    let body: [String: JSONValue] = [
+        "model": "chat", "stream": .bool(true), "max_tokens": 512, "temperature": .number(0.7),
+        "messages": .array([
+            .object(["role": "system", "content": "You are a helpful assistant."]), .object(["role": "user", "content": .string(prompt)]),
+        ]),
+    ]
+    var sink = 0
+    let passThrough = nanosecondsPerCall(iterations: 20_000) { sink &+= JSONValue.object(body).jsonBytes.count }
+    let translated = nanosecondsPerCall(iterations: 20_000) {
+        sink &+= ((try? AnthropicTranslation.request(from: body, model: "claude", stream: true))?.jsonBytes.count ?? 0)
+    }
+    var events: [[UInt8]] = [
+        Array(
+            #"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude","usage":{"input_tokens":520,"output_tokens":1}}}"#
+                .utf8),
+        Array(#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#.utf8),
+    ]
+    for index in 0..<200 {
+        events.append(Array(#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" token\#(index)"}}"#.utf8))
+    }
+    events.append(Array(#"{"type":"content_block_stop","index":0}"#.utf8))
+    events.append(Array(#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":200}}"#.utf8))
+    events.append(Array(#"{"type":"message_stop"}"#.utf8))
+    let stream = nanosecondsPerCall(iterations: 2_000) {
+        var translator = AnthropicStreamTranslator(created: 0, includeUsage: true)
+        for event in events {
+            guard let value = try? JSONValue.parse(event) else { continue }
+            for payload in translator.translate(value) { sink &+= payload.utf8.count }
+        }
+    }
+    print("| OpenAI pass-through: serialize a 2 KB chat request | \(String(format: "%.1f", passThrough / 1_000)) µs |")
+    print("| Anthropic: translate and serialize the same request | \(String(format: "%.1f", translated / 1_000)) µs |")
+    print("| Anthropic: parse and translate a 200-chunk answer stream (205 events) | \(String(format: "%.1f", stream / 1_000)) µs |")
+    if sink == 42 { print("") }
+}
+
 print("| measurement | value |")
 print("|---|---|")
 try routingCost()
+try anthropicTranslationCost()
 try await experimentResultsCost()

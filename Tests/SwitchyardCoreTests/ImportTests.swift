@@ -125,6 +125,7 @@ import Testing
         #expect(openai.costInputPerMillionTokens == 2.5 && openai.costOutputPerMillionTokens == 10)
         #expect(configuration.models.first?.versions.first?.backends.map(\.weight) == [3, 1])
         #expect(result.warnings.contains("provider broken: LLM_PROVIDER_broken_BASE_URL is missing; skipped"))
-        #expect(result.warnings.contains { $0.contains("MAX_QPS") } && result.warnings.contains { $0.contains("MODELS_PATH") })
+        #expect(result.warnings.contains { $0.contains("MAX_QPS") } && !result.warnings.contains { $0.contains("MODELS_PATH") })
+        #expect(configuration.providers.first { $0.id == "local" }?.modelsPath == "/models", "discovery reads the same list path")
     }
 }

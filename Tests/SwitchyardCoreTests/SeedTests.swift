@@ -143,12 +143,34 @@ import Testing
     @Test func unknownFormatListsTheSupportedOnes() {
         let found = errors(of: Self.minimal.replacingOccurrences(of: "format = \"mock\"", with: "format = \"carrier-pigeon\""))
         #expect(found.map(\.key) == ["providers.demo.format"])
-        #expect(found.first?.reason.contains("openai, mock") == true)
+        #expect(found.first?.reason.contains("openai, mock, azure, anthropic, ollama") == true)
     }
 
     @Test func openAIProvidersNeedAnHTTPBaseURL() {
         let text = Self.minimal.replacingOccurrences(of: "format = \"mock\"", with: "format = \"openai\"\nbase_url = \"ftp://x\"")
         #expect(keys(of: text) == ["providers.demo.base_url"])
+    }
+
+    @Test func vendorFormatsTakeTheirDefaultsAndOwnKeys() throws {
+        func provider(_ lines: String) -> String {
+            Self.minimal.replacingOccurrences(of: "format = \"mock\"", with: lines)
+        }
+        let anthropic = try Seed(toml: provider("format = \"anthropic\"\napi_version = \"2023-06-01\""), environment: [:]).configuration
+        #expect(anthropic.providers[0].effectiveBaseURL == "https://api.anthropic.com/v1")
+        #expect(anthropic.providers[0].effectiveAPIVersion == "2023-06-01" && anthropic.providers[0].healthCheck == .models)
+        let ollama = try Seed(toml: provider("format = \"ollama\"\nmodels_path = \"/api/tags\""), environment: [:]).configuration
+        #expect(ollama.providers[0].effectiveBaseURL == "http://127.0.0.1:11434" && ollama.providers[0].modelsPath == "/api/tags")
+        let azure = try Seed(toml: provider("format = \"azure\"\nbase_url = \"https://r.openai.azure.com/\""), environment: [:]).configuration
+        #expect(azure.providers[0].effectiveBaseURL == "https://r.openai.azure.com" && azure.providers[0].effectiveAPIVersion == "2024-10-21")
+        let speaking = try Seed(toml: provider("format = \"mock\"\nspeaks = \"anthropic\""), environment: [:]).configuration
+        #expect(speaking.providers[0].speaks == .anthropic)
+
+        #expect(keys(of: provider("format = \"azure\"")) == ["providers.demo.base_url"], "Azure has no default endpoint")
+        #expect(keys(of: provider("format = \"openai\"\nbase_url = \"https://x.test/v1\"\nspeaks = \"anthropic\"")) == ["providers.demo.speaks"])
+        #expect(keys(of: provider("format = \"mock\"\nspeaks = \"klingon\"")) == ["providers.demo.speaks"])
+        #expect(keys(of: provider("format = \"ollama\"\nmodels_path = \"api/tags\"")) == ["providers.demo.models_path"])
+        #expect(
+            keys(of: provider("format = \"anthropic\"\nhealth_check = \"chat\"\nhealth_check_model = \"c\"")) == ["providers.demo.health_check"])
     }
 
     @Test func environmentReferencesMustResolve() throws {

@@ -42,7 +42,11 @@ package enum EnvImporter {
             }
             if let name = variable("NAME") { writer.comment("name: \(name)") }
             if let path = variable("MODELS_PATH") {
-                warnings.append("provider \(id): MODELS_PATH=\(path) not imported (model discovery is not in this release)")
+                if path.hasPrefix("/") {
+                    writer.line("models_path", SeedWriter.string(path))
+                } else {
+                    warnings.append("provider \(id): MODELS_PATH=\(path) does not start with \"/\"; left out")
+                }
             }
             if let qps = variable("MAX_QPS") { warnings.append("provider \(id): MAX_QPS=\(qps) not imported (use users' rate_limit)") }
             var weight = "1"
