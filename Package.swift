@@ -57,6 +57,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            resources: [
+                .embedInCode("Resources/admin/index.html"),
+                .embedInCode("Resources/admin/app.js"),
+                .embedInCode("Resources/admin/app.css"),
+                .embedInCode("Resources/openapi.json"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -17,6 +18,10 @@ package struct GatewayOptions: Sendable {
     package var readTimeoutSeconds: Double
     /// Digests of the tokens the admin API accepts.
     package var adminTokens: [TokenDigest] = []
+    /// The seed file and its first application; `nil` path when serving the built-in example.
+    package var seed = SeedStatus(path: nil)
+    /// Shown by `GET /api/system`.
+    package var databasePath: String?
 
     package init(
         host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = ServerSpec.defaultMaxBodyBytes,
@@ -52,10 +57,12 @@ package struct GatewayStores: Sendable {
     package var usage: any UsageRepository
     package var experiments: any ExperimentRepository
     package var catalog: any ModelCatalogRepository
+    package var stats: any StatsRepository
 
     package init(
         configuration: any ConfigurationRepository, releases: any ReleaseRepository, sessions: any SessionRepository, outcomes: any OutcomeSink,
-        usage: any UsageRepository, experiments: any ExperimentRepository, catalog: any ModelCatalogRepository = InMemoryModelCatalog()
+        usage: any UsageRepository, experiments: any ExperimentRepository, catalog: any ModelCatalogRepository = InMemoryModelCatalog(),
+        stats: any StatsRepository
     ) {
         self.configuration = configuration
         self.releases = releases
@@ -64,6 +71,7 @@ package struct GatewayStores: Sendable {
         self.usage = usage
         self.experiments = experiments
         self.catalog = catalog
+        self.stats = stats
     }
 }
 
@@ -127,12 +135,19 @@ package func buildApplication(
     let prober = HealthProber(configuration: configuration, health: health, client: client, logger: logger)
     let discovery = ModelDiscovery(configuration: configuration, catalog: stores.catalog, client: client, logger: logger)
     ProviderAdminController(releases: releases, discovery: discovery, environment: environment, auth: auth).addRoutes(to: router)
+    let reloader = SeedReloader(status: options.seed, repository: stores.configuration, releases: releases, environment: environment, logger: logger)
+    ConfigurationAdminController(
+        releases: releases, reloader: reloader, stats: stores.stats, environment: environment, databasePath: options.databasePath,
+        startedAt: Date().timeIntervalSince1970, auth: auth
+    ).addRoutes(to: router)
+    AdminPageController().addRoutes(to: router)
 
     return Application(
         router: router,
         configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
         services: services + [
-            sessions, prober, discovery, RolloutController(releases: releases, outcomes: recentOutcomes), HTTPClientService(client: client),
+            sessions, prober, discovery, reloader, RolloutController(releases: releases, outcomes: recentOutcomes),
+            HTTPClientService(client: client),
         ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
         eventLoopGroupProvider: .shared(eventLoopGroup),

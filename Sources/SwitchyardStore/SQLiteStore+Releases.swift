@@ -8,6 +8,9 @@ extension SQLiteStore: ReleaseRepository {
             for object in change.objects {
                 try Self.write(object, db: db, now: now)
             }
+            for key in change.deletedObjects {
+                try Self.delete(key: key, db: db)
+            }
             if let rollout = change.rollout {
                 try db.execute(
                     sql: """
@@ -72,6 +75,20 @@ extension SQLiteStore: ReleaseRepository {
                     source: AuditEntry.Source(rawValue: row["source"]) ?? .system, object: row["object"], action: row["action"],
                     before: row["before_json"], after: row["after_json"])
             }
+        }
+    }
+}
+
+extension SQLiteStore {
+    /// Deletes a provider, model (its versions and backends cascade) or user by key.
+    static func delete(key: String, db: Database) throws {
+        let parts = key.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return }
+        switch parts[0] {
+        case "provider": try db.execute(sql: "DELETE FROM providers WHERE id = ?", arguments: [parts[1]])
+        case "model": try db.execute(sql: "DELETE FROM models WHERE name = ?", arguments: [parts[1]])
+        case "user": try db.execute(sql: "DELETE FROM users WHERE id = ?", arguments: [parts[1]])
+        default: break
         }
     }
 }

@@ -76,12 +76,17 @@ struct Serve: AsyncParsableCommand {
         let metricsRegistry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metricsRegistry))
         let banner = Banner(seed: seed, configuration: effective, adminTokenNotice: adminTokenNotice, host: address.host)
+        var options = GatewayOptions(
+            host: address.host, port: address.port, maxBodyBytes: seed.server.maxBodyBytes, configuration: stored, adminTokens: adminTokens)
+        options.databasePath = databasePath
+        options.seed = SeedStatus(
+            path: seedPath, appliedHash: seedPath.flatMap { FileManager.default.contents(atPath: $0) }.map { ContentHash.sha256Hex(Array($0)) },
+            appliedAt: Date().timeIntervalSince1970, changed: report.created + report.updated + report.disabled)
         let app = try await buildApplication(
-            options: GatewayOptions(
-                host: address.host, port: address.port, maxBodyBytes: seed.server.maxBodyBytes, configuration: stored,
-                adminTokens: adminTokens),
+            options: options,
             stores: GatewayStores(
-                configuration: store, releases: store, sessions: store, outcomes: writer, usage: store, experiments: store, catalog: store),
+                configuration: store, releases: store, sessions: store, outcomes: writer, usage: store, experiments: store, catalog: store,
+                stats: store),
             environment: environment,
             seedChangedModels: (report.created + report.updated).filter { $0.hasPrefix("model:") }.map { String($0.dropFirst(6)) },
             metricsRegistry: metricsRegistry,

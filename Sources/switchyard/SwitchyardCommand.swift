@@ -1,8 +1,9 @@
 import ArgumentParser
+import SwitchyardCore
 
 @main
 struct SwitchyardCommand: AsyncParsableCommand {
-    static let version = "0.1.0"
+    static let version = SwitchyardVersion.current
 
     static let configuration = CommandConfiguration(
         commandName: "switchyard",

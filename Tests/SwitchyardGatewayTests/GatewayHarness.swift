@@ -121,7 +121,7 @@ struct GatewayHarness {
             let outcomes = InMemoryOutcomeSink()
             let stores = GatewayStores(
                 configuration: repository, releases: InMemoryReleaseRepository(configuration: repository), sessions: InMemorySessionRepository(),
-                outcomes: outcomes, usage: outcomes, experiments: outcomes)
+                outcomes: outcomes, usage: outcomes, experiments: outcomes, stats: outcomes)
             let (gatewayPorts, gatewayPortSink) = AsyncStream.makeStream(of: Int.self)
             let gateway = try await buildApplication(
                 options: options(maxBodyBytes), stores: stores, environment: [:], logger: logger,

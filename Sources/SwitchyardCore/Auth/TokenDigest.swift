@@ -60,3 +60,8 @@ package enum Hex {
         }
     }
 }
+
+extension TokenDigest {
+    /// The digest of the export placeholder `"<redacted>"`: a seed carrying it keeps the stored token.
+    package static let redacted = TokenDigest(token: SeedExport.redacted)
+}

@@ -34,6 +34,8 @@ package struct AuditEntry: Sendable, Hashable, Codable {
 /// applied in one transaction.
 package struct ConfigurationChange: Sendable {
     package var objects: [ConfigurationObject] = []
+    /// Keys (`provider:ID`, `model:NAME`, `user:ID`) of objects to delete.
+    package var deletedObjects: [String] = []
     package var rollout: Rollout?
     /// A line for the rollout's event history (`rollout_events`), when the rollout changed state.
     package var rolloutEvent: String?

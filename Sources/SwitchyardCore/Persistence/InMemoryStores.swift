@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// Keeps outcome events in memory: for tests and for running without a database.
-package final class InMemoryOutcomeSink: OutcomeSink, UsageRepository, ExperimentRepository {
+package final class InMemoryOutcomeSink: OutcomeSink, UsageRepository, ExperimentRepository, StatsRepository {
     private let events = Mutex<[OutcomeEvent]>([])
     private let feedback = Mutex<[String: ExperimentFeedback]>([:])
 
@@ -14,6 +14,25 @@ package final class InMemoryOutcomeSink: OutcomeSink, UsageRepository, Experimen
 
     package var recorded: [OutcomeEvent] {
         events.withLock { $0 }
+    }
+
+    package func timeseries(_ query: TimeseriesQuery) async throws -> [TimeseriesPoint] {
+        var points = (0..<query.count).map { TimeseriesPoint(time: query.from + Double($0 * query.step)) }
+        for event in recorded where event.time >= query.from && event.time < query.to {
+            guard query.model.map({ $0 == event.model }) ?? true, query.version.map({ $0 == event.version }) ?? true,
+                query.backend.map({ $0 == event.backend }) ?? true
+            else { continue }
+            let index = Int((event.time - query.from) / Double(query.step))
+            guard points.indices.contains(index) else { continue }
+            points[index].requests += 1
+            points[index].errors += event.isError ? 1 : 0
+            points[index].latency.add(milliseconds: event.latencyMilliseconds)
+            if let ttft = event.timeToFirstTokenMilliseconds { points[index].ttft.add(milliseconds: ttft) }
+            points[index].inputTokens += event.inputTokens
+            points[index].outputTokens += event.outputTokens
+            points[index].costUSD += event.costUSD
+        }
+        return points
     }
 
     package func experimentTotals(_ experiment: String) async throws -> [String: VariantTotals] {
@@ -121,9 +140,10 @@ package final class InMemorySessionRepository: SessionRepository {
 
 extension InMemoryConfigurationRepository {
     /// Writes objects changed at run time (the in-memory store keeps no audit log).
-    package func put(_ objects: [ConfigurationObject]) {
+    package func put(_ objects: [ConfigurationObject], deleting keys: [String] = []) {
         state.withLock { state in
             for object in objects { state.configuration.put(object) }
+            for key in keys { state.configuration.remove(key: key) }
         }
     }
 }
@@ -139,7 +159,7 @@ package final class InMemoryReleaseRepository: ReleaseRepository {
     }
 
     package func apply(_ change: ConfigurationChange) async throws {
-        configuration.put(change.objects)
+        configuration.put(change.objects, deleting: change.deletedObjects)
         state.withLock { state in
             if let rollout = change.rollout { state.rollouts[rollout.id] = rollout }
             if let experiment = change.experiment { state.experiments[experiment.id] = experiment }

@@ -105,3 +105,47 @@ package protocol ModelCatalogRepository: Sendable {
     func saveProviderModels(_ models: ProviderModels) async throws
     func loadProviderModels(_ provider: String) async throws -> ProviderModels?
 }
+
+/// `GET /api/stats/timeseries`: buckets of `step` seconds from `from` (inclusive) to `to` (exclusive).
+package struct TimeseriesQuery: Sendable, Hashable {
+    package var model: String?
+    package var version: String?
+    package var backend: String?
+    package var from: Double
+    package var to: Double
+    package var step: Int
+
+    package init(model: String? = nil, version: String? = nil, backend: String? = nil, from: Double, to: Double, step: Int) {
+        self.model = model
+        self.version = version
+        self.backend = backend
+        self.from = from
+        self.to = to
+        self.step = step
+    }
+
+    /// Number of buckets.
+    package var count: Int { max(0, Int(((to - from) / Double(step)).rounded(.up))) }
+}
+
+/// One bucket of traffic.
+package struct TimeseriesPoint: Sendable, Hashable {
+    package var time: Double
+    package var requests = 0
+    package var errors = 0
+    package var latency = LatencyHistogram()
+    package var ttft = LatencyHistogram()
+    package var inputTokens = 0
+    package var outputTokens = 0
+    package var costUSD = 0.0
+
+    package init(time: Double) {
+        self.time = time
+    }
+}
+
+/// Reads traffic over time from the per-minute rollups.
+package protocol StatsRepository: Sendable {
+    /// One point per bucket of the query, empty buckets included.
+    func timeseries(_ query: TimeseriesQuery) async throws -> [TimeseriesPoint]
+}

@@ -63,6 +63,13 @@ extension ConfigurationSpec {
         objects.first { $0.key == key }
     }
 
+    /// Removes the object with this key, if there is one.
+    package mutating func remove(key: String) {
+        providers.removeAll { "provider:\($0.id)" == key }
+        models.removeAll { "model:\($0.name)" == key }
+        users.removeAll { "user:\($0.id)" == key }
+    }
+
     /// Inserts or replaces an object by its key, keeping each list in key order.
     package mutating func put(_ object: ConfigurationObject) {
         switch object {
@@ -81,5 +88,12 @@ extension ConfigurationSpec {
             users.append(value)
             users.sort { $0.id < $1.id }
         }
+    }
+}
+
+/// SHA-256 in hex, for telling whether a file changed.
+package enum ContentHash {
+    package static func sha256Hex(_ bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).withUnsafeBytes { Hex.encode($0) }
     }
 }

@@ -27,15 +27,17 @@ package struct SeedPlan: Sendable {
         var unchanged: [String] = []
         var applied = appliedFingerprints
         var seedKeys: Set<String> = []
-        for object in seed.objects {
-            let key = object.key
+        for declared in seed.objects {
+            let key = declared.key
             seedKeys.insert(key)
-            let fingerprint = object.fingerprint
+            let fingerprint = declared.fingerprint
             let before = stored.object(forKey: key)
-            if appliedFingerprints[key] == fingerprint, before != nil {
+            // Unchanged in the seed: whatever the admin API did since stays, a deletion included.
+            if appliedFingerprints[key] == fingerprint {
                 unchanged.append(key)
                 continue
             }
+            let object = before.map { declared.keepingRunTimeState(of: $0) } ?? declared
             applied[key] = fingerprint
             if before == object {
                 unchanged.append(key)
@@ -64,5 +66,29 @@ package struct SeedPlan: Sendable {
         }
         report.unchanged = unchanged
         return report
+    }
+}
+
+extension ConfigurationObject {
+    /// What a seed cannot say but the stored object knows: secrets behind the export placeholder,
+    /// the version that was default before, and the order of versions a release history left.
+    func keepingRunTimeState(of stored: ConfigurationObject) -> ConfigurationObject {
+        switch (self, stored) {
+        case (.provider(var provider), .provider(let before)):
+            if provider.apiKey == .literal(SeedExport.redacted) { provider.apiKey = before.apiKey }
+            return .provider(provider)
+        case (.user(var user), .user(let before)):
+            if user.tokenDigest == TokenDigest.redacted { user.tokenDigest = before.tokenDigest }
+            return .user(user)
+        case (.model(var model), .model(let before)):
+            if model.previousDefault == nil { model.previousDefault = before.previousDefault }
+            if Set(model.versions.map(\.name)) == Set(before.versions.map(\.name)) {
+                let position = Dictionary(uniqueKeysWithValues: before.versions.enumerated().map { ($1.name, $0) })
+                model.versions.sort { position[$0.name]! < position[$1.name]! }
+            }
+            return .model(model)
+        default:
+            return self
+        }
     }
 }

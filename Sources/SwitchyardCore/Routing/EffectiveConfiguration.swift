@@ -113,7 +113,8 @@ package struct EffectiveConfiguration: Sendable {
         self.models = models
         modelNames = models.keys.sorted()
         var users: [TokenDigest: UserSpec] = [:]
-        for user in spec.users where user.enabled {
+        // A user still carrying the export placeholder instead of a token cannot sign in.
+        for user in spec.users where user.enabled && user.tokenDigest != TokenDigest.redacted {
             users[user.tokenDigest] = user
         }
         usersByDigest = users

@@ -124,6 +124,7 @@ package actor ReleaseService {
     func commit(_ change: ConfigurationChange) async throws {
         try await releases.apply(change)
         for object in change.objects { stored.put(object) }
+        for key in change.deletedObjects { stored.remove(key: key) }
         if let rollout = change.rollout { rollouts[rollout.id] = rollout }
         if let experiment = change.experiment { experiments[experiment.id] = experiment }
         if let deleted = change.deletedExperiment { experiments[deleted] = nil }
