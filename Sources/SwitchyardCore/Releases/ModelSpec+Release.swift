@@ -84,6 +84,8 @@ extension ModelSpec {
         guard previous != name else { return model }
         for position in model.versions.indices { model.versions[position].isDefault = position == index }
         model.previousDefault = previous
+        // The seed's rollout of this version is done once it is the default.
+        if model.seedRollout?.canary == name { model.seedRollout = nil }
         return model.orderedForRelease()
     }
 
