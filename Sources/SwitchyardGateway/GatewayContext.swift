@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -14,4 +15,12 @@ package struct GatewayContext: RequestContext {
 
     /// The relay reads bodies itself, with the configured limit.
     package var maxUploadSize: Int { .max }
+}
+
+extension GatewayContext {
+    /// A path parameter with its percent-encoding removed (`/api/models/my%20model` names `my model`).
+    func pathParameter(_ name: String) throws -> String {
+        let raw = try parameters.require(name)
+        return raw.removingPercentEncoding ?? raw
+    }
 }

@@ -181,6 +181,10 @@ def test_users_through_the_api(gateway: Gateway) -> None:
     bad = admin.post("/api/users", json={"id": "erin", "allowed_models": ["nope"]})
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "allowed_models"
     assert admin.post("/api/users", json={"id": "erin", "token": "mine"}).json()["error"]["field"] == "token"
+    # Path parameters are percent-decoded.
+    assert admin.post("/api/users", json={"id": "e ü"}).status_code == 201
+    assert admin.get("/api/users/e%20%C3%BC").json()["id"] == "e ü"
+    assert admin.delete("/api/users/e%20%C3%BC").status_code == 204
     assert admin.delete("/api/users/dave").status_code == 204
     assert admin.get("/api/users/dave").status_code == 404
     audit = admin.get("/api/audit", params={"object": "user:dave"}).json()["entries"]

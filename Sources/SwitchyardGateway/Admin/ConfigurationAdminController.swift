@@ -39,11 +39,11 @@ package struct ConfigurationAdminController: Sendable {
         }
         router.get("/api/providers/{id}") { request, context in
             _ = try auth.authorize(request)
-            return Response.json(Self.json(try await provider(context.parameters.require("id"))))
+            return Response.json(Self.json(try await provider(context.pathParameter("id"))))
         }
         router.put("/api/providers/{id}") { request, context in
             let actor = try auth.authorize(request)
-            let stored = try await provider(context.parameters.require("id"))
+            let stored = try await provider(context.pathParameter("id"))
             var body = try await AdminAuthenticator.jsonObject(request)
             // The stored key stays unless the body names one (or removes it with null).
             switch body["api_key"] {
@@ -59,7 +59,7 @@ package struct ConfigurationAdminController: Sendable {
         }
         router.delete("/api/providers/{id}") { request, context in
             let actor = try auth.authorize(request)
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             try await releases.mapErrors { try await releases.delete("provider:\(id)", actor: actor) }
             return Response(status: .noContent)
         }
@@ -89,7 +89,7 @@ package struct ConfigurationAdminController: Sendable {
         }
         router.get("/api/models/{model}") { request, context in
             _ = try auth.authorize(request)
-            let name = try context.parameters.require("model")
+            let name = try context.pathParameter("model")
             guard let model = await releases.configuration.models.first(where: { $0.name == name }) else {
                 throw AdminError.notFound("Model '\(name)'", field: "name")
             }
@@ -97,14 +97,14 @@ package struct ConfigurationAdminController: Sendable {
         }
         router.put("/api/models/{model}") { request, context in
             let actor = try auth.authorize(request)
-            let name = try context.parameters.require("model")
+            let name = try context.pathParameter("model")
             let model = try await readModel(name: name, body: try await AdminAuthenticator.jsonObject(request))
             try await releases.mapErrors { try await releases.put(.model(model), .update, actor: actor) }
             return Response.json(Self.json(model))
         }
         router.delete("/api/models/{model}") { request, context in
             let actor = try auth.authorize(request)
-            let name = try context.parameters.require("model")
+            let name = try context.pathParameter("model")
             try await releases.mapErrors { try await releases.delete("model:\(name)", actor: actor) }
             return Response(status: .noContent)
         }
@@ -140,11 +140,11 @@ package struct ConfigurationAdminController: Sendable {
         }
         router.get("/api/users/{id}") { request, context in
             _ = try auth.authorize(request)
-            return Response.json(Self.json(try await user(context.parameters.require("id"))))
+            return Response.json(Self.json(try await user(context.pathParameter("id"))))
         }
         router.put("/api/users/{id}") { request, context in
             let actor = try auth.authorize(request)
-            let stored = try await user(context.parameters.require("id"))
+            let stored = try await user(context.pathParameter("id"))
             let body = try await AdminAuthenticator.jsonObject(request)
             let models = await Set(releases.configuration.models.map(\.name))
             let user = try Self.read { () throws(ConfigurationErrors) in try ObjectReader.userUpdate(stored, body: body, knownModels: models) }
@@ -153,13 +153,13 @@ package struct ConfigurationAdminController: Sendable {
         }
         router.delete("/api/users/{id}") { request, context in
             let actor = try auth.authorize(request)
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             try await releases.mapErrors { try await releases.delete("user:\(id)", actor: actor) }
             return Response(status: .noContent)
         }
         router.post("/api/users/{id}/rotate-token") { request, context in
             let actor = try auth.authorize(request)
-            var user = try await user(context.parameters.require("id"))
+            var user = try await user(context.pathParameter("id"))
             let token = Self.newToken()
             user.tokenDigest = TokenDigest(token: token)
             try await releases.mapErrors { try await releases.put(.user(user), .update, actor: actor) }

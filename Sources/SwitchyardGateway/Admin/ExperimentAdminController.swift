@@ -38,19 +38,19 @@ package struct ExperimentAdminController: Sendable {
         }
         router.get("/api/experiments/{id}") { request, context in
             _ = try auth.authorize(request)
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             return Response.json(Self.json(try await releases.mapErrors { try await releases.experiment(id) }))
         }
         router.delete("/api/experiments/{id}") { request, context in
             let actor = try auth.authorize(request)
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             try await releases.mapErrors { try await releases.deleteExperiment(id, actor: actor) }
             return Response(status: .noContent)
         }
         for transition in Experiment.Transition.allCases {
             router.post("/api/experiments/{id}/\(transition.rawValue)") { request, context in
                 let actor = try auth.authorize(request)
-                let id = try context.parameters.require("id")
+                let id = try context.pathParameter("id")
                 let body = try await AdminAuthenticator.jsonObject(request)
                 if let unknown = body.keys.sorted().first {
                     throw AdminError(status: .unprocessableContent, message: "Unknown field '\(unknown)'; this call takes no body.", field: unknown)
@@ -61,14 +61,14 @@ package struct ExperimentAdminController: Sendable {
         }
         router.get("/api/experiments/{id}/results") { request, context in
             _ = try auth.authorize(request)
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             let experiment = try await releases.mapErrors { try await releases.experiment(id) }
             let results = ExperimentResults(experiment: experiment, totals: try await recorded.experimentTotals(id))
             return Response.json(Self.json(results, of: experiment))
         }
         router.post("/api/experiments/{id}/feedback") { request, context in
             _ = try auth.authorize(request)
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             let experiment = try await releases.mapErrors { try await releases.experiment(id) }
             let (requestID, score, user) = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request)) {
                 table -> (String, Double, String?)? in

@@ -11,7 +11,7 @@ package struct ProviderAdminController: Sendable {
     package func addRoutes(to router: Router<GatewayContext>) {
         router.get("/api/providers/{id}/models") { request, context in
             _ = try auth.authorize(request)
-            let provider = try await provider(context.parameters.require("id"))
+            let provider = try await provider(context.pathParameter("id"))
             let cached = try await discovery.catalog.loadProviderModels(provider.id)
             let models: ProviderModels
             if let cached {
@@ -23,7 +23,7 @@ package struct ProviderAdminController: Sendable {
         }
         router.post("/api/providers/{id}/refresh-models") { request, context in
             _ = try auth.authorize(request)
-            let provider = try await provider(context.parameters.require("id"))
+            let provider = try await provider(context.pathParameter("id"))
             return Response.json(Self.json(await discovery.refresh(provider), format: provider.spec.format))
         }
     }

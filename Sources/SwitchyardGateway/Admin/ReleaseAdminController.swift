@@ -15,7 +15,7 @@ package struct ReleaseAdminController: Sendable {
         let models = "/api/models/{model}"
         router.get("\(models)/versions") { request, context in
             _ = try auth.authorize(request)
-            let model = try await releases.mapErrors { try await releases.model(context.parameters.require("model")) }
+            let model = try await releases.mapErrors { try await releases.model(context.pathParameter("model")) }
             let times = try await releases.versionTimes(model: model.name)
             let versions: [JSONValue] = model.versions.map { version in
                 var json = Self.json(version).objectValue ?? [:]
@@ -28,7 +28,7 @@ package struct ReleaseAdminController: Sendable {
         router.post("\(models)/versions") { request, context in
             let actor = try auth.authorize(request)
             let body = try await AdminAuthenticator.jsonObject(request)
-            let name = try context.parameters.require("model")
+            let name = try context.pathParameter("model")
             let providers = await Set(releases.configuration.providers.map(\.id))
             let version = try AdminAuthenticator.read(body) { Self.readVersion(from: $0, providers: providers, requireName: true) }
             let model = try await releases.mapErrors {
@@ -49,7 +49,7 @@ package struct ReleaseAdminController: Sendable {
         router.put("\(models)/versions/{version}") { request, context in
             let actor = try auth.authorize(request)
             let body = try await AdminAuthenticator.jsonObject(request)
-            let (name, versionName) = (try context.parameters.require("model"), try context.parameters.require("version"))
+            let (name, versionName) = (try context.pathParameter("model"), try context.pathParameter("version"))
             let providers = await Set(releases.configuration.providers.map(\.id))
             let update = try AdminAuthenticator.read(body) { Self.readVersionUpdate(from: $0, providers: providers) }
             let model = try await releases.mapErrors {
@@ -73,7 +73,7 @@ package struct ReleaseAdminController: Sendable {
         }
         router.delete("\(models)/versions/{version}") { request, context in
             let actor = try auth.authorize(request)
-            let (name, versionName) = (try context.parameters.require("model"), try context.parameters.require("version"))
+            let (name, versionName) = (try context.pathParameter("model"), try context.pathParameter("version"))
             try await releases.mapErrors {
                 try await releases.change(model: name, actor: actor, action: "delete_version") { model throws(ReleaseError) in
                     let index = try model.versionIndex(versionName)
@@ -90,7 +90,7 @@ package struct ReleaseAdminController: Sendable {
             let body = try await AdminAuthenticator.jsonObject(request)
             let weights = try Self.readSplit(body)
             let model = try await releases.mapErrors {
-                try await releases.change(model: context.parameters.require("model"), actor: actor, action: "set_split") {
+                try await releases.change(model: context.pathParameter("model"), actor: actor, action: "set_split") {
                     model throws(ReleaseError) in
                     try model.withSplit(weights)
                 }
@@ -108,7 +108,7 @@ package struct ReleaseAdminController: Sendable {
                 return (version, weight)
             }
             let model = try await releases.mapErrors {
-                try await releases.change(model: context.parameters.require("model"), actor: actor, action: "set_weight") {
+                try await releases.change(model: context.pathParameter("model"), actor: actor, action: "set_weight") {
                     model throws(ReleaseError) in
                     try model.withWeight(weight, for: version)
                 }
@@ -122,7 +122,7 @@ package struct ReleaseAdminController: Sendable {
                 return table.requiredString("version")
             }
             let model = try await releases.mapErrors {
-                try await releases.change(model: context.parameters.require("model"), actor: actor, action: "set_default") {
+                try await releases.change(model: context.pathParameter("model"), actor: actor, action: "set_default") {
                     model throws(ReleaseError) in
                     try model.withDefault(version)
                 }
@@ -136,7 +136,7 @@ package struct ReleaseAdminController: Sendable {
                 return .some(table.string("to"))
             }
             let model = try await releases.mapErrors {
-                try await releases.change(model: context.parameters.require("model"), actor: actor, action: "rollback") {
+                try await releases.change(model: context.pathParameter("model"), actor: actor, action: "rollback") {
                     model throws(ReleaseError) in
                     guard let to = target ?? model.rollbackTarget else {
                         throw .invalid("to", "No earlier default version is known; name the version with \"to\".")
@@ -158,7 +158,7 @@ package struct ReleaseAdminController: Sendable {
                 return strategy
             }
             let model = try await releases.mapErrors {
-                try await releases.change(model: context.parameters.require("model"), actor: actor, action: "set_release_strategy") {
+                try await releases.change(model: context.pathParameter("model"), actor: actor, action: "set_release_strategy") {
                     model throws(ReleaseError) in
                     var changed = model
                     changed.releaseStrategy = strategy
@@ -169,25 +169,25 @@ package struct ReleaseAdminController: Sendable {
         }
         router.get("\(models)/release") { request, context in
             _ = try auth.authorize(request)
-            return try await release(of: context.parameters.require("model"))
+            return try await release(of: context.pathParameter("model"))
         }
         router.post("\(models)/refresh") { request, context in
             _ = try auth.authorize(request)
             try await releases.reload()
-            return try await release(of: context.parameters.require("model"))
+            return try await release(of: context.pathParameter("model"))
         }
         router.post("\(models)/rollouts") { request, context in
             let actor = try auth.authorize(request)
             let spec = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request), RolloutRequest.read(from:))
             let rollout = try await releases.mapErrors {
                 try await releases.startRollout(
-                    model: context.parameters.require("model"), canary: spec.canary, steps: spec.steps, analysis: spec.analysis, actor: actor)
+                    model: context.pathParameter("model"), canary: spec.canary, steps: spec.steps, analysis: spec.analysis, actor: actor)
             }
             return Response.json(Self.json(rollout), status: .created)
         }
         router.get("/api/rollouts/{id}") { request, context in
             _ = try auth.authorize(request)
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             guard let rollout = await releases.rollout(id) else { throw AdminError.notFound("Rollout '\(id)'", field: "id") }
             return Response.json(Self.json(rollout))
         }
@@ -196,7 +196,7 @@ package struct ReleaseAdminController: Sendable {
                 let actor = try auth.authorize(request)
                 let full = request.uri.queryParameters.get("full") == "true"
                 let rollout = try await releases.mapErrors {
-                    try await releases.control(context.parameters.require("id"), control, full: full, actor: actor)
+                    try await releases.control(context.pathParameter("id"), control, full: full, actor: actor)
                 }
                 return Response.json(Self.json(rollout))
             }

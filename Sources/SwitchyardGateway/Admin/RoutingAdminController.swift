@@ -23,11 +23,11 @@ package struct RoutingAdminController: Sendable {
         }
         router.get("/api/models/{model}/weights") { request, context in
             try authorize(request)
-            return try weights(of: context.parameters.require("model"))
+            return try weights(of: context.pathParameter("model"))
         }
         router.get("/api/routing/sessions/{id}") { request, context in
             try authorize(request)
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             let found = sessions.bindings(withID: id)
             guard let first = found.first else { throw AdminError.notFound("Session '\(id)'", field: "id") }
             var body = Self.json(first).objectValue ?? [:]
@@ -36,7 +36,7 @@ package struct RoutingAdminController: Sendable {
         }
         router.delete("/api/routing/sessions/{id}") { request, context in
             try authorize(request)
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             guard sessions.remove(id) else { throw AdminError.notFound("Session '\(id)'", field: "id") }
             return Response(status: .noContent)
         }

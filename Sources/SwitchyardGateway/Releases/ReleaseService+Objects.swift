@@ -44,6 +44,14 @@ extension ReleaseService {
             }
         case .model(let model):
             try refuseWhileReleasing(model.name)
+            if let experiment = experiments.values.first(where: { experiment in
+                [.running, .paused].contains(experiment.status) && experiment.variants.contains { $0.target == .model(model.name) }
+            }) {
+                throw ReleaseError.conflict("name", "A variant of experiment \(experiment.id) is '\(model.name)'; complete the experiment first.")
+            }
+            if let user = stored.users.first(where: { $0.allowedModels.contains(model.name) }) {
+                throw ReleaseError.conflict("name", "User '\(user.id)' is allowed '\(model.name)'; change the user's allowed_models first.")
+            }
             if let experiment = experiments.values.first(where: { $0.model == model.name && $0.status == .paused }) {
                 throw ReleaseError.conflict("name", "Experiment \(experiment.id) on '\(model.name)' is paused; complete it first.")
             }

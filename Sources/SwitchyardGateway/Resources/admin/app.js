@@ -222,7 +222,8 @@
     s -= h * 3600;
     const m = Math.floor(s / 60);
     s -= m * 60;
-    return [d && `${d}d`, (d || h) && `${h}h`, (d || h || m) && `${m}m`, `${s}s`].filter(Boolean).join(" ");
+    const parts = [d && `${d}d`, h && `${h}h`, m && `${m}m`, s && `${s}s`].filter(Boolean);
+    return parts.length ? parts.join(" ") : "0s";
   }
 
   const fmtJSON = (v) => JSON.stringify(v, null, 2);
@@ -309,6 +310,12 @@
     return error && error.message ? error.message : String(error);
   }
 
+  /** Shows an API error in place of a section that could not load. */
+  function inlineError(box, title, error) {
+    if (error instanceof ApiError && error.status === 401) return;
+    clear(box, card(title, el("p", { class: "error-text", testid: "inline-error" }, errorText(error))));
+  }
+
   function showError(error) {
     if (error instanceof ApiError && error.status === 401) return;
     if (!(error instanceof ApiError) && !(error instanceof InputError)) console.error(error);
@@ -373,12 +380,14 @@
     state.timers = [];
   }
 
-  /** Runs `fn` every REFRESH_MS while the page is visible and this view is current. */
+  /** Runs `fn` every REFRESH_MS while the page is visible and this view is current, one run at a time. */
   function every(fn, ms = REFRESH_MS) {
     const seq = state.routeSeq;
+    let running = false;
     const id = setInterval(() => {
-      if (seq !== state.routeSeq || document.visibilityState !== "visible") return;
-      fn().catch(showError);
+      if (running || seq !== state.routeSeq || document.visibilityState !== "visible") return;
+      running = true;
+      fn().catch(showError).finally(() => { running = false; });
     }, ms);
     state.timers.push(id);
   }
@@ -465,7 +474,8 @@
   function niceMax(value) {
     if (!(value > 0)) return 1;
     const power = 10 ** Math.floor(Math.log10(value));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * power >= value) return m * power;
+    // Multiples whose quarters are round numbers (the chart draws four grid steps).
+    for (const m of [1, 2, 4, 6, 8, 10]) if (m * power >= value) return m * power;
     return 10 * power;
   }
 
@@ -496,7 +506,8 @@
     }
     svg.append(el("svg:line", { x1: L, x2: W - R, y1: T + plotH, y2: T + plotH, class: "axis" }));
 
-    series.forEach((s, index) => {
+    // Drawn in reverse so the first series (all traffic) lies on top of the per-version lines.
+    series.map((s, index) => [s, index]).reverse().forEach(([s, index]) => {
       let d = "";
       let run = 0;
       s.values.forEach((v, i) => {
@@ -626,13 +637,17 @@
     const points = data.series[0] ? data.series[0].points : [];
     const sum = (key) => points.reduce((a, p) => a + (p[key] || 0), 0);
     const requests = sum("requests"), errors = sum("errors");
-    const lastFull = points.length > 1 ? points[points.length - 2] : points[points.length - 1];
+    const recentBuckets = Math.max(1, Math.ceil(300 / data.step));
+    const recent = points.slice(-recentBuckets);
+    const recentSeconds = recent.length ? Math.max(data.step, Math.min(recent.length * data.step, Date.now() / 1000 - recent[0].time)) : 0;
+    const recentRequests = recent.reduce((a, p) => a + (p.requests || 0), 0);
+    const latest = points.slice().reverse().find((p) => p.latency_p95_ms !== null && p.latency_p95_ms !== undefined);
     const tile = (label, value, testid) => el("div", { class: "tile", testid }, el("div", { class: "tile-value" }, value), el("div", { class: "tile-label" }, label));
     clear(box,
       tile("requests in range", fmtNum(requests), "tile-requests"),
       tile("error rate", requests ? fmtRate(errors / requests) : dash, "tile-error-rate"),
-      tile("requests/s (last full bucket)", lastFull ? fmtNum(lastFull.requests / data.step, 2) : dash, "tile-rps"),
-      tile("p95 latency (last full bucket)", fmtMs(lastFull && lastFull.latency_p95_ms), "tile-p95"),
+      tile(`requests/s (last ${fmtDuration(recentBuckets * data.step)})`, recentSeconds ? fmtNum(recentRequests / recentSeconds, 2) : dash, "tile-rps"),
+      tile(latest ? `p95 latency (at ${fmtClock(latest.time)})` : "p95 latency", fmtMs(latest && latest.latency_p95_ms), "tile-p95"),
       tile("cost in range", fmtUSD(sum("cost_usd")), "tile-cost"));
   }
 
@@ -688,7 +703,7 @@
     if (!name) return;
     const detail = el("div", { id: "model-detail", testid: "model-detail" });
     append(root, detail);
-    await renderModelDetail(detail, name);
+    await renderModelDetail(detail, name).catch((error) => inlineError(detail, `Release of ${name}`, error));
   }
 
   async function renderModelDetail(box, model) {
@@ -840,7 +855,7 @@
       if (id) drawRollout(box, await api("GET", `/api/rollouts/${enc(id)}`), () => renderRolloutSection(box, name));
     });
     append(root, el("div", { class: "toolbar" }, field("Model", modelSelect), lookupForm), box);
-    await renderRolloutSection(box, name);
+    await renderRolloutSection(box, name).catch((error) => inlineError(box, `Rollouts of ${name}`, error));
   }
 
   async function renderRolloutSection(box, model) {
@@ -1252,7 +1267,7 @@
       field("Id", input("id", { id: "provider-id", testid: "provider-id", value: p.id || "", readOnly: Boolean(existing), required: true })),
       field("Format", formatSelect),
       optional("base_url", "Base URL", "Required for openai and azure.", { testid: "provider-base-url" }),
-      field("API key", el("span", {}, input("api_key", { id: "provider-api-key", type: "password", placeholder: existing && p.api_key ? `stored: ${p.api_key} (blank keeps it)` : "literal or env:NAME" }), removeKey)),
+      field("API key", el("span", { class: "key-field" }, input("api_key", { id: "provider-api-key", type: "password", autocomplete: "new-password", placeholder: existing && p.api_key ? `stored: ${p.api_key} (blank keeps it)` : "literal or env:NAME" }), removeKey)),
       optional("region", "Region"),
       optional("timeout_seconds", "Timeout (s)", null, { type: "number", min: 0, step: "any" }),
       optional("cost_input_per_mtok", "USD / M input tokens", null, { type: "number", min: 0, step: "any" }),
