@@ -20,7 +20,7 @@ extension SQLiteStore: ConfigurationRepository {
                 try Self.write(change.after, db: db, now: now)
                 try Self.audit(
                     db, time: now, actor: "seed", source: "seed", object: change.key, action: change.action.rawValue,
-                    before: change.before?.canonicalJSON, after: change.after.canonicalJSON)
+                    before: change.before?.auditJSON, after: change.after.auditJSON)
             }
             try db.execute(sql: "DELETE FROM seed_state")
             for (object, fingerprint) in plan.appliedFingerprints {

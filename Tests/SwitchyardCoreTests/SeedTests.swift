@@ -168,6 +168,8 @@ import Testing
         #expect(keys(of: provider("format = \"azure\"")) == ["providers.demo.base_url"], "Azure has no default endpoint")
         #expect(keys(of: provider("format = \"openai\"\nbase_url = \"https://x.test/v1\"\nspeaks = \"anthropic\"")) == ["providers.demo.speaks"])
         #expect(keys(of: provider("format = \"mock\"\nspeaks = \"klingon\"")) == ["providers.demo.speaks"])
+        #expect(keys(of: provider("format = \"mock\"\nheaders = { \"X-Ünïcode\" = \"yes\" }")) == ["providers.demo.headers"])
+        #expect(keys(of: provider("format = \"mock\"\nheaders = { \"X-A\" = \"a\\r\\nInjected: b\" }")) == ["providers.demo.headers.X-A"])
         #expect(keys(of: provider("format = \"ollama\"\nmodels_path = \"api/tags\"")) == ["providers.demo.models_path"])
         #expect(
             keys(of: provider("format = \"anthropic\"\nhealth_check = \"chat\"\nhealth_check_model = \"c\"")) == ["providers.demo.health_check"])

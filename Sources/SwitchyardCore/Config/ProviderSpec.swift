@@ -111,6 +111,15 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
         let baseURL = table.string("base_url")
         let apiKey = table.string("api_key").map(SecretReference.init(parsing:))
         let headers = table.stringTable("headers") ?? [:]
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
+            // RFC 9110 field names are tokens; values may not break the header block.
+            let tokenCharacters = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+            if name.isEmpty || !name.utf8.allSatisfy(tokenCharacters.contains) {
+                table.fail("headers", "\"\(name)\" is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)")
+            } else if value.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7F }) {
+                table.fail("headers.\(name)", "a header value cannot contain control characters or line breaks")
+            }
+        }
         let region = table.string("region")
         let timeout = table.number("timeout_seconds", in: 0.001...86_400)
         let costIn = table.number("cost_input_per_mtok", in: 0...1_000_000) ?? 0

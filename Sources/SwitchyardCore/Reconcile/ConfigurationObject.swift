@@ -37,6 +37,21 @@ package enum ConfigurationObject: Sendable, Hashable {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// The canonical JSON with secrets left out: what the audit log keeps. A literal API key reads
+    /// `"<redacted>"` (an `env:` reference stays), a user's token digest is dropped.
+    package var auditJSON: String {
+        switch self {
+        case .provider(var provider):
+            if case .literal? = provider.apiKey { provider.apiKey = .literal(SeedExport.redacted) }
+            return ConfigurationObject.provider(provider).canonicalJSON
+        case .user(var user):
+            user.tokenDigest = TokenDigest.redacted
+            return ConfigurationObject.user(user).canonicalJSON
+        case .settings, .model:
+            return canonicalJSON
+        }
+    }
+
     /// SHA-256 of the canonical JSON, the "form last applied" remembered per seed object.
     package var fingerprint: String {
         SHA256.hash(data: Array(canonicalJSON.utf8)).withUnsafeBytes { Hex.encode($0) }

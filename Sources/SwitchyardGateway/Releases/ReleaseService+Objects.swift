@@ -26,14 +26,14 @@ extension ReleaseService {
                 audit: [
                     AuditEntry(
                         time: Self.now(), actor: actor, source: .api, object: object.key, action: write.rawValue,
-                        before: before?.canonicalJSON, after: object.canonicalJSON)
+                        before: before?.auditJSON, after: object.auditJSON)
                 ]))
         return object
     }
 
     package func delete(_ key: String, actor: String) async throws {
         guard let before = stored.object(forKey: key) else {
-            throw ReleaseError(status: 404, field: "id", message: "No \(key).")
+            throw ReleaseError(status: 404, field: key.hasPrefix("model:") ? "name" : "id", message: "No \(key).")
         }
         switch before {
         case .provider(let provider):
@@ -59,7 +59,7 @@ extension ReleaseService {
             break
         }
         var change = ConfigurationChange(
-            audit: [AuditEntry(time: Self.now(), actor: actor, source: .api, object: key, action: "delete", before: before.canonicalJSON, after: nil)]
+            audit: [AuditEntry(time: Self.now(), actor: actor, source: .api, object: key, action: "delete", before: before.auditJSON, after: nil)]
         )
         change.deletedObjects = [key]
         try await commit(change)
