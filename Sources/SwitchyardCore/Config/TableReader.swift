@@ -24,7 +24,7 @@ package final class TableReader {
     }
 
     package func keyPath(_ key: String) -> String {
-        path.isEmpty ? key : "\(path).\(key)"
+        path.isEmpty || key.isEmpty ? path + key : "\(path).\(key)"
     }
 
     package func fail(_ key: String, _ reason: String) {
