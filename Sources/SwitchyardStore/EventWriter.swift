@@ -74,65 +74,6 @@ package final class EventWriter: OutcomeSink, Service {
         var variant: String
     }
 
-    private struct Rollup {
-        var requests = 0
-        var errors = 0
-        var latencySum = 0.0
-        var latencySquareSum = 0.0
-        var latency = LatencyHistogram()
-        var ttftCount = 0
-        var ttftSum = 0.0
-        var ttft = LatencyHistogram()
-        var tokensIn = 0
-        var tokensOut = 0
-        var cost = 0.0
-        var costSquareSum = 0.0
-
-        mutating func add(_ event: OutcomeEvent) {
-            requests += 1
-            errors += event.isError ? 1 : 0
-            latencySum += event.latencyMilliseconds
-            latencySquareSum += event.latencyMilliseconds * event.latencyMilliseconds
-            latency.add(milliseconds: event.latencyMilliseconds)
-            if let value = event.timeToFirstTokenMilliseconds {
-                ttftCount += 1
-                ttftSum += value
-                ttft.add(milliseconds: value)
-            }
-            tokensIn += event.inputTokens
-            tokensOut += event.outputTokens
-            cost += event.costUSD
-            costSquareSum += event.costUSD * event.costUSD
-        }
-
-        mutating func add(_ row: Row) throws {
-            requests += row["requests"]
-            errors += row["errors"]
-            latencySum += row["latency_sum_ms"]
-            latencySquareSum += row["latency_square_sum_ms"]
-            latency.merge(LatencyHistogram(counts: try SQLiteStore.decode([Int].self, row["latency_buckets_json"])))
-            ttftCount += row["ttft_count"]
-            ttftSum += row["ttft_sum_ms"]
-            ttft.merge(LatencyHistogram(counts: try SQLiteStore.decode([Int].self, row["ttft_buckets_json"])))
-            tokensIn += row["tokens_in"]
-            tokensOut += row["tokens_out"]
-            cost += row["cost_usd"]
-            costSquareSum += row["cost_square_sum"]
-        }
-
-        static let columns = """
-            requests, errors, latency_sum_ms, latency_square_sum_ms, latency_buckets_json, ttft_count, ttft_sum_ms, ttft_buckets_json,
-            tokens_in, tokens_out, cost_usd, cost_square_sum
-            """
-
-        func arguments() throws -> StatementArguments {
-            [
-                requests, errors, latencySum, latencySquareSum, try SQLiteStore.encode(latency.counts), ttftCount, ttftSum,
-                try SQLiteStore.encode(ttft.counts), tokensIn, tokensOut, cost, costSquareSum,
-            ]
-        }
-    }
-
     private static func write(_ events: [OutcomeEvent], db: Database) throws {
         let insert = try db.cachedStatement(
             sql: """
@@ -140,8 +81,8 @@ package final class EventWriter: OutcomeSink, Service {
                     latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, error, trace_id, experiment, variant)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-        var rollups: [RollupKey: Rollup] = [:]
-        var experimentRollups: [ExperimentKey: Rollup] = [:]
+        var rollups: [RollupKey: VariantTotals] = [:]
+        var experimentRollups: [ExperimentKey: VariantTotals] = [:]
         for event in events {
             try insert.execute(arguments: [
                 event.time, event.requestID, event.userID, event.model, event.version, event.backend, event.endpoint,
@@ -151,9 +92,9 @@ package final class EventWriter: OutcomeSink, Service {
             let key = RollupKey(
                 minute: Int(event.time / 60) * 60, model: event.model, version: event.version, backend: event.backend,
                 experiment: event.experiment ?? "", variant: event.variant ?? "")
-            rollups[key, default: Rollup()].add(event)
+            rollups[key, default: VariantTotals()].add(event)
             if let experiment = event.experiment {
-                experimentRollups[ExperimentKey(experiment: experiment, variant: event.variant ?? ""), default: Rollup()].add(event)
+                experimentRollups[ExperimentKey(experiment: experiment, variant: event.variant ?? ""), default: VariantTotals()].add(event)
             }
         }
         for (key, rollup) in rollups {
@@ -167,15 +108,46 @@ package final class EventWriter: OutcomeSink, Service {
     }
 
     /// Adds a batch's rollup to the stored row with the same key, or stores it.
-    private static func merge(_ rollup: Rollup, into table: String, keyColumns: [String], key: StatementArguments, db: Database) throws {
+    private static func merge(
+        _ rollup: VariantTotals, into table: String, keyColumns: [String], key: StatementArguments, db: Database
+    ) throws {
         var rollup = rollup
         let condition = keyColumns.map { "\($0) = ?" }.joined(separator: " AND ")
         if let row = try Row.fetchOne(db, sql: "SELECT * FROM \(table) WHERE \(condition)", arguments: key) {
-            try rollup.add(row)
+            rollup.merge(try VariantTotals(rollupRow: row))
         }
         let placeholders = Array(repeating: "?", count: keyColumns.count + 12).joined(separator: ", ")
         try db.execute(
-            sql: "INSERT OR REPLACE INTO \(table) (\(keyColumns.joined(separator: ", ")), \(Rollup.columns)) VALUES (\(placeholders))",
-            arguments: key + (try rollup.arguments()))
+            sql: "INSERT OR REPLACE INTO \(table) (\(keyColumns.joined(separator: ", ")), \(VariantTotals.rollupColumns)) VALUES (\(placeholders))",
+            arguments: key + (try rollup.rollupArguments()))
+    }
+}
+
+/// The columns `rollup_minute` and `experiment_rollup` share, as totals.
+extension VariantTotals {
+    static let rollupColumns = """
+        requests, errors, latency_sum_ms, latency_square_sum_ms, latency_buckets_json, ttft_count, ttft_sum_ms, ttft_buckets_json,
+        tokens_in, tokens_out, cost_usd, cost_square_sum
+        """
+
+    init(rollupRow row: Row) throws {
+        self.init()
+        requests = row["requests"]
+        errors = row["errors"]
+        latency = Statistics.Moments(count: requests, sum: row["latency_sum_ms"], sumOfSquares: row["latency_square_sum_ms"])
+        latencyHistogram = LatencyHistogram(counts: try SQLiteStore.decode([Int].self, row["latency_buckets_json"]))
+        ttftCount = row["ttft_count"]
+        ttftSum = row["ttft_sum_ms"]
+        ttftHistogram = LatencyHistogram(counts: try SQLiteStore.decode([Int].self, row["ttft_buckets_json"]))
+        inputTokens = row["tokens_in"]
+        outputTokens = row["tokens_out"]
+        cost = Statistics.Moments(count: requests, sum: row["cost_usd"], sumOfSquares: row["cost_square_sum"])
+    }
+
+    func rollupArguments() throws -> StatementArguments {
+        [
+            requests, errors, latency.sum, latency.sumOfSquares, try SQLiteStore.encode(latencyHistogram.counts), ttftCount, ttftSum,
+            try SQLiteStore.encode(ttftHistogram.counts), inputTokens, outputTokens, cost.sum, cost.sumOfSquares,
+        ]
     }
 }

@@ -34,18 +34,7 @@ extension SQLiteStore: ExperimentRepository {
         try await pool.read { db in
             var totals: [String: VariantTotals] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT * FROM experiment_rollup WHERE experiment = ?", arguments: [experiment]) {
-                var total = VariantTotals()
-                total.requests = row["requests"]
-                total.errors = row["errors"]
-                total.latency = Statistics.Moments(count: total.requests, sum: row["latency_sum_ms"], sumOfSquares: row["latency_square_sum_ms"])
-                total.latencyHistogram = LatencyHistogram(counts: try Self.decode([Int].self, row["latency_buckets_json"]))
-                total.ttftCount = row["ttft_count"]
-                total.ttftSum = row["ttft_sum_ms"]
-                total.ttftHistogram = LatencyHistogram(counts: try Self.decode([Int].self, row["ttft_buckets_json"]))
-                total.inputTokens = row["tokens_in"]
-                total.outputTokens = row["tokens_out"]
-                total.cost = Statistics.Moments(count: total.requests, sum: row["cost_usd"], sumOfSquares: row["cost_square_sum"])
-                totals[row["variant"]] = total
+                totals[row["variant"]] = try VariantTotals(rollupRow: row)
             }
             for row in try Row.fetchAll(
                 db,

@@ -31,6 +31,21 @@ package struct VariantTotals: Sendable, Hashable {
         outputTokens += event.outputTokens
         cost.add(event.costUSD)
     }
+
+    /// Adds another total (feedback included).
+    package mutating func merge(_ other: VariantTotals) {
+        requests += other.requests
+        errors += other.errors
+        latency.merge(other.latency)
+        latencyHistogram.merge(other.latencyHistogram)
+        ttftCount += other.ttftCount
+        ttftSum += other.ttftSum
+        ttftHistogram.merge(other.ttftHistogram)
+        inputTokens += other.inputTokens
+        outputTokens += other.outputTokens
+        cost.merge(other.cost)
+        feedback.merge(other.feedback)
+    }
 }
 
 extension Statistics.Moments {
@@ -38,6 +53,12 @@ extension Statistics.Moments {
         count += 1
         sum += value
         sumOfSquares += value * value
+    }
+
+    package mutating func merge(_ other: Statistics.Moments) {
+        count += other.count
+        sum += other.sum
+        sumOfSquares += other.sumOfSquares
     }
 }
 

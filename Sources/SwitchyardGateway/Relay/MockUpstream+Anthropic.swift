@@ -66,24 +66,14 @@ extension MockUpstream {
             ))
         events.append(("message_stop", .object(["type": "message_stop"])))
 
-        let gap = mock.latencyMilliseconds / Double(max(pieces.count, 1))
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: ByteBuffer.self, throwing: (any Error).self)
-        let producer = Task {
-            do {
-                try await Self.sleep(milliseconds: mock.timeToFirstTokenMilliseconds)
-                for (name, data) in events {
-                    if name == "content_block_delta" { try await Self.sleep(milliseconds: gap) }
-                    var buffer = ByteBuffer(string: "event: \(name)\ndata: ")
-                    buffer.writeBytes(data.jsonBytes)
-                    buffer.writeString("\n\n")
-                    continuation.yield(buffer)
-                }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
-            }
+        let framed = events.map { name, data -> (bytes: ByteBuffer, paced: Bool) in
+            var buffer = ByteBuffer(string: "event: \(name)\ndata: ")
+            buffer.writeBytes(data.jsonBytes)
+            buffer.writeString("\n\n")
+            return (buffer, name == "content_block_delta")
         }
-        continuation.onTermination = { _ in producer.cancel() }
-        return UpstreamResponse(status: 200, contentType: "text/event-stream", contentLength: nil, body: .generated(stream))
+        return Self.pacedStream(
+            framed, firstAfterMilliseconds: mock.timeToFirstTokenMilliseconds,
+            gapMilliseconds: mock.latencyMilliseconds / Double(max(pieces.count, 1)))
     }
 }

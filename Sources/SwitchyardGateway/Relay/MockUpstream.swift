@@ -84,14 +84,24 @@ package final class MockUpstream: ProviderAdapter {
         }
         events.append(ByteBuffer(string: "data: [DONE]\n\n"))
 
-        let gap = mock.latencyMilliseconds / Double(max(pieces.count, 1))
+        // The content chunks after the first are spread over the latency.
+        return Self.pacedStream(
+            events.enumerated().map { ($1, $0 > 0 && $0 <= pieces.count) }, firstAfterMilliseconds: mock.timeToFirstTokenMilliseconds,
+            gapMilliseconds: mock.latencyMilliseconds / Double(max(pieces.count, 1)))
+    }
+
+    /// An event stream whose first event comes after `firstAfterMilliseconds`, and each event marked
+    /// `paced` one gap after the one before it.
+    static func pacedStream(
+        _ events: [(bytes: ByteBuffer, paced: Bool)], firstAfterMilliseconds: Double, gapMilliseconds: Double
+    ) -> UpstreamResponse {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: ByteBuffer.self, throwing: (any Error).self)
         let producer = Task {
             do {
-                try await Self.sleep(milliseconds: mock.timeToFirstTokenMilliseconds)
-                for (index, event) in events.enumerated() {
-                    if index > 0 && index <= pieces.count { try await Self.sleep(milliseconds: gap) }
-                    continuation.yield(event)
+                try await Self.sleep(milliseconds: firstAfterMilliseconds)
+                for event in events {
+                    if event.paced { try await Self.sleep(milliseconds: gapMilliseconds) }
+                    continuation.yield(event.bytes)
                 }
                 continuation.finish()
             } catch {
