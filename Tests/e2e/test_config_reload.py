@@ -219,5 +219,8 @@ def test_stats_and_system(gateway: Gateway) -> None:
     series = gateway.admin.get("/api/stats/timeseries", params={"model": "base", "step": 300}).json()
     assert series["step"] == 300 and len(series["points"]) in (12, 13)
     assert gateway.admin.get("/api/stats/timeseries", params={"step": 61}).json()["error"]["field"] == "step"
+    for field, value in (("from", "-1e300"), ("to", "1e300")):
+        refused = gateway.admin.get("/api/stats/timeseries", params={field: value})
+        assert refused.status_code == 400 and refused.json()["error"]["field"] == field, refused.text
     system = gateway.admin.get("/api/system").json()
     assert system["database"]["size_bytes"] > 0 and system["counts"]["models"] >= 1 and system["uptime_seconds"] >= 0

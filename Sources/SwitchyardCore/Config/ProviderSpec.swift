@@ -24,7 +24,7 @@ package enum ProviderFormat: String, Sendable, Hashable, Codable, CaseIterable {
     package var defaultAPIVersion: String? {
         switch self {
         case .azure: return "2024-10-21"
-        case .anthropic: return "2023-06-01"
+        case .anthropic: return AnthropicTranslation.apiVersion
         case .openai, .mock, .ollama: return nil
         }
     }

@@ -118,13 +118,13 @@ package enum SeedExport {
         let steps: [TOMLNode] = rollout.steps.map { step in
             switch step {
             case .setWeight(let points): return .table(["set_weight": percent(points)])
-            case .pause(let seconds?): return .table(["pause": .string(durationText(seconds))])
+            case .pause(let seconds?): return .table(["pause": .string(Duration.text(seconds: seconds))])
             case .pause(nil): return .table(["pause": .table([:])])
             }
         }
         let analysis = rollout.analysis
         var analysisTable: [String: TOMLNode] = [
-            "interval": .string(durationText(analysis.intervalSeconds)), "window": .string(durationText(analysis.windowSeconds)),
+            "interval": .string(Duration.text(seconds: analysis.intervalSeconds)), "window": .string(Duration.text(seconds: analysis.windowSeconds)),
             "min_requests": .integer(analysis.minRequests), "significance": number(analysis.significance),
             "failure_limit": .integer(analysis.failureLimit),
         ]
@@ -173,10 +173,6 @@ package enum SeedExport {
 
     static func percent(_ basisPoints: Int) -> TOMLNode {
         basisPoints % 100 == 0 ? .integer(basisPoints / 100) : .double(Double(basisPoints) / 100)
-    }
-
-    static func durationText(_ seconds: Double) -> String {
-        seconds.rounded() == seconds && seconds < 1e15 ? "\(Int(seconds))s" : "\(Int((seconds * 1000).rounded()))ms"
     }
 }
 

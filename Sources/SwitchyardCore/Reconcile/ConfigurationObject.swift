@@ -54,7 +54,7 @@ package enum ConfigurationObject: Sendable, Hashable {
 
     /// SHA-256 of the canonical JSON, the "form last applied" remembered per seed object.
     package var fingerprint: String {
-        SHA256.hash(data: Array(canonicalJSON.utf8)).withUnsafeBytes { Hex.encode($0) }
+        ContentHash.sha256Hex(Array(canonicalJSON.utf8))
     }
 
     /// The same object switched off, as when it disappears from the seed.

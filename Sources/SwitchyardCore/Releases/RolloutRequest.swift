@@ -81,6 +81,11 @@ package struct RolloutRequest: Sendable, Hashable, Codable {
 }
 
 extension Duration {
+    /// Seconds written the way `seconds(parsing:)` reads them: `"30s"`, `"1.5s"`.
+    package static func text(seconds: Double) -> String {
+        seconds.rounded() == seconds && seconds < 1e15 ? "\(Int(seconds))s" : "\(seconds)s"
+    }
+
     /// Seconds in a duration written like `"30s"`, `"10m"`, `"1h"`, `"1.5h"` or `"250ms"`; at most a year.
     package static func seconds(parsing text: String) -> Double? {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3_600), ("d", 86_400)]

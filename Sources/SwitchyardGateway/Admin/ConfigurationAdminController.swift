@@ -256,8 +256,12 @@ package struct ConfigurationAdminController: Sendable {
     static func timeseriesQuery(_ request: Request) throws -> TimeseriesQuery {
         let parameters = request.uri.queryParameters
         let now = Date().timeIntervalSince1970
+        // Seconds from 1970 to the year 9999, as everywhere else; anything else cannot be a bucket.
+        let years = 0.0...253_402_300_799
         let to = try UsageAdminController.time(parameters.get("to"), field: "to") ?? now
+        guard years.contains(to) else { throw AdminError.invalid("to", "'to' must lie between 1970 and 9999.") }
         let from = try UsageAdminController.time(parameters.get("from"), field: "from") ?? to - 3_600
+        guard years.contains(from) else { throw AdminError.invalid("from", "'from' must lie between 1970 and 9999.") }
         var step = 60
         if let text = parameters.get("step") {
             guard let value = Int(text), value >= 60, value % 60 == 0 else {
@@ -335,19 +339,7 @@ package struct ConfigurationAdminController: Sendable {
             "name": .string(model.name), "strategy": .string(model.strategy.rawValue), "sticky": .string(model.sticky.rawValue),
             "hash_seed": .string(model.effectiveHashSeed), "release_strategy": .string(model.releaseStrategy.rawValue),
             "enabled": .bool(model.enabled), "default": .string(model.defaultVersionName),
-            "versions": .array(
-                model.versions.map { version in
-                    var json = ReleaseAdminController.json(version).objectValue ?? [:]
-                    json["backends"] = .array(
-                        version.backends.map { backend in
-                            .object([
-                                "provider": .string(backend.provider), "model": .string(backend.model), "weight": .number(backend.weight),
-                                "priority": .number(Double(backend.priority)), "tags": .array(backend.tags.map(JSONValue.string)),
-                                "deployment": backend.deployment.map(JSONValue.string) ?? .null,
-                            ])
-                        })
-                    return .object(json)
-                }),
+            "versions": .array(model.versions.map(ReleaseAdminController.json)),
         ])
     }
 

@@ -328,6 +328,7 @@ package struct ReleaseAdminController: Sendable {
                     .object([
                         "provider": .string(backend.provider), "model": .string(backend.model), "weight": .number(backend.weight),
                         "priority": .number(Double(backend.priority)), "tags": .array(backend.tags.map(JSONValue.string)),
+                        "deployment": backend.deployment.map(JSONValue.string) ?? .null,
                     ])
                 }),
         ])
@@ -337,7 +338,7 @@ package struct ReleaseAdminController: Sendable {
         let steps: [JSONValue] = rollout.steps.map { step in
             switch step {
             case .setWeight(let points): return .object(["set_weight": .number(Double(points) / 100)])
-            case .pause(let seconds?): return .object(["pause": .string(Self.durationText(seconds))])
+            case .pause(let seconds?): return .object(["pause": .string(Duration.text(seconds: seconds))])
             case .pause(nil): return .object(["pause": .object([:])])
             }
         }
@@ -370,7 +371,8 @@ package struct ReleaseAdminController: Sendable {
             "current_step": .number(Double(rollout.currentStep)), "canary_weight": .number(Double(rollout.canaryWeightBasisPoints) / 100),
             "steps": .array(steps),
             "analysis": .object([
-                "interval": .string(Self.durationText(analysis.intervalSeconds)), "window": .string(Self.durationText(analysis.windowSeconds)),
+                "interval": .string(Duration.text(seconds: analysis.intervalSeconds)),
+                "window": .string(Duration.text(seconds: analysis.windowSeconds)),
                 "min_requests": .number(Double(analysis.minRequests)), "max_error_rate": analysis.maxErrorRate.map(JSONValue.number) ?? .null,
                 "max_p95_latency_ms": analysis.maxP95LatencyMilliseconds.map(JSONValue.number) ?? .null,
                 "max_p95_ttft_ms": analysis.maxP95TTFTMilliseconds.map(JSONValue.number) ?? .null,
@@ -380,11 +382,6 @@ package struct ReleaseAdminController: Sendable {
             ]),
             "evaluations": .array(evaluations), "created_at": .number(rollout.createdAt), "updated_at": .number(rollout.updatedAt),
         ])
-    }
-
-    /// `"30s"`, `"1.5s"`: the form durations are written in.
-    static func durationText(_ seconds: Double) -> String {
-        seconds.rounded() == seconds && seconds < 1e15 ? "\(Int(seconds))s" : "\(seconds)s"
     }
 
     static func json(_ entry: AuditEntry) -> JSONValue {

@@ -116,7 +116,7 @@ package struct ModelDiscovery: Service {
             }
         }
         if spec.format == .anthropic {
-            request.headers.add(name: "anthropic-version", value: spec.effectiveAPIVersion ?? AnthropicTranslation.apiVersion)
+            request.headers.add(name: "anthropic-version", value: spec.effectiveAPIVersion ?? "")
         }
         for (name, value) in spec.headers { request.headers.replaceOrAdd(name: name, value: value) }
         return request

@@ -21,7 +21,7 @@ package struct AnthropicUpstream: ProviderAdapter {
         guard let baseURL = provider.effectiveBaseURL else {
             throw GatewayError.upstreamUnreachable("provider '\(provider.id)' has no base_url")
         }
-        var headers = [("anthropic-version", provider.effectiveAPIVersion ?? AnthropicTranslation.apiVersion)]
+        var headers = [("anthropic-version", provider.effectiveAPIVersion ?? "")]
         if let key = backend.provider.apiKey { headers.append(("x-api-key", key)) }
         let response = try await http.execute(
             url: "\(baseURL)/messages", headers: headers, body: body.jsonBytes, request: request, provider: provider, settings: settings)
