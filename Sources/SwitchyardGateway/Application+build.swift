@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HummingbirdCore
 import Hummingbird
 import Logging
 import NIOCore
@@ -22,6 +23,14 @@ package struct GatewayOptions: Sendable {
     package var seed = SeedStatus(path: nil)
     /// Shown by `GET /api/system`.
     package var databasePath: String?
+    /// Client connection deadlines and caps (the body limit is `maxBodyBytes`).
+    package var connections = ConnectionLimits()
+    /// Upstream connections per origin per event loop.
+    package var upstreamPoolSize = 128
+    /// Extra roots to trust for upstream TLS, beside the system's (tests).
+    package var upstreamTrustRootsPEM: [String] = []
+    /// Exchanges in flight and timers armed on the request path (`/metrics`; tests look for leaks).
+    package var gauges = RequestPathGauges()
 
     package init(
         host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = ServerSpec.defaultMaxBodyBytes,
@@ -45,6 +54,18 @@ package struct GatewayOptions: Sendable {
             host: host, port: port, maxBodyBytes: maxBodyBytes, connectTimeoutSeconds: settings.connectTimeoutSeconds,
             readTimeoutSeconds: max(settings.idleTimeoutSeconds, firstByte))
         self.adminTokens = adminTokens
+    }
+
+    /// Options with the `[server]` table's connection limits and pool size.
+    package init(server: ServerSpec, host: String, port: Int, configuration: ConfigurationSpec, adminTokens: [TokenDigest]) {
+        self.init(host: host, port: port, maxBodyBytes: server.maxBodyBytes, configuration: configuration, adminTokens: adminTokens)
+        connections = ConnectionLimits(
+            maxConnections: server.maxConnections, reservedConnections: server.reservedConnections,
+            headerTimeout: ClientExchange.timeAmount(seconds: server.headerTimeoutSeconds),
+            idleTimeout: ClientExchange.timeAmount(seconds: server.keepAliveTimeoutSeconds),
+            bodyTimeout: ClientExchange.timeAmount(seconds: server.bodyTimeoutSeconds), maxBodyBytes: server.maxBodyBytes,
+            maxEventBytes: server.maxStreamEventBytes)
+        upstreamPoolSize = server.upstreamPoolSize
     }
 }
 
@@ -104,7 +125,21 @@ package func buildApplication(
     let health = HealthRegistry(settings: configuration.current.settings, logger: logger)
     let sessions = SessionTable(repository: stores.sessions, logger: logger)
     try await sessions.restore()
-    let relay = Relay(openAI: OpenAIUpstream(client: client), mock: MockUpstream(), sink: recentOutcomes, health: health)
+    let upstream = UpstreamClient(
+        group: eventLoopGroup,
+        settings: UpstreamPoolSettings(
+            maxConnectionsPerOrigin: options.upstreamPoolSize, connectTimeout: .milliseconds(Int64(options.connectTimeoutSeconds * 1000)),
+            additionalTrustRootsPEM: options.upstreamTrustRootsPEM))
+    let liveRouter = LiveRouter(health: health)
+    var limits = options.connections
+    limits.maxBodyBytes = options.maxBodyBytes
+    let clientAPI = ClientAPIServices(
+        configuration: configuration, routing: liveRouter, health: health, sessions: sessions, rateLimits: rateLimits, budgets: budgets,
+        sink: recentOutcomes, adapters: UpstreamAdapters(client: upstream, mock: MockUpstream()), limits: limits,
+        gauges: options.gauges, logger: logger)
+    let gate = ConnectionGate(
+        limit: limits.effectiveMaxConnections(openFileLimit: ConnectionLimits.raiseOpenFileLimit()), reserve: limits.reservedConnections,
+        logger: logger)
 
     let router = Router(context: GatewayContext.self)
     router.add(middleware: RequestIDMiddleware())
@@ -112,7 +147,9 @@ package func buildApplication(
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
     }
     router.get("/metrics") { _, _ -> Response in
-        let text = metrics.scrape(configuration: configuration.current, health: health, rollouts: await releases.latestRollouts())
+        let text = metrics.scrape(
+            configuration: configuration.current, health: health, rollouts: await releases.latestRollouts(),
+            connections: (open: gate.openConnections, limit: gate.limit), requestsInFlight: options.gauges.liveExchanges)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: text)))
@@ -124,11 +161,7 @@ package func buildApplication(
         return Response(
             status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
-    let clientAPI = ClientAPIController(
-        configuration: configuration, relay: relay, health: health, sessions: sessions, rateLimits: rateLimits, budgets: budgets,
-        maxBodyBytes: options.maxBodyBytes)
-    clientAPI.addRoutes(to: router)
-    RoutingAdminController(configuration: configuration, client: clientAPI, health: health, sessions: sessions, auth: auth).addRoutes(to: router)
+    RoutingAdminController(configuration: configuration, client: liveRouter, health: health, sessions: sessions, auth: auth).addRoutes(to: router)
     ReleaseAdminController(releases: releases, auth: auth).addRoutes(to: router)
     UsageAdminController(usage: stores.usage, auth: auth).addRoutes(to: router)
     ExperimentAdminController(releases: releases, recorded: stores.experiments, outcomes: stores.outcomes, auth: auth).addRoutes(to: router)
@@ -144,10 +177,11 @@ package func buildApplication(
 
     return Application(
         router: router,
+        server: HTTPServerBuilder { responder in GatewayServerChannel(responder: responder, services: clientAPI, gate: gate) },
         configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
         services: services + [
             sessions, prober, discovery, reloader, RolloutController(releases: releases, outcomes: recentOutcomes),
-            HTTPClientService(client: client),
+            HTTPClientService(client: client), UpstreamClientService(client: upstream),
         ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
         eventLoopGroupProvider: .shared(eventLoopGroup),

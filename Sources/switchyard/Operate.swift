@@ -89,30 +89,21 @@ struct TestBackend: AsyncParsableCommand {
         let resolved = EffectiveConfiguration.Provider(spec: spec, apiKey: spec.apiKey?.resolve(in: ProcessInfo.processInfo.environment))
         let backend = EffectiveConfiguration.Backend(
             provider: resolved, upstreamModel: model, weight: 1, priority: 0, tags: [], mock: MockSettings(), label: "\(provider)/\(model)")
-        let client = upstreamClient(configuration.settings)
-        let adapter: any ProviderAdapter = spec.format == .mock ? MockUpstream() : OpenAIUpstream(client: client)
-        let request = UpstreamRequest(
-            endpoint: .chatCompletions,
-            body: [
-                "model": .string(model), "max_tokens": .number(16),
-                "messages": .array([.object(["role": "user", "content": .string(message)])]),
-            ],
-            stream: false, requestID: RequestIdentifier.make(), forwardedHeaders: [])
+        let body: JSONValue = .object([
+            "model": .string(model), "max_tokens": 16, "messages": .array([.object(["role": "user", "content": .string(message)])]),
+        ])
         let started = ContinuousClock.now
         do {
-            let response = try await adapter.send(request, to: backend, settings: configuration.settings)
-            let body = try await response.body.collect(upTo: 1 << 22)
+            let answer = try await UpstreamAdapters.sendOnce(body, endpoint: .chatCompletions, to: backend, settings: configuration.settings)
             let elapsed = ContinuousClock.now - started
-            let json = try? JSONValue.parse(body.readableBytesView)
+            let json = try? JSONValue.parse(answer.body.readableBytesView)
             let content = json?["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue
-            print("\(provider)/\(model): HTTP \(response.status) in \(elapsed.formatted(.units(allowed: [.milliseconds])))")
-            print(content ?? String(buffer: body))
-            try await client.shutdown()
-            if !(200..<300).contains(response.status) { throw ExitCode.failure }
+            print("\(provider)/\(model): HTTP \(answer.status) in \(elapsed.formatted(.units(allowed: [.milliseconds])))")
+            print(content ?? String(buffer: answer.body))
+            if !(200..<300).contains(answer.status) { throw ExitCode.failure }
         } catch let error as ExitCode {
             throw error
         } catch {
-            try await client.shutdown()
             let reason = (error as? GatewayError)?.message ?? "\(error)"
             FileHandle.standardError.write(Data("\(provider)/\(model): \(reason)\n".utf8))
             throw ExitCode.failure

@@ -76,8 +76,7 @@ struct Serve: AsyncParsableCommand {
         let metricsRegistry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metricsRegistry))
         let banner = Banner(seed: seed, configuration: effective, adminTokenNotice: adminTokenNotice, host: address.host)
-        var options = GatewayOptions(
-            host: address.host, port: address.port, maxBodyBytes: seed.server.maxBodyBytes, configuration: stored, adminTokens: adminTokens)
+        var options = GatewayOptions(server: seed.server, host: address.host, port: address.port, configuration: stored, adminTokens: adminTokens)
         options.databasePath = databasePath
         options.seed = SeedStatus(
             path: seedPath, appliedHash: seedPath.flatMap { FileManager.default.contents(atPath: $0) }.map { ContentHash.sha256Hex(Array($0)) },

@@ -115,37 +115,57 @@ struct GatewayHarness {
             var ports = upstreamPorts.makeAsyncIterator()
             let upstreamPort = await ports.next()!
 
-            let seed = try Seed(toml: seed(upstreamPort: upstreamPort, closedPort: try closedPort(), settings: settings), environment: [:])
-            let repository = InMemoryConfigurationRepository()
-            _ = try await repository.applySeed(seed.configuration)
-            let outcomes = InMemoryOutcomeSink()
-            let stores = GatewayStores(
-                configuration: repository, releases: InMemoryReleaseRepository(configuration: repository), sessions: InMemorySessionRepository(),
-                outcomes: outcomes, usage: outcomes, experiments: outcomes, stats: outcomes)
-            let (gatewayPorts, gatewayPortSink) = AsyncStream.makeStream(of: Int.self)
-            let gateway = try await buildApplication(
-                options: options(maxBodyBytes), stores: stores, environment: [:], logger: logger,
-                onServerRunning: { gatewayPortSink.yield($0) })
-            let gatewayGroup = ServiceGroup(configuration: .init(services: [gateway], logger: logger))
-            tasks.addTask { try await gatewayGroup.run() }
-            var gatewayPortIterator = gatewayPorts.makeAsyncIterator()
-            let gatewayPort = await gatewayPortIterator.next()!
-
-            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
-            let harness = GatewayHarness(
-                baseURL: "http://127.0.0.1:\(gatewayPort)", upstreamBaseURL: "http://127.0.0.1:\(upstreamPort)/v1", upstream: upstream,
-                outcomes: outcomes, client: client)
+            let seedText = try seed(upstreamPort: upstreamPort, closedPort: try closedPort(), settings: settings)
             do {
-                try await body(harness)
-            } catch {
+                try await runGateway(seed: seedText, options: options(maxBodyBytes), logger: logger) { gatewayPort, outcomes in
+                let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+                let harness = GatewayHarness(
+                    baseURL: "http://127.0.0.1:\(gatewayPort)", upstreamBaseURL: "http://127.0.0.1:\(upstreamPort)/v1", upstream: upstream,
+                    outcomes: outcomes, client: client)
+                do {
+                    try await body(harness)
+                } catch {
+                    try await client.shutdown()
+                    throw error
+                }
                 try await client.shutdown()
-                await gatewayGroup.triggerGracefulShutdown()
+                }
+            } catch {
                 await upstreamGroup.triggerGracefulShutdown()
                 throw error
             }
-            try await client.shutdown()
-            await gatewayGroup.triggerGracefulShutdown()
             await upstreamGroup.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    /// Runs the gateway on `seed` with in-memory stores, hands `body` its port and outcome sink, and stops it.
+    static func runGateway(
+        seed seedText: String, options: GatewayOptions, logger: Logger,
+        _ body: @Sendable (_ port: Int, _ outcomes: InMemoryOutcomeSink) async throws -> Void
+    ) async throws {
+        let seed = try Seed(toml: seedText, environment: [:])
+        let repository = InMemoryConfigurationRepository()
+        _ = try await repository.applySeed(seed.configuration)
+        let outcomes = InMemoryOutcomeSink()
+        let stores = GatewayStores(
+            configuration: repository, releases: InMemoryReleaseRepository(configuration: repository), sessions: InMemorySessionRepository(),
+            outcomes: outcomes, usage: outcomes, experiments: outcomes, stats: outcomes)
+        let (gatewayPorts, gatewayPortSink) = AsyncStream.makeStream(of: Int.self)
+        let gateway = try await buildApplication(
+            options: options, stores: stores, environment: [:], logger: logger, onServerRunning: { gatewayPortSink.yield($0) })
+        let gatewayGroup = ServiceGroup(configuration: .init(services: [gateway], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await gatewayGroup.run() }
+            var gatewayPortIterator = gatewayPorts.makeAsyncIterator()
+            let gatewayPort = await gatewayPortIterator.next()!
+            do {
+                try await body(gatewayPort, outcomes)
+            } catch {
+                await gatewayGroup.triggerGracefulShutdown()
+                throw error
+            }
+            await gatewayGroup.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
     }

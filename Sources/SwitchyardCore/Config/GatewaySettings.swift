@@ -12,6 +12,21 @@ package struct ServerSpec: Sendable, Hashable {
     package var adminToken: SecretReference?
     /// Largest request body accepted, in bytes; larger bodies get 413.
     package var maxBodyBytes: Int
+    /// Open client connections at most (further ones are accepted and closed at once); lowered to
+    /// what the open-file limit allows.
+    package var maxConnections = 10_000
+    /// Connections under the cap kept for `/health`, `/ready`, `/metrics`, the admin API and page.
+    package var reservedConnections = 32
+    /// From a request's first byte to the end of its headers.
+    package var headerTimeoutSeconds = 15.0
+    /// How long an idle keep-alive client connection stays open.
+    package var keepAliveTimeoutSeconds = 60.0
+    /// From the end of a request's headers to the end of its body.
+    package var bodyTimeoutSeconds = 60.0
+    /// One upstream SSE event larger than this ends the stream with an error event.
+    package var maxStreamEventBytes = 1 << 20
+    /// Keep-alive connections to one upstream origin, per event loop (one loop per core).
+    package var upstreamPoolSize = 128
 
     package init(
         listen: String = Self.defaultListen, database: String = Self.defaultDatabase, adminToken: SecretReference? = nil,
@@ -25,11 +40,21 @@ package struct ServerSpec: Sendable, Hashable {
 
     static func read(from table: TableReader?, environment: [String: String]) -> ServerSpec {
         guard let table else { return ServerSpec() }
-        let spec = ServerSpec(
+        var spec = ServerSpec(
             listen: table.string("listen") ?? Self.defaultListen,
             database: table.string("database") ?? Self.defaultDatabase,
             adminToken: table.string("admin_token").map(SecretReference.init(parsing:)),
             maxBodyBytes: table.integer("max_body_bytes", in: 1024...1_073_741_824) ?? Self.defaultMaxBodyBytes)
+        spec.maxConnections = table.integer("max_connections", in: 2...10_000_000) ?? spec.maxConnections
+        spec.reservedConnections = table.integer("reserved_connections", in: 0...10_000) ?? spec.reservedConnections
+        spec.headerTimeoutSeconds = table.number("header_timeout_seconds", in: 0.1...3600) ?? spec.headerTimeoutSeconds
+        spec.keepAliveTimeoutSeconds = table.number("keepalive_timeout_seconds", in: 0.1...86_400) ?? spec.keepAliveTimeoutSeconds
+        spec.bodyTimeoutSeconds = table.number("body_timeout_seconds", in: 0.1...3600) ?? spec.bodyTimeoutSeconds
+        spec.maxStreamEventBytes = table.integer("max_stream_event_bytes", in: 1024...1_073_741_824) ?? spec.maxStreamEventBytes
+        spec.upstreamPoolSize = table.integer("upstream_pool_size", in: 1...100_000) ?? spec.upstreamPoolSize
+        if spec.reservedConnections >= spec.maxConnections {
+            table.fail("reserved_connections", "must be below max_connections (\(spec.maxConnections))")
+        }
         if (try? HostAndPort(parsing: spec.listen)) == nil {
             table.fail("listen", "expected HOST:PORT, got \"\(spec.listen)\"")
         }

@@ -7,7 +7,7 @@ import SwitchyardCore
 /// Admin endpoints about routing: explain a decision, backend health, effective weights, sessions.
 package struct RoutingAdminController: Sendable {
     let configuration: ConfigurationHolder
-    let client: ClientAPIController
+    let client: LiveRouter
     let health: HealthRegistry
     let sessions: SessionTable
     let auth: AdminAuthenticator
@@ -98,7 +98,7 @@ package struct RoutingAdminController: Sendable {
         let routeRequest = RouteRequest(
             model: model, user: user, endUser: endUser, sessionID: sessionID,
             session: sessionID.flatMap { sessions.binding(for: $0, user: user.id) }, preferredRegion: region,
-            excludedProviders: excluded, estimate: ClientAPIController.estimate(estimateBody), strategyOverride: strategy)
+            excludedProviders: excluded, estimate: LiveRouter.estimate(estimateBody), strategyOverride: strategy)
         let decision: RouteDecision
         do {
             decision = try client.route(routeRequest, in: configuration, dryRun: true)

@@ -68,6 +68,12 @@ package struct GatewayError: HTTPResponseError, Sendable {
         GatewayError(status: .badGateway, message: "Upstream answered badly: \(detail)", type: "upstream_error", code: "bad_upstream_response")
     }
 
+    package static func serverBusy() -> GatewayError {
+        GatewayError(
+            status: .serviceUnavailable, message: "The gateway is at its connection limit; try again shortly.", type: "server_error",
+            code: "server_busy")
+    }
+
     package static func notFound(path: String) -> GatewayError {
         GatewayError(status: .notFound, message: "No route for \(path).", type: "invalid_request_error", code: "not_found")
     }

@@ -81,7 +81,17 @@ package final class GatewayMetrics: OutcomeSink {
 
     /// Sets the state gauges from the current configuration, health and rollouts, then renders
     /// everything in the Prometheus text format.
-    package func scrape(configuration: EffectiveConfiguration, health: HealthRegistry, rollouts: [Rollout]) -> [UInt8] {
+    package func scrape(
+        configuration: EffectiveConfiguration, health: HealthRegistry, rollouts: [Rollout], connections: (open: Int, limit: Int) = (0, 0),
+        requestsInFlight: Int = 0
+    ) -> [UInt8] {
+        registry.makeGauge(descriptor: Self.descriptor("switchyard_client_connections", "open", "Client connections open now.")).set(
+            to: Double(connections.open))
+        registry.makeGauge(
+            descriptor: Self.descriptor("switchyard_client_connections", "limit", "Client connections allowed; more are closed at once.")
+        ).set(to: Double(connections.limit))
+        registry.makeGauge(descriptor: Self.descriptor("switchyard_requests", "in_flight", "Client API requests being served now.")).set(
+            to: Double(requestsInFlight))
         var seenBackends: Set<String> = []
         for name in configuration.modelNames {
             guard let model = configuration.models[name] else { continue }

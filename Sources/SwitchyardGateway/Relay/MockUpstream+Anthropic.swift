@@ -5,18 +5,17 @@ import SwitchyardCore
 extension MockUpstream {
     /// The mock's answer as an Anthropic upstream gives it (`speaks = "anthropic"`): a message, its
     /// event stream, or an Anthropic error. The request goes through the same translation as for a real one.
-    func anthropic(_ request: UpstreamRequest, backend: EffectiveConfiguration.Backend) async throws -> UpstreamResponse {
+    func anthropicScript(_ request: UpstreamRequest, backend: EffectiveConfiguration.Backend) throws -> MockScript {
         let mock = backend.mock
         let translated = try AnthropicUpstream.translatedRequest(request, model: backend.upstreamModel)
         if mock.errorRate > 0, draw(for: backend) < mock.errorRate {
-            try await Self.sleep(milliseconds: mock.timeToFirstTokenMilliseconds)
             let error: JSONValue = .object([
                 "type": "error",
                 "error": .object([
                     "type": "api_error", "message": .string("Simulated upstream error (mock provider, error_rate \(mock.errorRate))."),
                 ]),
             ])
-            return Self.json(status: 500, ByteBuffer(bytes: error.jsonBytes))
+            return Self.json(status: 500, ByteBuffer(bytes: error.jsonBytes), afterMilliseconds: mock.timeToFirstTokenMilliseconds)
         }
         let content = Self.lastUserMessage(in: request.body)
         let inputTokens = Self.estimateTokens(Self.promptText(in: request.body))
@@ -24,13 +23,13 @@ extension MockUpstream {
         let id = "msg_mock_\(request.requestID)"
         let model = translated["model"] ?? .string(backend.upstreamModel)
         guard request.stream else {
-            try await Self.sleep(milliseconds: mock.timeToFirstTokenMilliseconds + mock.latencyMilliseconds)
             let message: JSONValue = .object([
                 "id": .string(id), "type": "message", "role": "assistant", "model": model,
                 "content": .array([.object(["type": "text", "text": .string(content)])]), "stop_reason": "end_turn", "stop_sequence": .null,
                 "usage": .object(["input_tokens": .number(Double(inputTokens)), "output_tokens": .number(Double(outputTokens))]),
             ])
-            return Self.json(status: 200, ByteBuffer(bytes: message.jsonBytes))
+            return Self.json(
+                status: 200, ByteBuffer(bytes: message.jsonBytes), afterMilliseconds: mock.timeToFirstTokenMilliseconds + mock.latencyMilliseconds)
         }
         let pieces = Self.split(content, into: mock.chunks)
         var events: [(String, JSONValue)] = [

@@ -9,7 +9,7 @@ import Synchronization
 /// Chat answers say `system_fingerprint: "switchyard-mock"`. Latency, time to first token, chunk
 /// count and error rate come from the backend's `mock` settings; a `seed` makes errors repeatable.
 /// With `speaks = "anthropic"` it answers in Anthropic's format, translated back like a real Anthropic upstream.
-package final class MockUpstream: ProviderAdapter {
+package final class MockUpstream: Sendable {
     package static let fingerprint = "switchyard-mock"
 
     /// One random source per seeded backend, so a seed gives the same error sequence on every run.
@@ -17,26 +17,22 @@ package final class MockUpstream: ProviderAdapter {
 
     package init() {}
 
-    package func send(
-        _ request: UpstreamRequest, to backend: EffectiveConfiguration.Backend, settings: GatewaySettings
-    ) async throws -> UpstreamResponse {
+    /// The mock's answer to `request`, to be played on the event loop.
+    func script(_ request: UpstreamRequest, backend: EffectiveConfiguration.Backend) throws -> MockScript {
         let mock = backend.mock
-        if backend.provider.spec.speaks == .anthropic {
-            return try await AnthropicUpstream.translate(try await anthropic(request, backend: backend), for: request)
-        }
         if mock.errorRate > 0, draw(for: backend) < mock.errorRate {
-            try await Self.sleep(milliseconds: mock.timeToFirstTokenMilliseconds)
             let error = GatewayError(
                 status: .internalServerError, message: "Simulated upstream error (mock provider, error_rate \(mock.errorRate)).",
                 type: "server_error", code: "mock_error")
-            return Self.json(status: 500, error.jsonBody)
+            return Self.json(status: 500, error.jsonBody, afterMilliseconds: mock.timeToFirstTokenMilliseconds)
         }
         switch request.endpoint {
         case .chatCompletions:
-            return try await chat(request, backend: backend)
+            return try chat(request, backend: backend)
         case .embeddings:
-            try await Self.sleep(milliseconds: mock.timeToFirstTokenMilliseconds + mock.latencyMilliseconds)
-            return try Self.json(status: 200, embeddings(request, backend: backend))
+            return try Self.json(
+                status: 200, embeddings(request, backend: backend),
+                afterMilliseconds: mock.timeToFirstTokenMilliseconds + mock.latencyMilliseconds)
         }
     }
 
@@ -53,18 +49,18 @@ package final class MockUpstream: ProviderAdapter {
 
     // MARK: Chat
 
-    private func chat(_ request: UpstreamRequest, backend: EffectiveConfiguration.Backend) async throws -> UpstreamResponse {
+    private func chat(_ request: UpstreamRequest, backend: EffectiveConfiguration.Backend) throws -> MockScript {
         let mock = backend.mock
         let content = Self.lastUserMessage(in: request.body)
         let usage = Usage(prompt: Self.estimateTokens(Self.promptText(in: request.body)), completion: Self.estimateTokens(content))
         let id = "chatcmpl-mock-\(request.requestID)"
         let created = Int(Date().timeIntervalSince1970)
         guard request.stream else {
-            try await Self.sleep(milliseconds: mock.timeToFirstTokenMilliseconds + mock.latencyMilliseconds)
             let completion = Completion(
                 id: id, created: created, model: backend.upstreamModel,
                 choices: [.init(message: .init(content: content))], usage: usage)
-            return try Self.json(status: 200, Self.encode(completion))
+            return try Self.json(
+                status: 200, Self.encode(completion), afterMilliseconds: mock.timeToFirstTokenMilliseconds + mock.latencyMilliseconds)
         }
         let includeUsage = request.body["stream_options"]?["include_usage"]?.boolValue == true
         var events: [ByteBuffer] = []
@@ -90,26 +86,14 @@ package final class MockUpstream: ProviderAdapter {
             gapMilliseconds: mock.latencyMilliseconds / Double(max(pieces.count, 1)))
     }
 
-    /// An event stream whose first event comes after `firstAfterMilliseconds`, and each event marked
-    /// `paced` one gap after the one before it.
+    /// An event stream whose head comes at once, its first event after `firstAfterMilliseconds`, and
+    /// each event marked `paced` one gap after the one before it.
     static func pacedStream(
         _ events: [(bytes: ByteBuffer, paced: Bool)], firstAfterMilliseconds: Double, gapMilliseconds: Double
-    ) -> UpstreamResponse {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: ByteBuffer.self, throwing: (any Error).self)
-        let producer = Task {
-            do {
-                try await Self.sleep(milliseconds: firstAfterMilliseconds)
-                for event in events {
-                    if event.paced { try await Self.sleep(milliseconds: gapMilliseconds) }
-                    continuation.yield(event.bytes)
-                }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
-            }
-        }
-        continuation.onTermination = { _ in producer.cancel() }
-        return UpstreamResponse(status: 200, contentType: "text/event-stream", contentLength: nil, body: .generated(stream))
+    ) -> MockScript {
+        MockScript(
+            status: 200, contentType: "text/event-stream", headFirst: true, firstAfterMilliseconds: firstAfterMilliseconds, events: events,
+            gapMilliseconds: gapMilliseconds)
     }
 
     static func lastUserMessage(in body: [String: JSONValue]) -> String {
@@ -321,18 +305,22 @@ package final class MockUpstream: ProviderAdapter {
         return buffer
     }
 
-    static func json(status: Int, _ body: ByteBuffer) -> UpstreamResponse {
-        UpstreamResponse(
-            status: status, contentType: "application/json", contentLength: body.readableBytes,
-            body: .generated(
-                AsyncThrowingStream { continuation in
-                    continuation.yield(body)
-                    continuation.finish()
-                }))
+    /// A whole JSON answer, head and body together after `afterMilliseconds`.
+    static func json(status: Int, _ body: ByteBuffer, afterMilliseconds: Double) -> MockScript {
+        MockScript(
+            status: status, contentType: "application/json", headFirst: false, firstAfterMilliseconds: afterMilliseconds,
+            events: [(body, false)], gapMilliseconds: 0)
     }
+}
 
-    static func sleep(milliseconds: Double) async throws {
-        guard milliseconds > 0 else { return }
-        try await Task.sleep(for: .microseconds(Int64(milliseconds * 1000)))
-    }
+/// What the mock answers, and when: played on the event loop by `MockPlayback`.
+struct MockScript {
+    var status: Int
+    var contentType: String
+    /// The head comes at once (streams); otherwise with the first event.
+    var headFirst: Bool
+    var firstAfterMilliseconds: Double
+    var events: [(bytes: ByteBuffer, paced: Bool)]
+    /// The wait before each event marked `paced`.
+    var gapMilliseconds: Double
 }

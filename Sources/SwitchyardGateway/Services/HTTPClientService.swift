@@ -10,3 +10,13 @@ struct HTTPClientService: Service {
         try await client.shutdown()
     }
 }
+
+/// Closes the request path's pooled upstream connections after the server has drained.
+struct UpstreamClientService: Service {
+    let client: UpstreamClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await client.shutdown()
+    }
+}

@@ -1,0 +1,63 @@
+import NIOCore
+import SwitchyardCore
+
+/// A client's request body as the gateway reads it: the fields routing needs, found by one pass over
+/// the bytes, and the upstream body made by splicing into the original bytes (no JSON tree on the
+/// pass-through path).
+struct ClientRequestBody {
+    let bytes: ByteBuffer
+    let scan: RequestBodyScan
+
+    /// Reads and checks the body of a request to `endpoint`; errors name the field, as OpenAI does.
+    init(_ bytes: ByteBuffer, endpoint: Endpoint) throws(GatewayError) {
+        self.bytes = bytes
+        do {
+            scan = try bytes.withUnsafeReadableBytes { try RequestBodyScan.scan($0) }
+        } catch {
+            throw GatewayError.invalidRequest("We could not parse the JSON body of your request (\(error)).")
+        }
+        guard scan.isObject else { throw GatewayError.invalidRequest("The request body must be a JSON object.") }
+        guard let model = scan.model, !model.isEmpty else {
+            throw GatewayError.invalidRequest("you must provide a model parameter", param: "model")
+        }
+        guard !scan.streamIsInvalid else { throw GatewayError.invalidRequest("'stream' must be a boolean", param: "stream") }
+        switch endpoint {
+        case .chatCompletions:
+            guard scan.hasMessages else { throw GatewayError.invalidRequest("'messages' must be a non-empty array", param: "messages") }
+        case .embeddings:
+            guard scan.hasInput else { throw GatewayError.invalidRequest("'input' is required", param: "input") }
+            guard !stream else { throw GatewayError.invalidRequest("embeddings cannot be streamed", param: "stream") }
+        }
+    }
+
+    var model: String { scan.model ?? "" }
+    var stream: Bool { scan.stream ?? false }
+    var endUser: String? { scan.user }
+    var clientWantsUsage: Bool { scan.includeUsage == true }
+
+    /// Prompt tokens from the text size (about four characters a token); output from `max_tokens`, else 256.
+    var estimate: RequestEstimate {
+        RequestEstimate(inputTokens: max(1, scan.promptBytes / 4), outputTokens: scan.maxOutputTokens ?? 256)
+    }
+
+    /// The body for one backend: `model` replaced, the version's `params` applied, and usage asked for
+    /// on streams. Every other byte is the client's, numbers included.
+    func upstreamBody(model: String, params: [String: JSONValue], endpoint: Endpoint, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var splice = JSONSplice(scan: scan)
+        splice.setModel(model)
+        for (key, value) in params {
+            if key == "system_prompt" {
+                guard endpoint == .chatCompletions, case .string(let prompt) = value else { continue }
+                splice.setSystemPrompt(prompt)
+            } else if key != "model" {
+                splice.setMember(key, to: value)
+            }
+        }
+        if stream { splice.requestIncludedUsage() }
+        return bytes.withUnsafeReadableBytes { original in
+            var output = allocator.buffer(capacity: original.count + splice.extraCapacity)
+            splice.apply(to: original) { output.writeBytes($0) }
+            return output
+        }
+    }
+}

@@ -1,0 +1,712 @@
+import Foundation
+import HTTPTypes
+import Logging
+import Metrics
+import NIOCore
+import NIOHTTP1
+import SwitchyardCore
+
+/// Where an exchange writes its answer: the client's connection, on its event loop.
+protocol ClientResponseWriter: AnyObject {
+    var isWritable: Bool { get }
+    func writeHead(_ head: HTTPResponseHead)
+    func writeBody(_ buffer: ByteBuffer)
+    func flush()
+    /// Ends the response; the exchange is over.
+    func writeEnd()
+}
+
+/// Something in flight upstream for one attempt: a network call, the mock, or a translation around either.
+protocol UpstreamAttempt: AnyObject {
+    func cancel()
+    func pauseReading()
+    func resumeReading()
+}
+
+extension UpstreamCall: UpstreamAttempt {}
+
+/// One client-API request from its body to its last byte, on the client connection's event loop:
+/// authenticate, read the fields routing needs, route, admit, try backends in order until one answers
+/// (failover only before the first byte reaches the client), relay the answer as its bytes arrive, and
+/// record one outcome after the answer is written. No task, no actor, no thread hop.
+final class ClientExchange: UpstreamResponseHandler {
+    private enum Phase {
+        case receiving
+        case waitingForHead
+        case collectingAnswer
+        case collectingError
+        case streaming
+        case finished
+    }
+
+    /// Plain (non-stream) upstream answers larger than this are refused.
+    static let maxUpstreamBodyBytes = 64 * 1024 * 1024
+    static let maxUpstreamErrorBodyBytes = 1024 * 1024
+
+    private let services: ClientAPIServices
+    private let writer: any ClientResponseWriter
+    private let loop: any EventLoop
+    private let requestHead: HTTPRequestHead
+    let endpoint: Endpoint
+    let requestID: String
+    private let startedAt = ContinuousClock.now
+
+    private var phase = Phase.receiving
+    private var settings = GatewaySettings()
+    private var body: ClientRequestBody?
+    private var decision: RouteDecision?
+    private var draft: OutcomeDraft?
+    private var session: SessionContext?
+    /// Version, experiment, trace and rate-limit headers of every answer after routing.
+    private var routedHeaders = HTTPHeaders()
+
+    private var nextBackend = 0
+    private var attempts = 0
+    private var lastError: GatewayError?
+    private var lastFailedBackend: String?
+    private var attempt: (any UpstreamAttempt)?
+    private var backend: EffectiveConfiguration.Backend?
+    private var attemptStart = ContinuousClock.now
+    private var headLatency = 0.0
+
+    private var upstreamStatus = 200
+    private var upstreamContentType: String?
+    private var collected = ByteBuffer()
+    private var clientHeadSent = false
+    private var events = ServerSentEventSplitter()
+    private var usage: TokenUsage?
+    private var sawDone = false
+    private var firstByteAt: ContinuousClock.Instant?
+    private var relayedEvents = 0
+    private var wroteSinceFlush = false
+
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
+    private var firstByteDeadline: NIODeadline?
+    private var totalDeadline: NIODeadline?
+    private var lastUpstreamActivity = NIODeadline.now()
+    private var lastClientWrite = NIODeadline.now()
+
+    init(
+        services: ClientAPIServices, writer: any ClientResponseWriter, loop: any EventLoop, head: HTTPRequestHead, endpoint: Endpoint,
+        requestID: String
+    ) {
+        self.services = services
+        self.writer = writer
+        self.loop = loop
+        self.requestHead = head
+        self.endpoint = endpoint
+        self.requestID = requestID
+        services.gauges.exchangeStarted()
+    }
+
+    deinit {
+        services.gauges.exchangeEnded()
+        if timer != nil { services.gauges.timerDisarmed() }
+    }
+
+    // MARK: Admission and routing
+
+    /// The whole body has arrived: route and send.
+    func start(body bytes: ByteBuffer) {
+        let configuration = services.configuration.current
+        settings = configuration.settings
+        guard let user = Self.authenticate(requestHead.headers, in: configuration) else {
+            return fail(.invalidAPIKey())
+        }
+        let body: ClientRequestBody
+        do {
+            body = try ClientRequestBody(bytes, endpoint: endpoint)
+        } catch {
+            return fail(error)
+        }
+        self.body = body
+        let headers = requestHead.headers
+        let sessionID = LiveRouter.sessionHeaderNames.lazy.compactMap { headers.first(name: $0) }.first
+        let estimate = body.estimate
+        let routeRequest = RouteRequest(
+            model: body.model, user: user, endUser: body.endUser, sessionID: sessionID,
+            session: sessionID.flatMap { services.sessions.binding(for: $0, user: user.id) },
+            preferredRegion: headers.first(name: "x-switchyard-region"),
+            excludedProviders: LiveRouter.excludedProviders(headers.first(name: "x-switchyard-exclude-providers")),
+            estimate: estimate)
+        let decision: RouteDecision
+        do {
+            decision = try services.routing.route(routeRequest, in: configuration)
+        } catch let error as GatewayError {
+            return fail(error)
+        } catch {
+            return fail(.internalError())
+        }
+        // The budget is only read; the rate limit takes a slot, so it comes last.
+        if let overBudget = services.budgets.check(user) { return fail(overBudget) }
+        let admission = services.rateLimits.admit(user, tokens: estimate.inputTokens + estimate.outputTokens)
+        if let admission, !admission.allowed { return fail(RateLimits.error(for: admission)) }
+
+        // One system draw (a syscall) seeds the trace and span ids of this request.
+        var system = SystemRandomNumberGenerator()
+        var random = SplitMix64(seed: system.next())
+        let trace =
+            headers.first(name: "traceparent").flatMap(TraceContext.init(traceparent:)).map { $0.child(using: &random) }
+            ?? TraceContext.start(using: &random)
+        self.upstreamTraceparent = trace.child(using: &random).traceparent
+        routedHeaders.add(name: "x-switchyard-version", value: decision.version.name)
+        if let experiment = decision.experiment {
+            routedHeaders.add(name: "x-switchyard-experiment", value: experiment.experimentID)
+            routedHeaders.add(name: "x-switchyard-variant", value: experiment.variantID)
+        }
+        routedHeaders.add(name: "traceparent", value: trace.traceparent)
+        if let admission {
+            for field in RateLimits.headers(for: admission) { routedHeaders.add(name: field.name.rawName, value: field.value) }
+        }
+        // A variant naming another model is recorded under the model that served it.
+        var draft = OutcomeDraft(
+            requestID: requestID, userID: user.id, model: decision.model.name, endpoint: endpoint, stream: body.stream, startedAt: startedAt)
+        draft.experiment = decision.experiment
+        draft.traceID = trace.traceID
+        draft.fellBackFrom = decision.unhealthyVersion
+        draft.rateLimitTicket = admission?.ticket
+        draft.estimatedInputTokens = estimate.inputTokens
+        draft.version = decision.version.name
+        self.draft = draft
+        self.decision = decision
+        session = sessionID.map {
+            SessionContext(id: $0, user: user.id, model: decision.model.name, table: services.sessions, ttl: configuration.settings.sessionTTLSeconds)
+        }
+        lastClientWrite = .now()
+        tryNextBackend()
+    }
+
+    private var upstreamTraceparent = ""
+
+    /// The enabled user whose token came as `Authorization: Bearer …` or `x-api-key`.
+    static func authenticate(_ headers: HTTPHeaders, in configuration: EffectiveConfiguration) -> UserSpec? {
+        var token: Substring?
+        if let authorization = headers.first(name: "authorization") {
+            let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                token = parts[1]
+            }
+        }
+        if token == nil, let apiKey = headers.first(name: "x-api-key") {
+            token = Substring(apiKey)
+        }
+        guard let token else { return nil }
+        return configuration.user(forToken: String(token.trimmingCharacters(in: .whitespaces)))
+    }
+
+    // MARK: Attempts
+
+    /// Tries the decision's backends in order, up to `1 + max_retries` attempts, moving on after a
+    /// connection failure, timeout, 5xx or 429 — all before the first byte reaches the client.
+    private func tryNextBackend() {
+        guard let decision, phase != .finished else { return }
+        while nextBackend < decision.backends.count {
+            guard attempts <= settings.maxRetries else { break }
+            let backend = decision.backends[nextBackend]
+            nextBackend += 1
+            // With every circuit open, `weighted_failover` tries by weight anyway: no probe reservation then.
+            guard decision.usesUnhealthyBackends || services.health.acquire(backend.label) else { continue }
+            attempts += 1
+            draft?.failovers = attempts - 1
+            draft?.backend = backend.label
+            start(backend)
+            return
+        }
+        let error =
+            lastError
+            ?? GatewayError(
+                status: .serviceUnavailable, message: "No backend of model '\(decision.model.name)' can take the request now.",
+                type: "upstream_error", code: "no_healthy_backend")
+        finishWithError(error, backendLabel: lastFailedBackend)
+    }
+
+    private func start(_ backend: EffectiveConfiguration.Backend) {
+        guard let body else { return }
+        self.backend = backend
+        phase = .waitingForHead
+        attemptStart = .now
+        let now = NIODeadline.now()
+        let provider = backend.provider.spec
+        firstByteDeadline = now + Self.timeAmount(seconds: settings.firstByteTimeout(for: provider))
+        totalDeadline = now + Self.timeAmount(seconds: provider.timeoutSeconds ?? settings.requestTimeoutSeconds)
+        armTimer()
+        let upstreamBody = body.upstreamBody(
+            model: backend.upstreamModel, params: decision?.version.params ?? [:], endpoint: endpoint, allocator: ByteBufferAllocator())
+        let request = OutgoingRequest(
+            endpoint: endpoint, body: upstreamBody, stream: body.stream, requestID: requestID, forwardedHeaders: forwardedHeaders())
+        do {
+            attempt = try services.adapters.start(request, to: backend, settings: settings, on: loop, handler: self)
+        } catch {
+            // The request cannot be put in this backend's format: the client's to fix, not a backend failure.
+            if error.status.code < 500, error.status != .tooManyRequests {
+                attempt = nil
+                finishWithError(error, backendLabel: backend.label, outcomeError: error.message)
+                return
+            }
+            attemptFailed(error)
+        }
+    }
+
+    /// Client headers from the allow-list, and the trace context of the upstream span.
+    private func forwardedHeaders() -> [(String, String)] {
+        var forwarded: [(String, String)] = []
+        for name in LiveRouter.forwardedHeaderNames {
+            if let value = requestHead.headers.first(name: name) { forwarded.append((name, value)) }
+        }
+        forwarded.append(("traceparent", upstreamTraceparent))
+        return forwarded
+    }
+
+    /// The current attempt failed before its answer began: counted against the backend, then the next one.
+    private func attemptFailed(_ error: GatewayError) {
+        guard let backend else { return }
+        attempt?.cancel()
+        attempt = nil
+        services.health.record(backend.label, success: false, latencyMilliseconds: nil, reason: error.message)
+        lastError = error
+        lastFailedBackend = backend.label
+        services.logger.info(
+            "upstream attempt failed",
+            metadata: ["request.id": .string(requestID), "backend": .string(backend.label), "error": .string(error.message)])
+        tryNextBackend()
+    }
+
+    // MARK: The upstream's answer
+
+    func upstreamHead(status: Int, headers: HTTPHeaders) {
+        guard phase == .waitingForHead, let backend, let decision, let body else { return }
+        headLatency = OutcomeDraft.milliseconds(from: attemptStart, to: .now)
+        firstByteDeadline = nil
+        lastUpstreamActivity = .now()
+        upstreamStatus = status
+        upstreamContentType = headers.first(name: "content-type")
+        collected.clear()
+        if status >= 500 || status == 429 {
+            if status == 429 {
+                services.health.coolDown(
+                    backend.label, until: HealthRegistry.now() + Relay.retryAfterSeconds(headers.first(name: "retry-after")))
+            }
+            services.health.record(backend.label, success: false, latencyMilliseconds: nil, reason: "HTTP \(status)")
+            if attempts <= settings.maxRetries && nextBackend < decision.backends.count {
+                attempt?.cancel()
+                attempt = nil
+                lastError = .badUpstreamResponse("HTTP \(status)")
+                lastFailedBackend = backend.label
+                tryNextBackend()
+                return
+            }
+            phase = .collectingError
+            return
+        }
+        guard (200..<300).contains(status) else {
+            // 4xx: the request itself is at fault; another backend would refuse it too.
+            services.health.record(backend.label, success: true, latencyMilliseconds: headLatency)
+            phase = .collectingError
+            return
+        }
+        session?.bind(version: decision.version.name, backend: backend.label)
+        let isEventStream = upstreamContentType?.hasPrefix("text/event-stream") ?? false
+        if body.stream && isEventStream {
+            phase = .streaming
+            if !clientHeadSent { writeStreamHead(backendLabel: backend.label) }
+        } else if clientHeadSent {
+            attempt?.cancel()
+            attempt = nil
+            let error = GatewayError.badUpstreamResponse("the upstream answered without a stream")
+            finishStream(failure: error, outcomeError: "upstream answered a stream request without a stream", countsAgainstBackend: false)
+        } else {
+            phase = .collectingAnswer
+        }
+    }
+
+    func upstreamBody(_ buffer: ByteBuffer) {
+        lastUpstreamActivity = .now()
+        switch phase {
+        case .collectingAnswer:
+            guard collected.readableBytes + buffer.readableBytes <= Self.maxUpstreamBodyBytes else {
+                answerFailed(.badUpstreamResponse("answer larger than \(Self.maxUpstreamBodyBytes) bytes"))
+                return
+            }
+            var buffer = buffer
+            collected.writeBuffer(&buffer)
+        case .collectingError:
+            guard collected.readableBytes + buffer.readableBytes <= Self.maxUpstreamErrorBodyBytes else { return }
+            var buffer = buffer
+            collected.writeBuffer(&buffer)
+        case .streaming:
+            relay(buffer)
+        case .receiving, .waitingForHead, .finished:
+            break
+        }
+    }
+
+    func upstreamReadComplete() {
+        guard wroteSinceFlush else { return }
+        wroteSinceFlush = false
+        writer.flush()
+    }
+
+    func upstreamEnd() {
+        attempt = nil
+        switch phase {
+        case .collectingAnswer: finishAnswer()
+        case .collectingError: finishUpstreamError()
+        case .streaming: finishStream(failure: nil)
+        case .waitingForHead: attemptFailed(.upstreamUnreachable("the upstream closed without an answer"))
+        case .receiving, .finished: break
+        }
+    }
+
+    func upstreamFailed(_ failure: UpstreamFailure) {
+        attempt = nil
+        let error = Self.gatewayError(for: failure)
+        switch phase {
+        case .waitingForHead: attemptFailed(error)
+        case .collectingAnswer: answerFailed(error)
+        case .collectingError: finishUpstreamError()
+        case .streaming: finishStream(failure: error)
+        case .receiving, .finished: break
+        }
+    }
+
+    static func gatewayError(for failure: UpstreamFailure) -> GatewayError {
+        if let error = failure.error { return error }
+        switch failure.kind {
+        case .answer: return .badUpstreamResponse(failure.detail)
+        case .connectTimeout: return .upstreamUnreachable("connection timed out")
+        case .connect, .closed, .io: return .upstreamUnreachable(failure.detail)
+        }
+    }
+
+    /// A whole (non-stream) answer arrived: passed on with the upstream's status and content type.
+    private func finishAnswer() {
+        guard let backend, let draft else { return }
+        phase = .finished
+        cancelTimer()
+        services.health.record(backend.label, success: true, latencyMilliseconds: headLatency)
+        let usage = collected.withUnsafeReadableBytes { UsageReader.usage(in: $0) }
+        var headers = routedHeaders
+        headers.add(name: "x-switchyard-backend", value: backend.label)
+        headers.add(name: "content-type", value: upstreamContentType ?? "application/json")
+        headers.add(name: "content-length", value: String(collected.readableBytes))
+        writeWhole(status: upstreamStatus, headers: headers, body: collected)
+        services.sink.record(draft.finish(status: upstreamStatus, firstByteAt: .now, usage: usage, provider: backend.provider.spec))
+    }
+
+    /// The answer broke off before it was whole: nothing has reached the client yet.
+    private func answerFailed(_ error: GatewayError) {
+        guard let backend else { return }
+        attempt?.cancel()
+        attempt = nil
+        services.health.record(backend.label, success: false, latencyMilliseconds: nil, reason: error.message)
+        finishWithError(error, backendLabel: backend.label, provider: backend.provider.spec)
+    }
+
+    /// An upstream's error answer goes to the client with its status when it is OpenAI-shaped JSON,
+    /// otherwise as a 502 that names the upstream status.
+    private func finishUpstreamError() {
+        guard let backend, let draft else { return }
+        let status = upstreamStatus
+        let isErrorJSON = (upstreamContentType?.contains("json") ?? false) && collected.contains("\"error\"")
+        if clientHeadSent {
+            let error = GatewayError.badUpstreamResponse(isErrorJSON ? "the upstream answered HTTP \(status)" : "HTTP \(status)")
+            phase = .finished
+            cancelTimer()
+            writeBody(Relay.errorEvent(error))
+            writer.writeEnd()
+            services.sink.record(
+                draft.finish(status: isErrorJSON ? status : 502, error: isErrorJSON ? "upstream HTTP \(status)" : error.message))
+            return
+        }
+        guard isErrorJSON else {
+            finishWithError(.badUpstreamResponse("HTTP \(status)"), backendLabel: backend.label)
+            return
+        }
+        phase = .finished
+        cancelTimer()
+        var headers = routedHeaders
+        headers.add(name: "x-switchyard-backend", value: backend.label)
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-length", value: String(collected.readableBytes))
+        writeWhole(status: status, headers: headers, body: collected)
+        services.sink.record(draft.finish(status: status, error: "upstream HTTP \(status)"))
+    }
+
+    // MARK: Streams
+
+    private func writeStreamHead(backendLabel: String?) {
+        var headers = routedHeaders
+        if let backendLabel { headers.add(name: "x-switchyard-backend", value: backendLabel) }
+        headers.add(name: "content-type", value: "text/event-stream")
+        headers.add(name: "cache-control", value: "no-cache")
+        headers.add(name: "x-accel-buffering", value: "no")
+        addRequestID(&headers)
+        writer.writeHead(HTTPResponseHead(version: requestHead.version, status: .ok, headers: headers))
+        clientHeadSent = true
+    }
+
+    /// Passes the upstream's complete events on as they arrive, as the bytes came. Takes usage from
+    /// the stream and drops the usage-only chunk the client did not ask for.
+    private func relay(_ buffer: ByteBuffer) {
+        if firstByteAt == nil { firstByteAt = .now }
+        let clientWantsUsage = body?.clientWantsUsage ?? false
+        let limit = services.limits.maxEventBytes
+        var buffer = buffer
+        let outcome = events.split(&buffer, maxEventBytes: limit) { event in
+            if event.contains("[DONE]") { sawDone = true }
+            if event.contains("\"usage\""), let found = Self.withEventData(event, { UsageReader.usage(in: $0) }) ?? nil {
+                usage = found
+                if !clientWantsUsage && Self.withEventData(event, UsageReader.isUsageOnlyChunk) == true { return false }
+            }
+            relayedEvents += 1
+            return true
+        } write: { bytes in
+            writeBody(bytes)
+        }
+        if outcome == .eventTooLarge {
+            finishStream(failure: .badUpstreamResponse("an event larger than \(limit) bytes"))
+            return
+        }
+        if !writer.isWritable { attempt?.pauseReading() }
+    }
+
+    /// Ends a stream: an upstream that fails or stops before `[DONE]` ends the client's stream with an
+    /// error event and no `[DONE]`, never as a clean end. An unfinished event is dropped first, so
+    /// the error event always stands alone.
+    private func finishStream(failure: GatewayError?, outcomeError: String? = nil, countsAgainstBackend: Bool = true) {
+        guard let backend, let draft, phase != .finished else { return }
+        phase = .finished
+        cancelTimer()
+        attempt?.cancel()
+        attempt = nil
+        var failure = failure
+        if failure == nil, let remainder = events.takeRemainder(), remainder.contains("[DONE]") {
+            sawDone = true
+            writeBody(remainder)
+        }
+        if failure == nil && !sawDone {
+            failure = .badUpstreamResponse("stream ended before [DONE]")
+        }
+        let provider = backend.provider.spec
+        if let failure {
+            services.logger.warning(
+                "upstream stream failed", metadata: ["request.id": .string(requestID), "error": .string(failure.message)])
+            writeBody(Relay.errorEvent(failure))
+            writer.writeEnd()
+            if countsAgainstBackend {
+                services.health.record(backend.label, success: false, latencyMilliseconds: nil, reason: failure.message)
+            }
+            services.sink.record(
+                draft.finish(
+                    status: Int(failure.status.code), firstByteAt: firstByteAt, usage: usage, provider: provider,
+                    error: outcomeError ?? failure.message))
+        } else {
+            writer.writeEnd()
+            services.health.record(backend.label, success: true, latencyMilliseconds: headLatency)
+            services.sink.record(draft.finish(status: 200, firstByteAt: firstByteAt, usage: usage, provider: provider))
+        }
+    }
+
+    /// Calls `body` with the JSON payload of one `data:` event (from its first `{` to its last `}`).
+    private static func withEventData<Result>(_ event: ByteBuffer, _ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
+        event.withUnsafeReadableBytes { bytes -> Result? in
+            guard let start = bytes.firstIndex(of: UInt8(ascii: "{")), let end = bytes.lastIndex(of: UInt8(ascii: "}")), start < end
+            else { return nil }
+            return body(UnsafeRawBufferPointer(rebasing: bytes[start...end]))
+        }
+    }
+
+    // MARK: The client
+
+    /// The client's connection can take more again (or not).
+    func clientWritabilityChanged(_ writable: Bool) {
+        if writable { attempt?.resumeReading() } else { attempt?.pauseReading() }
+    }
+
+    /// The client went away: whatever is in flight is dropped, and a stream is billed for what it used.
+    func clientClosed() {
+        guard phase != .finished else { return }
+        let wasStreaming = phase == .streaming
+        phase = .finished
+        cancelTimer()
+        attempt?.cancel()
+        attempt = nil
+        guard let draft else { return }
+        let provider = backend?.provider.spec
+        services.sink.record(
+            draft.finish(
+                status: 499, firstByteAt: firstByteAt, usage: usage ?? (wasStreaming ? draft.estimatedUsage(events: relayedEvents) : nil),
+                provider: provider, error: "client went away"))
+    }
+
+    private func writeBody(_ buffer: ByteBuffer) {
+        writer.writeBody(buffer)
+        wroteSinceFlush = true
+        lastClientWrite = .now()
+    }
+
+    private func writeWhole(status: Int, headers: HTTPHeaders, body: ByteBuffer) {
+        var headers = headers
+        addRequestID(&headers)
+        writer.writeHead(HTTPResponseHead(version: requestHead.version, status: .init(statusCode: status), headers: headers))
+        writer.writeBody(body)
+        writer.writeEnd()
+    }
+
+    private func addRequestID(_ headers: inout HTTPHeaders) {
+        headers.add(name: "x-request-id", value: requestID)
+    }
+
+    /// Answers at once, before the body is read: the body is too large, or the connection is in the reserve.
+    func refuse(_ error: GatewayError) {
+        fail(error)
+    }
+
+    /// Answers an error before routing: only the error's own headers.
+    private func fail(_ error: GatewayError) {
+        phase = .finished
+        cancelTimer()
+        writeError(error, headers: HTTPHeaders())
+    }
+
+    /// Ends the exchange with an error: as a JSON answer, or as an error event when a stream already began.
+    private func finishWithError(
+        _ error: GatewayError, backendLabel: String?, provider: ProviderSpec? = nil, outcomeError: String? = nil
+    ) {
+        guard phase != .finished else { return }
+        phase = .finished
+        cancelTimer()
+        if clientHeadSent {
+            writeBody(Relay.errorEvent(error))
+            writer.writeEnd()
+        } else {
+            var headers = routedHeaders
+            if let backendLabel { headers.add(name: "x-switchyard-backend", value: backendLabel) }
+            writeError(error, headers: headers)
+        }
+        if let draft {
+            services.sink.record(draft.finish(status: Int(error.status.code), provider: provider, error: outcomeError ?? error.message))
+        }
+    }
+
+    private func writeError(_ error: GatewayError, headers: HTTPHeaders) {
+        var headers = headers
+        for field in error.headers where !headers.contains(name: field.name.rawName) {
+            headers.add(name: field.name.rawName, value: field.value)
+        }
+        let body = error.jsonBody
+        headers.replaceOrAdd(name: "content-type", value: "application/json")
+        headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
+        writeWhole(status: Int(error.status.code), headers: headers, body: body)
+    }
+
+    // MARK: Deadlines
+
+    /// One timer per exchange, set for the earliest deadline that matters now; work on each chunk is
+    /// only a clock read, and a timer that fires early sets itself again.
+    private func armTimer() {
+        guard let deadline = nextDeadline() else { return }
+        if let timerDeadline, timerDeadline <= deadline, timer != nil { return }
+        cancelTimer()
+        timerDeadline = deadline
+        services.gauges.timerArmed()
+        timer = loop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) { [self] in
+            timer = nil
+            timerDeadline = nil
+            services.gauges.timerDisarmed()
+            checkDeadlines()
+        }
+    }
+
+    private func cancelTimer() {
+        guard let timer else { return }
+        timer.cancel()
+        self.timer = nil
+        timerDeadline = nil
+        services.gauges.timerDisarmed()
+    }
+
+    private var streamKeepAlive: TimeAmount? {
+        guard body?.stream == true, settings.streamKeepAliveSeconds > 0 else { return nil }
+        return Self.timeAmount(seconds: settings.streamKeepAliveSeconds)
+    }
+
+    private func nextDeadline() -> NIODeadline? {
+        var next: NIODeadline?
+        func consider(_ deadline: NIODeadline?) {
+            guard let deadline else { return }
+            next = next.map { min($0, deadline) } ?? deadline
+        }
+        switch phase {
+        case .waitingForHead:
+            consider(firstByteDeadline)
+            consider(totalDeadline)
+            if let keepAlive = streamKeepAlive { consider(lastClientWrite + keepAlive) }
+        case .collectingAnswer, .collectingError:
+            consider(totalDeadline)
+            consider(lastUpstreamActivity + Self.timeAmount(seconds: settings.idleTimeoutSeconds))
+        case .streaming:
+            consider(totalDeadline)
+            consider(lastUpstreamActivity + Self.timeAmount(seconds: settings.idleTimeoutSeconds))
+            if let keepAlive = streamKeepAlive { consider(lastClientWrite + keepAlive) }
+        case .receiving, .finished:
+            break
+        }
+        return next
+    }
+
+    private func checkDeadlines() {
+        let now = NIODeadline.now()
+        switch phase {
+        case .waitingForHead:
+            if let deadline = firstByteDeadline, now >= deadline {
+                return attemptFailed(.upstreamTimeout())
+            }
+            if let deadline = totalDeadline, now >= deadline {
+                return attemptFailed(.upstreamTimeout())
+            }
+            if let keepAlive = streamKeepAlive, now >= lastClientWrite + keepAlive {
+                if !clientHeadSent { writeStreamHead(backendLabel: nil) }
+                sendKeepAlive()
+            }
+        case .collectingAnswer, .collectingError:
+            if let deadline = totalDeadline, now >= deadline {
+                return answerFailed(.upstreamTimeout())
+            }
+            if now >= lastUpstreamActivity + Self.timeAmount(seconds: settings.idleTimeoutSeconds) {
+                return answerFailed(Self.idleTimeout(settings.idleTimeoutSeconds))
+            }
+        case .streaming:
+            if let deadline = totalDeadline, now >= deadline {
+                return finishStream(failure: .upstreamTimeout())
+            }
+            if now >= lastUpstreamActivity + Self.timeAmount(seconds: settings.idleTimeoutSeconds) {
+                return finishStream(failure: Self.idleTimeout(settings.idleTimeoutSeconds))
+            }
+            // The upstream is quiet: a comment between events keeps intermediaries from timing out.
+            if let keepAlive = streamKeepAlive, now >= lastClientWrite + keepAlive, now >= lastUpstreamActivity + keepAlive {
+                sendKeepAlive()
+            }
+        case .receiving, .finished:
+            return
+        }
+        armTimer()
+    }
+
+    private func sendKeepAlive() {
+        writeBody(Relay.keepAliveComment)
+        writer.flush()
+        wroteSinceFlush = false
+        Relay.keepAlivesSent.increment()
+    }
+
+    static func idleTimeout(_ seconds: Double) -> GatewayError {
+        GatewayError(
+            status: .gatewayTimeout, message: "Upstream sent nothing for \(seconds) s.", type: "upstream_error", code: "upstream_timeout")
+    }
+
+    static func timeAmount(seconds: Double) -> TimeAmount {
+        .nanoseconds(Int64(min(max(seconds, 0), 1e9) * 1e9))
+    }
+}

@@ -1,0 +1,314 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SwitchyardCore
+
+/// The first handler after HTTP parsing on every client connection. It decides at each request head
+/// who serves it: the client API (`/v1/…`) right here on the event loop, everything else (admin API,
+/// page, health, metrics) passed on to Hummingbird. It also keeps the connection's deadlines: headers
+/// within the header timeout of their first byte, the body within the body timeout, and an idle
+/// keep-alive connection no longer than the idle timeout.
+final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResponseWriter {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        /// Between requests; `headerStarted` once a byte of the next request has come.
+        case idle(headerStarted: Bool)
+        case receiving(ClientExchange, body: ByteBuffer)
+        case listingModels
+        case responding(ClientExchange)
+        /// A request being passed on to Hummingbird, until its end (Hummingbird may answer before it).
+        case passing(answered: Bool)
+        /// Hummingbird is answering.
+        case passed
+        case closing
+    }
+
+    private let services: ClientAPIServices
+    private let reserveOnly: Bool
+    private var state = State.idle(headerStarted: false)
+    private var context: ChannelHandlerContext?
+    private var keepAlive = true
+    private var requestVersion = HTTPVersion.http1_1
+    private var deadline: NIODeadline?
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
+
+    init(services: ClientAPIServices, reserveOnly: Bool) {
+        self.services = services
+        self.reserveOnly = reserveOnly
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        setDeadline(.now() + services.limits.idleTimeout)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        cancelTimer()
+        self.context = nil
+    }
+
+    // MARK: Requests
+
+    /// Raw bytes came in (from the watcher in front of the HTTP parser).
+    func bytesArrived() {
+        guard case .idle(false) = state else { return }
+        state = .idle(headerStarted: true)
+        setDeadline(.now() + services.limits.headerTimeout)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        switch (state, part) {
+        case (.idle, .head(let head)):
+            keepAlive = head.isKeepAlive
+            requestVersion = head.version
+            currentHead = head
+            guard let endpoint = Self.clientEndpoint(head) else {
+                state = .passing(answered: false)
+                setDeadline(.now() + services.limits.bodyTimeout)
+                context.fireChannelRead(data)
+                return
+            }
+            setDeadline(.now() + services.limits.bodyTimeout)
+            let requestID = RequestIDMiddleware.usableID(head.headers.first(name: "x-request-id")) ?? RequestIdentifier.make()
+            let exchange = ClientExchange(
+                services: services, writer: self, loop: context.eventLoop, head: head, endpoint: endpoint ?? .chatCompletions, requestID: requestID)
+            if reserveOnly {
+                keepAlive = false
+                state = .responding(exchange)
+                exchange.refuse(.serverBusy())
+                return
+            }
+            if endpoint == nil {
+                state = .listingModels
+                return
+            }
+            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > services.limits.maxBodyBytes {
+                keepAlive = false
+                state = .responding(exchange)
+                exchange.refuse(.bodyTooLarge(limit: services.limits.maxBodyBytes))
+                return
+            }
+            state = .receiving(exchange, body: context.channel.allocator.buffer(capacity: 0))
+        case (.receiving(let exchange, var body), .body(var chunk)):
+            state = .closing  // the buffer is uniquely referenced while it grows
+            guard body.readableBytes + chunk.readableBytes <= services.limits.maxBodyBytes else {
+                keepAlive = false
+                state = .responding(exchange)
+                exchange.refuse(.bodyTooLarge(limit: services.limits.maxBodyBytes))
+                return
+            }
+            if body.readableBytes == 0 {
+                body = chunk
+            } else {
+                body.writeBuffer(&chunk)
+            }
+            state = .receiving(exchange, body: body)
+        case (.receiving(let exchange, let body), .end):
+            state = .responding(exchange)
+            clearDeadline()
+            exchange.start(body: body)
+        case (.listingModels, .end):
+            state = .closing
+            clearDeadline()
+            listModels(context: context)
+        case (.listingModels, .body), (.responding, .body), (.responding, .end):
+            break  // a body nobody reads, or the rest of a refused one
+        case (.passing(let answered), .end):
+            state = .passed
+            clearDeadline()
+            context.fireChannelRead(data)
+            if answered { becomeIdle() }
+        case (.passing, _), (.passed, _):
+            context.fireChannelRead(data)
+        case (.idle, _), (.receiving, .head), (.listingModels, .head), (.responding, .head), (.closing, _):
+            break
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if case .responding(let exchange) = state {
+            exchange.clientWritabilityChanged(context.channel.isWritable)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        cancelTimer()
+        switch state {
+        case .receiving(let exchange, _), .responding(let exchange):
+            state = .closing
+            exchange.clientClosed()
+        default:
+            state = .closing
+        }
+        context.fireChannelInactive()
+    }
+
+    /// The client API's endpoint for a request head; `.some(nil)` for the model list; `nil` for
+    /// everything Hummingbird serves.
+    static func clientEndpoint(_ head: HTTPRequestHead) -> Endpoint?? {
+        let uri = head.uri
+        guard uri.hasPrefix("/v1/") else { return nil }
+        let path = uri.firstIndex(of: "?").map { uri[..<$0] } ?? uri[...]
+        switch (head.method, path) {
+        case (.POST, "/v1/chat/completions"): return .some(.chatCompletions)
+        case (.POST, "/v1/embeddings"): return .some(.embeddings)
+        case (.GET, "/v1/models"): return .some(nil)
+        default: return nil
+        }
+    }
+
+    // MARK: Responses written by Hummingbird
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) {
+            switch state {
+            case .passed: becomeIdle()
+            case .passing: state = .passing(answered: true)
+            default: break
+            }
+        }
+        context.write(data, promise: promise)
+    }
+
+    // MARK: ClientResponseWriter
+
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    func writeHead(_ head: HTTPResponseHead) {
+        var head = head
+        if !keepAlive {
+            head.headers.replaceOrAdd(name: "connection", value: "close")
+        } else if requestVersion == .http1_0 {
+            head.headers.replaceOrAdd(name: "connection", value: "keep-alive")
+        }
+        context?.write(wrapOutboundOut(.head(head)), promise: nil)
+    }
+
+    func writeBody(_ buffer: ByteBuffer) {
+        context?.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+    }
+
+    func flush() {
+        context?.flush()
+    }
+
+    func writeEnd() {
+        guard let context else { return }
+        if keepAlive {
+            // Idle first: the pipeline may hand over the next request while the end is written.
+            becomeIdle()
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        } else {
+            state = .closing
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    private func becomeIdle() {
+        state = .idle(headerStarted: false)
+        setDeadline(.now() + services.limits.idleTimeout)
+    }
+
+    private func listModels(context: ChannelHandlerContext) {
+        let configuration = services.configuration.current
+        var headers = HTTPHeaders()
+        let requestID = RequestIDMiddleware.usableID(currentHead?.headers.first(name: "x-request-id")) ?? RequestIdentifier.make()
+        headers.add(name: "x-request-id", value: requestID)
+        let body: ByteBuffer
+        let status: HTTPResponseStatus
+        if let user = ClientExchange.authenticate(currentHead?.headers ?? [:], in: configuration) {
+            var json: [UInt8] = Array(#"{"object":"list","data":["#.utf8)
+            for (index, name) in configuration.modelNames.filter(user.mayUse(model:)).enumerated() {
+                if index > 0 { json.append(UInt8(ascii: ",")) }
+                json += #"{"id":"#.utf8
+                JSONValue.string(name).write(into: &json)
+                json += #","object":"model","created":0,"owned_by":"switchyard"}"#.utf8
+            }
+            json += "]}".utf8
+            body = ByteBuffer(bytes: json)
+            status = .ok
+        } else {
+            let error = GatewayError.invalidAPIKey()
+            body = error.jsonBody
+            status = .unauthorized
+        }
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-length", value: String(body.readableBytes))
+        writeHead(HTTPResponseHead(version: requestVersion, status: status, headers: headers))
+        writeBody(body)
+        writeEnd()
+    }
+
+    private var currentHead: HTTPRequestHead?
+
+    // MARK: Deadlines
+
+    private func setDeadline(_ deadline: NIODeadline) {
+        self.deadline = deadline
+        if let timerDeadline, timerDeadline <= deadline, timer != nil { return }
+        guard let context else { return }
+        cancelTimer()
+        timerDeadline = deadline
+        services.gauges.timerArmed()
+        timer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) { [self] in
+            timer = nil
+            timerDeadline = nil
+            services.gauges.timerDisarmed()
+            deadlinePassed()
+        }
+    }
+
+    private func clearDeadline() {
+        deadline = nil
+    }
+
+    private func cancelTimer() {
+        guard let timer else { return }
+        timer.cancel()
+        self.timer = nil
+        timerDeadline = nil
+        services.gauges.timerDisarmed()
+    }
+
+    /// The timer fired: close when the deadline really passed, else wait for the later one.
+    private func deadlinePassed() {
+        guard let deadline, let context else { return }
+        guard NIODeadline.now() >= deadline else {
+            setDeadline(deadline)
+            return
+        }
+        switch state {
+        case .idle, .receiving, .passing, .listingModels:
+            state = .closing
+            context.close(promise: nil)
+        case .responding, .passed, .closing:
+            break
+        }
+    }
+}
+
+/// Tells the front door when raw bytes arrive, so a request's header deadline starts at its first byte.
+final class RequestByteWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let frontDoor: FrontDoor
+
+    init(frontDoor: FrontDoor) {
+        self.frontDoor = frontDoor
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        frontDoor.bytesArrived()
+        context.fireChannelRead(data)
+    }
+}

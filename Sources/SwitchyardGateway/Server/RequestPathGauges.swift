@@ -1,0 +1,18 @@
+import Synchronization
+
+/// Live counts on the request path: exchanges in flight and timers armed (by exchanges and client
+/// connections). Both fall back to zero when nothing is in flight: a leak shows as a count that stays.
+package final class RequestPathGauges: Sendable {
+    private let exchanges = Atomic<Int>(0)
+    private let timers = Atomic<Int>(0)
+
+    package init() {}
+
+    package var liveExchanges: Int { exchanges.load(ordering: .relaxed) }
+    package var armedTimers: Int { timers.load(ordering: .relaxed) }
+
+    func exchangeStarted() { exchanges.wrappingAdd(1, ordering: .relaxed) }
+    func exchangeEnded() { exchanges.wrappingSubtract(1, ordering: .relaxed) }
+    func timerArmed() { timers.wrappingAdd(1, ordering: .relaxed) }
+    func timerDisarmed() { timers.wrappingSubtract(1, ordering: .relaxed) }
+}

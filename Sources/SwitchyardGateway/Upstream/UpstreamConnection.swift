@@ -1,0 +1,149 @@
+import NIOCore
+import NIOHTTP1
+
+/// Receives one upstream answer as it arrives, on the event loop of the client's connection.
+protocol UpstreamResponseHandler: AnyObject {
+    func upstreamHead(status: Int, headers: HTTPHeaders)
+    func upstreamBody(_ buffer: ByteBuffer)
+    /// The end of one read from the network: a good moment to flush what was passed on.
+    func upstreamReadComplete()
+    func upstreamEnd()
+    func upstreamFailed(_ error: UpstreamFailure)
+}
+
+/// Why an upstream exchange failed, in words that never carry a secret.
+struct UpstreamFailure: Error {
+    enum Kind {
+        case connect
+        case connectTimeout
+        case closed
+        case io
+        /// The upstream answered, but not in a way the gateway can pass on: `error` says how.
+        case answer
+    }
+
+    var kind: Kind
+    var detail: String
+    var error: GatewayError? = nil
+}
+
+/// The request line, headers and body of one upstream request, ready to write.
+struct UpstreamRequestHead {
+    var path: String
+    var headers: HTTPHeaders
+    var body: ByteBuffer
+}
+
+/// One keep-alive HTTP/1.1 connection to an upstream, owned by its pool, used by one call at a time.
+/// Every method runs on the connection's event loop.
+final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private var context: ChannelHandlerContext?
+    private(set) var call: UpstreamCall?
+    /// The answer of the current call has begun to arrive.
+    private var receivedResponse = false
+    /// Both sides allow another request on this connection after the current one.
+    private var reusable = true
+    private(set) var isClosed = false
+    weak var pool: UpstreamPool?
+    var idleSince = NIODeadline.now()
+
+    var channel: (any Channel)? { context?.channel }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func send(_ request: UpstreamRequestHead, for call: UpstreamCall) {
+        guard let context, !isClosed else {
+            call.connectionClosed(self, receivedResponse: false)
+            return
+        }
+        self.call = call
+        receivedResponse = false
+        reusable = true
+        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: request.path, headers: request.headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(request.body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        setReading(true)
+    }
+
+    /// Stops or resumes reading the upstream while the client cannot take more.
+    func setReading(_ reading: Bool) {
+        guard let channel = context?.channel else { return }
+        try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: reading)
+        if reading { channel.read() }
+    }
+
+    /// Gives up the current exchange: the connection cannot be reused mid-answer.
+    func abandon() {
+        call = nil
+        close()
+    }
+
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        context?.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        guard let call else {
+            // Bytes nobody asked for: the connection is out of step.
+            close()
+            return
+        }
+        receivedResponse = true
+        switch part {
+        case .head(let head):
+            if !head.isKeepAlive { reusable = false }
+            call.head(status: Int(head.status.code), headers: head.headers)
+        case .body(let buffer):
+            call.body(buffer)
+        case .end:
+            self.call = nil
+            if reusable, !isClosed {
+                idleSince = .now()
+                pool?.release(self)
+            } else {
+                close()
+            }
+            call.end()
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        call?.readComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        isClosed = true
+        pool?.connectionClosed(self)
+        if let call {
+            self.call = nil
+            call.connectionClosed(self, receivedResponse: receivedResponse)
+        }
+        self.context = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let call {
+            self.call = nil
+            call.failed(UpstreamFailure(kind: .io, detail: Self.describe(error)))
+        }
+        close()
+    }
+
+    /// A short description of a network error: its type and code, never request data.
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as IOError: return error.description
+        case is ChannelError: return "\(error)"
+        default: return String(describing: type(of: error))
+        }
+    }
+}

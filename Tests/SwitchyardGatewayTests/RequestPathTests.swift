@@ -1,0 +1,349 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import SwitchyardCore
+import Testing
+
+@testable import SwitchyardGateway
+
+/// The SwiftNIO request path: upstream pooling, backpressure, deadlines, connection caps, well-formed
+/// streams and bytes passed through as they came.
+@Suite struct RequestPathTests {
+    static let token = "sk-path-user"
+
+    static func seed(upstreamPort: Int, scheme: String = "http", host: String = "127.0.0.1", params: String = "") -> String {
+        """
+        [settings]
+        health_check_interval_seconds = 0
+
+        [providers.up]
+        format = "openai"
+        base_url = "\(scheme)://\(host):\(upstreamPort)/v1"
+        health_check = "none"
+
+        [models.m]
+        [models.m.versions.v1]
+        weight = 100
+        default = true
+        \(params.isEmpty ? "" : "params = \(params)")
+        backends = [ { provider = "up", model = "upstream-m" } ]
+
+        [users.u]
+        token = "\(token)"
+        """
+    }
+
+    static func options(_ adjust: (inout GatewayOptions) -> Void = { _ in }) -> GatewayOptions {
+        var options = GatewayOptions(host: "127.0.0.1", port: 0, maxBodyBytes: 1 << 20, connectTimeoutSeconds: 2, readTimeoutSeconds: 5)
+        adjust(&options)
+        return options
+    }
+
+    static var logger: Logger {
+        var logger = Logger(label: "request-path-test")
+        logger.logLevel = .error
+        return logger
+    }
+
+    /// Runs a gateway in front of `upstream` and hands `body` its port.
+    static func withGateway(
+        _ upstream: ScriptedUpstream, tls: NIOSSLContext? = nil, host: String = "127.0.0.1", params: String = "",
+        options adjust: (inout GatewayOptions) -> Void = { _ in }, _ body: @Sendable (Int, InMemoryOutcomeSink) async throws -> Void
+    ) async throws {
+        let upstreamPort = try await upstream.start(tls: tls)
+        defer { Task { await upstream.stop() } }
+        let seed = seed(upstreamPort: upstreamPort, scheme: tls == nil ? "http" : "https", host: host, params: params)
+        try await GatewayHarness.runGateway(seed: seed, options: options(adjust), logger: logger, body)
+    }
+
+    static func chat(_ client: HTTPClient, port: Int, body: String = #"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#)
+        async throws -> (status: Int, text: String)
+    {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+        request.method = .POST
+        request.headers.add(name: "authorization", value: "Bearer \(token)")
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await client.execute(request, timeout: .seconds(10))
+        return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 24)))
+    }
+
+    static func rawChat(stream: Bool = false, body: String? = nil) -> String {
+        let json = body ?? #"{"model":"m","stream":\#(stream),"messages":[{"role":"user","content":"hi"}]}"#
+        return "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer \(token)\r\ncontent-type: application/json\r\n"
+            + "content-length: \(json.utf8.count)\r\n\r\n\(json)"
+    }
+
+    // MARK: Pool
+
+    @Test func aKeepAliveUpstreamConnectionIsReusedAcrossRequests() async throws {
+        let upstream = ScriptedUpstream { _ in .reply(cannedCompletion()) }
+        try await Self.withGateway(upstream) { port, _ in
+            let client = try RawClient(port: port)
+            for _ in 0..<5 {
+                client.send(Self.rawChat())
+                let answer = client.read(for: 0.5)
+                #expect(answer.text.hasPrefix("HTTP/1.1 200"))
+            }
+            #expect(upstream.connections == 1)
+            #expect(upstream.requests.map(\.number) == [1, 2, 3, 4, 5])
+        }
+    }
+
+    @Test func aConnectionTheUpstreamClosedBetweenRequestsIsRetriedOnceOnANewOne() async throws {
+        // The second request on any connection finds it closed, as after an upstream's idle timeout.
+        let upstream = ScriptedUpstream { request in request.number == 2 ? .close : .reply(cannedCompletion()) }
+        try await Self.withGateway(upstream) { port, outcomes in
+            let client = try RawClient(port: port)
+            client.send(Self.rawChat())
+            #expect(client.read(for: 0.5).text.hasPrefix("HTTP/1.1 200"))
+            client.send(Self.rawChat())
+            #expect(client.read(for: 0.5).text.hasPrefix("HTTP/1.1 200"))
+            #expect(upstream.connections == 2)
+            #expect(outcomes.recorded.map(\.status) == [200, 200])
+        }
+    }
+
+    @Test func aFreshConnectionThatClosesIsAFailureNotARetry() async throws {
+        let upstream = ScriptedUpstream { _ in .close }
+        try await Self.withGateway(upstream, options: { $0.connections.idleTimeout = .seconds(5) }) { port, _ in
+            let client = try RawClient(port: port)
+            client.send(Self.rawChat())
+            let answer = client.read(for: 1)
+            #expect(answer.text.hasPrefix("HTTP/1.1 502"))
+            #expect(answer.text.contains("upstream_unreachable"))
+            // max_retries = 2 by default: three attempts on one backend, none of them retried as stale.
+            #expect(upstream.connections == 3)
+        }
+    }
+
+    @Test func thePoolNeverOpensMoreConnectionsThanItsSize() async throws {
+        let upstream = ScriptedUpstream { _ in .delayed(milliseconds: 100, cannedCompletion()) }
+        try await Self.withGateway(upstream, options: { $0.upstreamPoolSize = 2 }) { port, _ in
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<16 { group.addTask { try await Self.chat(client, port: port).status } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            try await client.shutdown()
+            #expect(statuses == Array(repeating: 200, count: 16))
+            let loops = MultiThreadedEventLoopGroup.singleton.makeIterator().reduce(0) { count, _ in count + 1 }
+            #expect(upstream.maxOpenConnections <= 2 * loops)
+        }
+    }
+
+    @Test func upstreamsAreReachedOverTLS() async throws {
+        let (certificate, key) = try Self.selfSignedCertificate()
+        let tls = try NIOSSLContext(
+            configuration: .makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificate.utf8)).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(key.utf8), format: .pem))))
+        let upstream = ScriptedUpstream { _ in .reply(cannedCompletion()) }
+        try await Self.withGateway(upstream, tls: tls, host: "localhost", options: { $0.upstreamTrustRootsPEM = [certificate] }) { port, _ in
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            let answer = try await Self.chat(client, port: port)
+            let again = try await Self.chat(client, port: port)
+            try await client.shutdown()
+            #expect(answer.status == 200)
+            #expect(again.status == 200)
+            #expect(answer.text.contains(#""content":"hi""#))
+        }
+    }
+
+    /// A certificate for `localhost`, made by the system's openssl.
+    static func selfSignedCertificate() throws -> (certificate: String, key: String) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+            "-keyout", folder.appendingPathComponent("key.pem").path, "-out", folder.appendingPathComponent("cert.pem").path,
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return (
+            try String(contentsOf: folder.appendingPathComponent("cert.pem"), encoding: .utf8),
+            try String(contentsOf: folder.appendingPathComponent("key.pem"), encoding: .utf8)
+        )
+    }
+
+    // MARK: Backpressure and leaks
+
+    @Test func aClientThatDoesNotReadHoldsTheUpstreamBackInsteadOfFillingMemory() async throws {
+        let event = "data: {\"choices\":[{\"delta\":{\"content\":\"" + String(repeating: "x", count: 1000) + "\"}}]}\n\n"
+        let upstream = ScriptedUpstream { _ in .flood(event: event, events: 64_000) }  // 64 MB
+        try await Self.withGateway(upstream) { port, _ in
+            let client = try RawClient(port: port)
+            client.setReceiveBuffer(16 * 1024)
+            client.send(Self.rawChat(stream: true))
+            try await Task.sleep(for: .seconds(2))
+            let sent = upstream.floodBytesWritten
+            // Socket buffers on both hops hold a few MB at most; the gateway itself holds one read.
+            #expect(sent < 16 << 20, "the upstream got \(sent) bytes out while the client read nothing")
+            #expect(sent > 0)
+        }
+    }
+
+    @Test func noExchangeOrTimerOutlivesItsRequest() async throws {
+        let upstream = ScriptedUpstream { request in
+            if request.body.contains("\"stream\":true") {
+                return .reply(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: 45\r\n\r\ndata: {\"choices\":[]}\n\ndata: [DONE]\n\n")
+            }
+            return request.body.contains("fail") ? .reply("HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n") : .reply(cannedCompletion())
+        }
+        let gauges = RequestPathGauges()
+        try await Self.withGateway(upstream, options: { $0.gauges = gauges }) { port, _ in
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            for index in 0..<30 {
+                let body =
+                    index % 3 == 0
+                    ? #"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+                    : index % 3 == 1 ? #"{"model":"m","messages":[{"role":"user","content":"fail"}]}"# : #"{"model":"nope","messages":[1]}"#
+                _ = try await Self.chat(client, port: port, body: body)
+            }
+            do {
+                // A client that leaves in the middle of its request.
+                let leaver = try RawClient(port: port)
+                leaver.send(String(Self.rawChat().prefix(60)))
+            }
+            try await client.shutdown()
+            var settled = false
+            for _ in 0..<50 where !settled {
+                try await Task.sleep(for: .milliseconds(20))
+                settled = gauges.liveExchanges == 0 && gauges.armedTimers == 0
+            }
+            #expect(gauges.liveExchanges == 0)
+            #expect(gauges.armedTimers == 0)
+        }
+    }
+
+    // MARK: Hostile clients
+
+    @Test func headersSentAByteAtATimeAreCutOffAtTheHeaderDeadline() async throws {
+        let upstream = ScriptedUpstream { _ in .reply(cannedCompletion()) }
+        try await Self.withGateway(upstream, options: { $0.connections.headerTimeout = .milliseconds(400) }) { port, _ in
+            let client = try RawClient(port: port)
+            var closed = false
+            for byte in Self.rawChat().prefix(40) where !closed {
+                client.send(String(byte))
+                closed = client.read(for: 0.1).closed
+            }
+            #expect(closed, "a header trickling in for 4 s outlived a 0.4 s header deadline")
+        }
+    }
+
+    @Test func idleConnectionsAndUnfinishedBodiesAreClosed() async throws {
+        let upstream = ScriptedUpstream { _ in .reply(cannedCompletion()) }
+        try await Self.withGateway(
+            upstream,
+            options: {
+                $0.connections.idleTimeout = .milliseconds(300)
+                $0.connections.bodyTimeout = .milliseconds(300)
+            }
+        ) { port, _ in
+            let silent = try RawClient(port: port)
+            #expect(silent.read(for: 1).closed)
+
+            let served = try RawClient(port: port)
+            served.send(Self.rawChat())
+            let answer = served.read(for: 1)
+            #expect(answer.text.hasPrefix("HTTP/1.1 200"))
+            #expect(answer.closed || served.read(for: 1).closed)
+
+            let halfBody = try RawClient(port: port)
+            halfBody.send(String(Self.rawChat().dropLast(10)))
+            #expect(halfBody.read(for: 1).closed)
+        }
+    }
+
+    @Test func beyondTheCapConnectionsAreClosedAndTheReserveStillServesTheOperator() async throws {
+        let upstream = ScriptedUpstream { _ in .reply(cannedCompletion()) }
+        try await Self.withGateway(
+            upstream,
+            options: {
+                $0.connections.maxConnections = 3
+                $0.connections.reservedConnections = 1
+            }
+        ) { port, _ in
+            let clients = try (0..<2).map { _ in try RawClient(port: port) }
+            clients[0].send(Self.rawChat())
+            #expect(clients[0].read(for: 0.5).text.hasPrefix("HTTP/1.1 200"))
+            // The third connection is the reserve: the operator's paths only.
+            let reserve = try RawClient(port: port)
+            reserve.send("GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+            #expect(reserve.read(for: 0.5).text.hasPrefix("HTTP/1.1 200"))
+            let beyond = try RawClient(port: port)
+            beyond.send("GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+            let answer = beyond.read(for: 0.5)
+            #expect(answer.closed && answer.text.isEmpty)
+            reserve.send(Self.rawChat())
+            let refused = reserve.read(for: 0.5).text
+            #expect(refused.hasPrefix("HTTP/1.1 503"))
+            #expect(refused.contains("server_busy"))
+            _ = clients
+        }
+    }
+
+    // MARK: Streams and bytes
+
+    @Test func anUpstreamCutMidEventEndsWithAnErrorEventThatStandsAlone() async throws {
+        let upstream = ScriptedUpstream { _ in
+            .replyAndClose(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
+                    + "data: {\"choices\":[{\"delta\":{\"content\":\"word\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"wor")
+        }
+        try await Self.withGateway(upstream) { port, _ in
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            let answer = try await Self.chat(client, port: port, body: #"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
+            try await client.shutdown()
+            let events = answer.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+            #expect(events.count == 2, "\(answer.text)")
+            #expect(events.first == #"data: {"choices":[{"delta":{"content":"word"}}]}"#)
+            #expect(events.last?.hasPrefix(#"data: {"error":"#) == true)
+            #expect(!answer.text.contains("[DONE]"))
+        }
+    }
+
+    @Test func anEventLargerThanTheLimitEndsTheStreamWithAnError() async throws {
+        let upstream = ScriptedUpstream { _ in
+            .reply(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\ndata: {\"a\":\""
+                    + String(repeating: "y", count: 20_000))
+        }
+        try await Self.withGateway(upstream, options: { $0.connections.maxEventBytes = 4096 }) { port, outcomes in
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            let answer = try await Self.chat(client, port: port, body: #"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
+            try await client.shutdown()
+            #expect(answer.text.hasPrefix(#"data: {"error":"#))
+            #expect(answer.text.contains("larger than 4096 bytes"))
+            #expect(outcomes.recorded.first?.status == 502)
+        }
+    }
+
+    @Test(arguments: ["", "{ temperature = 0.25 }", #"{ system_prompt = "Be brief." }"#])
+    func numbersReachTheUpstreamExactlyAsTheClientWroteThem(params: String) async throws {
+        let upstream = ScriptedUpstream { _ in .reply(cannedCompletion()) }
+        try await Self.withGateway(upstream, params: params) { port, _ in
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            let body = #"{"model":"m","seed":9007199254740993,"top_p":1.0e0,"messages":[{"role":"user","content":"hi"}],"n":1}"#
+            let answer = try await Self.chat(client, port: port, body: body)
+            try await client.shutdown()
+            #expect(answer.status == 200)
+            let sent = try #require(upstream.requests.last?.body)
+            #expect(sent.contains(#""seed":9007199254740993"#))
+            #expect(sent.contains(#""top_p":1.0e0"#))
+            #expect(sent.contains(#""model":"upstream-m""#))
+            if params.contains("temperature") { #expect(sent.contains(#""temperature":0.25"#)) }
+            if params.contains("system_prompt") { #expect(sent.contains(#"{"role":"system","content":"Be brief."}"#)) }
+        }
+    }
+}
