@@ -133,7 +133,7 @@ import Testing
         let user = Self.configuration.user(forToken: "sk-\(user)-token")!
         return try RequestRouter().route(
             RouteRequest(model: "chat", user: user, session: session, preferredRegion: region, excludedProviders: excluded),
-            in: Self.configuration, health: { health[$0] ?? .unknown }, using: &random)
+            in: Self.configuration, health: { health[$0] ?? .unknown }, explain: true, using: &random)
     }
 
     static let open = BackendStatus(breakerState: "open", breakerAllows: false, openUntil: 1_900_000_000)

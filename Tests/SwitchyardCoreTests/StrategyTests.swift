@@ -112,7 +112,8 @@ import Testing
             [Self.backend("good", weight: 1, costIn: 1, costOut: 1), Self.backend("bad", weight: 1, costIn: 10, costOut: 10)],
             statuses: [fastCheapReliable, slowFlaky])
         var random = SplitMix64(seed: 4)
-        let result = BalancingStrategy.balanced.order(candidates, estimate: Self.estimate, turn: 0, smartAI: SmartAISettings(), using: &random)
+        let result = BalancingStrategy.balanced.order(
+            candidates, estimate: Self.estimate, turn: 0, smartAI: SmartAISettings(), explain: true, using: &random)
         #expect(result.ordered[0].label == "good/m")
         #expect(abs(result.scores[0]! - (0.3 * (1 - 100.0 / 900) + 0.2 * 0.9 + 0.3 * 1 + 0.2 * 1)) < 1e-9)
     }

@@ -47,7 +47,7 @@ import Testing
             let choice = choose(model, endUser: "u\(index)", health: ["demo/two": Self.open])
             #expect(model.versions[choice.index].name == "v1")
         }
-        #expect(choose(model, endUser: "x", health: ["demo/two": Self.open]).reason.contains("less healthy: v2 0 %"))
+        #expect(choose(model, endUser: "x", health: ["demo/two": Self.open]).reason(in: model).contains("less healthy: v2 0 %"))
     }
 
     @Test func healthPrefersTheHigherSuccessRate() throws {
@@ -65,7 +65,7 @@ import Testing
     @Test func aRunningRolloutKeepsTheSplitInCharge() throws {
         let model = try Self.model(release: .roundRobin, rollout: true)
         let choice = choose(model, endUser: "someone", turn: 1)
-        #expect(choice.releaseStrategy == .weight && choice.reason.contains("a rollout is running"))
+        #expect(choice.releaseStrategy == .weight && choice.reason(in: model).contains("a rollout is running"))
         #expect(choice.bucket == StickyHash.bucket(seed: "chat", key: "someone"))
     }
 

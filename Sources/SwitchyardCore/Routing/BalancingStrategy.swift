@@ -105,30 +105,42 @@ package struct StrategyResult: Sendable {
     package var ordered: [Candidate]
     /// By candidate index, in the strategy's own unit: the weight drawn with, the priority or latency
     /// (negated, so higher is better), the estimated cost in USD for `cost_first` (lower is better).
+    /// Empty unless the order was asked to explain itself.
     package var scores: [Int: Double]
 }
 
 extension BalancingStrategy {
     /// Orders `candidates` (all eligible) for one request: the first is the choice, the rest the failover order.
+    /// - Parameter explain: also report each candidate's score; the order and the random draws are the same either way.
     package func order<R: RandomNumberGenerator>(
-        _ candidates: [Candidate], estimate: RequestEstimate, turn: Int, smartAI: SmartAISettings, using random: inout R
+        _ candidates: [Candidate], estimate: RequestEstimate, turn: Int, smartAI: SmartAISettings, explain: Bool = false,
+        using random: inout R
     ) -> StrategyResult {
         guard !candidates.isEmpty else { return StrategyResult(ordered: [], scores: [:]) }
-        func scored(_ score: (Candidate) -> Double, descending: Bool = true) -> StrategyResult {
+        func scoresIfExplaining(_ score: (Candidate) -> Double) -> [Int: Double] {
+            guard explain else { return [:] }
             var scores: [Int: Double] = [:]
+            scores.reserveCapacity(candidates.count)
             for candidate in candidates { scores[candidate.index] = score(candidate) }
-            let ordered = candidates.sorted { lhs, rhs in
-                let (a, b) = (scores[lhs.index]!, scores[rhs.index]!)
-                if a != b { return descending ? a > b : a < b }
-                if lhs.backend.weight != rhs.backend.weight { return lhs.backend.weight > rhs.backend.weight }
-                return lhs.index < rhs.index
-            }
-            return StrategyResult(ordered: ordered, scores: scores)
+            return scores
         }
-        func weighted(_ weight: @escaping (Candidate) -> Double) -> StrategyResult {
+        func scored(_ score: (Candidate) -> Double, descending: Bool = true) -> StrategyResult {
+            var pairs = candidates.map { (candidate: $0, score: score($0)) }
+            pairs.sort { lhs, rhs in
+                let (a, b) = (lhs.score, rhs.score)
+                if a != b { return descending ? a > b : a < b }
+                if lhs.candidate.backend.weight != rhs.candidate.backend.weight { return lhs.candidate.backend.weight > rhs.candidate.backend.weight }
+                return lhs.candidate.index < rhs.candidate.index
+            }
             var scores: [Int: Double] = [:]
-            for candidate in candidates { scores[candidate.index] = weight(candidate) }
-            return StrategyResult(ordered: WeightedOrder.order(candidates, weight: weight, using: &random), scores: scores)
+            if explain {
+                scores.reserveCapacity(pairs.count)
+                for pair in pairs { scores[pair.candidate.index] = pair.score }
+            }
+            return StrategyResult(ordered: pairs.map(\.candidate), scores: scores)
+        }
+        func weighted(_ weight: (Candidate) -> Double) -> StrategyResult {
+            StrategyResult(ordered: WeightedOrder.order(candidates, weight: weight, using: &random), scores: scoresIfExplaining(weight))
         }
 
         switch self {
@@ -138,26 +150,41 @@ extension BalancingStrategy {
             return weighted { _ in 1 }
         case .roundRobin:
             let start = ((turn % candidates.count) + candidates.count) % candidates.count
-            let ordered = Array(candidates[start...] + candidates[..<start])
-            return StrategyResult(ordered: ordered, scores: Dictionary(uniqueKeysWithValues: ordered.enumerated().map { ($1.index, Double(-$0)) }))
+            var ordered: [Candidate] = []
+            ordered.reserveCapacity(candidates.count)
+            ordered.append(contentsOf: candidates[start...])
+            ordered.append(contentsOf: candidates[..<start])
+            var scores: [Int: Double] = [:]
+            if explain {
+                for (position, candidate) in ordered.enumerated() { scores[candidate.index] = Double(-position) }
+            }
+            return StrategyResult(ordered: ordered, scores: scores)
         case .leastLatency:
             // Unmeasured backends go first so they get measured.
             return scored({ -($0.status.latencyMilliseconds ?? 0) })
         case .failover:
             return scored({ -Double($0.backend.priority) })
         case .weightedFailover, .smartWeightedFailover:
-            let factor: (Candidate) -> Double = self == .smartWeightedFailover ? { $0.status.recoveryFactor } : { _ in 1 }
-            let healthy = candidates.filter(\.status.isHealthy)
-            let pool = healthy.isEmpty ? candidates : healthy
-            var scores: [Int: Double] = [:]
-            for candidate in candidates { scores[candidate.index] = candidate.backend.weight * factor(candidate) }
-            let first = WeightedOrder.order(pool, weight: { $0.backend.weight * factor($0) }, using: &random)[0]
-            let rest = candidates.filter { $0.index != first.index }.sorted { lhs, rhs in
-                if lhs.status.isHealthy != rhs.status.isHealthy { return lhs.status.isHealthy }
-                if lhs.backend.priority != rhs.backend.priority { return lhs.backend.priority < rhs.backend.priority }
-                return scores[lhs.index]! > scores[rhs.index]!
+            let smart = self == .smartWeightedFailover
+            let weight = { (candidate: Candidate) in candidate.backend.weight * (smart ? candidate.status.recoveryFactor : 1) }
+            let pool: [Candidate]
+            if candidates.allSatisfy(\.status.isHealthy) {
+                pool = candidates
+            } else {
+                let healthy = candidates.filter(\.status.isHealthy)
+                pool = healthy.isEmpty ? candidates : healthy
             }
-            return StrategyResult(ordered: [first] + rest, scores: scores)
+            let first = WeightedOrder.order(pool, weight: weight, using: &random)[0]
+            var ordered: [Candidate] = []
+            ordered.reserveCapacity(candidates.count)
+            ordered.append(first)
+            ordered.append(
+                contentsOf: candidates.filter { $0.index != first.index }.sorted { lhs, rhs in
+                    if lhs.status.isHealthy != rhs.status.isHealthy { return lhs.status.isHealthy }
+                    if lhs.backend.priority != rhs.backend.priority { return lhs.backend.priority < rhs.backend.priority }
+                    return weight(lhs) > weight(rhs)
+                })
+            return StrategyResult(ordered: ordered, scores: scoresIfExplaining(weight))
         case .costFirst:
             return scored({ estimate.costUSD(on: $0.backend.provider.spec) }, descending: false)
         case .reliabilityFirst:
@@ -165,7 +192,7 @@ extension BalancingStrategy {
         case .balanced:
             return scored(balancedScore(candidates, estimate: estimate))
         case .smartAI:
-            return smartAIOrder(candidates, estimate: estimate, settings: smartAI, using: &random)
+            return smartAIOrder(candidates, estimate: estimate, settings: smartAI, explain: explain, using: &random)
         }
     }
 
@@ -189,10 +216,12 @@ extension BalancingStrategy {
     /// confident) goes first; otherwise a draw among the others weighted by confidence. The rest
     /// follow by confidence.
     private func smartAIOrder<R: RandomNumberGenerator>(
-        _ candidates: [Candidate], estimate: RequestEstimate, settings: SmartAISettings, using random: inout R
+        _ candidates: [Candidate], estimate: RequestEstimate, settings: SmartAISettings, explain: Bool, using random: inout R
     ) -> StrategyResult {
         var scores: [Int: Double] = [:]
-        for candidate in candidates { scores[candidate.index] = candidate.status.confidence }
+        if explain {
+            for candidate in candidates { scores[candidate.index] = candidate.status.confidence }
+        }
         let byConfidence = candidates.sorted { ($0.status.confidence, -$0.index) > ($1.status.confidence, -$1.index) }
         let confident = candidates.filter { $0.status.confidence >= settings.confidenceThreshold }
         let best =

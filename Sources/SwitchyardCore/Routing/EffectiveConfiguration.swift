@@ -1,9 +1,11 @@
 /// The configuration routing reads: one immutable value, rebuilt and swapped after every change.
 package struct EffectiveConfiguration: Sendable {
-    package struct Provider: Sendable {
-        package var spec: ProviderSpec
+    /// An enabled provider with its key resolved. A class, so that every backend of the provider
+    /// shares one instance and handing one around is a retain rather than a copy of its spec.
+    package final class Provider: Sendable {
+        package let spec: ProviderSpec
         /// The key with `env:` references resolved; `nil` when none is configured or the variable is unset.
-        package var apiKey: String?
+        package let apiKey: String?
         package var id: String { spec.id }
 
         package init(spec: ProviderSpec, apiKey: String?) {
@@ -12,17 +14,19 @@ package struct EffectiveConfiguration: Sendable {
         }
     }
 
-    package struct Backend: Sendable {
-        package var provider: Provider
-        package var upstreamModel: String
-        package var weight: Double
-        package var priority: Int
-        package var tags: [String]
-        package var mock: MockSettings
+    /// One provider + upstream model inside a version. Immutable and shared: routing copies backends
+    /// into candidates, orders and decisions on every request, and a class makes each copy a retain.
+    package final class Backend: Sendable {
+        package let provider: Provider
+        package let upstreamModel: String
+        package let weight: Double
+        package let priority: Int
+        package let tags: [String]
+        package let mock: MockSettings
         /// `provider/upstream-model`, as reported in `x-switchyard-backend`; also the key of its health.
-        package var label: String
+        package let label: String
         /// Azure's deployment name; `nil` uses the upstream model.
-        package var deployment: String? = nil
+        package let deployment: String?
 
         package var region: String? { provider.spec.region }
 

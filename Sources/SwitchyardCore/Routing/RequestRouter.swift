@@ -73,7 +73,7 @@ package struct CandidateExplanation: Sendable {
     package var score: Double?
 }
 
-/// Where one request goes: the version, the backends to try in order, and why.
+/// Where one request goes: the version, the backends to try in order, and — when asked — why.
 package struct RouteDecision: Sendable {
     package enum SessionUse: Sendable, Equatable {
         case none
@@ -90,8 +90,9 @@ package struct RouteDecision: Sendable {
     /// The sticky bucket (0 ..< 10 000) that chose the version; `nil` when drawn at random or bound by a session.
     package var bucket: Int?
     package var releaseStrategy: ReleaseStrategy
-    /// One line saying why this version and backend.
+    /// One line saying why this version and backend; empty unless the decision was explained.
     package var reason: String
+    /// Every backend of the version with its verdict and score; empty unless the decision was explained.
     package var candidates: [CandidateExplanation]
     /// The version drawn first, when it had no usable backend and the default version serves instead.
     package var fellBackFrom: String?
@@ -106,40 +107,45 @@ package struct RouteDecision: Sendable {
 
 /// Picks version and backends for a request from the effective configuration and a health view.
 /// Pure: no clock (time is passed in), no I/O.
+///
+/// Serving a request needs only the decision; the text saying why (reasons, per-candidate verdicts,
+/// scores, timestamps) is built only with `explain`, for the admin dry run. Both ways make the same
+/// decision from the same inputs and draw the same random numbers.
 package struct RequestRouter: Sendable {
     package init() {}
 
     /// - Parameters:
     ///   - turn: the model's next round-robin turn among backends.
     ///   - versionTurn: the model's next round-robin turn among versions (`release_strategy = "round_robin"`).
+    ///   - explain: fill `reason` and `candidates`; without it both stay empty and no text is built.
+    @specialized(where R == SplitMix64)
     package func route<R: RandomNumberGenerator>(
         _ request: RouteRequest, in configuration: EffectiveConfiguration, health: (String) -> BackendStatus, turn: Int = 0,
-        versionTurn: Int = 0, using random: inout R
+        versionTurn: Int = 0, explain: Bool = false, using random: inout R
     ) throws(RoutingFailure) -> RouteDecision {
         guard let model = configuration.models[request.model] else { throw .unknownModel(request.model) }
         guard request.user.mayUse(model: request.model) else { throw .modelNotAllowed(request.model) }
         guard let experiment = model.experiment else {
             let choice = VersionChoice.choose(for: request, model: model, health: health, turn: versionTurn, using: &random)
-            return try route(request, model: model, choice: choice, health: health, turn: turn, using: &random)
+            return try route(request, model: model, choice: choice, health: health, turn: turn, explain: explain, using: &random)
         }
         let assignment = experiment.assign(key: Self.stickyKey(for: request, mode: .user), using: &random)
-        let how =
-            "experiment \(experiment.id): \(assignment.sticky ? "sticky" : "random") bucket \(assignment.bucket) → variant \(assignment.variantID)"
         var decision: RouteDecision
         switch assignment.target {
         case .version(let name):
             // A version removed since the experiment started falls back to the default, and counts for the variant.
             let index = model.versions.firstIndex { $0.name == name } ?? model.defaultVersionIndex
-            let choice = VersionChoice(index: index, bucket: assignment.bucket, releaseStrategy: model.releaseStrategy, reason: "\(how) (\(name))")
-            decision = try route(request, model: model, choice: choice, health: health, turn: turn, using: &random)
+            let choice = VersionChoice(
+                index: index, bucket: assignment.bucket, releaseStrategy: model.releaseStrategy, basis: .experiment(assignment))
+            decision = try route(request, model: model, choice: choice, health: health, turn: turn, explain: explain, using: &random)
         case .model(let name):
             // The variant's model serves by its own release strategy; the user asked for the experiment's model.
             guard let other = configuration.models[name] else { throw .unknownModel(name) }
             var inner = request
             inner.model = name
             let choice = VersionChoice.choose(for: inner, model: other, health: health, turn: versionTurn, using: &random)
-            decision = try route(inner, model: other, choice: choice, health: health, turn: turn, using: &random)
-            decision.reason = "\(how) (model \(name)); " + decision.reason
+            decision = try route(inner, model: other, choice: choice, health: health, turn: turn, explain: explain, using: &random)
+            if explain { decision.reason = VersionChoice.reason(for: assignment) + "; " + decision.reason }
         }
         decision.experiment = assignment
         return decision
@@ -147,29 +153,29 @@ package struct RequestRouter: Sendable {
 
     private func route<R: RandomNumberGenerator>(
         _ request: RouteRequest, model: EffectiveConfiguration.Model, choice: VersionChoice, health: (String) -> BackendStatus, turn: Int,
-        using random: inout R
+        explain: Bool, using random: inout R
     ) throws(RoutingFailure) -> RouteDecision {
         let strategy = request.strategyOverride ?? model.strategy
         var versionIndex = choice.index
 
         var fellBackFrom: String?
         var unhealthyVersion: String?
-        var pool = candidates(of: model.versions[versionIndex], for: request, strategy: strategy, health: health)
+        var pool = candidates(of: model.versions[versionIndex], for: request, strategy: strategy, health: health, explain: explain)
         if pool.usable.isEmpty && versionIndex != model.defaultVersionIndex {
             fellBackFrom = model.versions[versionIndex].name
             if pool.filteredByRequest == 0 { unhealthyVersion = fellBackFrom }
             versionIndex = model.defaultVersionIndex
-            pool = candidates(of: model.versions[versionIndex], for: request, strategy: strategy, health: health)
+            pool = candidates(of: model.versions[versionIndex], for: request, strategy: strategy, health: health, explain: explain)
         }
         let version = model.versions[versionIndex]
         guard !pool.usable.isEmpty else {
-            throw .noBackend(model: model.name, version: version.name, reason: pool.whyNone)
+            throw .noBackend(model: model.name, version: version.name, reason: Self.whyNone(of: version, for: request, unhealthy: pool.unhealthy))
         }
 
-        let result = strategy.order(pool.usable, estimate: request.estimate, turn: turn, smartAI: model.smartAI, using: &random)
+        let result = strategy.order(pool.usable, estimate: request.estimate, turn: turn, smartAI: model.smartAI, explain: explain, using: &random)
         var ordered = result.ordered
         if let region = request.preferredRegion ?? request.user.region {
-            ordered = ordered.filter { $0.backend.region == region } + ordered.filter { $0.backend.region != region }
+            Self.moveToFront(&ordered) { $0.backend.region == region }
         }
         var sessionUse = RouteDecision.SessionUse.none
         if let session = request.session, session.model == model.name {
@@ -181,19 +187,36 @@ package struct RequestRouter: Sendable {
                 sessionUse = .moved(from: session.backend)
             }
         }
-        var explanations = pool.explanations
-        for index in explanations.indices {
-            explanations[index].score = result.scores[index]
+        var reason = ""
+        var explanations: [CandidateExplanation] = []
+        if explain {
+            explanations = pool.explanations
+            for index in explanations.indices {
+                explanations[index].score = result.scores[index]
+            }
+            reason = choice.reason(in: model)
+            if let fellBackFrom { reason += "; \(fellBackFrom) had no usable backend, so the default \(version.name) serves" }
+            reason += "; \(strategy.rawValue) put \(ordered[0].label) first"
+            if let score = result.scores[ordered[0].index] { reason += " (score \(Self.format(score)))" }
+            if sessionUse == .kept { reason += "; kept for the conversation" }
         }
-        var reason = choice.reason
-        if let fellBackFrom { reason += "; \(fellBackFrom) had no usable backend, so the default \(version.name) serves" }
-        reason += "; \(strategy.rawValue) put \(ordered[0].label) first"
-        if let score = result.scores[ordered[0].index] { reason += " (score \(Self.format(score)))" }
-        if sessionUse == .kept { reason += "; kept for the conversation" }
         return RouteDecision(
             model: model, version: version, backends: ordered.map(\.backend), strategy: strategy, bucket: choice.bucket,
             releaseStrategy: choice.releaseStrategy, reason: reason, candidates: explanations,
             fellBackFrom: fellBackFrom, unhealthyVersion: unhealthyVersion, session: sessionUse, usesUnhealthyBackends: pool.unhealthyOnly)
+    }
+
+    /// Stable partition: the candidates matching `preferred` first, each group in its order. Leaves the
+    /// array alone (no new one) when all or none match, as they mostly do.
+    private static func moveToFront(_ candidates: inout [Candidate], where preferred: (Candidate) -> Bool) {
+        guard let firstOther = candidates.firstIndex(where: { !preferred($0) }),
+            candidates[(firstOther + 1)...].contains(where: preferred)
+        else { return }
+        var reordered: [Candidate] = []
+        reordered.reserveCapacity(candidates.count)
+        for candidate in candidates where preferred(candidate) { reordered.append(candidate) }
+        for candidate in candidates where !preferred(candidate) { reordered.append(candidate) }
+        candidates = reordered
     }
 
     /// The key that keeps a client on its version: by the model's `sticky` setting.
@@ -211,56 +234,108 @@ package struct RequestRouter: Sendable {
 
     private struct Pool {
         var usable: [Candidate]
+        /// Backends whose health keeps them out (not the request): what the 503 message names when none can serve.
+        var unhealthy: [Candidate]
+        /// Only when explaining: one per backend of the version, in its order.
         var explanations: [CandidateExplanation]
-        var whyNone: String
         var unhealthyOnly = false
         /// Backends excluded by the request itself (providers, tags), not by their health.
         var filteredByRequest = 0
     }
 
-    /// Sorts a version's backends into those that may serve this request and those that may not, with reasons.
+    /// Why a backend may not serve this request; `nil` when it may.
+    private enum Verdict {
+        case providerExcluded
+        case tagsNotShared
+        case circuitOpen
+        case coolingDown
+
+        var filtersRequest: Bool { self == .providerExcluded || self == .tagsNotShared }
+
+        /// What an explanation or the 503 message says.
+        func text(for backend: EffectiveConfiguration.Backend, status: BackendStatus) -> String {
+            switch self {
+            case .providerExcluded:
+                return "provider \(backend.provider.id) excluded by the request"
+            case .tagsNotShared:
+                return "backend tags \(backend.tags.sorted()) not among the user's tags"
+            case .circuitOpen:
+                return "circuit \(status.breakerState)" + (status.openUntil.map { " until \(RequestRouter.timestamp($0))" } ?? "")
+            case .coolingDown:
+                return "cooling down after 429 until \(RequestRouter.timestamp(status.coolingDownUntil ?? 0))"
+            }
+        }
+    }
+
+    /// The request's own filters: excluded providers, then tags the user does not share.
+    private static func filter(_ backend: EffectiveConfiguration.Backend, for request: RouteRequest) -> Verdict? {
+        if request.excludedProviders.contains(backend.provider.id) { return .providerExcluded }
+        // Tagged backends serve only users sharing one of their tags.
+        if !backend.tags.isEmpty && !backend.tags.contains(where: { request.user.tags.contains($0) }) { return .tagsNotShared }
+        return nil
+    }
+
+    /// The request's filters, then the backend's health.
+    private static func verdict(on backend: EffectiveConfiguration.Backend, status: BackendStatus, for request: RouteRequest) -> Verdict? {
+        if let filtered = filter(backend, for: request) { return filtered }
+        if !status.breakerAllows { return .circuitOpen }
+        if status.coolingDownUntil != nil { return .coolingDown }
+        return nil
+    }
+
+    /// Sorts a version's backends into those that may serve this request and those that may not, with
+    /// reasons when explaining.
     private func candidates(
         of version: EffectiveConfiguration.Version, for request: RouteRequest, strategy: BalancingStrategy,
-        health: (String) -> BackendStatus
+        health: (String) -> BackendStatus, explain: Bool
     ) -> Pool {
         var healthy: [Candidate] = []
         var unhealthy: [Candidate] = []
         var explanations: [CandidateExplanation] = []
+        if explain { explanations.reserveCapacity(version.backends.count) }
         var filteredByRequest = 0
         for (index, backend) in version.backends.enumerated() {
             let status = health(backend.label)
-            var reason = "eligible"
-            var filtered = false
-            if request.excludedProviders.contains(backend.provider.id) {
-                reason = "provider \(backend.provider.id) excluded by the request"
-                filtered = true
-            } else if !backend.tags.isEmpty && Set(backend.tags).isDisjoint(with: request.user.tags) {
-                reason = "backend tags \(backend.tags.sorted()) not among the user's tags"
-                filtered = true
-            } else if !status.breakerAllows {
-                reason = "circuit \(status.breakerState)" + (status.openUntil.map { " until \(Self.timestamp($0))" } ?? "")
-            } else if let until = status.coolingDownUntil {
-                reason = "cooling down after 429 until \(Self.timestamp(until))"
+            let verdict = Self.verdict(on: backend, status: status, for: request)
+            switch verdict {
+            case nil: healthy.append(Candidate(backend: backend, index: index, status: status))
+            case let excluded? where excluded.filtersRequest: filteredByRequest += 1
+            case _?: unhealthy.append(Candidate(backend: backend, index: index, status: status))
             }
-            let candidate = Candidate(backend: backend, index: index, status: status)
-            if filtered { filteredByRequest += 1 }
-            if !filtered {
-                if reason == "eligible" { healthy.append(candidate) } else { unhealthy.append(candidate) }
+            if explain {
+                explanations.append(
+                    CandidateExplanation(
+                        backend: backend, status: status, eligible: verdict == nil,
+                        reason: verdict?.text(for: backend, status: status) ?? "eligible", score: nil))
             }
-            explanations.append(CandidateExplanation(backend: backend, status: status, eligible: reason == "eligible", reason: reason, score: nil))
         }
         if healthy.isEmpty && !unhealthy.isEmpty && strategy.usesUnhealthyWhenNoneHealthy {
-            for index in explanations.indices where unhealthy.contains(where: { $0.index == index }) {
-                explanations[index].eligible = true
-                explanations[index].reason += "; no backend is healthy, so chosen by weight anyway"
+            for candidate in unhealthy where explain {
+                explanations[candidate.index].eligible = true
+                explanations[candidate.index].reason += "; no backend is healthy, so chosen by weight anyway"
             }
-            return Pool(usable: unhealthy, explanations: explanations, whyNone: "", unhealthyOnly: true, filteredByRequest: filteredByRequest)
+            return Pool(
+                usable: unhealthy, unhealthy: unhealthy, explanations: explanations, unhealthyOnly: true, filteredByRequest: filteredByRequest)
         }
-        let whyNone =
-            version.backends.isEmpty
-            ? "version \(version.name) has no enabled backend"
-            : "no backend of version \(version.name) can serve: " + explanations.map { "\($0.backend.label): \($0.reason)" }.joined(separator: "; ")
-        return Pool(usable: healthy, explanations: explanations, whyNone: whyNone, filteredByRequest: filteredByRequest)
+        return Pool(usable: healthy, unhealthy: unhealthy, explanations: explanations, filteredByRequest: filteredByRequest)
+    }
+
+    /// The 503 message when no backend of `version` can serve: each backend with what keeps it out.
+    /// Built only on that failure path; `unhealthy` carries the health each was judged by.
+    private static func whyNone(of version: EffectiveConfiguration.Version, for request: RouteRequest, unhealthy: [Candidate]) -> String {
+        guard !version.backends.isEmpty else { return "version \(version.name) has no enabled backend" }
+        let reasons = version.backends.enumerated().map { index, backend in
+            let text: String
+            if let candidate = unhealthy.first(where: { $0.index == index }),
+                let verdict = verdict(on: backend, status: candidate.status, for: request)
+            {
+                text = verdict.text(for: backend, status: candidate.status)
+            } else {
+                text = filter(backend, for: request)?.text(for: backend, status: .unknown) ?? "eligible"
+            }
+            return "\(backend.label): \(text)"
+        }
+        return "no backend of version \(version.name) can serve: " + reasons.joined(separator: "; ")
     }
 
     static func format(_ value: Double) -> String {

@@ -20,7 +20,7 @@ struct ClientRequestBody {
         guard let model = scan.model, !model.isEmpty else {
             throw GatewayError.invalidRequest("you must provide a model parameter", param: "model")
         }
-        guard !scan.streamIsInvalid else { throw GatewayError.invalidRequest("'stream' must be a boolean", param: "stream") }
+        guard !scan.streamHasInvalidType else { throw GatewayError.invalidRequest("'stream' must be a boolean", param: "stream") }
         switch endpoint {
         case .chatCompletions:
             guard scan.hasMessages else { throw GatewayError.invalidRequest("'messages' must be a non-empty array", param: "messages") }
@@ -37,26 +37,26 @@ struct ClientRequestBody {
 
     /// Prompt tokens from the text size (about four characters a token); output from `max_tokens`, else 256.
     var estimate: RequestEstimate {
-        RequestEstimate(inputTokens: max(1, scan.promptBytes / 4), outputTokens: scan.maxOutputTokens ?? 256)
+        RequestEstimate(inputTokens: max(1, scan.promptBytes / 4), outputTokens: scan.maxTokens ?? 256)
     }
 
     /// The body for one backend: `model` replaced, the version's `params` applied, and usage asked for
     /// on streams. Every other byte is the client's, numbers included.
     func upstreamBody(model: String, params: [String: JSONValue], endpoint: Endpoint, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var splice = JSONSplice(scan: scan)
-        splice.setModel(model)
+        var rewrite = RequestBodyRewrite(scan: scan)
+        rewrite.setModel(model)
         for (key, value) in params {
             if key == "system_prompt" {
                 guard endpoint == .chatCompletions, case .string(let prompt) = value else { continue }
-                splice.setSystemPrompt(prompt)
+                rewrite.setSystemPrompt(prompt)
             } else if key != "model" {
-                splice.setMember(key, to: value)
+                rewrite.setMember(key, to: value)
             }
         }
-        if stream { splice.requestIncludedUsage() }
+        if stream { rewrite.includeUsageInStream() }
         return bytes.withUnsafeReadableBytes { original in
-            var output = allocator.buffer(capacity: original.count + splice.extraCapacity)
-            splice.apply(to: original) { output.writeBytes($0) }
+            var output = allocator.buffer(capacity: original.count + 64)
+            output.writeBytes(rewrite.apply(to: original))
             return output
         }
     }

@@ -21,7 +21,8 @@ package struct LiveRouter: Sendable {
     }
 
     /// Routes with the live health view; the same call answers `POST /api/routing/decide`, which
-    /// passes `dryRun` so that explaining does not move round-robin turns.
+    /// passes `dryRun` so that explaining does not move round-robin turns. Only the dry run builds the
+    /// explanation (reason and candidates): serving a request needs the decision alone.
     func route(_ request: RouteRequest, in configuration: EffectiveConfiguration, dryRun: Bool = false) throws -> RouteDecision {
         var system = SystemRandomNumberGenerator()
         var random = SplitMix64(seed: system.next())
@@ -33,7 +34,8 @@ package struct LiveRouter: Sendable {
         let versionTurn = rotatesVersions ? health.nextTurn(for: "versions\u{0}" + request.model, advance: !dryRun) : 0
         do {
             return try RequestRouter().route(
-                request, in: configuration, health: { health.status(of: $0, now: now) }, turn: turn, versionTurn: versionTurn, using: &random)
+                request, in: configuration, health: { health.status(of: $0, now: now) }, turn: turn, versionTurn: versionTurn, explain: dryRun,
+                using: &random)
         } catch {
             throw Self.gatewayError(for: error)
         }
