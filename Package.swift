@@ -102,6 +102,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Load tools for `make bench` (paced SSE upstream, concurrent streams, sequential requests);
+        // SwiftNIO only, so they can be built and run apart from the gateway. Not shipped.
+        .executableTarget(
+            name: "switchyard-load",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SwitchyardCoreTests",
             dependencies: ["SwitchyardCore"],

@@ -1,60 +1,107 @@
 #!/usr/bin/env bash
-# Benchmark Switchyard against nginx (direct upstream and reverse proxy) with wrk.
+# The request path's benchmark (issue 13's targets): one run, one table, same upstreams.
 #
-#   A: nginx returning a canned OpenAI chat completion (the upstream)
-#   B: nginx reverse proxy to A (keep-alive upstream)
-#   C: switchyard proxying to A
+#   A: nginx returning a canned OpenAI chat completion (/v1/chat/completions) and a canned
+#      Anthropic message (/v1/messages): the plain upstream
+#   B: nginx as a keep-alive reverse proxy to A
+#   C: switchyard relaying to A (models bench, bench-params, bench-anthropic) and to S (bench-stream)
+#   S: switchyard-load sse-upstream: streams of N events paced G ms apart (and a canned completion)
+#   V: a second switchyard, under valgrind --tool=callgrind, for instructions per request
+#
+# Measured, in this order:
+#   1. latency at 1 connection (wrk -t1 -c1 --latency) against A, B and C: p50 and p99, and what B
+#      and C add to A (medians over BENCH_ROUNDS rounds, A, B, C in turn);
+#   2. throughput at saturation (wrk, BENCH_CONNECTIONS connections) against A, B and C, the same
+#      way; C's CPU per request from /proc/PID/stat (user+system ticks over its measured runs /
+#      requests);
+#   3. streaming: BENCH_STREAMS concurrent streams (switchyard-load streams) straight to S, then
+#      through C, alternating, BENCH_STREAM_RUNS times: completed streams, time to first byte, gaps
+#      between events (medians over the runs), C's CPU per relayed event, C's RSS idle / peak during
+#      the streams / after them;
+#   4. instructions per request (callgrind, whole process, all threads) of V for a pass-through
+#      chat request, one whose version has `params` overrides and one translated to Anthropic's format.
 #
 # Environment:
-#   SWITCHYARD_BIN              switchyard binary (default .build/release/switchyard)
-#   BENCH_THREADS               wrk threads (default 2)
-#   BENCH_CONNECTIONS           wrk connections (default 32)
-#   BENCH_DURATION              wrk duration of each measured run (default 10s)
-#   BENCH_MODERATE_CONNECTIONS  connections for the moderate-load runs (default 4)
-#   BENCH_MODERATE_DELAY_MS     pause after each answer per connection in the paced run (default 4,
-#                               so 4 connections offer about 900 requests/s: a moderate load, not saturation)
-#   BENCH_WARMUP                warm-up duration before each run (default 2s)
-#   BENCH_SKIP_SWITCHYARD=1     only benchmark nginx (for testing the harness)
+#   SWITCHYARD_BIN            switchyard binary (default .build/release/switchyard)
+#   LOAD_BIN                  switchyard-load binary (default: beside SWITCHYARD_BIN)
+#   BENCH_THREADS             wrk threads at saturation (default 2)
+#   BENCH_CONNECTIONS         wrk connections at saturation (default 32)
+#   BENCH_DURATION            wrk duration of each measured run (default 10s)
+#   BENCH_WARMUP              wrk warm-up before the first round of each target (default 2s)
+#   BENCH_ROUNDS              wrk rounds, A, B, C in turn; the table shows each figure's median
+#                             over the rounds (default 3)
+#   BENCH_STREAMS             concurrent streams (default 256)
+#   BENCH_STREAM_EVENTS       events per stream (default 200)
+#   BENCH_STREAM_GAP_MS       pause between events, in ms (default 5)
+#   BENCH_STREAM_RUNS         streams runs, each straight to the upstream and then through the
+#                             gateway; the table shows each figure's median over the runs (default 3)
+#   BENCH_SETTLE_SECONDS      wait after the streams before reading RSS "after load" (default 5)
+#   BENCH_CALLGRIND_REQUESTS  sequential requests counted under callgrind, per case (default 2000)
+#   BENCH_CALLGRIND_WARMUP    requests before counting starts, per case (default 200)
+#   BENCH_SKIP_CALLGRIND=1    leave out part 4
+#   BENCH_SKIP_SWITCHYARD=1   only nginx and the stream upstream (for testing the harness)
 #
-# Everything listens on 127.0.0.1; every process started here is stopped on exit.
+# Everything listens on 127.0.0.1; every process started here is stopped on exit; every run is
+# bounded in count or time. Raw outputs stay in .build/bench/ (wrk-*.txt, streams-*.json,
+# callgrind-*.json, callgrind.out.*: callgrind_annotate reads them); the table also goes to
+# .build/bench/results.md, and its figures by name to .build/bench/results.json.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 SWITCHYARD_BIN="${SWITCHYARD_BIN:-.build/release/switchyard}"
+LOAD_BIN="${LOAD_BIN:-$(dirname "$SWITCHYARD_BIN")/switchyard-load}"
 BENCH_THREADS="${BENCH_THREADS:-2}"
 BENCH_CONNECTIONS="${BENCH_CONNECTIONS:-32}"
 BENCH_DURATION="${BENCH_DURATION:-10s}"
-BENCH_MODERATE_CONNECTIONS="${BENCH_MODERATE_CONNECTIONS:-4}"
-BENCH_MODERATE_DELAY_MS="${BENCH_MODERATE_DELAY_MS:-4}"
 BENCH_WARMUP="${BENCH_WARMUP:-2s}"
+BENCH_ROUNDS="${BENCH_ROUNDS:-3}"
+BENCH_STREAMS="${BENCH_STREAMS:-256}"
+BENCH_STREAM_EVENTS="${BENCH_STREAM_EVENTS:-200}"
+BENCH_STREAM_GAP_MS="${BENCH_STREAM_GAP_MS:-5}"
+BENCH_STREAM_RUNS="${BENCH_STREAM_RUNS:-3}"
+BENCH_SETTLE_SECONDS="${BENCH_SETTLE_SECONDS:-5}"
+BENCH_CALLGRIND_REQUESTS="${BENCH_CALLGRIND_REQUESTS:-2000}"
+BENCH_CALLGRIND_WARMUP="${BENCH_CALLGRIND_WARMUP:-200}"
+BENCH_SKIP_CALLGRIND="${BENCH_SKIP_CALLGRIND:-0}"
 BENCH_SKIP_SWITCHYARD="${BENCH_SKIP_SWITCHYARD:-0}"
 
 WORK="$ROOT/.build/bench"
 USER_TOKEN="sk-bench-token"
-BODY='{"model":"bench","messages":[{"role":"user","content":"Say hello in five words."}]}'
+MESSAGES='"messages":[{"role":"user","content":"Say hello in five words."}]'
+BODY="{\"model\":\"bench\",$MESSAGES}"
+STREAM_BODY="{\"model\":\"bench-stream\",\"stream\":true,\"stream_options\":{\"include_usage\":true},$MESSAGES}"
 
 NGINX_PID=""
+SSE_PID=""
 SWITCHYARD_PID=""
+VALGRIND_PID=""
+SAMPLER_PID=""
 NGINX=""
+STARTED_AT="$(date +%s)"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
 
-cleanup() {
-    local pid
-    for pid in "$SWITCHYARD_PID" "$NGINX_PID"; do
-        if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-            for _ in $(seq 1 50); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.1
-            done
-            kill -KILL "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        fi
+stop_pid() { # pid [seconds to wait after TERM]
+    local pid="$1" wait_s="${2:-5}" i
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < wait_s * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
     done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    stop_pid "$SAMPLER_PID" 1
+    stop_pid "$VALGRIND_PID" 30
+    stop_pid "$SWITCHYARD_PID"
+    stop_pid "$SSE_PID"
+    stop_pid "$NGINX_PID"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -80,6 +127,11 @@ install_tools() {
     command -v wrk >/dev/null || missing+=(wrk)
     command -v curl >/dev/null || missing+=(curl)
     command -v python3 >/dev/null || missing+=(python3)
+    command -v objcopy >/dev/null || missing+=(binutils)
+    command -v cc >/dev/null || missing+=(gcc)
+    if [[ "$BENCH_SKIP_CALLGRIND" != 1 && "$BENCH_SKIP_SWITCHYARD" != 1 ]]; then
+        command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || missing+=(valgrind)
+    fi
     ((${#missing[@]} == 0)) && return 0
 
     log "installing: ${missing[*]}"
@@ -95,6 +147,16 @@ install_tools() {
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+pick_ports() {
+    local name port taken=" "
+    for name in PORT_A PORT_B PORT_C PORT_S PORT_V; do
+        port="$(free_port)"
+        while [[ "$taken" == *" $port "* ]]; do port="$(free_port)"; done
+        taken+="$port "
+        printf -v "$name" '%s' "$port"
+    done
 }
 
 # "10s" / "1m" / "2h" / "10" -> seconds
@@ -119,30 +181,39 @@ wait_for_http() { # name url timeout_s pid
     return 1
 }
 
-post() { # url -> response body; fails on non-2xx
-    curl -sf --max-time 10 \
+POST_TIMEOUT=10
+post() { # url body -> response body; fails on non-2xx
+    curl -sf --max-time "$POST_TIMEOUT" \
         -H "Authorization: Bearer $USER_TOKEN" \
         -H 'Content-Type: application/json' \
-        -d @"$WORK/body.json" "$1"
+        -d "$2" "$1"
+}
+
+json_get() { # file dotted.key -> value ("n/a" when absent or null)
+    python3 - "$1" "$2" <<'EOF'
+import json, sys
+value = json.load(open(sys.argv[1]))
+for key in sys.argv[2].split("."):
+    value = value.get(key) if isinstance(value, dict) else None
+print("n/a" if value is None else value)
+EOF
 }
 
 # --- files -------------------------------------------------------------------
 
-write_common_files() {
-    printf '%s' "$BODY" >"$WORK/body.json"
+write_wrk_script() {
     cat >"$WORK/post.lua" <<EOF
 wrk.method = "POST"
 wrk.body = '$BODY'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $USER_TOKEN"
 EOF
-    cat "$WORK/post.lua" >"$WORK/post-paced.lua"
-    printf 'function delay()\n    return %s\nend\n' "$BENCH_MODERATE_DELAY_MS" >>"$WORK/post-paced.lua"
 }
 
 write_nginx_conf() {
-    # Canned response: must contain no single quotes or '$' (nginx string).
+    # Canned responses: must contain no single quotes or '$' (nginx string).
     local completion='{"id":"chatcmpl-bench0001","object":"chat.completion","created":1718000000,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_bench","choices":[{"index":0,"message":{"role":"assistant","content":"Hello there, nice to meet!","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":14,"completion_tokens":7,"total_tokens":21,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}'
+    local message='{"id":"msg_bench0001","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"Hello there, nice to meet!"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":14,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":7}}'
     local user_line=""
     # Workers would otherwise run as nobody, who cannot write the temp dirs.
     [[ "$(id -u)" -eq 0 ]] && user_line="user root root;"
@@ -169,12 +240,16 @@ http {
     keepalive_timeout 65;
     keepalive_requests 1000000;
 
-    # A: upstream with a canned chat completion (request body is discarded)
+    # A: upstream with canned answers (request bodies are discarded)
     server {
         listen 127.0.0.1:$PORT_A;
         location = /v1/chat/completions {
             default_type application/json;
             return 200 '$completion';
+        }
+        location = /v1/messages {
+            default_type application/json;
+            return 200 '$message';
         }
         location / {
             return 404;
@@ -200,18 +275,47 @@ http {
 EOF
 }
 
+# Active health checks are off, so that nothing but the measured requests runs in the gateway
+# (callgrind's counts stay repeatable).
 write_seed() {
     cat >"$WORK/seed.toml" <<EOF
 [server]
 admin_token = "bench-admin-token"
+
+[settings]
+health_check_interval_seconds = 0
 
 [providers.upstream]
 format = "openai"
 base_url = "http://127.0.0.1:$PORT_A/v1"
 api_key = "bench-upstream-key"
 
+[providers.anthropic]
+format = "anthropic"
+base_url = "http://127.0.0.1:$PORT_A/v1"
+api_key = "x"
+
+[providers.sse]
+format = "openai"
+base_url = "http://127.0.0.1:$PORT_S/v1"
+api_key = "bench-upstream-key"
+
+# Pass-through: the body goes upstream with only "model" changed.
 [models.bench]
 backends = [ { provider = "upstream", model = "gpt-4o-mini" } ]
+
+# A version with params overrides: the body is rewritten as a JSON tree.
+[models.bench-params.versions.v1]
+params = { temperature = 0.5 }
+backends = [ { provider = "upstream", model = "gpt-4o-mini" } ]
+
+# Translation: OpenAI request -> Anthropic Messages request, and the answer back.
+[models.bench-anthropic]
+backends = [ { provider = "anthropic", model = "claude-sonnet-4-5" } ]
+
+# Streams from switchyard-load sse-upstream.
+[models.bench-stream]
+backends = [ { provider = "sse", model = "gpt-4o-mini" } ]
 
 [users.bench]
 token = "$USER_TOKEN"
@@ -230,171 +334,421 @@ start_nginx() {
         tail -n 20 "$errlog" >&2 || true
         die "nginx failed to start"
     fi
-    post "http://127.0.0.1:$PORT_A/v1/chat/completions" >/dev/null || die "nginx upstream (A) request failed"
-    post "http://127.0.0.1:$PORT_B/v1/chat/completions" >/dev/null || die "nginx reverse proxy (B) request failed"
+    post "http://127.0.0.1:$PORT_A/v1/chat/completions" "$BODY" >/dev/null || die "nginx upstream (A) request failed"
+    post "http://127.0.0.1:$PORT_B/v1/chat/completions" "$BODY" >/dev/null || die "nginx reverse proxy (B) request failed"
     log "nginx up (pid $NGINX_PID): upstream 127.0.0.1:$PORT_A, proxy 127.0.0.1:$PORT_B, worker_processes 1"
 }
 
-check_switchyard_bin() {
-    [[ -x "$SWITCHYARD_BIN" ]] \
+start_sse_upstream() {
+    "$LOAD_BIN" sse-upstream --port "$PORT_S" --events "$BENCH_STREAM_EVENTS" --gap-ms "$BENCH_STREAM_GAP_MS" \
+        >"$WORK/sse-upstream.log" 2>&1 &
+    SSE_PID=$!
+    wait_for_http sse-upstream "http://127.0.0.1:$PORT_S/health" 10 "$SSE_PID" \
+        || { cat "$WORK/sse-upstream.log" >&2; die "switchyard-load sse-upstream failed to start"; }
+    log "stream upstream up (pid $SSE_PID) on 127.0.0.1:$PORT_S: $BENCH_STREAM_EVENTS events, $BENCH_STREAM_GAP_MS ms apart"
+}
+
+check_binaries() {
+    [[ -x "$LOAD_BIN" ]] || die "switchyard-load not found at '$LOAD_BIN' (build with 'swift build -c release' or set LOAD_BIN)"
+    [[ "$BENCH_SKIP_SWITCHYARD" == 1 || -x "$SWITCHYARD_BIN" ]] \
         || die "switchyard binary not found at '$SWITCHYARD_BIN' (build with 'swift build -c release' or set SWITCHYARD_BIN)"
+}
+
+# Every model answers, plain and streamed, before anything is measured.
+smoke_test() { # port name
+    local base="http://127.0.0.1:$1/v1/chat/completions" name="$2" model response
+    for model in bench bench-params bench-anthropic bench-stream; do
+        if ! response="$(post "$base" "{\"model\":\"$model\",$MESSAGES}")" || [[ "$response" != *'"choices"'* ]]; then
+            die "$name: model $model did not answer a chat completion: ${response:-request failed}"
+        fi
+    done
+    response="$(post "$base" "$STREAM_BODY")" || die "$name: streamed request failed"
+    [[ "$response" == *'data: [DONE]'* ]] || die "$name: streamed answer has no [DONE]: ${response:0:300}"
 }
 
 start_switchyard() {
     rm -f "$WORK"/bench.db "$WORK"/bench.db-*
-    write_seed
     "$SWITCHYARD_BIN" serve --config "$WORK/seed.toml" --listen "127.0.0.1:$PORT_C" \
         --database "$WORK/bench.db" --log-level warning >"$WORK/switchyard.log" 2>&1 &
     SWITCHYARD_PID=$!
-    if ! wait_for_http switchyard "http://127.0.0.1:$PORT_C/health" 30 "$SWITCHYARD_PID" \
-        || ! curl -sf --max-time 2 -o /dev/null "http://127.0.0.1:$PORT_C/health"; then
+    if ! wait_for_http switchyard "http://127.0.0.1:$PORT_C/health" 30 "$SWITCHYARD_PID"; then
         tail -n 30 "$WORK/switchyard.log" >&2 || true
         die "switchyard failed to start (log: $WORK/switchyard.log)"
     fi
-    local response
-    if ! response="$(post "http://127.0.0.1:$PORT_C/v1/chat/completions")"; then
-        tail -n 30 "$WORK/switchyard.log" >&2 || true
-        die "switchyard chat completion request failed"
-    fi
-    [[ "$response" == *'"choices"'* ]] || die "unexpected switchyard response: $response"
+    smoke_test "$PORT_C" switchyard
     log "switchyard up (pid $SWITCHYARD_PID) on 127.0.0.1:$PORT_C"
 }
 
 # --- measurement -------------------------------------------------------------
 
-# wrk time string (e.g. 812.00us, 1.23ms, 2.00s, 1.00m) -> milliseconds
-to_ms() {
+# wrk time string (e.g. 812.00us, 1.23ms, 2.00s, 1.00m) -> microseconds
+to_us() {
     awk -v t="$1" 'BEGIN {
         if (t == "") { print "n/a"; exit }
         n = t + 0; u = t; sub(/^[0-9.]+/, "", u)
-        f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : (u == "h") ? 3600000 : -1
+        f = (u == "us") ? 1 : (u == "ms") ? 1000 : (u == "s") ? 1e6 : (u == "m") ? 6e7 : (u == "h") ? 3.6e9 : -1
         if (f < 0) { print "n/a"; exit }
-        printf "%.2f", n * f
+        printf "%.0f", n * f
     }'
 }
 
-run_wrk() { # duration connections url outfile script
-    local duration="$1" conns="$2" url="$3" out="$4" script="$5"
-    local threads=$(( BENCH_THREADS < conns ? BENCH_THREADS : conns ))
+run_wrk() { # duration threads connections url outfile
+    local duration="$1" threads="$2" conns="$3" url="$4" out="$5"
     local limit=$(( $(to_seconds "$duration") + 30 ))
     timeout --kill-after=5 "$limit" \
-        wrk -t "$threads" -c "$conns" -d "$duration" --latency -s "$script" "$url" >"$out" 2>&1 \
+        wrk -t "$threads" -c "$conns" -d "$duration" --latency -s "$WORK/post.lua" "$url" >"$out" 2>&1 \
         || die "wrk failed against $url (see $out)"
 }
 
-cpu_ticks() { # pid -> user+system clock ticks so far
+cpu_ticks() { # pid -> user+system clock ticks so far, all threads
     awk '{print $14 + $15}' "/proc/$1/stat"
 }
 
-ROWS=()
-declare -A RPS P99
-CPU_PER_REQUEST="n/a"
+declare -A R        # every figure of the table, by name
+WARNINGS=()
 
-# label key connections url [paced]
-measure() {
-    local label="$1" key="$2" conns="$3" url="$4" paced="${5:-}"
-    local script="$WORK/post.lua" suffix=""
-    [[ -n "$paced" ]] && { script="$WORK/post-paced.lua"; suffix="-paced"; label="$label, paced"; }
-    local out="$WORK/wrk-$key-c$conns$suffix.txt"
-    log "$label, $conns connections: warm-up $BENCH_WARMUP, run $BENCH_DURATION"
-    run_wrk "$BENCH_WARMUP" "$conns" "$url" /dev/null "$script"
-    local ticks_before=""
-    [[ "$key" == switchyard && -z "$paced" && "$conns" == "$BENCH_CONNECTIONS" ]] && ticks_before="$(cpu_ticks "$SWITCHYARD_PID")"
-    run_wrk "$BENCH_DURATION" "$conns" "$url" "$out" "$script"
-    if [[ -n "$ticks_before" ]]; then
-        local ticks_after requests
-        ticks_after="$(cpu_ticks "$SWITCHYARD_PID")"
-        requests="$(awk '/requests in/ {print $1}' "$out")"
-        CPU_PER_REQUEST="$(awk -v t=$((ticks_after - ticks_before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
-            'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / n; else print "n/a" }')"
+# The median of whitespace-separated numbers ("n/a" when there are none).
+median() {
+    printf '%s\n' $1 | grep -v '^n/a$' | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+declare -A RUNS     # per figure, its value in each round
+declare -A TICKS REQUESTS
+
+# key connections url round [pid whose CPU per request to measure]: one wrk run (the first round
+# after a warm-up); its figures are appended to RUNS.
+measure_wrk() {
+    local key="$1" conns="$2" url="$3" round="$4" pid="${5:-}"
+    local threads=$(( BENCH_THREADS < conns ? BENCH_THREADS : conns ))
+    local out="$WORK/wrk-$key-c$conns-$round.txt"
+    if [[ "$round" == 1 ]]; then
+        log "$key, $conns connection(s): warm-up $BENCH_WARMUP, then round $round of $BENCH_ROUNDS: $BENCH_DURATION"
+        run_wrk "$BENCH_WARMUP" "$threads" "$conns" "$url" /dev/null
+    else
+        log "$key, $conns connection(s): round $round of $BENCH_ROUNDS: $BENCH_DURATION"
     fi
-
-    local rps p50 p99 non2xx sock errors=()
-    rps="$(awk '/^Requests\/sec:/ {print $2}' "$out")"
-    p50="$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")"
-    p99="$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")"
+    local ticks_before=""
+    [[ -n "$pid" ]] && ticks_before="$(cpu_ticks "$pid")"
+    run_wrk "$BENCH_DURATION" "$threads" "$conns" "$url" "$out"
+    local id="$key-c$conns" requests
+    requests="$(awk '/requests in/ {print $1}' "$out")"
+    if [[ -n "$ticks_before" ]]; then
+        TICKS[$id]=$(( ${TICKS[$id]:-0} + $(cpu_ticks "$pid") - ticks_before ))
+        REQUESTS[$id]=$(( ${REQUESTS[$id]:-0} + ${requests:-0} ))
+    fi
+    RUNS[$id-rps]+=" $(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")"
+    RUNS[$id-p50]+=" $(to_us "$(awk '$1 == "50%" {print $2}' "$out")")"
+    RUNS[$id-p99]+=" $(to_us "$(awk '$1 == "99%" {print $2}' "$out")")"
+    local non2xx sock
     non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")"
     sock="$(sed -n 's/^ *Socket errors: *//p' "$out")"
-    [[ -n "$non2xx" && "$non2xx" != 0 ]] && errors+=("WARN non-2xx: $non2xx")
-    [[ -n "$sock" ]] && errors+=("WARN socket errors: $sock")
-    [[ -z "$rps" ]] && errors+=("WARN could not parse wrk output")
-
-    RPS[$key-$conns$suffix]="${rps:-0}"
-    P99[$key-$conns$suffix]="$p99"
-    local err_text="none"
-    ((${#errors[@]})) && err_text="$(IFS=';'; echo "${errors[*]}")"
-    ROWS+=("| $label | $conns | ${rps:-n/a} | $p50 | $p99 | $err_text |")
+    [[ -n "$non2xx" && "$non2xx" != 0 ]] && WARNINGS+=("$key at $conns connection(s), round $round: $non2xx non-2xx answers")
+    [[ -n "$sock" ]] && WARNINGS+=("$key at $conns connection(s), round $round: socket errors: $sock")
+    grep -q '^Requests/sec:' "$out" || WARNINGS+=("$key at $conns connection(s), round $round: could not parse wrk output ($out)")
+    return 0
 }
 
-skipped_row() { ROWS+=("| $1 | $2 | skipped | - | - | BENCH_SKIP_SWITCHYARD=1 |"); }
+# A, B and C at one connection count, BENCH_ROUNDS rounds in turn; each figure the median of its
+# rounds, the gateway's CPU per request over all of them.
+measure_wrk_rounds() { # connections
+    local conns="$1" path=/v1/chat/completions round key figure
+    for ((round = 1; round <= BENCH_ROUNDS; round++)); do
+        measure_wrk upstream "$conns" "http://127.0.0.1:$PORT_A$path" "$round"
+        measure_wrk proxy "$conns" "http://127.0.0.1:$PORT_B$path" "$round"
+        [[ "$BENCH_SKIP_SWITCHYARD" == 1 ]] || measure_wrk switchyard "$conns" "http://127.0.0.1:$PORT_C$path" "$round" "$SWITCHYARD_PID"
+    done
+    for key in upstream proxy switchyard; do
+        for figure in rps p50 p99; do
+            [[ -n "${RUNS[$key-c$conns-$figure]:-}" ]] && R[$key-c$conns-$figure]="$(median "${RUNS[$key-c$conns-$figure]}")"
+        done
+    done
+    local id="switchyard-c$conns"
+    if [[ -n "${TICKS[$id]:-}" ]]; then
+        R[$id-cpu]="$(awk -v t="${TICKS[$id]}" -v hz="$(getconf CLK_TCK)" -v n="${REQUESTS[$id]}" \
+            'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / n; else print "n/a" }')"
+    fi
+}
+
+rss_kb() { awk "/^$2:/ {print \$2}" "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# Samples VmRSS every 50 ms into a file until stopped (at most 20 minutes).
+start_rss_sampler() { # pid file
+    (
+        for ((i = 0; i < 24000; i++)); do
+            rss_kb "$1" VmRSS >>"$2"
+            sleep 0.05
+        done
+    ) &
+    SAMPLER_PID=$!
+}
+
+# One streams run: key (direct or gateway), run number, url. Its JSON goes to streams-KEY-N.json.
+run_streams() {
+    local key="$1" run="$2" url="$3" out="$WORK/streams-$1-$2.json"
+    local limit=$(( BENCH_STREAM_EVENTS * BENCH_STREAM_GAP_MS / 1000 + 60 ))
+    log "$key, run $run of $BENCH_STREAM_RUNS: $BENCH_STREAMS concurrent streams of $BENCH_STREAM_EVENTS events, $BENCH_STREAM_GAP_MS ms apart"
+    timeout --kill-after=5 $(( limit + 10 )) "$LOAD_BIN" streams --url "$url" --token "$USER_TOKEN" --body "$STREAM_BODY" \
+        --concurrency "$BENCH_STREAMS" --timeout-s "$limit" >"$out" 2>"$WORK/streams-$key-$run.err" \
+        || die "switchyard-load streams failed against $url (see $WORK/streams-$key-$run.err)"
+    local completed
+    completed="$(json_get "$out" completed)"
+    [[ "$completed" == "$BENCH_STREAMS" ]] || WARNINGS+=("$key run $run: only $completed of $BENCH_STREAMS streams completed ($out)")
+}
+
+# The median over the runs of one figure of streams-KEY-*.json (the minimum for "completed").
+streams_figure() { # key dotted.field
+    python3 - "$WORK" "$1" "$2" <<'EOF2'
+import glob, json, statistics, sys
+work, key, field = sys.argv[1:]
+values = []
+for path in sorted(glob.glob(f"{work}/streams-{key}-*.json")):
+    value = json.load(open(path))
+    for part in field.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if value is not None:
+        values.append(value)
+if not values:
+    print("n/a")
+elif field == "completed":
+    print(min(values))
+else:
+    print(statistics.median(values))
+EOF2
+}
+
+# Streams straight to the upstream and through the gateway, alternating, BENCH_STREAM_RUNS times
+# each; the gateway's CPU over its runs, its RSS sampled throughout.
+measure_streams() { # gateway url (empty: none) , direct url
+    local direct_url="$1" gateway_url="${2:-}" run ticks=0 before
+    rm -f "$WORK"/streams-*.json "$WORK"/streams-*.err
+    if [[ -n "$gateway_url" ]]; then
+        # Peak RSS from here on: "5" resets VmHWM to the current RSS (Linux 4.0+).
+        echo 5 >"/proc/$SWITCHYARD_PID/clear_refs" 2>/dev/null || WARNINGS+=("could not reset VmHWM; peak RSS is the sampled maximum")
+        : >"$WORK/rss-samples.txt"
+        start_rss_sampler "$SWITCHYARD_PID" "$WORK/rss-samples.txt"
+    fi
+    for ((run = 1; run <= BENCH_STREAM_RUNS; run++)); do
+        run_streams direct "$run" "$direct_url"
+        if [[ -n "$gateway_url" ]]; then
+            before="$(cpu_ticks "$SWITCHYARD_PID")"
+            run_streams gateway "$run" "$gateway_url"
+            ticks=$(( ticks + $(cpu_ticks "$SWITCHYARD_PID") - before ))
+        fi
+    done
+    local key field events=0
+    for key in direct gateway; do
+        [[ "$key" == gateway && -z "$gateway_url" ]] && continue
+        R[$key-completed]="$(streams_figure "$key" completed)"
+        for field in ttfb_ms.p50 ttfb_ms.p99 ttfb_ms.max gap_ms.p50 gap_ms.p99 gap_ms.max wall_s; do
+            R[$key-${field/./-}]="$(streams_figure "$key" "$field")"
+        done
+    done
+    [[ -n "$gateway_url" ]] || return 0
+    stop_pid "$SAMPLER_PID" 1
+    SAMPLER_PID=""
+    for ((run = 1; run <= BENCH_STREAM_RUNS; run++)); do
+        events=$(( events + $(json_get "$WORK/streams-gateway-$run.json" events_total) ))
+    done
+    R[gateway-events]="$events"
+    R[gateway-cpu-event]="$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v n="$events" \
+        'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "n/a" }')"
+    local hwm sampled
+    hwm="$(rss_kb "$SWITCHYARD_PID" VmHWM)"
+    sampled="$(sort -n "$WORK/rss-samples.txt" | tail -n 1)"
+    R[rss-peak]="$(awk -v a="${hwm:-0}" -v b="${sampled:-0}" 'BEGIN { printf "%.1f", (a > b ? a : b) / 1024 }')"
+}
+
+# --- callgrind -----------------------------------------------------------------
+
+# The total Ir of one dump file.
+callgrind_total() { awk '/^totals:/ {print $2; exit} /^summary:/ && $2 > 0 {s = $2} END { if (s) print s }' "$1" | head -n 1; }
+
+start_valgrind() {
+    # valgrind 3.19 cannot read the DWARF that swiftc emits ("Possibly corrupted debuginfo file"):
+    # it runs a copy without debug sections. The code, and so the instruction count, is the same.
+    local copy="$WORK/switchyard-callgrind"
+    objcopy --strip-debug "$SWITCHYARD_BIN" "$copy"
+    # An async main ends the main thread in dispatch_main, whose signal thread calls sigsuspend
+    # with a mask in libdispatch's read-only data; valgrind 3.19 writes into that mask and dies
+    # (SIGSEGV in valgrind itself). The shim passes sigsuspend a copy on the stack; only that
+    # idle main thread ever calls it.
+    cat >"$WORK/sigsuspend-shim.c" <<'EOF'
+#define _GNU_SOURCE
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int sigsuspend(const sigset_t *mask) {
+    sigset_t copy = *mask;
+    return (int)syscall(SYS_rt_sigsuspend, &copy, (size_t)(_NSIG / 8));
+}
+EOF
+    cc -O2 -shared -fPIC -o "$WORK/sigsuspend-shim.so" "$WORK/sigsuspend-shim.c" || die "cannot build the sigsuspend shim (cc)"
+    rm -f "$WORK"/callgrind.db "$WORK"/callgrind.db-* "$WORK"/callgrind.out.* "$WORK"/callgrind-control.log
+    LD_PRELOAD="$WORK/sigsuspend-shim.so" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out.%p" \
+        "$copy" serve --config "$WORK/seed.toml" --listen "127.0.0.1:$PORT_V" \
+        --database "$WORK/callgrind.db" --log-level warning >"$WORK/valgrind.log" 2>&1 &
+    VALGRIND_PID=$!
+    if ! wait_for_http "switchyard under callgrind" "http://127.0.0.1:$PORT_V/health" 300 "$VALGRIND_PID"; then
+        tail -n 30 "$WORK/valgrind.log" >&2 || true
+        die "switchyard did not start under valgrind (log: $WORK/valgrind.log)"
+    fi
+    POST_TIMEOUT=120 smoke_test "$PORT_V" "switchyard under callgrind"
+    log "switchyard under callgrind up (pid $VALGRIND_PID) on 127.0.0.1:$PORT_V"
+}
+
+DUMPS=0
+# key model: warm up, count BENCH_CALLGRIND_REQUESTS sequential requests, Ir per request.
+measure_instructions() {
+    local key="$1" model="$2" body="{\"model\":\"$2\",$MESSAGES}" url="http://127.0.0.1:$PORT_V/v1/chat/completions"
+    local limit=$(( (BENCH_CALLGRIND_REQUESTS + BENCH_CALLGRIND_WARMUP) / 10 + 120 ))
+    log "callgrind, $key: $BENCH_CALLGRIND_WARMUP requests of warm-up, then $BENCH_CALLGRIND_REQUESTS counted"
+    "$LOAD_BIN" requests --url "$url" --token "$USER_TOKEN" --body "$body" --count "$BENCH_CALLGRIND_WARMUP" --timeout-s "$limit" \
+        >/dev/null 2>"$WORK/callgrind-$key.err" || die "warm-up under callgrind failed (see $WORK/callgrind-$key.err)"
+    # The pauses let the batched outcome writes (every 250 ms) of the warm-up finish before counting
+    # starts, and those of the counted requests finish before it stops: they are part of a request's cost.
+    sleep 2
+    callgrind_control -z "$VALGRIND_PID" >>"$WORK/callgrind-control.log" 2>&1 || die "callgrind_control -z failed (see $WORK/callgrind-control.log)"
+    callgrind_control -i on "$VALGRIND_PID" >>"$WORK/callgrind-control.log" 2>&1 || die "callgrind_control -i on failed (see $WORK/callgrind-control.log)"
+    "$LOAD_BIN" requests --url "$url" --token "$USER_TOKEN" --body "$body" --count "$BENCH_CALLGRIND_REQUESTS" --timeout-s "$limit" \
+        >"$WORK/callgrind-$key.json" 2>>"$WORK/callgrind-$key.err" || die "requests under callgrind failed (see $WORK/callgrind-$key.err)"
+    sleep 2
+    callgrind_control -i off "$VALGRIND_PID" >>"$WORK/callgrind-control.log" 2>&1 || die "callgrind_control -i off failed (see $WORK/callgrind-control.log)"
+    callgrind_control -d "$key" "$VALGRIND_PID" >>"$WORK/callgrind-control.log" 2>&1 || die "callgrind_control -d failed (see $WORK/callgrind-control.log)"
+    DUMPS=$((DUMPS + 1))
+    local dump="$WORK/callgrind.out.$VALGRIND_PID.$DUMPS" total="" i
+    for ((i = 0; i < 300; i++)); do
+        [[ -s "$dump" ]] && total="$(callgrind_total "$dump")"
+        [[ -n "$total" ]] && break
+        sleep 0.1
+    done
+    [[ -n "$total" ]] || die "no callgrind dump at $dump"
+    R[ir-$key]="$(awk -v t="$total" -v n="$BENCH_CALLGRIND_REQUESTS" 'BEGIN { printf "%.0f", t / n }')"
+}
+
+# --- report --------------------------------------------------------------------
+
+# Formatting helpers: numbers with thousands separators, differences with a sign.
+num() { awk -v v="$1" -v d="${2:-0}" 'BEGIN { if (v == "n/a" || v == "") { print "n/a"; exit }
+    s = sprintf("%." d "f", v); neg = (s ~ /^-/); if (neg) s = substr(s, 2)
+    split(s, p, "."); i = p[1]; o = ""; while (length(i) > 3) { o = "," substr(i, length(i) - 2) o; i = substr(i, 1, length(i) - 3) }
+    o = i o; if (d > 0) o = o "." p[2]; print (neg ? "-" : "") o }'; }
+diff_of() { # a b [decimals] -> a - b with its sign and thousands separators
+    local d
+    d="$(awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a" || a == "" || b == "") print "n/a"; else print a - b }')"
+    [[ "$d" == n/a ]] && { echo n/a; return; }
+    awk -v d="$d" 'BEGIN { exit !(d >= 0) }' && printf '+'
+    num "$d" "${3:-0}"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
 report() {
-    local C="$BENCH_CONNECTIONS" M="$BENCH_MODERATE_CONNECTIONS"
-    echo "# Switchyard benchmark"
+    local C="$BENCH_CONNECTIONS" skip="$BENCH_SKIP_SWITCHYARD" sw
+    local cg_skip=$(( BENCH_SKIP_CALLGRIND == 1 || skip == 1 ))
+    sy() { [[ "$skip" == 1 ]] && echo "skipped" || echo "$1"; }
+    cg() { ((cg_skip)) && echo "skipped" || echo "$1"; }
+    echo "# Switchyard request path: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "wrk: $BENCH_THREADS threads, $BENCH_DURATION per run (after $BENCH_WARMUP warm-up), POST /v1/chat/completions"
+    echo "| measure | upstream direct | nginx as proxy | Switchyard | target |"
+    echo "|---|---|---|---|---|"
+    local k p
+    for p in p50 p99; do
+        local target="added ≤ 80 µs"; [[ "$p" == p99 ]] && target="added ≤ 300 µs"
+        echo "| 1 connection: $p latency (added to direct) | $(num "${R[upstream-c1-$p]}") µs" \
+            "| $(num "${R[proxy-c1-$p]}") µs ($(diff_of "${R[proxy-c1-$p]}" "${R[upstream-c1-$p]}") µs)" \
+            "| $(sy "$(num "${R[switchyard-c1-$p]:-n/a}") µs ($(diff_of "${R[switchyard-c1-$p]:-n/a}" "${R[upstream-c1-$p]}") µs)") | $target |"
+    done
+    echo "| $C connections: requests/s (× nginx as proxy) | $(num "${R[upstream-c$C-rps]}") | $(num "${R[proxy-c$C-rps]}")" \
+        "| $(sy "$(num "${R[switchyard-c$C-rps]:-n/a}") ($(ratio "${R[switchyard-c$C-rps]:-n/a}" "${R[proxy-c$C-rps]}") ×)") | ≥ 0.5 × nginx (aim 0.8) |"
+    echo "| CPU per proxied request ($C connections) | — | — | $(sy "${R[switchyard-c$C-cpu]:-n/a} µs") | ≤ 50 µs |"
+    local pass="${R[ir-pass]:-n/a}"
+    echo "| instructions per request: pass-through | — | — | $(cg "$(num "$pass")") | before / after |"
+    echo "| instructions per request: \`params\` override | — | — | $(cg "$(num "${R[ir-params]:-n/a}") ($(diff_of "${R[ir-params]:-n/a}" "$pass"))") | reported |"
+    echo "| instructions per request: Anthropic translation | — | — | $(cg "$(num "${R[ir-anthropic]:-n/a}") ($(diff_of "${R[ir-anthropic]:-n/a}" "$pass"))") | reported |"
+    local S="$BENCH_STREAMS"
+    echo "| $S streams × $BENCH_STREAM_EVENTS events $BENCH_STREAM_GAP_MS ms apart: completed (worst of $BENCH_STREAM_RUNS runs) | ${R[direct-completed]}/$S | —" \
+        "| $(sy "${R[gateway-completed]:-n/a}/$S") | all |"
+    echo "| streams: first byte p50 / p99 (added p99) | $(num "${R[direct-ttfb_ms-p50]}" 2) / $(num "${R[direct-ttfb_ms-p99]}" 2) ms | —" \
+        "| $(sy "$(num "${R[gateway-ttfb_ms-p50]:-n/a}" 2) / $(num "${R[gateway-ttfb_ms-p99]:-n/a}" 2) ms ($(diff_of "${R[gateway-ttfb_ms-p99]:-n/a}" "${R[direct-ttfb_ms-p99]}" 2) ms)") | added p99 ≤ 1 ms |"
+    echo "| streams: gap between events p99 / max (added) | $(num "${R[direct-gap_ms-p99]}" 2) / $(num "${R[direct-gap_ms-max]}" 2) ms | —" \
+        "| $(sy "$(num "${R[gateway-gap_ms-p99]:-n/a}" 2) / $(num "${R[gateway-gap_ms-max]:-n/a}" 2) ms ($(diff_of "${R[gateway-gap_ms-p99]:-n/a}" "${R[direct-gap_ms-p99]}" 2) / $(diff_of "${R[gateway-gap_ms-max]:-n/a}" "${R[direct-gap_ms-max]}" 2) ms)") | no added gap over 5 ms |"
+    echo "| streams: CPU per relayed event | — | — | $(sy "${R[gateway-cpu-event]:-n/a} µs") | ≤ 5 µs |"
+    echo "| Switchyard RSS: idle / peak during the streams / ${BENCH_SETTLE_SECONDS} s after | — | —" \
+        "| $(sy "${R[rss-idle]:-n/a} / ${R[rss-peak]:-n/a} / ${R[rss-after]:-n/a} MB") | ≤ 64 MB, back near idle |"
     echo
-    echo "| target | connections | requests/s | p50 ms | p99 ms | errors |"
-    echo "|---|---|---|---|---|---|"
-    printf '%s\n' "${ROWS[@]}"
-    echo
-    if [[ "$BENCH_SKIP_SWITCHYARD" == 1 ]]; then
-        echo "switchyard: skipped (BENCH_SKIP_SWITCHYARD=1)"
-    else
-        awk -v s="${RPS[switchyard-$C]}" -v n="${RPS[proxy-$C]}" \
-            'BEGIN { if (n > 0) printf "switchyard/nginx-proxy throughput ratio: %.2f\n", s / n; else print "switchyard/nginx-proxy throughput ratio: n/a" }'
-        awk -v s="${P99[switchyard-$M]}" -v n="${P99[proxy-$M]}" -v m="$M" \
-            'BEGIN { if (s != "n/a" && n != "n/a") printf "p99 added vs nginx proxy at %s connections, saturating: %.2f ms\n", m, s - n; else printf "p99 added vs nginx proxy at %s connections: n/a\n", m }'
-        awk -v s="${P99[switchyard-$M-paced]}" -v n="${P99[proxy-$M-paced]}" -v m="$M" -v d="$BENCH_MODERATE_DELAY_MS" \
-            'BEGIN { if (s != "n/a" && n != "n/a") printf "p99 added vs nginx proxy at moderate load (%s connections, %s ms pause): %.2f ms\n", m, d, s - n; else print "p99 added at moderate load: n/a" }'
-        echo "switchyard CPU per request at $C connections: $CPU_PER_REQUEST us"
-        echo "switchyard peak RSS: $PEAK_RSS_MB MB"
-    fi
-    echo "machine: $(nproc) cores ($(uname -m), $(uname -r)), nginx worker_processes 1, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-}
-
-peak_rss_mb() {
-    local kb
-    kb="$(awk '/^VmHWM:/ {print $2}' "/proc/$SWITCHYARD_PID/status" 2>/dev/null || true)"
-    [[ -n "$kb" ]] || die "could not read VmHWM for switchyard (pid $SWITCHYARD_PID); did it exit?"
-    awk -v kb="$kb" 'BEGIN { printf "%.1f", kb / 1024 }'
+    echo "- Latency: wrk -t1 -c1 --latency, $BENCH_ROUNDS rounds of $BENCH_DURATION per target (A, B, C in turn; $BENCH_WARMUP of warm-up before the first), each figure the median of its rounds; wrk keeps every request's latency in 1 µs buckets, so its percentiles are exact to the microsecond. Added = minus the upstream called directly."
+    echo "- Throughput: wrk -t$BENCH_THREADS -c$C, the same way. CPU per request: user+system ticks of the gateway (/proc/PID/stat, $(getconf CLK_TCK)/s) over its measured runs / requests answered."
+    echo "- Instructions: valgrind --tool=callgrind (Ir of the whole process, all threads) over $BENCH_CALLGRIND_REQUESTS sequential requests on one keep-alive connection from switchyard-load (not under valgrind), counted between callgrind_control -i on and -i off (2 s before the first and after the last request, so the batched outcome writes are in) after $BENCH_CALLGRIND_WARMUP requests of warm-up, / $BENCH_CALLGRIND_REQUESTS. In brackets: minus pass-through. Run to run these vary by about 3 % (valgrind runs the gateway's threads one at a time, and how often its event loops sleep and wake varies), so smaller differences are noise. \`params\`: a version with params = { temperature = 0.5 }; Anthropic: an anthropic-format provider at nginx answering a fixed Messages JSON."
+    echo "- Streams: switchyard-load streams opens $S connections, then sends all requests at once; upstream: switchyard-load sse-upstream, directly, then through Switchyard. First byte: request written → first body byte. Gap: time between consecutive event boundaries (blank lines) as the client reads them, over all streams (the last two events, usage and [DONE], come together). Each figure is the median over $BENCH_STREAM_RUNS runs, direct and through Switchyard alternating; added = through Switchyard minus direct. CPU per event: the gateway's ticks during its runs / events it relayed (${R[gateway-events]:-n/a})."
+    echo "- RSS (VmRSS, /proc/PID/status): idle = after start and one request per model; peak = VmHWM reset just before the streams (or the 50 ms samples' maximum, if higher); after = ${BENCH_SETTLE_SECONDS} s after the last stream ended."
+    ((${#WARNINGS[@]})) && printf -- '- WARNING: %s\n' "${WARNINGS[@]}"
+    echo "- Machine: $(nproc) cores ($(uname -m), $(uname -r)); nginx worker_processes 1; clients, upstreams and gateway share the cores. Run took $(( $(date +%s) - STARTED_AT )) s."
 }
 
 # --- main --------------------------------------------------------------------
 
 main() {
     mkdir -p "$WORK"
-    [[ "$BENCH_SKIP_SWITCHYARD" == 1 ]] || check_switchyard_bin
+    rm -f "$WORK"/wrk-*.txt "$WORK"/streams-*.json "$WORK"/streams-*.err "$WORK"/callgrind-*.json "$WORK"/callgrind-*.err \
+        "$WORK"/callgrind.out.* "$WORK"/results.md "$WORK"/results.json
+    check_binaries
     install_tools
-    write_common_files
-
-    PORT_A="$(free_port)"; PORT_B="$(free_port)"; PORT_C="$(free_port)"
-    while [[ "$PORT_B" == "$PORT_A" ]]; do PORT_B="$(free_port)"; done
-    while [[ "$PORT_C" == "$PORT_A" || "$PORT_C" == "$PORT_B" ]]; do PORT_C="$(free_port)"; done
-
+    pick_ports
+    write_wrk_script
     write_nginx_conf
+    write_seed
     start_nginx
-    [[ "$BENCH_SKIP_SWITCHYARD" == 1 ]] || start_switchyard
-
-    local path=/v1/chat/completions
-    measure "upstream (nginx direct)" upstream "$BENCH_CONNECTIONS" "http://127.0.0.1:$PORT_A$path"
-    measure "nginx reverse proxy" proxy "$BENCH_CONNECTIONS" "http://127.0.0.1:$PORT_B$path"
-    if [[ "$BENCH_SKIP_SWITCHYARD" == 1 ]]; then
-        skipped_row switchyard "$BENCH_CONNECTIONS"
-    else
-        measure switchyard switchyard "$BENCH_CONNECTIONS" "http://127.0.0.1:$PORT_C$path"
+    start_sse_upstream
+    if [[ "$BENCH_SKIP_SWITCHYARD" != 1 ]]; then
+        start_switchyard
+        sleep 1
+        R[rss-idle]="$(awk -v kb="$(rss_kb "$SWITCHYARD_PID" VmRSS)" 'BEGIN { printf "%.1f", kb / 1024 }')"
     fi
-    measure "nginx reverse proxy" proxy "$BENCH_MODERATE_CONNECTIONS" "http://127.0.0.1:$PORT_B$path"
-    measure "nginx reverse proxy" proxy "$BENCH_MODERATE_CONNECTIONS" "http://127.0.0.1:$PORT_B$path" paced
+
+    measure_wrk_rounds 1
+    measure_wrk_rounds "$BENCH_CONNECTIONS"
+    local path=/v1/chat/completions
+
     if [[ "$BENCH_SKIP_SWITCHYARD" == 1 ]]; then
-        skipped_row switchyard "$BENCH_MODERATE_CONNECTIONS"
+        measure_streams "http://127.0.0.1:$PORT_S$path"
     else
-        measure switchyard switchyard "$BENCH_MODERATE_CONNECTIONS" "http://127.0.0.1:$PORT_C$path"
-        measure switchyard switchyard "$BENCH_MODERATE_CONNECTIONS" "http://127.0.0.1:$PORT_C$path" paced
-        PEAK_RSS_MB="$(peak_rss_mb)"
+        measure_streams "http://127.0.0.1:$PORT_S$path" "http://127.0.0.1:$PORT_C$path"
+        sleep "$BENCH_SETTLE_SECONDS"
+        R[rss-after]="$(awk -v kb="$(rss_kb "$SWITCHYARD_PID" VmRSS)" 'BEGIN { printf "%.1f", kb / 1024 }')"
+        stop_pid "$SWITCHYARD_PID"
+        SWITCHYARD_PID=""
+    fi
+
+    if [[ "$BENCH_SKIP_SWITCHYARD" != 1 && "$BENCH_SKIP_CALLGRIND" != 1 ]]; then
+        start_valgrind
+        measure_instructions pass bench
+        measure_instructions params bench-params
+        measure_instructions anthropic bench-anthropic
+        stop_pid "$VALGRIND_PID" 30
+        VALGRIND_PID=""
     fi
 
     report | tee "$WORK/results.md"
+    write_results_json
+}
+
+# Every figure of the table by name, for comparing two runs with a script.
+write_results_json() {
+    local key
+    for key in "${!R[@]}"; do printf '%s\t%s\n' "$key" "${R[$key]}"; done | python3 -c '
+import json, sys
+figures = {}
+for line in sys.stdin:
+    key, _, value = line.rstrip("\n").partition("\t")
+    for kind in (int, float, str):
+        try:
+            figures[key] = kind(value)
+            break
+        except ValueError:
+            pass
+json.dump(dict(sorted(figures.items())), open(sys.argv[1], "w"), indent=1)
+' "$WORK/results.json"
 }
 
 main "$@"
