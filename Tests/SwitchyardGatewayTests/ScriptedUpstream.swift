@@ -48,6 +48,8 @@ final class ScriptedUpstream: Sendable {
     var connections: Int { counters.withLock { $0.connections } }
     var maxOpenConnections: Int { counters.withLock { $0.maxOpen } }
     var requests: [Request] { counters.withLock { $0.requests } }
+    /// The chat requests (model discovery's list requests left out).
+    var chatRequests: [Request] { requests.filter { $0.head.contains("/chat/completions") } }
     var floodBytesWritten: Int { counters.withLock { $0.floodBytesWritten } }
 
     /// Starts listening (with TLS when `tls` is given) and returns the port.
@@ -182,6 +184,11 @@ final class ScriptedUpstream: Sendable {
     }
 }
 
+extension Array where Element: Hashable {
+    /// How many different elements.
+    var uniqued: Int { Set(self).count }
+}
+
 extension ByteBuffer {
     fileprivate var asNIOAny: NIOAny { NIOAny(self) }
 }
@@ -211,8 +218,6 @@ final class RawClient {
             close(fd)
             throw POSIXError(.ECONNREFUSED)
         }
-        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
     deinit { close(fd) }
@@ -227,16 +232,21 @@ final class RawClient {
         _ = text.utf8CString.withUnsafeBufferPointer { Glibc.send(fd, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL)) }
     }
 
-    /// What arrived within `seconds`, and whether the server closed the connection.
-    func read(for seconds: Double) -> (text: String, closed: Bool) {
+    /// What arrived within `seconds`, and whether the server closed the connection. Polls without
+    /// blocking, so the test's thread stays free for the servers in the same process.
+    func read(for seconds: Double) async -> (text: String, closed: Bool) {
         var bytes: [UInt8] = []
         let end = Date().addingTimeInterval(seconds)
         var buffer = [UInt8](repeating: 0, count: 65536)
         while Date() < end {
-            let count = recv(fd, &buffer, buffer.count, 0)
+            let count = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
             if count == 0 { return (String(decoding: bytes, as: UTF8.self), true) }
-            if count > 0 { bytes += buffer[0..<count] }
-            if count < 0 && errno != EAGAIN && errno != EWOULDBLOCK { return (String(decoding: bytes, as: UTF8.self), true) }
+            if count > 0 {
+                bytes += buffer[0..<count]
+                continue
+            }
+            if errno != EAGAIN && errno != EWOULDBLOCK { return (String(decoding: bytes, as: UTF8.self), true) }
+            try? await Task.sleep(for: .milliseconds(10))
         }
         return (String(decoding: bytes, as: UTF8.self), false)
     }
