@@ -197,8 +197,8 @@ import Testing
     @Test func noExchangeOrTimerOutlivesItsRequest() async throws {
         let upstream = ScriptedUpstream { request in
             if request.body.contains("\"stream\":true") {
-                return .reply(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: 45\r\n\r\ndata: {\"choices\":[]}\n\ndata: [DONE]\n\n")
+                let events = "data: {\"choices\":[]}\n\ndata: [DONE]\n\n"
+                return .reply("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: \(events.utf8.count)\r\n\r\n\(events)")
             }
             return request.body.contains("fail") ? .reply("HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n") : .reply(cannedCompletion())
         }
