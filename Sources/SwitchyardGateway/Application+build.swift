@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import Foundation
-import HummingbirdCore
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import NIOPosix

@@ -118,17 +118,17 @@ struct GatewayHarness {
             let seedText = try seed(upstreamPort: upstreamPort, closedPort: try closedPort(), settings: settings)
             do {
                 try await runGateway(seed: seedText, options: options(maxBodyBytes), logger: logger) { gatewayPort, outcomes in
-                let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
-                let harness = GatewayHarness(
-                    baseURL: "http://127.0.0.1:\(gatewayPort)", upstreamBaseURL: "http://127.0.0.1:\(upstreamPort)/v1", upstream: upstream,
-                    outcomes: outcomes, client: client)
-                do {
-                    try await body(harness)
-                } catch {
+                    let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+                    let harness = GatewayHarness(
+                        baseURL: "http://127.0.0.1:\(gatewayPort)", upstreamBaseURL: "http://127.0.0.1:\(upstreamPort)/v1", upstream: upstream,
+                        outcomes: outcomes, client: client)
+                    do {
+                        try await body(harness)
+                    } catch {
+                        try await client.shutdown()
+                        throw error
+                    }
                     try await client.shutdown()
-                    throw error
-                }
-                try await client.shutdown()
                 }
             } catch {
                 await upstreamGroup.triggerGracefulShutdown()

@@ -200,7 +200,8 @@ import Testing
                 let events = "data: {\"choices\":[]}\n\ndata: [DONE]\n\n"
                 return .reply("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: \(events.utf8.count)\r\n\r\n\(events)")
             }
-            return request.body.contains("fail") ? .reply("HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n") : .reply(cannedCompletion())
+            return request.body.contains("fail")
+                ? .reply("HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n") : .reply(cannedCompletion())
         }
         let gauges = RequestPathGauges()
         try await Self.withGateway(upstream, options: { $0.gauges = gauges }) { port, _ in

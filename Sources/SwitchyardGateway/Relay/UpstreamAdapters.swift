@@ -40,7 +40,8 @@ package struct UpstreamAdapters: Sendable {
             let tree = try request.tree()
             if provider.speaks == .anthropic {
                 let translator = AnthropicAnswerTranslator(request: tree, handler: handler)
-                translator.inner = MockPlayback(script: try Self.script { try mock.anthropicScript(tree, backend: backend) }, loop: loop, handler: translator)
+                translator.inner = MockPlayback(
+                    script: try Self.script { try mock.anthropicScript(tree, backend: backend) }, loop: loop, handler: translator)
                 return translator
             }
             return MockPlayback(script: try Self.script { try mock.script(tree, backend: backend) }, loop: loop, handler: handler)
