@@ -95,6 +95,9 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
                 return
             }
             state = .receiving(exchange, body: context.channel.allocator.buffer(capacity: 0))
+            if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            }
         case (.receiving(let exchange, var body), .body(var chunk)):
             state = .closing  // the buffer is uniquely referenced while it grows
             guard body.readableBytes + chunk.readableBytes <= services.limits.maxBodyBytes else {
