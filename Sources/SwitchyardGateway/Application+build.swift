@@ -135,7 +135,7 @@ package func buildApplication(
     limits.maxBodyBytes = options.maxBodyBytes
     let clientAPI = ClientAPIServices(
         configuration: configuration, routing: liveRouter, health: health, sessions: sessions, rateLimits: rateLimits, budgets: budgets,
-        sink: recentOutcomes, adapters: UpstreamAdapters(client: upstream, mock: MockUpstream()), limits: limits,
+        sink: recentOutcomes, adapters: UpstreamAdapters(client: upstream, mock: MockUpstream(), maxEventBytes: limits.maxEventBytes), limits: limits,
         gauges: options.gauges, logger: logger)
     let gate = ConnectionGate(
         limit: limits.effectiveMaxConnections(openFileLimit: ConnectionLimits.raiseOpenFileLimit()), reserve: limits.reservedConnections,

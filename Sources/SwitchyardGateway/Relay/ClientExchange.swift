@@ -80,8 +80,7 @@ final class ClientExchange: UpstreamResponseHandler {
     private var relayedEvents = 0
     private var wroteSinceFlush = false
 
-    private var timer: Scheduled<Void>?
-    private var timerDeadline: NIODeadline?
+    private var timer: DeadlineTimer
     private var firstByteDeadline: NIODeadline?
     private var totalDeadline: NIODeadline?
     private var lastUpstreamActivity = NIODeadline.now()
@@ -97,12 +96,12 @@ final class ClientExchange: UpstreamResponseHandler {
         self.requestHead = head
         self.endpoint = endpoint
         self.requestID = requestID
+        timer = DeadlineTimer(gauges: services.gauges)
         services.gauges.exchangeStarted()
     }
 
     deinit {
         services.gauges.exchangeEnded()
-        if timer != nil { services.gauges.timerDisarmed() }
     }
 
     // MARK: Admission and routing
@@ -607,24 +606,14 @@ final class ClientExchange: UpstreamResponseHandler {
     /// only a clock read, and a timer that fires early sets itself again.
     private func armTimer() {
         guard let deadline = nextDeadline() else { return }
-        if let timerDeadline, timerDeadline <= deadline, timer != nil { return }
-        cancelTimer()
-        timerDeadline = deadline
-        services.gauges.timerArmed()
-        timer = loop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) { [self] in
-            timer = nil
-            timerDeadline = nil
-            services.gauges.timerDisarmed()
+        timer.arm(at: deadline, on: loop) { [self] in
+            timer.fired()
             checkDeadlines()
         }
     }
 
     private func cancelTimer() {
-        guard let timer else { return }
         timer.cancel()
-        self.timer = nil
-        timerDeadline = nil
-        services.gauges.timerDisarmed()
     }
 
     private var streamKeepAlive: TimeAmount? {

@@ -22,14 +22,15 @@ extension UpstreamAdapters {
         let timeout = ClientExchange.timeAmount(seconds: settings.firstByteTimeout(for: backend.provider.spec))
         loop.execute {
             let collector = AnswerCollector(promise: promise)
+            let timer = loop.assumeIsolated().scheduleTask(in: timeout) {
+                collector.attempt?.cancel()
+                promise.fail(GatewayError.upstreamTimeout())
+            }
+            promise.futureResult.whenComplete { _ in timer.cancel() }
             do {
                 collector.attempt = try adapters.start(request, to: backend, settings: settings, on: loop, handler: collector)
             } catch {
                 promise.fail(error)
-            }
-            loop.assumeIsolated().scheduleTask(in: timeout) {
-                collector.attempt?.cancel()
-                promise.fail(GatewayError.upstreamTimeout())
             }
         }
         defer { Task { await client.shutdown() } }

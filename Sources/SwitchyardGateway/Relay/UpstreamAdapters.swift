@@ -27,6 +27,8 @@ struct OutgoingRequest {
 package struct UpstreamAdapters: Sendable {
     let client: UpstreamClient
     let mock: MockUpstream
+    /// One upstream SSE event larger than this ends the stream (`max_stream_event_bytes`).
+    var maxEventBytes = ConnectionLimits().maxEventBytes
 
     /// Starts `request` to `backend`; the answer, in OpenAI's shape, reaches `handler` on `loop`, never
     /// before this returns. Throws when the request cannot go (a 400 the client can fix, or a 502).
@@ -39,7 +41,7 @@ package struct UpstreamAdapters: Sendable {
         case .mock:
             let tree = try request.tree()
             if provider.speaks == .anthropic {
-                let translator = AnthropicAnswerTranslator(request: tree, handler: handler)
+                let translator = AnthropicAnswerTranslator(request: tree, handler: handler, maxEventBytes: maxEventBytes)
                 translator.inner = MockPlayback(
                     script: try Self.script { try mock.anthropicScript(tree, backend: backend) }, loop: loop, handler: translator)
                 return translator
@@ -50,7 +52,7 @@ package struct UpstreamAdapters: Sendable {
             let translated = try AnthropicUpstream.translatedRequest(tree, model: backend.upstreamModel)
             var headers = [("anthropic-version", provider.effectiveAPIVersion ?? "")]
             if let key = backend.provider.apiKey { headers.append(("x-api-key", key)) }
-            let translator = AnthropicAnswerTranslator(request: tree, handler: handler)
+            let translator = AnthropicAnswerTranslator(request: tree, handler: handler, maxEventBytes: maxEventBytes)
             var body = ByteBuffer()
             body.writeBytes(translated.jsonBytes)
             translator.inner = try send(
@@ -129,11 +131,13 @@ final class AnthropicAnswerTranslator: UpstreamResponseHandler, UpstreamAttempt 
     var inner: (any UpstreamAttempt)?
     private var mode = Mode.waiting
     private var collected = ByteBuffer()
-    private var scanner = ServerSentEventScanner()
+    private var events = ServerSentEventSplitter()
+    private let maxEventBytes: Int
     private var translator: AnthropicStreamTranslator
 
-    init(request: UpstreamRequest, handler: any UpstreamResponseHandler) {
+    init(request: UpstreamRequest, handler: any UpstreamResponseHandler, maxEventBytes: Int) {
         self.handler = handler
+        self.maxEventBytes = maxEventBytes
         self.stream = request.stream
         let includeUsage = request.body["stream_options"]?["include_usage"]?.boolValue == true
         translator = AnthropicStreamTranslator(created: Int(Date().timeIntervalSince1970), includeUsage: includeUsage)
@@ -171,12 +175,24 @@ final class AnthropicAnswerTranslator: UpstreamResponseHandler, UpstreamAttempt 
             collected.writeBuffer(&buffer)
         case .stream:
             var output = ByteBuffer()
-            for event in scanner.events(appending: buffer) {
-                guard let data = AnthropicUpstream.eventData(event), let json = try? JSONValue.parse(data) else { continue }
-                for payload in translator.translate(json) {
-                    output.writeString("data: \(payload)\n\n")
+            var buffer = buffer
+            let outcome = events.split(&buffer, maxEventBytes: maxEventBytes) { event in
+                guard !translator.finished else { return false }
+                if let data = AnthropicUpstream.eventData(event), let json = try? JSONValue.parse(data) {
+                    for payload in translator.translate(json) {
+                        output.writeString("data: \(payload)\n\n")
+                    }
                 }
-                if translator.finished { break }
+                return false
+            } write: { _ in
+            }
+            if outcome == .eventTooLarge {
+                mode = .done
+                inner?.cancel()
+                inner = nil
+                handler.upstreamFailed(
+                    UpstreamFailure(kind: .answer, detail: "", error: .badUpstreamResponse("an event larger than \(maxEventBytes) bytes")))
+                return
             }
             if output.readableBytes > 0 { handler.upstreamBody(output) }
             if translator.finished { finishStream() }

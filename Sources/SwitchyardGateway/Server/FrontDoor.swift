@@ -34,12 +34,12 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
     private var keepAlive = true
     private var requestVersion = HTTPVersion.http1_1
     private var deadline: NIODeadline?
-    private var timer: Scheduled<Void>?
-    private var timerDeadline: NIODeadline?
+    private var timer: DeadlineTimer
 
     init(services: ClientAPIServices, reserveOnly: Bool) {
         self.services = services
         self.reserveOnly = reserveOnly
+        timer = DeadlineTimer(gauges: services.gauges)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -68,7 +68,7 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
             keepAlive = head.isKeepAlive
             requestVersion = head.version
             currentHead = head
-            guard let endpoint = Self.clientEndpoint(head) else {
+            guard let route = Self.clientRoute(head) else {
                 state = .passing(answered: false)
                 setDeadline(.now() + services.limits.bodyTimeout)
                 context.fireChannelRead(data)
@@ -76,16 +76,16 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
             }
             setDeadline(.now() + services.limits.bodyTimeout)
             let requestID = RequestIDMiddleware.usableID(head.headers.first(name: "x-request-id")) ?? RequestIdentifier.make()
+            guard case .relay(let endpoint) = route else {
+                state = .listingModels
+                return
+            }
             let exchange = ClientExchange(
-                services: services, writer: self, loop: context.eventLoop, head: head, endpoint: endpoint ?? .chatCompletions, requestID: requestID)
+                services: services, writer: self, loop: context.eventLoop, head: head, endpoint: endpoint, requestID: requestID)
             if reserveOnly {
                 keepAlive = false
                 state = .responding(exchange)
                 exchange.refuse(.serverBusy())
-                return
-            }
-            if endpoint == nil {
-                state = .listingModels
                 return
             }
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > services.limits.maxBodyBytes {
@@ -153,16 +153,20 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         context.fireChannelInactive()
     }
 
-    /// The client API's endpoint for a request head; `.some(nil)` for the model list; `nil` for
-    /// everything Hummingbird serves.
-    static func clientEndpoint(_ head: HTTPRequestHead) -> Endpoint?? {
+    /// What the client API does with a request head; `nil` for everything Hummingbird serves.
+    enum ClientRoute {
+        case relay(Endpoint)
+        case listModels
+    }
+
+    static func clientRoute(_ head: HTTPRequestHead) -> ClientRoute? {
         let uri = head.uri
         guard uri.hasPrefix("/v1/") else { return nil }
         let path = uri.firstIndex(of: "?").map { uri[..<$0] } ?? uri[...]
         switch (head.method, path) {
-        case (.POST, "/v1/chat/completions"): return .some(.chatCompletions)
-        case (.POST, "/v1/embeddings"): return .some(.embeddings)
-        case (.GET, "/v1/models"): return .some(nil)
+        case (.POST, "/v1/chat/completions"): return .relay(.chatCompletions)
+        case (.POST, "/v1/embeddings"): return .relay(.embeddings)
+        case (.GET, "/v1/models"): return .listModels
         default: return nil
         }
     }
@@ -228,7 +232,12 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         headers.add(name: "x-request-id", value: requestID)
         let body: ByteBuffer
         let status: HTTPResponseStatus
-        if let user = ClientExchange.authenticate(currentHead?.headers ?? [:], in: configuration) {
+        if reserveOnly {
+            keepAlive = false
+            let error = GatewayError.serverBusy()
+            body = error.jsonBody
+            status = .serviceUnavailable
+        } else if let user = ClientExchange.authenticate(currentHead?.headers ?? [:], in: configuration) {
             var json: [UInt8] = Array(#"{"object":"list","data":["#.utf8)
             for (index, name) in configuration.modelNames.filter(user.mayUse(model:)).enumerated() {
                 if index > 0 { json.append(UInt8(ascii: ",")) }
@@ -257,15 +266,9 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
 
     private func setDeadline(_ deadline: NIODeadline) {
         self.deadline = deadline
-        if let timerDeadline, timerDeadline <= deadline, timer != nil { return }
         guard let context else { return }
-        cancelTimer()
-        timerDeadline = deadline
-        services.gauges.timerArmed()
-        timer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) { [self] in
-            timer = nil
-            timerDeadline = nil
-            services.gauges.timerDisarmed()
+        timer.arm(at: deadline, on: context.eventLoop) { [self] in
+            timer.fired()
             deadlinePassed()
         }
     }
@@ -275,11 +278,7 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
     }
 
     private func cancelTimer() {
-        guard let timer else { return }
         timer.cancel()
-        self.timer = nil
-        timerDeadline = nil
-        services.gauges.timerDisarmed()
     }
 
     /// The timer fired: close when the deadline really passed, else wait for the later one.

@@ -107,7 +107,8 @@ final class UpstreamPool {
                 }
                 call.connected(connection, reused: false)
             case .failure(let error):
-                let kind: UpstreamFailure.Kind = error is ChannelError && "\(error)".contains("connectTimeout") ? .connectTimeout : .connect
+                let kind: UpstreamFailure.Kind
+                if case ChannelError.connectTimeout = error { kind = .connectTimeout } else { kind = .connect }
                 self.open -= 1
                 self.connectFailed(UpstreamFailure(kind: kind, detail: UpstreamConnection.describe(error)), for: call)
                 self.serveWaiter()
@@ -174,6 +175,8 @@ final class UpstreamCall {
     private var connection: UpstreamConnection?
     private var retriedStale = false
     private var readingPaused = false
+    /// The current connection served an earlier request: if it closes unanswered, it was stale.
+    private var reusedConnection = false
 
     init(request: UpstreamRequestHead, pool: UpstreamPool, handler: any UpstreamResponseHandler) {
         self.request = request
@@ -222,8 +225,6 @@ final class UpstreamCall {
         connection.send(request, for: self)
         if readingPaused { connection.setReading(false) }
     }
-
-    private var reusedConnection = false
 
     func head(status: Int, headers: HTTPHeaders) {
         handler?.upstreamHead(status: status, headers: headers)
