@@ -86,7 +86,7 @@ import Testing
             let client = try RawClient(port: port)
             for _ in 0..<5 {
                 client.send(Self.rawChat())
-                let answer = await client.read(for: 0.5)
+                let answer = await client.read(for: 10)
                 #expect(answer.text.hasPrefix("HTTP/1.1 200"))
             }
             #expect(upstream.chatRequests.map(\.connection).uniqued == 1)
@@ -100,9 +100,9 @@ import Testing
         try await Self.withGateway(upstream) { port, outcomes in
             let client = try RawClient(port: port)
             client.send(Self.rawChat())
-            #expect(await client.read(for: 0.5).text.hasPrefix("HTTP/1.1 200"))
+            #expect(await client.read(for: 10).text.hasPrefix("HTTP/1.1 200"))
             client.send(Self.rawChat())
-            #expect(await client.read(for: 0.5).text.hasPrefix("HTTP/1.1 200"))
+            #expect(await client.read(for: 10).text.hasPrefix("HTTP/1.1 200"))
             #expect(upstream.chatRequests.map(\.connection).uniqued == 2)
             #expect(outcomes.recorded.map(\.status) == [200, 200])
         }
@@ -113,7 +113,7 @@ import Testing
         try await Self.withGateway(upstream, options: { $0.connections.idleTimeout = .seconds(5) }) { port, _ in
             let client = try RawClient(port: port)
             client.send(Self.rawChat())
-            let answer = await client.read(for: 1)
+            let answer = await client.read(for: 10)
             #expect(answer.text.hasPrefix("HTTP/1.1 502"))
             #expect(answer.text.contains("upstream_unreachable"))
             // A new connection that closes is the backend's failure: not retried as a stale one.
@@ -254,18 +254,18 @@ import Testing
             }
         ) { port, _ in
             let silent = try RawClient(port: port)
-            #expect(await silent.read(for: 1).closed)
+            #expect(await silent.read(for: 10).closed)
 
             let served = try RawClient(port: port)
             served.send(Self.rawChat())
-            let answer = await served.read(for: 1)
+            let answer = await served.read(for: 10)
             #expect(answer.text.hasPrefix("HTTP/1.1 200"))
-            let closedAfter = await served.read(for: 1).closed
+            let closedAfter = await served.read(for: 10).closed
             #expect(answer.closed || closedAfter)
 
             let halfBody = try RawClient(port: port)
             halfBody.send(String(Self.rawChat().dropLast(10)))
-            #expect(await halfBody.read(for: 1).closed)
+            #expect(await halfBody.read(for: 10).closed)
         }
     }
 
@@ -280,17 +280,17 @@ import Testing
         ) { port, _ in
             let clients = try (0..<2).map { _ in try RawClient(port: port) }
             clients[0].send(Self.rawChat())
-            #expect(await clients[0].read(for: 0.5).text.hasPrefix("HTTP/1.1 200"))
+            #expect(await clients[0].read(for: 10).text.hasPrefix("HTTP/1.1 200"))
             // The third connection is the reserve: the operator's paths only.
             let reserve = try RawClient(port: port)
             reserve.send("GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
-            #expect(await reserve.read(for: 1.5).text.hasPrefix("HTTP/1.1 200"))
+            #expect(await reserve.read(for: 10).text.hasPrefix("HTTP/1.1 200"))
             let beyond = try RawClient(port: port)
             beyond.send("GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
-            let answer = await beyond.read(for: 1.5)
+            let answer = await beyond.read(for: 10)
             #expect(answer.closed && answer.text.isEmpty)
             reserve.send(Self.rawChat())
-            let refused = await reserve.read(for: 1.5).text
+            let refused = await reserve.read(for: 10).text
             #expect(refused.hasPrefix("HTTP/1.1 503"))
             #expect(refused.contains("server_busy"))
             _ = clients
