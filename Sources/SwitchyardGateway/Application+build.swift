@@ -169,9 +169,10 @@ package func buildApplication(
     let discovery = ModelDiscovery(configuration: configuration, catalog: stores.catalog, client: client, logger: logger)
     ProviderAdminController(releases: releases, discovery: discovery, environment: environment, auth: auth).addRoutes(to: router)
     let reloader = SeedReloader(status: options.seed, repository: stores.configuration, releases: releases, environment: environment, logger: logger)
+    let listening = ListeningAddress()
     ConfigurationAdminController(
         releases: releases, reloader: reloader, stats: stores.stats, environment: environment, databasePath: options.databasePath,
-        startedAt: Date().timeIntervalSince1970, auth: auth
+        startedAt: Date().timeIntervalSince1970, auth: auth, listening: listening
     ).addRoutes(to: router)
     AdminPageController().addRoutes(to: router)
 
@@ -183,7 +184,11 @@ package func buildApplication(
             sessions, prober, discovery, reloader, RolloutController(releases: releases, outcomes: recentOutcomes),
             HTTPClientService(client: client), UpstreamClientService(client: upstream),
         ],
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? options.port
+            listening.set(host: options.host, port: port)
+            await onServerRunning(port)
+        },
         eventLoopGroupProvider: .shared(eventLoopGroup),
         logger: logger)
 }

@@ -55,7 +55,7 @@ extension SQLiteStore: ConfigurationRepository {
             ProviderSpec(
                 id: row["id"], format: ProviderFormat(rawValue: row["format"]) ?? .openai, baseURL: row["base_url"],
                 apiKey: (row["api_key"] as String?).map(SecretReference.init(parsing:)),
-                headers: try decode([String: String].self, row["headers_json"]), region: row["region"],
+                headers: try decode([String: SecretReference].self, row["headers_json"]), region: row["region"],
                 timeoutSeconds: row["timeout_seconds"], costInputPerMillionTokens: row["cost_input_per_mtok"],
                 costOutputPerMillionTokens: row["cost_output_per_mtok"],
                 healthCheck: (row["health_check"] as String?).flatMap(HealthCheckMode.init(rawValue:)),

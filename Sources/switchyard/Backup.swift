@@ -31,7 +31,7 @@ struct Backup: AsyncParsableCommand {
             throw ExitCode.failure
         }
         do {
-            let store = try SQLiteStore(path: path)
+            let store = try SQLiteStore.opening(path)
             let size = try await store.backup(to: destination)
             try store.close()
             print("backed up \(path) to \(destination) (\(size) bytes, integrity ok)")

@@ -86,7 +86,7 @@ struct TestBackend: AsyncParsableCommand {
             FileHandle.standardError.write(Data("no provider '\(provider)' in \(config)\n".utf8))
             throw ExitCode.failure
         }
-        let resolved = EffectiveConfiguration.Provider(spec: spec, apiKey: spec.apiKey?.resolve(in: ProcessInfo.processInfo.environment))
+        let resolved = EffectiveConfiguration.Provider(spec: spec, environment: ProcessInfo.processInfo.environment)
         let backend = EffectiveConfiguration.Backend(
             provider: resolved, upstreamModel: model, weight: 1, priority: 0, tags: [], mock: MockSettings(), label: "\(provider)/\(model)")
         let body: JSONValue = .object([
@@ -137,7 +137,13 @@ struct Usage: AsyncParsableCommand {
             else { throw ValidationError("--since: seconds since 1970 or an ISO 8601 date or time") }
             from = parsed
         }
-        let store = try SQLiteStore(path: database)
+        let store: SQLiteStore
+        do {
+            store = try SQLiteStore.opening(database)
+        } catch {
+            FileHandle.standardError.write(Data("switchyard: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
         let rows = try await store.usage(UsageQuery(from: from, groupBy: grouping))
         try store.close()
         print([groupBy, "requests", "errors", "tokens_in", "tokens_out", "cost_usd"].joined(separator: "\t"))

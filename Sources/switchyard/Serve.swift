@@ -58,7 +58,7 @@ struct Serve: AsyncParsableCommand {
         }
         let databasePath = database ?? Self.resolve(seed.server.database, relativeTo: seedPath)
 
-        let store = try SQLiteStore(path: databasePath)
+        let (store, ownerLock) = try Self.openDatabase(databasePath)
         let report = try await store.applySeed(seed.configuration)
         logger.info(
             "seed applied",
@@ -75,7 +75,8 @@ struct Serve: AsyncParsableCommand {
         let writer = EventWriter(store: store, logger: logger)
         let metricsRegistry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metricsRegistry))
-        let banner = Banner(seed: seed, configuration: effective, adminTokenNotice: adminTokenNotice, host: address.host)
+        let banner = Banner(
+            seed: seed, configuration: effective, adminTokenNotice: adminTokenNotice, host: address.host, servesBuiltInExample: seedPath == nil)
         var options = GatewayOptions(server: seed.server, host: address.host, port: address.port, configuration: stored, adminTokens: adminTokens)
         options.databasePath = databasePath
         options.seed = SeedStatus(
@@ -93,6 +94,19 @@ struct Serve: AsyncParsableCommand {
             onServerRunning: { port in banner.print(port: port) })
         try await app.runService()
         try store.close()
+        withExtendedLifetime(ownerLock) {}
+    }
+
+    /// Claims the database file for this process and opens it; on failure says which path, why and
+    /// what to do, and exits with status 1.
+    static func openDatabase(_ path: String) throws -> (SQLiteStore, DatabaseOwnerLock) {
+        do {
+            let lock = try DatabaseOwnerLock(databasePath: path)
+            return (try SQLiteStore.opening(path), lock)
+        } catch {
+            FileHandle.standardError.write(Data("switchyard: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
     }
 
     private func loadSeed(logger: Logger) throws -> (Seed, String?) {
@@ -138,11 +152,14 @@ struct Serve: AsyncParsableCommand {
 }
 
 /// What the gateway prints once it listens: the address, the admin token and a request to paste.
+/// Standard output lands in the journal under systemd, so a real user's token is never printed: only
+/// the built-in example's demo token, and otherwise a placeholder for the user's own.
 struct Banner: Sendable {
     var seed: Seed
     var configuration: EffectiveConfiguration
     var adminTokenNotice: String
     var host: String
+    var servesBuiltInExample: Bool
 
     func print(port: Int) {
         let shownHost = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
@@ -154,8 +171,10 @@ struct Banner: Sendable {
             else { return nil }
             return (token, model)
         }.first
-        if let (token, model) = sample {
-            lines.append("try it:")
+        let model = sample?.1 ?? configuration.modelNames.first
+        if let model {
+            let token = servesBuiltInExample ? sample?.0 ?? "<your user token>" : "<your user token>"
+            lines.append(servesBuiltInExample ? "try it (with the example's demo token):" : "try it with one of your users' tokens:")
             lines.append(
                 "  curl -s \(base)/v1/chat/completions -H 'Authorization: Bearer \(token)' -H 'Content-Type: application/json' \\\n"
                     + "    -d '{\"model\": \"\(model)\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello, Switchyard!\"}]}'")

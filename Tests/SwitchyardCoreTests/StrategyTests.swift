@@ -7,7 +7,7 @@ import Testing
         -> EffectiveConfiguration.Backend
     {
         let provider = EffectiveConfiguration.Provider(
-            spec: ProviderSpec(id: name, format: .mock, costInputPerMillionTokens: costIn, costOutputPerMillionTokens: costOut), apiKey: nil)
+            spec: ProviderSpec(id: name, format: .mock, costInputPerMillionTokens: costIn, costOutputPerMillionTokens: costOut), environment: [:])
         return EffectiveConfiguration.Backend(
             provider: provider, upstreamModel: "m", weight: weight, priority: priority, tags: [], mock: MockSettings(), label: "\(name)/m")
     }

@@ -15,7 +15,10 @@ import Testing
 @Suite struct RequestPathTests {
     static let token = "sk-path-user"
 
-    static func seed(upstreamPort: Int, scheme: String = "http", host: String = "127.0.0.1", params: String = "") -> String {
+    static func seed(
+        upstreamPort: Int, scheme: String = "http", host: String = "127.0.0.1", params: String = "",
+        backends: String = #"{ provider = "up", model = "upstream-m" }"#
+    ) -> String {
         """
         [settings]
         health_check_interval_seconds = 0
@@ -26,11 +29,12 @@ import Testing
         health_check = "none"
 
         [models.m]
+        strategy = "failover"
         [models.m.versions.v1]
         weight = 100
         default = true
         \(params.isEmpty ? "" : "params = \(params)")
-        backends = [ { provider = "up", model = "upstream-m" } ]
+        backends = [ \(backends) ]
 
         [users.u]
         token = "\(token)"
@@ -52,11 +56,12 @@ import Testing
     /// Runs a gateway in front of `upstream` and hands `body` its port.
     static func withGateway(
         _ upstream: ScriptedUpstream, tls: NIOSSLContext? = nil, host: String = "127.0.0.1", params: String = "",
-        options adjust: (inout GatewayOptions) -> Void = { _ in }, _ body: @Sendable (Int, InMemoryOutcomeSink) async throws -> Void
+        backends: String = #"{ provider = "up", model = "upstream-m" }"#, options adjust: (inout GatewayOptions) -> Void = { _ in },
+        _ body: @Sendable (Int, InMemoryOutcomeSink) async throws -> Void
     ) async throws {
         let upstreamPort = try await upstream.start(tls: tls)
         defer { Task { await upstream.stop() } }
-        let seed = seed(upstreamPort: upstreamPort, scheme: tls == nil ? "http" : "https", host: host, params: params)
+        let seed = seed(upstreamPort: upstreamPort, scheme: tls == nil ? "http" : "https", host: host, params: params, backends: backends)
         try await GatewayHarness.runGateway(seed: seed, options: options(adjust), logger: logger, body)
     }
 
@@ -314,6 +319,51 @@ import Testing
             #expect(events.first == #"data: {"choices":[{"delta":{"content":"word"}}]}"#)
             #expect(events.last?.hasPrefix(#"data: {"error":"#) == true)
             #expect(!answer.text.contains("data: [DONE]"))
+        }
+    }
+
+    @Test func aTwoHundredThatIsNotAJSONObjectIsTheBackendsFailure() async throws {
+        let html = "<html><body>Please sign in</body></html>"
+        let upstream = ScriptedUpstream { request in
+            if request.body.contains("\"login-wall\"") {
+                return .reply("HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: \(html.utf8.count)\r\n\r\n\(html)")
+            }
+            if request.body.contains("\"broken-json\"") {
+                return .reply("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 7\r\n\r\n{\"id\":1")
+            }
+            return .reply(cannedCompletion())
+        }
+        let backends = #"{ provider = "up", model = "login-wall" }, { provider = "up", model = "broken-json" }, { provider = "up", model = "fine" }"#
+        try await Self.withGateway(upstream, backends: backends) { port, outcomes in
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            let answer = try await Self.chat(client, port: port)
+            #expect(answer.status == 200, "failed over past the HTML page and the cut JSON")
+            #expect(upstream.chatRequests.count == 3)
+            #expect(outcomes.recorded.map(\.status) == [200])
+            #expect(outcomes.recorded.first?.failovers == 2)
+            try await client.shutdown()
+        }
+        try await Self.withGateway(upstream, backends: #"{ provider = "up", model = "login-wall" }"#) { port, outcomes in
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            let answer = try await Self.chat(client, port: port)
+            try await client.shutdown()
+            #expect(answer.status == 502)
+            #expect(answer.text.contains("something other than a JSON object (content type text/html)"))
+            #expect(!answer.text.contains("sign in"))
+            #expect(outcomes.recorded.map(\.status) == [502])
+        }
+    }
+
+    @Test func credentialsInTheBaseURLAreSentAsBasicAuthorization() async throws {
+        let upstream = ScriptedUpstream { _ in .reply(cannedCompletion()) }
+        try await Self.withGateway(upstream, host: "robot:p%40ss@127.0.0.1") { port, _ in
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            let answer = try await Self.chat(client, port: port)
+            try await client.shutdown()
+            #expect(answer.status == 200)
+            let head = try #require(upstream.chatRequests.first?.head.lowercased())
+            #expect(head.contains("authorization: basic \(Data("robot:p@ss".utf8).base64EncodedString().lowercased())"))
+            #expect(head.contains("host: 127.0.0.1:"))
         }
     }
 

@@ -173,11 +173,11 @@ def stop_process(process: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def start_gateway(seed: str, workdir: Path, config: pytest.Config,
-                  env: Mapping[str, str] | None = None) -> Iterator[str]:
+                  env: Mapping[str, str] | None = None, port: int | None = None) -> Iterator[str]:
     """Run `switchyard serve` on `seed` until the block ends; yield its base URL.
 
     The seed, database and logs live in `workdir`; `env` is added to the
-    process environment. The logs are registered with `config` so that a
+    process environment; `port` is chosen when not given. The logs are registered with `config` so that a
     failing test shows them (see pytest_runtest_makereport below).
     """
     binary = gateway_binary()
@@ -193,7 +193,7 @@ def start_gateway(seed: str, workdir: Path, config: pytest.Config,
     stdout_path, stderr_path = workdir / "stdout.log", workdir / "stderr.log"
     config.stash.setdefault(_GATEWAY_LOGS, []).append((stdout_path, stderr_path))
 
-    port = free_port()
+    port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     process_env = {
         **os.environ,

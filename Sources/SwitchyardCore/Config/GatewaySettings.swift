@@ -58,9 +58,7 @@ package struct ServerSpec: Sendable, Hashable {
         if (try? HostAndPort(parsing: spec.listen)) == nil {
             table.fail("listen", "expected HOST:PORT, got \"\(spec.listen)\"")
         }
-        if case .environment(let name)? = spec.adminToken, environment[name] == nil {
-            table.fail("admin_token", "environment variable \(name) is not set")
-        }
+        if let problem = spec.adminToken?.problem(in: environment) { table.fail("admin_token", problem) }
         table.rejectUnknownKeys()
         return spec
     }

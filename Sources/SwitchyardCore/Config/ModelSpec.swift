@@ -226,6 +226,7 @@ extension ModelSpec {
         let smartAI = table.table("smart_ai").map { SmartAISettings.readSelection(from: $0, defaults: defaultSmartAI) }
         let shorthandBackends = table.tables("backends")
         let versionTables = table.namedTables("versions")
+        table.checkCount(versionTables.count, of: "versions", atMost: ObjectName.maximumVersionsPerModel, what: "versions per model")
         table.rejectUnknownKeys()
 
         var versions: [VersionSpec] = []
@@ -313,6 +314,10 @@ extension ModelSpec {
     ) -> [BackendSpec] {
         if tables.isEmpty {
             table.errors.add(path, "needs at least one backend")
+        }
+        if tables.count > ObjectName.maximumBackendsPerVersion {
+            table.errors.add(path, "at most \(ObjectName.maximumBackendsPerVersion) backends per version (got \(tables.count))")
+            return []
         }
         var backends: [BackendSpec] = []
         for reader in tables {

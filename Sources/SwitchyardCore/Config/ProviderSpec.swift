@@ -51,8 +51,8 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
     /// Base URL including the API prefix, e.g. `https://api.openai.com/v1`. Not used by `mock`.
     package var baseURL: String?
     package var apiKey: SecretReference?
-    /// Extra headers sent with every upstream request.
-    package var headers: [String: String]
+    /// Extra headers sent with every upstream request; a value may be an `env:` reference.
+    package var headers: [String: SecretReference]
     package var region: String?
     /// Upstream request timeout; `nil` uses `settings.request_timeout_seconds`.
     package var timeoutSeconds: Double?
@@ -77,7 +77,7 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
 
     package init(
         id: String, format: ProviderFormat, baseURL: String? = nil, apiKey: SecretReference? = nil,
-        headers: [String: String] = [:], region: String? = nil, timeoutSeconds: Double? = nil,
+        headers: [String: SecretReference] = [:], region: String? = nil, timeoutSeconds: Double? = nil,
         costInputPerMillionTokens: Double = 0, costOutputPerMillionTokens: Double = 0, healthCheck: HealthCheckMode? = nil,
         healthCheckModel: String? = nil, enabled: Bool = true, apiVersion: String? = nil, modelsPath: String? = nil,
         speaks: MockWireFormat = .openai
@@ -110,14 +110,12 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
         }
         let baseURL = table.string("base_url")
         let apiKey = table.string("api_key").map(SecretReference.init(parsing:))
-        let headers = table.stringTable("headers") ?? [:]
-        for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
-            // RFC 9110 field names are tokens; values may not break the header block.
+        let headers = (table.stringTable("headers") ?? [:]).mapValues(SecretReference.init(parsing:))
+        for name in headers.keys.sorted() {
+            // RFC 9110 field names are tokens; values are checked with the other secrets below.
             let tokenCharacters = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
             if name.isEmpty || !name.utf8.allSatisfy(tokenCharacters.contains) {
                 table.fail("headers", "\"\(name)\" is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)")
-            } else if value.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7F }) {
-                table.fail("headers.\(name)", "a header value cannot contain control characters or line breaks")
             }
         }
         let region = table.string("region")
@@ -159,15 +157,14 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
                 if !(baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://")) || baseURL.count < 8
                     || baseURL.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 })
                 {
-                    table.fail("base_url", "must be an http:// or https:// URL, got \"\(baseURL)\"")
+                    table.fail("base_url", "must be an http:// or https:// URL, got \"\(URLCredentials.redacted(baseURL))\"")
                 }
             } else if format.defaultBaseURL == nil {
                 table.fail("base_url", "is required for format \"\(format.rawValue)\"")
             }
         }
-        if case .environment(let name)? = apiKey, environment[name] == nil {
-            table.fail("api_key", "environment variable \(name) is not set")
-        }
+        let secrets = ProviderSpec(id: id, format: format ?? .openai, apiKey: apiKey, headers: headers)
+        for problem in secrets.secretProblems(in: environment) { table.fail(problem.key, problem.reason) }
         guard let format, table.errors.errors.count == errorCount else { return nil }
         return ProviderSpec(
             id: id, format: format, baseURL: baseURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },

@@ -59,9 +59,9 @@ package enum SeedExport {
             "cost_output_per_mtok": number(provider.costOutputPerMillionTokens), "health_check": .string(provider.healthCheck.rawValue),
             "enabled": .bool(provider.enabled),
         ]
-        table["base_url"] = provider.baseURL.map(TOMLNode.string)
+        table["base_url"] = provider.baseURL.map { .string(URLCredentials.redacted($0)) }
         table["api_key"] = provider.apiKey.map(secret)
-        if !provider.headers.isEmpty { table["headers"] = .table(provider.headers.mapValues(TOMLNode.string)) }
+        if !provider.headers.isEmpty { table["headers"] = .table(provider.headers.mapValues(secret)) }
         table["region"] = provider.region.map(TOMLNode.string)
         table["timeout_seconds"] = provider.timeoutSeconds.map(number)
         table["health_check_model"] = provider.healthCheckModel.map(TOMLNode.string)

@@ -31,7 +31,7 @@ package final class TableReader {
         errors.add(keyPath(key), reason)
     }
 
-    private func take(_ key: String) -> TOMLNode? {
+    func take(_ key: String) -> TOMLNode? {
         consumed.insert(key)
         return values[key]
     }
@@ -139,6 +139,11 @@ package final class TableReader {
         guard let reader = table(key) else { return [] }
         var result: [(String, TableReader)] = []
         for name in reader.values.keys.sorted() {
+            if let problem = ObjectName.problem(name) {
+                reader.fail(name, "the name \(problem)")
+                _ = reader.take(name)
+                continue
+            }
             if let child = reader.table(name) {
                 result.append((name, child))
             }

@@ -32,10 +32,12 @@ package struct UserSpec: Sendable, Hashable, Codable {
 
     /// Reads `[users.ID]`; also returns the clear token so the caller can show a ready-to-paste request.
     static func read(id: String, from table: TableReader, environment: [String: String]) -> (UserSpec, token: String)? {
-        let name = table.string("name")
+        let name = table.displayText("name")
         let tokenReference = table.requiredString("token").map(SecretReference.init(parsing:))
         let allowedModels = table.strings("allowed_models") ?? []
         let tags = table.strings("tags") ?? []
+        table.checkCount(allowedModels.count, of: "allowed_models", atMost: ObjectName.maximumListLength, what: "models")
+        table.checkCount(tags.count, of: "tags", atMost: ObjectName.maximumListLength, what: "tags")
         let region = table.string("region")
         let rateLimit = table.table("rate_limit").map(RateLimitSpec.read(from:))
         let budget = table.table("budget").map(BudgetSpec.read(from:))

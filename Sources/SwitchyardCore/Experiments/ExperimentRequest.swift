@@ -17,6 +17,7 @@ package struct ExperimentRequest: Sendable, Hashable {
     package static func read(from table: TableReader) -> ExperimentRequest? {
         let errorCount = table.errors.errors.count
         let name = table.requiredString("name")
+        if let name, let problem = ObjectName.displayProblem(name) { table.fail("name", problem) }
         let description = table.string("description") ?? ""
         let model = table.requiredString("model")
         var strategy = Experiment.Strategy.consistentHash
@@ -67,8 +68,8 @@ package struct ExperimentRequest: Sendable, Hashable {
 
     private static func readVariant(_ table: TableReader) -> Experiment.Variant? {
         defer { table.rejectUnknownKeys() }
-        let id = table.requiredString("id")
-        let name = table.string("name")
+        let id = table.requiredName("id")
+        let name = table.displayText("name")
         let description = table.string("description") ?? ""
         let version = table.string("version")
         let model = table.string("model")

@@ -37,13 +37,13 @@ package enum ConfigurationObject: Sendable, Hashable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// The canonical JSON with secrets left out: what the audit log keeps. A literal API key reads
-    /// `"<redacted>"` (an `env:` reference stays), a user's token digest is dropped.
+    /// The canonical JSON with secrets left out: what the audit log keeps. A provider's literal
+    /// key, header values and URL password read `"<redacted>"` (`env:` references stay), a user's
+    /// token digest is dropped.
     package var auditJSON: String {
         switch self {
-        case .provider(var provider):
-            if case .literal? = provider.apiKey { provider.apiKey = .literal(SeedExport.redacted) }
-            return ConfigurationObject.provider(provider).canonicalJSON
+        case .provider(let provider):
+            return ConfigurationObject.provider(provider.redacted).canonicalJSON
         case .user(var user):
             user.tokenDigest = TokenDigest.redacted
             return ConfigurationObject.user(user).canonicalJSON

@@ -74,9 +74,8 @@ extension ConfigurationObject {
     /// the version that was default before, and the order of versions a release history left.
     func keepingRunTimeState(of stored: ConfigurationObject) -> ConfigurationObject {
         switch (self, stored) {
-        case (.provider(var provider), .provider(let before)):
-            if provider.apiKey == .literal(SeedExport.redacted) { provider.apiKey = before.apiKey }
-            return .provider(provider)
+        case (.provider(let provider), .provider(let before)):
+            return .provider(provider.keepingSecrets(of: before))
         case (.user(var user), .user(let before)):
             if user.tokenDigest == TokenDigest.redacted { user.tokenDigest = before.tokenDigest }
             return .user(user)

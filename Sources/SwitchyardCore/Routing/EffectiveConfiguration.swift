@@ -1,16 +1,39 @@
 /// The configuration routing reads: one immutable value, rebuilt and swapped after every change.
 package struct EffectiveConfiguration: Sendable {
-    /// An enabled provider with its key resolved. A class, so that every backend of the provider
+    /// An enabled provider with its secrets resolved. A class, so that every backend of the provider
     /// shares one instance and handing one around is a retain rather than a copy of its spec.
     package final class Provider: Sendable {
         package let spec: ProviderSpec
-        /// The key with `env:` references resolved; `nil` when none is configured or the variable is unset.
+        /// The key with `env:` references resolved; `nil` when none is configured, the variable is
+        /// unset or its value cannot be sent (control characters: the seed reader refuses those).
         package let apiKey: String?
+        /// The extra headers with `env:` references resolved, those that can be sent.
+        package let headers: [(name: String, value: String)]
+        /// Every secret value the provider sends or holds, for `redacting`.
+        private let secrets: [String]
         package var id: String { spec.id }
 
-        package init(spec: ProviderSpec, apiKey: String?) {
+        package init(spec: ProviderSpec, environment: [String: String]) {
             self.spec = spec
-            self.apiKey = apiKey
+            apiKey = spec.apiKey?.resolvedHeaderValue(in: environment)
+            headers = spec.headers.sorted { $0.key < $1.key }.compactMap { name, value in
+                value.resolvedHeaderValue(in: environment).map { (name, $0) }
+            }
+            let candidates =
+                [spec.apiKey?.resolve(in: environment), spec.baseURL.flatMap(URLCredentials.password(in:))]
+                + spec.headers.values.map { $0.resolve(in: environment) }
+            // Longest first, so that a secret holding another is replaced whole.
+            secrets = candidates.compactMap { $0 }.filter { $0.count >= 4 }.sorted { $0.count > $1.count }
+        }
+
+        /// The text with every secret of the provider (key, header values, URL password) replaced by
+        /// the placeholder: what error texts about the provider pass through before anyone sees them.
+        package func redacting(_ text: String) -> String {
+            var text = text
+            for secret in secrets where text.contains(secret) {
+                text = text.replacing(secret, with: SeedExport.redacted)
+            }
+            return text
         }
     }
 
@@ -88,7 +111,7 @@ package struct EffectiveConfiguration: Sendable {
         settings = spec.settings
         var providers: [String: Provider] = [:]
         for provider in spec.providers where provider.enabled {
-            providers[provider.id] = Provider(spec: provider, apiKey: provider.apiKey?.resolve(in: environment))
+            providers[provider.id] = Provider(spec: provider, environment: environment)
         }
         var models: [String: Model] = [:]
         for model in spec.models where model.enabled {

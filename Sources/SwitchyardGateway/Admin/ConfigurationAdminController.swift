@@ -14,6 +14,7 @@ package struct ConfigurationAdminController: Sendable {
     let databasePath: String?
     let startedAt: Double
     let auth: AdminAuthenticator
+    let listening: ListeningAddress
 
     package func addRoutes(to router: Router<GatewayContext>) {
         addProviderRoutes(to: router)
@@ -34,6 +35,7 @@ package struct ConfigurationAdminController: Sendable {
             var body = try await AdminAuthenticator.jsonObject(request)
             let id = try Self.identity(&body, "id")
             let provider = try Self.read { () throws(ConfigurationErrors) in try ObjectReader.provider(id: id, body: body, environment: environment) }
+            try await refuseSelfReference(provider)
             try await releases.mapErrors { try await releases.put(.provider(provider), .create, actor: actor) }
             return Response.json(Self.json(provider), status: .created)
         }
@@ -44,16 +46,11 @@ package struct ConfigurationAdminController: Sendable {
         router.put("/api/providers/{id}") { request, context in
             let actor = try auth.authorize(request)
             let stored = try await provider(context.pathParameter("id"))
-            var body = try await AdminAuthenticator.jsonObject(request)
-            // The stored key stays unless the body names one (or removes it with null).
-            switch body["api_key"] {
-            case nil: body["api_key"] = stored.apiKey.map { .string($0.written) }
-            case .null?: body["api_key"] = nil
-            default: break
-            }
+            let body = Self.keepingMaskedSecrets(try await AdminAuthenticator.jsonObject(request), of: stored)
             let provider = try Self.read { () throws(ConfigurationErrors) in
                 try ObjectReader.provider(id: stored.id, body: body, environment: environment)
-            }
+            }.keepingSecrets(of: stored)
+            try await refuseSelfReference(provider)
             try await releases.mapErrors { try await releases.put(.provider(provider), .update, actor: actor) }
             return Response.json(Self.json(provider))
         }
@@ -63,6 +60,39 @@ package struct ConfigurationAdminController: Sendable {
             try await releases.mapErrors { try await releases.delete("provider:\(id)", actor: actor) }
             return Response(status: .noContent)
         }
+    }
+
+    /// A provider whose base URL is this gateway would send every request round again: refused.
+    private func refuseSelfReference(_ provider: ProviderSpec) async throws {
+        guard provider.format != .mock, let baseURL = provider.effectiveBaseURL, await listening.isGateway(baseURL) else { return }
+        throw AdminError(
+            status: .unprocessableContent,
+            message:
+                "'base_url' leads to this gateway itself (\(URLCredentials.redacted(baseURL))): requests to the provider would come round again.",
+            field: "base_url")
+    }
+
+    /// A body as a client sends it back after a GET: `null` leaves a key out, the stored key stays
+    /// unless the body names one (or removes it with null), and a secret shown masked (key, header
+    /// value, URL password) means "keep the stored one".
+    static func keepingMaskedSecrets(_ body: [String: JSONValue], of stored: ProviderSpec) -> [String: JSONValue] {
+        var body = body.filter { $0.key == "api_key" || $0.value != .null }
+        switch body["api_key"] {
+        case nil: body["api_key"] = stored.apiKey.map { .string($0.written) }
+        case .null?: body["api_key"] = nil
+        case let value? where value == masked(stored.apiKey): body["api_key"] = stored.apiKey.map { .string($0.written) }
+        default: break
+        }
+        if case .object(var headers)? = body["headers"] {
+            for (name, value) in headers {
+                if let secret = stored.headers[name], value == masked(secret) { headers[name] = .string(secret.written) }
+            }
+            body["headers"] = .object(headers)
+        }
+        if let storedURL = stored.baseURL, body["base_url"] == .string(URLCredentials.redacted(storedURL)) {
+            body["base_url"] = .string(storedURL)
+        }
+        return body
     }
 
     private func provider(_ id: String) async throws -> ProviderSpec {
@@ -293,8 +323,11 @@ package struct ConfigurationAdminController: Sendable {
         guard let value = body.removeValue(forKey: key) else {
             throw AdminError(status: .unprocessableContent, message: "'\(key)' is required.", field: key)
         }
-        guard case .string(let text) = value, !text.isEmpty, text.count <= 200, !text.contains("/") else {
+        guard case .string(let text) = value, !text.contains("/") else {
             throw AdminError(status: .unprocessableContent, message: "'\(key)' must be a non-empty string without '/'.", field: key)
+        }
+        if let problem = ObjectName.problem(text) {
+            throw AdminError(status: .unprocessableContent, message: "'\(key)' \(problem).", field: key)
         }
         return text
     }
@@ -324,13 +357,14 @@ package struct ConfigurationAdminController: Sendable {
 
     static func json(_ provider: ProviderSpec) -> JSONValue {
         .object([
-            "id": .string(provider.id), "format": .string(provider.format.rawValue), "base_url": provider.baseURL.map(JSONValue.string) ?? .null,
-            "api_key": masked(provider.apiKey), "headers": .object(provider.headers.mapValues(JSONValue.string)),
+            "id": .string(provider.id), "format": .string(provider.format.rawValue),
+            "base_url": provider.baseURL.map { .string(URLCredentials.redacted($0)) } ?? .null,
+            "api_key": masked(provider.apiKey), "headers": .object(provider.headers.mapValues(masked)),
             "region": provider.region.map(JSONValue.string) ?? .null, "timeout_seconds": provider.timeoutSeconds.map(JSONValue.number) ?? .null,
             "cost_input_per_mtok": .number(provider.costInputPerMillionTokens), "cost_output_per_mtok": .number(provider.costOutputPerMillionTokens),
             "health_check": .string(provider.healthCheck.rawValue), "health_check_model": provider.healthCheckModel.map(JSONValue.string) ?? .null,
             "api_version": provider.apiVersion.map(JSONValue.string) ?? .null, "models_path": provider.modelsPath.map(JSONValue.string) ?? .null,
-            "speaks": .string(provider.speaks.rawValue), "enabled": .bool(provider.enabled),
+            "speaks": provider.format == .mock ? .string(provider.speaks.rawValue) : .null, "enabled": .bool(provider.enabled),
         ])
     }
 

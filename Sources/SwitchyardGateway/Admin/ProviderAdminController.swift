@@ -32,7 +32,7 @@ package struct ProviderAdminController: Sendable {
         guard let spec = await releases.configuration.providers.first(where: { $0.id == id && $0.enabled }) else {
             throw AdminError.notFound("Provider '\(id)'", field: "id")
         }
-        return EffectiveConfiguration.Provider(spec: spec, apiKey: spec.apiKey?.resolve(in: environment))
+        return EffectiveConfiguration.Provider(spec: spec, environment: environment)
     }
 
     static func json(_ models: ProviderModels, format: ProviderFormat) -> JSONValue {

@@ -36,6 +36,9 @@ package struct ReleaseAdminController: Sendable {
                     guard !model.versions.contains(where: { $0.name == version.name }) else {
                         throw .conflict("name", "Version '\(version.name)' exists already.")
                     }
+                    guard model.versions.count < ObjectName.maximumVersionsPerModel else {
+                        throw .invalid("name", "At most \(ObjectName.maximumVersionsPerModel) versions per model; delete one first.")
+                    }
                     var changed = model
                     changed.versions.append(
                         VersionSpec(
@@ -204,13 +207,7 @@ package struct ReleaseAdminController: Sendable {
         router.get("/api/audit") { request, _ in
             _ = try auth.authorize(request)
             let query = request.uri.queryParameters
-            var since: Double?
-            if let text = query.get("since") {
-                guard let value = Double(text) ?? ISO8601DateFormatter().date(from: text)?.timeIntervalSince1970 else {
-                    throw AdminError.invalid("since", "'since' must be seconds since 1970 or an ISO 8601 time.")
-                }
-                since = value
-            }
+            let since = try UsageAdminController.time(query.get("since"), field: "since")
             var limit = 100
             if let text = query.get("limit") {
                 guard let value = Int(text), (1...10_000).contains(value) else {
@@ -266,6 +263,8 @@ package struct ReleaseAdminController: Sendable {
     private static func readBackends(_ table: TableReader, providers: Set<String>) -> [BackendSpec]? {
         guard let tables = table.tables("backends") else { return nil }
         if tables.isEmpty { table.fail("backends", "needs at least one backend") }
+        table.checkCount(tables.count, of: "backends", atMost: ObjectName.maximumBackendsPerVersion, what: "backends per version")
+        guard tables.count <= ObjectName.maximumBackendsPerVersion else { return nil }
         return tables.compactMap { backendTable in
             guard let backend = BackendSpec.read(from: backendTable) else { return nil }
             guard providers.contains(backend.provider) else {
@@ -277,7 +276,7 @@ package struct ReleaseAdminController: Sendable {
     }
 
     private static func readVersion(from table: TableReader, providers: Set<String>, requireName: Bool) -> VersionSpec? {
-        let name = table.requiredString("name")
+        let name = table.requiredName("name")
         let weight = readPercent(table, "weight") ?? 0
         let params = table.jsonObject("params") ?? [:]
         let active = table.bool("active") ?? true

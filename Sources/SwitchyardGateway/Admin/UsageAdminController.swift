@@ -31,10 +31,15 @@ package struct UsageAdminController: Sendable {
         }
     }
 
-    /// Seconds since 1970, or an ISO 8601 date or time.
+    /// Seconds since 1970 (up to the year 9999; never `nan` or `inf`), or an ISO 8601 date or time.
     static func time(_ text: String?, field: String) throws -> Double? {
         guard let text else { return nil }
-        if let seconds = Double(text) { return seconds }
+        if let seconds = Double(text) {
+            guard seconds.isFinite, (0...253_402_300_799).contains(seconds) else {
+                throw AdminError.invalid(field, "'\(field)' must be seconds since 1970, up to the year 9999.")
+            }
+            return seconds
+        }
         if let date = ISO8601DateFormatter().date(from: text) { return date.timeIntervalSince1970 }
         if let day = try? Date(text, strategy: .iso8601.year().month().day()) { return day.timeIntervalSince1970 }
         throw AdminError.invalid(field, "'\(field)' must be seconds since 1970 or an ISO 8601 date or time.")

@@ -68,6 +68,13 @@ package struct GatewayError: HTTPResponseError, Sendable {
         GatewayError(status: .badGateway, message: "Upstream answered badly: \(detail)", type: "upstream_error", code: "bad_upstream_response")
     }
 
+    package static func loopDetected(hops: Int) -> GatewayError {
+        GatewayError(
+            status: HTTPResponse.Status(code: 508, reasonPhrase: "Loop Detected"),
+            message: "The request has passed through \(hops) Switchyard gateways: a provider's base_url leads back to a gateway.",
+            type: "server_error", code: "loop_detected")
+    }
+
     package static func serverBusy() -> GatewayError {
         GatewayError(
             status: .serviceUnavailable, message: "The gateway is at its connection limit; try again shortly.", type: "server_error",

@@ -77,7 +77,7 @@ package struct HealthProber: Service {
         }
         if provider.spec.healthCheck == .chat {
             if let key = provider.apiKey { request.headers.add(name: "authorization", value: "Bearer \(key)") }
-            for (name, value) in provider.spec.headers { request.headers.replaceOrAdd(name: name, value: value) }
+            for (name, value) in provider.headers { request.headers.replaceOrAdd(name: name, value: value) }
         }
         do {
             let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
@@ -87,7 +87,7 @@ package struct HealthProber: Service {
             if provider.spec.healthCheck == .models && (code == 404 || code == 405) { return nil }
             return code >= 500 || code == 429 || code == 401 || code == 403 ? "HTTP \(code)" : nil
         } catch {
-            return "\(error)"
+            return provider.redacting("\(error)")
         }
     }
 }

@@ -83,14 +83,14 @@ package struct ModelDiscovery: Service {
             let response = try await client.execute(request, timeout: .milliseconds(Int64(timeoutSeconds * 1000)))
             let body = try await response.body.collect(upTo: 8 << 20)
             guard (200..<300).contains(Int(response.status.code)) else {
-                return .failure(FetchError(message: "GET \(request.url) answered HTTP \(response.status.code)"))
+                return .failure(FetchError(message: "GET \(URLCredentials.redacted(request.url)) answered HTTP \(response.status.code)"))
             }
             guard let json = try? JSONValue.parse(body.readableBytesView) else {
-                return .failure(FetchError(message: "GET \(request.url) answered with something other than JSON"))
+                return .failure(FetchError(message: "GET \(URLCredentials.redacted(request.url)) answered with something other than JSON"))
             }
             return .success(modelIDs(in: json))
         } catch {
-            return .failure(FetchError(message: "GET \(request.url) failed: \(error)"))
+            return .failure(FetchError(message: provider.redacting("GET \(URLCredentials.redacted(request.url)) failed: \(error)")))
         }
     }
 
@@ -118,7 +118,7 @@ package struct ModelDiscovery: Service {
         if spec.format == .anthropic {
             request.headers.add(name: "anthropic-version", value: spec.effectiveAPIVersion ?? "")
         }
-        for (name, value) in spec.headers { request.headers.replaceOrAdd(name: name, value: value) }
+        for (name, value) in provider.headers { request.headers.replaceOrAdd(name: name, value: value) }
         return request
     }
 

@@ -62,6 +62,8 @@ final class ClientExchange: UpstreamResponseHandler {
 
     private var nextBackend = 0
     private var attempts = 0
+    /// Switchyard gateways the request passed before this one (`x-switchyard-hops`).
+    private var hops = 0
     private var lastError: GatewayError?
     private var lastFailedBackend: String?
     private var attempt: (any UpstreamAttempt)?
@@ -113,6 +115,9 @@ final class ClientExchange: UpstreamResponseHandler {
         guard let user = Self.authenticate(requestHead.headers, in: configuration) else {
             return fail(.invalidAPIKey())
         }
+        let hops = requestHead.headers.first(name: Relay.hopsHeader).flatMap { Int($0) } ?? 0
+        guard hops < Relay.maximumHops else { return fail(.loopDetected(hops: hops)) }
+        self.hops = hops
         let body: ClientRequestBody
         do {
             body = try ClientRequestBody(bytes, endpoint: endpoint)
@@ -254,6 +259,7 @@ final class ClientExchange: UpstreamResponseHandler {
             if let value = requestHead.headers.first(name: name) { forwarded.append((name, value)) }
         }
         forwarded.append(("traceparent", upstreamTraceparent))
+        forwarded.append((Relay.hopsHeader, String(hops + 1)))
         return forwarded
     }
 
@@ -281,7 +287,8 @@ final class ClientExchange: UpstreamResponseHandler {
         upstreamStatus = status
         upstreamContentType = headers.first(name: "content-type")
         collected.clear()
-        if status >= 500 || status == 429 {
+        // 508: a gateway further on found a loop; every backend of this provider would lead into it again.
+        if (status >= 500 && status != 508) || status == 429 {
             if status == 429 {
                 services.health.coolDown(
                     backend.label, until: HealthRegistry.now() + Relay.retryAfterSeconds(headers.first(name: "retry-after")))
@@ -381,6 +388,12 @@ final class ClientExchange: UpstreamResponseHandler {
     /// A whole (non-stream) answer arrived: passed on with the upstream's status and content type.
     private func finishAnswer() {
         guard let backend, let draft else { return }
+        guard Self.isJSONAnswer(contentType: upstreamContentType, body: collected) else {
+            // A 200 that is not an answer (an HTML login page, a proxy's error text): the backend failed.
+            let type = upstreamContentType.map { "content type \($0)" } ?? "no content type"
+            attemptFailed(.badUpstreamResponse("the upstream answered HTTP \(upstreamStatus) with something other than a JSON object (\(type))"))
+            return
+        }
         phase = .finished
         cancelTimer()
         services.health.record(backend.label, success: true, latencyMilliseconds: headLatency)
@@ -391,6 +404,12 @@ final class ClientExchange: UpstreamResponseHandler {
         headers.add(name: "content-length", value: String(collected.readableBytes))
         writeWhole(status: upstreamStatus, headers: headers, body: collected)
         services.sink.record(draft.finish(status: upstreamStatus, firstByteAt: .now, usage: usage, provider: backend.provider.spec))
+    }
+
+    /// Whether a whole answer is one JSON object, sent as JSON (or with no content type at all).
+    static func isJSONAnswer(contentType: String?, body: ByteBuffer) -> Bool {
+        if let contentType, !contentType.lowercased().contains("json") { return false }
+        return body.withUnsafeReadableBytes { JSONValueKind.ofDocument($0) } == .object
     }
 
     /// The answer broke off before it was whole: nothing has reached the client yet.

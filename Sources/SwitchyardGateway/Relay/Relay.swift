@@ -6,6 +6,12 @@ import NIOCore
 enum Relay {
     static let keepAliveComment = ByteBuffer(string: ": keep-alive\n\n")
 
+    /// Counts the Switchyard gateways a request has passed: a provider whose base_url leads back to
+    /// a gateway would otherwise send each request round until a pool or a deadline runs out.
+    static let hopsHeader = "x-switchyard-hops"
+    /// Gateways in a row that are still a chain (an edge gateway in front of regional ones) rather than a loop.
+    static let maximumHops = 5
+
     /// Keep-alive comments sent, exported once a metrics backend is bootstrapped.
     static let keepAlivesSent = Counter(label: "switchyard_sse_keepalives_total")
 

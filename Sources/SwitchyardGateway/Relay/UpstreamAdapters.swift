@@ -56,7 +56,7 @@ package struct UpstreamAdapters: Sendable {
             var body = ByteBuffer()
             body.writeBytes(translated.jsonBytes)
             translator.inner = try send(
-                request, body: body, path: "/messages", headers: headers, provider: provider, on: loop, handler: translator)
+                request, body: body, path: "/messages", headers: headers, provider: backend.provider, on: loop, handler: translator)
             return translator
         case .azure:
             // Azure routes by deployment in the path; the key goes in `api-key`.
@@ -65,16 +65,16 @@ package struct UpstreamAdapters: Sendable {
             let headers = backend.provider.apiKey.map { [("api-key", $0)] } ?? []
             return try send(
                 request, body: request.body, path: "/openai/deployments/\(deployment)/\(request.endpoint.rawValue)?api-version=\(version)",
-                headers: headers, provider: provider, on: loop, handler: handler)
+                headers: headers, provider: backend.provider, on: loop, handler: handler)
         case .ollama:
             let headers = backend.provider.apiKey.map { [("authorization", "Bearer \($0)")] } ?? []
             return try send(
-                request, body: request.body, path: "/v1/\(request.endpoint.rawValue)", headers: headers, provider: provider, on: loop,
+                request, body: request.body, path: "/v1/\(request.endpoint.rawValue)", headers: headers, provider: backend.provider, on: loop,
                 handler: handler)
         case .openai:
             let headers = backend.provider.apiKey.map { [("authorization", "Bearer \($0)")] } ?? []
             return try send(
-                request, body: request.body, path: "/\(request.endpoint.rawValue)", headers: headers, provider: provider, on: loop,
+                request, body: request.body, path: "/\(request.endpoint.rawValue)", headers: headers, provider: backend.provider, on: loop,
                 handler: handler)
         }
     }
@@ -91,10 +91,10 @@ package struct UpstreamAdapters: Sendable {
 
     /// POSTs a JSON body with the gateway's headers (request id, forwarded client headers, the provider's own).
     private func send(
-        _ request: OutgoingRequest, body: ByteBuffer, path: String, headers extra: [(String, String)], provider: ProviderSpec,
-        on loop: any EventLoop, handler: any UpstreamResponseHandler
+        _ request: OutgoingRequest, body: ByteBuffer, path: String, headers extra: [(String, String)],
+        provider: EffectiveConfiguration.Provider, on loop: any EventLoop, handler: any UpstreamResponseHandler
     ) throws(GatewayError) -> UpstreamCall {
-        guard let baseURL = provider.effectiveBaseURL, let origin = client.origin(of: baseURL, on: loop) else {
+        guard let baseURL = provider.spec.effectiveBaseURL, let origin = client.origin(of: baseURL, on: loop) else {
             throw GatewayError.upstreamUnreachable("provider '\(provider.id)' has no usable base_url")
         }
         var headers = HTTPHeaders()
@@ -107,6 +107,7 @@ package struct UpstreamAdapters: Sendable {
         headers.add(name: "x-request-id", value: request.requestID)
         for (name, value) in request.forwardedHeaders { headers.add(name: name, value: value) }
         for (name, value) in provider.headers { headers.replaceOrAdd(name: name, value: value) }
+        if let basic = origin.basicAuthorization, !headers.contains(name: "authorization") { headers.add(name: "authorization", value: basic) }
         let head = UpstreamRequestHead(path: origin.basePath + path, headers: headers, body: body)
         guard let call = client.call(head, to: origin, on: loop, handler: handler) else {
             throw GatewayError.upstreamUnreachable("TLS is not available for provider '\(provider.id)'")

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where an upstream listens, read once from a provider's base URL: the key of a connection pool.
 package struct UpstreamOrigin: Hashable, Sendable {
     package var host: String
@@ -7,8 +9,11 @@ package struct UpstreamOrigin: Hashable, Sendable {
     package var basePath: String
     /// The `Host` header: the host, and the port when it is not the scheme's default.
     package var hostHeader: String
+    /// `Basic …` from credentials in the URL (`https://user:password@host`), sent when the provider
+    /// sends no `authorization` of its own.
+    package var basicAuthorization: String?
 
-    /// `http://host[:port][/path]` or `https://…`; `nil` for anything else.
+    /// `http://[user:password@]host[:port][/path]` or `https://…`; `nil` for anything else.
     package init?(baseURL: String) {
         let usesTLS: Bool
         var rest: Substring
@@ -21,9 +26,15 @@ package struct UpstreamOrigin: Hashable, Sendable {
         } else {
             return nil
         }
-        let authority = rest.prefix { $0 != "/" && $0 != "?" }
+        var authority = rest.prefix { $0 != "/" && $0 != "?" }
         rest = rest.dropFirst(authority.count)
-        guard !authority.isEmpty, !authority.contains("@") else { return nil }
+        if let at = authority.lastIndex(of: "@") {
+            let userInfo = String(authority[..<at])
+            let decoded = userInfo.removingPercentEncoding ?? userInfo
+            basicAuthorization = "Basic " + Data(decoded.utf8).base64EncodedString()
+            authority = authority[authority.index(after: at)...]
+        }
+        guard !authority.isEmpty else { return nil }
         var host = authority
         var port = usesTLS ? 443 : 80
         if authority.hasPrefix("[") {
