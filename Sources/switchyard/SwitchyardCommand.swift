@@ -3,7 +3,7 @@ import SwitchyardCore
 
 @main
 struct SwitchyardCommand: AsyncParsableCommand {
-    static let version = SwitchyardVersion.current
+    static let version = SwitchyardVersion.description
 
     static let configuration = CommandConfiguration(
         commandName: "switchyard",
@@ -14,7 +14,7 @@ struct SwitchyardCommand: AsyncParsableCommand {
 }
 
 struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the version.")
+    static let configuration = CommandConfiguration(abstract: "Print the version and the git commit it was built from.")
 
     func run() {
         print("switchyard \(SwitchyardCommand.version)")
