@@ -11,7 +11,7 @@ E2E_PACKAGES := openai pytest httpx selenium jsonschema openapi-spec-validator s
 # The stamp names the package list, so a changed list installs again.
 VENV_READY := $(VENV)/.installed-$(shell echo "$(E2E_PACKAGES)" | md5sum | cut -c1-8)
 
-.PHONY: all deps browser-deps build release run test test-swift test-e2e lint format bench bench-gateway clean dist deb test-dist test-monitoring
+.PHONY: all deps browser-deps build release run test test-swift test-e2e lint format bench bench-gateway clean dist deb test-dist test-monitoring soak fuzz
 
 all: build
 
@@ -122,6 +122,18 @@ test-monitoring: $(PROMTOOL)
 test-dist: deb test-monitoring $(VENV_READY)
 	packaging/test-dist dist/switchyard $(DEB)
 	SWITCHYARD_BIN=dist/switchyard $(PYTHON) -m pytest -q Tests/e2e/test_monitoring.py
+
+# SOAK_MINUTES (default 30) of mixed load with injected upstream faults on the static release build,
+# then the books checked (bench/soak.py; report in .build/bench/soak.md). Not part of make test.
+soak: dist $(VENV_READY)
+	SWITCHYARD_BIN=dist/switchyard $(PYTHON) bench/soak.py
+
+# The seed reader and the SSE splitter against FUZZ_ROUNDS mutated inputs each (the same property
+# tests make test runs with 3000); the last seed read is kept in /tmp/switchyard-fuzz-last.toml.
+FUZZ_ROUNDS ?= 200000
+fuzz: deps
+	$(LOCK) $(SWIFT) build --build-tests
+	SWITCHYARD_FUZZ_ROUNDS=$(FUZZ_ROUNDS) SWITCHYARD_FUZZ_KEEP_INPUT=1 $(SWIFT) test --skip-build --filter "SeedFuzzTests|ServerSentEventFuzzTests|RequestBodyScanTests"
 
 clean:
 	rm -rf $(BUILD_DIR) $(DIST_SCRATCH) dist

@@ -1,8 +1,12 @@
+import Foundation
 import Testing
 
 @testable import SwitchyardCore
 
 @Suite struct RequestBodyScanTests {
+    /// Rounds of the random-body property tests: `SWITCHYARD_FUZZ_ROUNDS` (`make fuzz`), else a few thousand.
+    static let rounds = ProcessInfo.processInfo.environment["SWITCHYARD_FUZZ_ROUNDS"].flatMap(Int.init)
+
     // MARK: Reading
 
     @Test func membersAreListedInOrderWithTheirValuesAndKinds() throws {
@@ -337,7 +341,7 @@ import Testing
 
     @Test func randomBodiesScanAsTheirParsedTreeReads() throws {
         var generator = RequestBodyGenerator(seed: 0x5EED_0001)
-        for round in 0..<3000 {
+        for round in 0..<(Self.rounds ?? 3000) {
             let body = generator.body()
             let scan = try RequestBodyScan.scan(body)
             let tree = try JSONValue.parse(body)
@@ -410,7 +414,7 @@ import Testing
     @Test func mutatedBodiesAreRefusedExactlyWhenTheParserRefusesThem() {
         var generator = RequestBodyGenerator(seed: 0x5EED_0003)
         var refused = 0
-        for round in 0..<4000 {
+        for round in 0..<(Self.rounds ?? 4000) {
             let body = generator.mutate(generator.body())
             let parsed = outcome(parsing: body)
             if case .failure = parsed { refused += 1 }

@@ -1,0 +1,83 @@
+import Foundation
+import NIOCore
+import SwitchyardCore
+import Testing
+
+@testable import SwitchyardGateway
+
+/// The SSE splitter against random streams cut at random places: what it passes on never depends on
+/// how the bytes were chunked, every byte is either passed on, dropped as a whole event or still
+/// pending, and an event over the cap is reported. Rounds: `SWITCHYARD_FUZZ_ROUNDS` (default 3000).
+@Suite struct ServerSentEventFuzzTests {
+    static let rounds = ProcessInfo.processInfo.environment["SWITCHYARD_FUZZ_ROUNDS"].flatMap(Int.init) ?? 3_000
+
+    struct Run: Equatable {
+        var written: [UInt8] = []
+        var kept: [[UInt8]] = []
+        var remainder: [UInt8] = []
+        var tooLarge = false
+    }
+
+    static func run(_ stream: [UInt8], chunks: [Int], maxEventBytes: Int) -> Run {
+        var splitter = ServerSentEventSplitter()
+        var result = Run()
+        var offset = 0
+        for size in chunks + [stream.count] where offset < stream.count {
+            var chunk = ByteBuffer(bytes: stream[offset..<min(stream.count, offset + size)])
+            offset += chunk.readableBytes
+            let outcome = splitter.split(
+                &chunk, maxEventBytes: maxEventBytes,
+                keep: { event in
+                    // Comments are dropped, as the relay drops the upstream's usage-only chunk.
+                    let kept = event.getInteger(at: event.readerIndex, as: UInt8.self) != UInt8(ascii: ":")
+                    if kept { result.kept.append(Array(event.readableBytesView)) }
+                    return kept
+                },
+                write: { result.written += Array($0.readableBytesView) })
+            if outcome == .eventTooLarge {
+                result.tooLarge = true
+                break
+            }
+        }
+        if !result.tooLarge { result.remainder = splitter.takeRemainder().map { Array($0.readableBytesView) } ?? [] }
+        return result
+    }
+
+    @Test func whatIsPassedOnDoesNotDependOnTheChunking() {
+        var random = SplitMix64(seed: 0x5EED_55E0)
+        let pieces = ["data: ", "{\"a\":1}", "\n", "\n\n", "\r\n", "\n\r\n", ": keep-alive", "event: x", "\r", "ü", "[DONE]", "data:", " "]
+        var tooLarge = 0
+        for round in 0..<Self.rounds {
+            var stream: [UInt8] = []
+            for _ in 0..<Int(random.next() % 40) { stream += Array(pieces[Int(random.next() % UInt64(pieces.count))].utf8) }
+            if random.next() % 10 == 0 { stream += [UInt8](repeating: UInt8(ascii: "y"), count: Int(random.next() % 600)) }
+            let cap = 64 + Int(random.next() % 512)
+            let whole = Self.run(stream, chunks: [stream.count], maxEventBytes: cap)
+            var chunks: [Int] = []
+            var left = stream.count
+            while left > 0 {
+                let size = 1 + Int(random.next() % UInt64(min(left, 24)))
+                chunks.append(size)
+                left -= size
+            }
+            let chunked = Self.run(stream, chunks: chunks, maxEventBytes: cap)
+            if whole.tooLarge || chunked.tooLarge {
+                // A cap is reached when an unfinished event outgrows it, which chunking may reach earlier.
+                tooLarge += 1
+                #expect(chunked.written.count <= stream.count)
+                continue
+            }
+            #expect(chunked == whole, "round \(round): \(String(decoding: stream, as: UTF8.self).debugDescription)")
+            #expect(whole.written == whole.kept.flatMap { $0 }, "round \(round): written is the kept events, in order")
+            let dropped = stream.count - whole.written.count - whole.remainder.count
+            #expect(dropped >= 0 && stream.suffix(whole.remainder.count).elementsEqual(whole.remainder), "round \(round)")
+            #expect(!Self.holdsEventEnd(whole.remainder), "round \(round): a whole event was left pending")
+        }
+        #expect(tooLarge > 0 && tooLarge < Self.rounds / 2)
+    }
+
+    static func holdsEventEnd(_ bytes: [UInt8]) -> Bool {
+        let text = String(decoding: bytes, as: UTF8.self)
+        return text.contains("\n\n") || text.contains("\n\r\n")
+    }
+}
