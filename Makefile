@@ -11,7 +11,7 @@ E2E_PACKAGES := openai pytest httpx selenium jsonschema openapi-spec-validator s
 # The stamp names the package list, so a changed list installs again.
 VENV_READY := $(VENV)/.installed-$(shell echo "$(E2E_PACKAGES)" | md5sum | cut -c1-8)
 
-.PHONY: all deps browser-deps build release run test test-swift test-e2e lint format bench bench-gateway clean dist deb test-dist test-monitoring soak fuzz
+.PHONY: all deps browser-deps build release run test test-swift test-e2e lint format bench bench-gateway clean dist deb test-dist test-monitoring soak fuzz bench-clients
 
 all: build
 
@@ -122,6 +122,21 @@ test-monitoring: $(PROMTOOL)
 test-dist: deb test-monitoring $(VENV_READY)
 	packaging/test-dist dist/switchyard $(DEB)
 	SWITCHYARD_BIN=dist/switchyard $(PYTHON) -m pytest -q Tests/e2e/test_monitoring.py
+
+# The request path's own upstream client against AsyncHTTPClient's delegate API on the same event
+# loop: requests/s and CPU per request, then instructions per request under callgrind.
+CLIENT_BENCH := $(BUILD_DIR)/release/switchyard-clientbench
+bench-clients: deps
+	$(LOCK) $(SWIFT) build -c release --product switchyard-clientbench
+	$(CLIENT_BENCH) 50000 both | tee $(BUILD_DIR)/bench/clients.md
+	for client in own ahc; do \
+		for count in 2000 4000; do \
+			valgrind --tool=callgrind --callgrind-out-file=/dev/null $(CLIENT_BENCH) $$count $$client 2>&1 | sed -n "s/.*Collected : \([0-9]*\)/$$client $$count \1/p"; \
+		done; \
+	done | awk '{ ir[$$1, $$2] = $$3 } END { \
+		printf "| client | instructions per request (callgrind: the run of 4000 minus the run of 2000, each with its 10 %% warm-up) |\n|---|---|\n"; \
+		printf "| own | %.0f |\n| AsyncHTTPClient delegate | %.0f |\n", (ir["own", 4000] - ir["own", 2000]) / 2200, (ir["ahc", 4000] - ir["ahc", 2000]) / 2200 }' \
+		| tee -a $(BUILD_DIR)/bench/clients.md
 
 # SOAK_MINUTES (default 30) of mixed load with injected upstream faults on the static release build,
 # then the books checked (bench/soak.py; report in .build/bench/soak.md). Not part of make test.

@@ -102,6 +102,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The request path's upstream client against AsyncHTTPClient's delegate API (`make bench-clients`); not shipped.
+        .executableTarget(
+            name: "switchyard-clientbench",
+            dependencies: [
+                "SwitchyardGateway",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Load tools for `make bench` (paced SSE upstream, concurrent streams, sequential requests);
         // SwiftNIO only, so they can be built and run apart from the gateway. Not shipped.
         .executableTarget(
