@@ -30,7 +30,7 @@ let package = Package(
         .target(
             name: "SwitchyardCore",
             dependencies: [
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto")
             ],
             swiftSettings: swiftSettings
         ),

@@ -269,7 +269,10 @@ import Testing
             [products.sub]
 
             """.utf8)
-        let fragments = ["[", "]", "[[", "]]", "{", "}", "=", ",", ".", "\"", "'", "\"\"\"", "'''", "\\", "\\u", "#", "\n", "\r", "\r\n", "\t", " ", "0", "_", "e", "-", ":", "\u{0}", "\u{85}", "\u{2028}", "é", "nan", "1979-"]
+        let fragments = [
+            "[", "]", "[[", "]]", "{", "}", "=", ",", ".", "\"", "'", "\"\"\"", "'''", "\\", "\\u", "#", "\n", "\r", "\r\n", "\t", " ", "0", "_", "e",
+            "-", ":", "\u{0}", "\u{85}", "\u{2028}", "é", "nan", "1979-",
+        ]
         var random = SplitMix64(seed: 0x70_4D4C)
         var (read, refused) = (0, 0)
         for _ in 0..<5_000 {
@@ -298,7 +301,8 @@ import Testing
     /// A text that is equal for equal trees (keys sorted, `nan` equal to itself).
     static func canonical(_ node: TOMLNode) -> String {
         switch node {
-        case .table(let table): return "{" + table.keys.sorted().map { "\($0.debugDescription)=\(canonical(table[$0]!))" }.joined(separator: ",") + "}"
+        case .table(let table):
+            return "{" + table.keys.sorted().map { "\($0.debugDescription)=\(canonical(table[$0]!))" }.joined(separator: ",") + "}"
         case .array(let items): return "[" + items.map(canonical).joined(separator: ",") + "]"
         default: return "\(node)"
         }

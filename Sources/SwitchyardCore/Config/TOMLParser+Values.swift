@@ -256,9 +256,11 @@ extension TOMLParser {
                 throw error("\\\(length == 4 ? "u" : "U")\(String(value, radix: 16, uppercase: true)) is not a Unicode scalar value", at: start)
             }
             UTF8.encode(scalar) { text.append($0) }
-        case let byte where multiline && (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")):
+        case let byte
+        where multiline && (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")):
             skipSpaces()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\n") || (bytes[index] == UInt8(ascii: "\r") && next(is: UInt8(ascii: "\n"))) else {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\n") || (bytes[index] == UInt8(ascii: "\r") && next(is: UInt8(ascii: "\n")))
+            else {
                 throw error("a backslash followed by white space must end the line", at: start)
             }
             while index < bytes.count {
@@ -349,7 +351,8 @@ extension TOMLParser {
             (position, isFloat) = (exponent, true)
         }
         guard position == token.endIndex else {
-            throw NumberError(reason: "\(quoted) is not a valid number" + (token.contains(UInt8(ascii: "_")) ? " (underscores go only between digits)" : ""))
+            throw NumberError(
+                reason: "\(quoted) is not a valid number" + (token.contains(UInt8(ascii: "_")) ? " (underscores go only between digits)" : ""))
         }
         let plain = String(decoding: token.filter { $0 != UInt8(ascii: "_") }, as: UTF8.self)
         if isFloat {
@@ -414,8 +417,10 @@ extension TOMLParser {
         let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
         _ = try field(2, in: 1...days, "day")
         guard year >= 1 else { throw error("year 0000 is not a valid date", at: start) }
-        if index < bytes.count, bytes[index] == UInt8(ascii: "T") || bytes[index] == UInt8(ascii: "t")
-            || (bytes[index] == UInt8(ascii: " ") && index + 1 < bytes.count && (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index + 1]))
+        if index < bytes.count,
+            bytes[index] == UInt8(ascii: "T") || bytes[index] == UInt8(ascii: "t")
+                || (bytes[index] == UInt8(ascii: " ") && index + 1 < bytes.count
+                    && (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index + 1]))
         {
             index += 1
             try time()
