@@ -1,0 +1,470 @@
+/// Values: strings, numbers, booleans, dates and times, arrays and inline tables.
+extension TOMLParser {
+    /// The value at the reader; `depth` counts the tables and arrays around it.
+    mutating func value(depth: Int) throws(ConfigurationError) -> TOMLNode {
+        guard depth < Self.maximumDepth else { throw error("nested too deeply (more than \(Self.maximumDepth) levels)") }
+        guard index < bytes.count else { throw unexpected("a value") }
+        switch bytes[index] {
+        case UInt8(ascii: "\""):
+            return .string(try starts(with: "\"\"\"") ? multilineBasicString() : basicString())
+        case UInt8(ascii: "'"):
+            return .string(try starts(with: "'''") ? multilineLiteralString() : literalString())
+        case UInt8(ascii: "["): return try array(depth: depth + 1)
+        case UInt8(ascii: "{"): return try inlineTable(depth: depth + 1)
+        case UInt8(ascii: "0")...UInt8(ascii: "9") where isDateOrTime(): return try dateOrTime()
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "i"), UInt8(ascii: "n"),
+            UInt8(ascii: "t"), UInt8(ascii: "f"):
+            return try scalar()
+        default: throw unexpected("a value")
+        }
+    }
+
+    func starts(with text: StaticString) -> Bool {
+        let count = text.utf8CodeUnitCount
+        guard index + count <= bytes.count else { return false }
+        return (0..<count).allSatisfy { bytes[index + $0] == text.utf8Start[$0] }
+    }
+
+    // MARK: Arrays and inline tables
+
+    /// `[1, 2, 3]`, over several lines if need be, with comments and a trailing comma allowed.
+    mutating func array(depth: Int) throws(ConfigurationError) -> TOMLNode {
+        index += 1
+        var items: [TOMLNode] = []
+        while true {
+            try skipArraySpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(items)
+            }
+            items.append(try value(depth: depth))
+            try skipArraySpace()
+            guard index < bytes.count else { throw unexpected("',' or ']' to close the array") }
+            if bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(items)
+            }
+            guard bytes[index] == UInt8(ascii: ",") else { throw unexpected("',' or ']' to close the array") }
+            index += 1
+        }
+    }
+
+    /// Spaces, newlines and comments between array items.
+    mutating func skipArraySpace() throws(ConfigurationError) {
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"): index += 1
+            case UInt8(ascii: "\r") where next(is: UInt8(ascii: "\n")): index += 2
+            case UInt8(ascii: "#"): try comment()
+            default: return
+            }
+        }
+    }
+
+    /// `{ a = 1, b.c = 2 }` on one line, without a trailing comma; closed once read.
+    mutating func inlineTable(depth: Int) throws(ConfigurationError) -> TOMLNode {
+        index += 1
+        let table = TableBuilder()
+        skipSpaces()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return .table([:])
+        }
+        while true {
+            let keyStart = index
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                throw error("an inline table cannot end with a comma")
+            }
+            let key = try self.key()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "=") else { throw unexpected("'=' after the key") }
+            index += 1
+            skipSpaces()
+            guard depth + key.count <= Self.maximumDepth else { throw error("nested too deeply", at: keyStart) }
+            let value = try self.value(depth: depth + key.count - 1)
+            var inner = table
+            for (position, part) in key.dropLast().enumerated() {
+                switch inner.entries[part] {
+                case nil:
+                    let created = TableBuilder()
+                    inner.entries[part] = .table(created)
+                    inner = created
+                case .table(let existing): inner = existing
+                case .value, .tables:
+                    throw error("\(Self.dotted(key[...position])) is already a value, it cannot hold more keys", at: keyStart)
+                }
+            }
+            let last = key[key.count - 1]
+            guard inner.entries[last] == nil else { throw error("key \(Self.dotted(key[...])) is defined twice", at: keyStart) }
+            inner.entries[last] = .value(value)
+            skipSpaces()
+            guard index < bytes.count else { throw unexpected("',' or '}' to close the inline table") }
+            if bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .table(table.node())
+            }
+            guard bytes[index] == UInt8(ascii: ",") else {
+                throw unexpected("',' or '}' to close the inline table (an inline table stays on one line)")
+            }
+            index += 1
+            skipSpaces()
+        }
+    }
+
+    // MARK: Strings
+
+    /// `"…"` with escapes, on one line.
+    mutating func basicString() throws(ConfigurationError) -> String {
+        index += 1
+        var text: [UInt8] = []
+        while true {
+            guard index < bytes.count else { throw unexpected("'\"' to close the string") }
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "\""):
+                index += 1
+                return String(decoding: text, as: UTF8.self)
+            case UInt8(ascii: "\\"): try escape(into: &text, multiline: false)
+            case UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+                throw unexpected("'\"' to close the string (a string with line breaks is written \"\"\"…\"\"\")")
+            case let byte where Self.isControl(byte): throw unexpected("a string character (write control characters as \\uXXXX)")
+            default:
+                text.append(byte)
+                index += 1
+            }
+        }
+    }
+
+    /// `"""…"""` with escapes and line breaks; a newline right after the opening quotes is dropped.
+    mutating func multilineBasicString() throws(ConfigurationError) -> String {
+        index += 3
+        skipNewline()
+        var text: [UInt8] = []
+        while true {
+            guard index < bytes.count else { throw unexpected("'\"\"\"' to close the string") }
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "\"") where starts(with: "\"\"\""):
+                return closeMultiline(text, quote: byte)
+            case UInt8(ascii: "\\"): try escape(into: &text, multiline: true)
+            case UInt8(ascii: "\n"):
+                text.append(byte)
+                index += 1
+            case UInt8(ascii: "\r") where next(is: UInt8(ascii: "\n")):
+                text.append(UInt8(ascii: "\n"))
+                index += 2
+            case let byte where Self.isControl(byte): throw unexpected("a string character (write control characters as \\uXXXX)")
+            default:
+                text.append(byte)
+                index += 1
+            }
+        }
+    }
+
+    /// `'…'`: no escapes, one line.
+    mutating func literalString() throws(ConfigurationError) -> String {
+        index += 1
+        let start = index
+        while true {
+            guard index < bytes.count else { throw unexpected("\"'\" to close the string") }
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "'") {
+                index += 1
+                return String(decoding: bytes[start..<index - 1], as: UTF8.self)
+            }
+            if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
+                throw unexpected("\"'\" to close the string (a string with line breaks is written '''…''')")
+            }
+            if Self.isControl(byte) { throw unexpected("a string character") }
+            index += 1
+        }
+    }
+
+    /// `'''…'''`: no escapes; a newline right after the opening quotes is dropped.
+    mutating func multilineLiteralString() throws(ConfigurationError) -> String {
+        index += 3
+        skipNewline()
+        var text: [UInt8] = []
+        while true {
+            guard index < bytes.count else { throw unexpected("\"'''\" to close the string") }
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "'"), starts(with: "'''") { return closeMultiline(text, quote: byte) }
+            if byte == UInt8(ascii: "\r"), next(is: UInt8(ascii: "\n")) {
+                text.append(UInt8(ascii: "\n"))
+                index += 2
+                continue
+            }
+            if Self.isControl(byte), byte != UInt8(ascii: "\n") { throw unexpected("a string character") }
+            text.append(byte)
+            index += 1
+        }
+    }
+
+    /// At the closing three quotes: up to two more quotes right after them belong to the string.
+    mutating func closeMultiline(_ text: [UInt8], quote: UInt8) -> String {
+        var text = text
+        index += 3
+        for _ in 0..<2 where index < bytes.count && bytes[index] == quote {
+            text.append(quote)
+            index += 1
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    mutating func skipNewline() {
+        if index < bytes.count, bytes[index] == UInt8(ascii: "\n") {
+            index += 1
+        } else if index < bytes.count, bytes[index] == UInt8(ascii: "\r"), next(is: UInt8(ascii: "\n")) {
+            index += 2
+        }
+    }
+
+    /// A backslash escape in a basic string; in a multi-line one, a backslash ending a line drops the
+    /// line break and the white space after it.
+    mutating func escape(into text: inout [UInt8], multiline: Bool) throws(ConfigurationError) {
+        let start = index
+        index += 1
+        guard index < bytes.count else { throw unexpected("an escape character after '\\'") }
+        let simple: UInt8? =
+            switch bytes[index] {
+            case UInt8(ascii: "b"): 0x08
+            case UInt8(ascii: "t"): 0x09
+            case UInt8(ascii: "n"): 0x0A
+            case UInt8(ascii: "f"): 0x0C
+            case UInt8(ascii: "r"): 0x0D
+            case UInt8(ascii: "\""): UInt8(ascii: "\"")
+            case UInt8(ascii: "\\"): UInt8(ascii: "\\")
+            default: nil
+            }
+        if let simple {
+            text.append(simple)
+            index += 1
+            return
+        }
+        switch bytes[index] {
+        case UInt8(ascii: "u"), UInt8(ascii: "U"):
+            let length = bytes[index] == UInt8(ascii: "u") ? 4 : 8
+            index += 1
+            var value: UInt32 = 0
+            for _ in 0..<length {
+                guard index < bytes.count, let digit = Self.hexDigit(bytes[index]) else {
+                    throw unexpected("\(length) hexadecimal digits after \\\(length == 4 ? "u" : "U")")
+                }
+                value = value << 4 | UInt32(digit)
+                index += 1
+            }
+            guard let scalar = Unicode.Scalar(value) else {
+                throw error("\\\(length == 4 ? "u" : "U")\(String(value, radix: 16, uppercase: true)) is not a Unicode scalar value", at: start)
+            }
+            UTF8.encode(scalar) { text.append($0) }
+        case let byte
+        where multiline && (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")):
+            skipSpaces()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\n") || (bytes[index] == UInt8(ascii: "\r") && next(is: UInt8(ascii: "\n")))
+            else {
+                throw error("a backslash followed by white space must end the line", at: start)
+            }
+            while index < bytes.count {
+                switch bytes[index] {
+                case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"): index += 1
+                case UInt8(ascii: "\r") where next(is: UInt8(ascii: "\n")): index += 2
+                default: return
+                }
+            }
+        case let byte where byte < 0x20 || byte == 0x7F:
+            throw error("a backslash must start an escape such as \\n (a line-ending backslash works only in \"\"\" strings)", at: start)
+        default:
+            throw error("invalid escape '\\\(character(at: index))'; a backslash is written \\\\", at: start)
+        }
+    }
+
+    static func hexDigit(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
+
+/// Numbers, booleans, dates and times.
+extension TOMLParser {
+    /// A number, `true`, `false`, `inf` or `nan`: the run of characters that can make one, checked whole.
+    mutating func scalar() throws(ConfigurationError) -> TOMLNode {
+        let start = index
+        while index < bytes.count, Self.isBare(bytes[index]) || bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: ".") {
+            index += 1
+        }
+        let token = bytes[start..<index]
+        switch String(decoding: token, as: UTF8.self) {
+        case "true": return .bool(true)
+        case "false": return .bool(false)
+        case "inf", "+inf": return .double(.infinity)
+        case "-inf": return .double(-.infinity)
+        case "nan", "+nan", "-nan": return .double(.nan)
+        default: break
+        }
+        do {
+            return try Self.number(token)
+        } catch {
+            throw self.error(error.reason, at: start)
+        }
+    }
+
+    struct NumberError: Error {
+        var reason: String
+    }
+
+    /// Decimal, hexadecimal, octal and binary integers (64-bit) and decimal floats, `_` only between digits.
+    static func number(_ token: ArraySlice<UInt8>) throws(NumberError) -> TOMLNode {
+        let text = String(decoding: token, as: UTF8.self)
+        let quoted = "'\(text.count > 40 ? String(text.prefix(40)) + "…" : text)'"
+        if token.count > 2, token.first == UInt8(ascii: "0"), let radix = Self.radix(token[token.startIndex + 1]) {
+            let digits = token.dropFirst(2)
+            guard groupedDigits(digits, radix: radix) == digits.endIndex, !digits.isEmpty else {
+                throw NumberError(reason: "\(quoted) is not a valid number")
+            }
+            guard let value = Int(String(decoding: digits.filter { $0 != UInt8(ascii: "_") }, as: UTF8.self), radix: radix) else {
+                throw NumberError(reason: "\(quoted) is out of the 64-bit integer range")
+            }
+            return .integer(value)
+        }
+        var position = token.startIndex
+        if position < token.endIndex, token[position] == UInt8(ascii: "+") || token[position] == UInt8(ascii: "-") { position += 1 }
+        let integerStart = position
+        position = groupedDigits(token[position...], radix: 10)
+        guard position > integerStart else { throw NumberError(reason: "\(quoted) is not a valid value") }
+        if token[integerStart] == UInt8(ascii: "0"), position > integerStart + 1 {
+            throw NumberError(reason: "\(quoted): leading zeros are not allowed")
+        }
+        var isFloat = false
+        if position < token.endIndex, token[position] == UInt8(ascii: ".") {
+            let fraction = groupedDigits(token[(position + 1)...], radix: 10)
+            guard fraction > position + 1 else { throw NumberError(reason: "\(quoted): a decimal point must have digits on both sides") }
+            (position, isFloat) = (fraction, true)
+        }
+        if position < token.endIndex, token[position] == UInt8(ascii: "e") || token[position] == UInt8(ascii: "E") {
+            position += 1
+            if position < token.endIndex, token[position] == UInt8(ascii: "+") || token[position] == UInt8(ascii: "-") { position += 1 }
+            let exponent = groupedDigits(token[position...], radix: 10)
+            guard exponent > position else { throw NumberError(reason: "\(quoted): the exponent needs digits") }
+            (position, isFloat) = (exponent, true)
+        }
+        guard position == token.endIndex else {
+            throw NumberError(
+                reason: "\(quoted) is not a valid number" + (token.contains(UInt8(ascii: "_")) ? " (underscores go only between digits)" : ""))
+        }
+        let plain = String(decoding: token.filter { $0 != UInt8(ascii: "_") }, as: UTF8.self)
+        if isFloat {
+            guard let value = Double(plain) else { throw NumberError(reason: "\(quoted) is not a valid number") }
+            return .double(value)
+        }
+        guard let value = Int(plain) else { throw NumberError(reason: "\(quoted) is out of the 64-bit integer range") }
+        return .integer(value)
+    }
+
+    static func radix(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "x"): 16
+        case UInt8(ascii: "o"): 8
+        case UInt8(ascii: "b"): 2
+        default: nil
+        }
+    }
+
+    /// Where a run of digits of `radix` with single underscores between them ends (its start if there is none).
+    static func groupedDigits(_ text: ArraySlice<UInt8>, radix: Int) -> Int {
+        var position = text.startIndex
+        var end = position
+        while position < text.endIndex {
+            if let digit = hexDigit(text[position]), Int(digit) < radix {
+                position += 1
+                end = position
+            } else if text[position] == UInt8(ascii: "_"), position > text.startIndex, position == end, position + 1 < text.endIndex,
+                let digit = hexDigit(text[position + 1]), Int(digit) < radix
+            {
+                position += 1
+            } else {
+                break
+            }
+        }
+        return end
+    }
+
+    // MARK: Dates and times
+
+    /// `1979-05-27`, `1979-05-27T07:32:00Z`, `1979-05-27 07:32:00.5-07:00`, `07:32:00`: kept as written.
+    func isDateOrTime() -> Bool {
+        func digits(_ offsets: Range<Int>) -> Bool {
+            offsets.allSatisfy { index + $0 < bytes.count && (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index + $0]) }
+        }
+        let dashAt4 = index + 4 < bytes.count && bytes[index + 4] == UInt8(ascii: "-")
+        let colonAt2 = index + 2 < bytes.count && bytes[index + 2] == UInt8(ascii: ":")
+        return (digits(0..<4) && dashAt4) || (digits(0..<2) && colonAt2)
+    }
+
+    mutating func dateOrTime() throws(ConfigurationError) -> TOMLNode {
+        let start = index
+        if bytes[index + 2] == UInt8(ascii: ":") {
+            try time()
+            return .other(String(decoding: bytes[start..<index], as: UTF8.self))
+        }
+        let year = try field(4, in: 0...9999, "year")
+        try expect(UInt8(ascii: "-"), "date")
+        let month = try field(2, in: 1...12, "month")
+        try expect(UInt8(ascii: "-"), "date")
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        _ = try field(2, in: 1...days, "day")
+        guard year >= 1 else { throw error("year 0000 is not a valid date", at: start) }
+        if index < bytes.count,
+            bytes[index] == UInt8(ascii: "T") || bytes[index] == UInt8(ascii: "t")
+                || (bytes[index] == UInt8(ascii: " ") && index + 1 < bytes.count
+                    && (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index + 1]))
+        {
+            index += 1
+            try time()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "Z") || bytes[index] == UInt8(ascii: "z") {
+                index += 1
+            } else if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                index += 1
+                _ = try field(2, in: 0...23, "offset hour")
+                try expect(UInt8(ascii: ":"), "offset")
+                _ = try field(2, in: 0...59, "offset minute")
+            }
+        }
+        return .other(String(decoding: bytes[start..<index], as: UTF8.self))
+    }
+
+    /// `HH:MM:SS` with an optional fraction of a second.
+    mutating func time() throws(ConfigurationError) {
+        _ = try field(2, in: 0...23, "hour")
+        try expect(UInt8(ascii: ":"), "time")
+        _ = try field(2, in: 0...59, "minute")
+        try expect(UInt8(ascii: ":"), "time (seconds are required)")
+        _ = try field(2, in: 0...59, "second")
+        guard index < bytes.count, bytes[index] == UInt8(ascii: ".") else { return }
+        index += 1
+        let start = index
+        while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+        guard index > start else { throw unexpected("digits after the decimal point of the seconds") }
+    }
+
+    mutating func field(_ width: Int, in range: ClosedRange<Int>, _ name: String) throws(ConfigurationError) -> Int {
+        var value = 0
+        for _ in 0..<width {
+            guard index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) else {
+                throw unexpected("a \(width)-digit \(name)")
+            }
+            value = value * 10 + Int(bytes[index] - UInt8(ascii: "0"))
+            index += 1
+        }
+        guard range.contains(value) else { throw error("\(name) \(value) is out of range", at: index - width) }
+        return value
+    }
+
+    mutating func expect(_ byte: UInt8, _ what: String) throws(ConfigurationError) {
+        guard index < bytes.count, bytes[index] == byte else { throw unexpected("'\(Character(Unicode.Scalar(byte)))' in the \(what)") }
+        index += 1
+    }
+}
