@@ -79,6 +79,11 @@ import Testing
         #expect(URLCredentials.redacted("https://h/v1/x@y") == "https://h/v1/x@y", "an @ in the path is not user information")
         #expect(URLCredentials.password(in: "http://u:p:q@h") == "p:q")
         #expect(URLCredentials.password(in: "http://h") == nil)
+        // User information without a password is hidden whole, and taken back whole (found by SeedFuzzTests).
+        let stored = ProviderSpec(id: "p", format: .openai, baseURL: "https://robotw@h/v1")
+        let exported = ProviderSpec(id: "p", format: .openai, baseURL: URLCredentials.redacted("https://robotw@h/v1"))
+        #expect(exported.baseURL == "https://<redacted>@h/v1")
+        #expect(exported.keepingSecrets(of: stored).baseURL == "https://robotw@h/v1")
     }
 
     @Test func errorTextsLoseEverySecretOfTheProvider() throws {

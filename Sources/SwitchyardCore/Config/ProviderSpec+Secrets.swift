@@ -19,9 +19,8 @@ extension ProviderSpec {
         for (name, value) in headers where value == placeholder {
             copy.headers[name] = stored.headers[name]
         }
-        if let baseURL, let storedURL = stored.baseURL, URLCredentials.password(in: baseURL) == SeedExport.redacted,
-            URLCredentials.redacted(storedURL) == baseURL
-        {
+        // The stored URL's placeholder form (`user:<redacted>@`, or `<redacted>@` for user information without a password).
+        if let baseURL, let storedURL = stored.baseURL, baseURL != storedURL, URLCredentials.redacted(storedURL) == baseURL {
             copy.baseURL = storedURL
         }
         return copy
