@@ -15,7 +15,8 @@ import SwitchyardGateway
 let requests = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 20_000 : 20_000
 let which = CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : "both"
 let requestBody = ByteBuffer(string: #"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#)
-let answer = #"{"id":"c","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hello"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}"#
+let answer =
+    #"{"id":"c","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hello"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}"#
 
 /// A keep-alive HTTP/1.1 server that answers every request with the same chat completion.
 final class CannedAnswer: ChannelInboundHandler, @unchecked Sendable {
