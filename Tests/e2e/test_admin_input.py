@@ -99,9 +99,9 @@ def test_admin_input_is_checked_at_the_door(tmp_path: Path, pytestconfig) -> Non
 
 def test_seed_names_are_checked(tmp_path: Path) -> None:
     (tmp_path / "seed.toml").write_text(
-        '[providers.demo]\nformat = "mock"\n[models."two words"]\nbackends = [ { provider = "demo", model = "a" } ]\n'
+        '[providers.demo]\nformat = "mock"\n[models."two\\twords"]\nbackends = [ { provider = "demo", model = "a" } ]\n'
         '[models.ok.versions."v\\u0007"]\nbackends = [ { provider = "demo", model = "a" } ]\n')
     result = subprocess.run([str(gateway_binary()), "validate", "seed.toml"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert "models.two words" in result.stderr and "printable characters only" in result.stderr, result.stderr
+    assert "models.two\twords" in result.stderr and "one line of printable characters" in result.stderr, result.stderr
     assert "models.ok.versions" in result.stderr, result.stderr

@@ -426,7 +426,7 @@ def test_providers(admin: Admin) -> None:
     }).json()
     assert created["api_key"] == "sk-…abcd", "a literal key is shown as its first 3 and last 4 characters"
     assert created["base_url"] == "http://127.0.0.1:9/v1"
-    assert created["headers"] == {"X-Team": "e2e"} and created["region"] == "eu" and created["timeout_seconds"] == 5
+    assert created["headers"] == {"X-Team": "…"} and created["region"] == "eu" and created["timeout_seconds"] == 5
     assert admin.get("/api/providers/remote", expect=200).json() == created
     assert "sk-test-1234567890abcd" not in admin.get("/api/providers", expect=200).text
 

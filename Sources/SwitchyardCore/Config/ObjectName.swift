@@ -8,12 +8,13 @@ package enum ObjectName {
     package static let maximumVersionsPerModel = 32
     package static let maximumListLength = 256
 
-    /// Why `name` cannot name an object: empty, too long, or holding white space or control characters.
+    /// Why `name` cannot name an object: empty, too long, or holding white space other than the
+    /// space, or control characters.
     package static func problem(_ name: String) -> String? {
         if name.isEmpty { return "must not be empty" }
         if name.count > maximumLength { return "must be at most \(maximumLength) characters long" }
-        if name.unicodeScalars.contains(where: { isUnprintable($0) || $0.properties.isWhitespace }) {
-            return "must be printable characters only: no spaces, line breaks or control characters"
+        if name.unicodeScalars.contains(where: { isUnprintable($0) || ($0.properties.isWhitespace && $0 != " ") }) {
+            return "must be one line of printable characters: no tabs, line breaks or control characters"
         }
         return nil
     }
