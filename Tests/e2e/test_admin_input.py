@@ -92,6 +92,10 @@ def test_admin_input_is_checked_at_the_door(tmp_path: Path, pytestconfig) -> Non
         assert answer.status_code == 508, answer.text
         assert answer.json()["error"]["code"] == "loop_detected"
         assert time.monotonic() - started < 10
+        for hops, status in (("-3", 200), ("junk", 200), ("4", 200), ("5", 508)):
+            answer = http.post("/v1/chat/completions", headers={"Authorization": f"Bearer {USER}", "x-switchyard-hops": hops},
+                               json={"model": "chat", "messages": [{"role": "user", "content": "hi"}]})
+            assert answer.status_code == status, (hops, answer.text)
         time.sleep(1.5)  # the outcome writer's batch
         rows = {row["key"]: row for row in http.get("/api/usage?group_by=model").json()["rows"]}
         assert rows["loop"]["requests"] == 5, rows

@@ -115,7 +115,7 @@ final class ClientExchange: UpstreamResponseHandler {
         guard let user = Self.authenticate(requestHead.headers, in: configuration) else {
             return fail(.invalidAPIKey())
         }
-        let hops = requestHead.headers.first(name: Relay.hopsHeader).flatMap { Int($0) } ?? 0
+        let hops = max(0, requestHead.headers.first(name: Relay.hopsHeader).flatMap { Int($0) } ?? 0)
         guard hops < Relay.maximumHops else { return fail(.loopDetected(hops: hops)) }
         self.hops = hops
         let body: ClientRequestBody
@@ -259,7 +259,7 @@ final class ClientExchange: UpstreamResponseHandler {
             if let value = requestHead.headers.first(name: name) { forwarded.append((name, value)) }
         }
         forwarded.append(("traceparent", upstreamTraceparent))
-        forwarded.append((Relay.hopsHeader, String(hops + 1)))
+        forwarded.append((Relay.hopsHeader, Relay.hopCounts[hops]))
         return forwarded
     }
 
@@ -408,7 +408,7 @@ final class ClientExchange: UpstreamResponseHandler {
 
     /// Whether a whole answer is one JSON object, sent as JSON (or with no content type at all).
     static func isJSONAnswer(contentType: String?, body: ByteBuffer) -> Bool {
-        if let contentType, !contentType.lowercased().contains("json") { return false }
+        if let contentType, !contentType.contains("json"), !contentType.lowercased().contains("json") { return false }
         return body.withUnsafeReadableBytes { JSONValueKind.ofDocument($0) } == .object
     }
 

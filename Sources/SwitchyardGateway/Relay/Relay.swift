@@ -11,6 +11,8 @@ enum Relay {
     static let hopsHeader = "x-switchyard-hops"
     /// Gateways in a row that are still a chain (an edge gateway in front of regional ones) rather than a loop.
     static let maximumHops = 5
+    /// The header value the next gateway gets, by the hops before this one: no string built per request.
+    static let hopCounts = (1...maximumHops).map(String.init)
 
     /// Keep-alive comments sent, exported once a metrics backend is bootstrapped.
     static let keepAlivesSent = Counter(label: "switchyard_sse_keepalives_total")
