@@ -725,7 +725,8 @@ def test_routing_views(admin: Admin, http: httpx.Client) -> None:
     assert field_of(admin.post("/api/routing/decide", expect=404, json={"model": "nope"})) == "model"
     assert field_of(admin.post("/api/routing/decide", expect=404, json={"model": "chat", "api_user": "nobody"})) == "api_user"
     assert field_of(admin.post("/api/routing/decide", expect=403, json={"model": "chat", "api_user": "limited"})) == "model"
-    admin.post("/api/routing/decide", expect=503, json={"model": "chat", "exclude_providers": ["mock"]})
+    refused = admin.post("/api/routing/decide", expect=409, json={"model": "chat", "exclude_providers": ["mock"]})
+    assert field_of(refused) == "model" and "503 (no_healthy_backend)" in refused.json()["error"]["message"], refused.text
     assert field_of(admin.post("/api/routing/decide", expect=400, json={"model": "chat", "strategy": "fastest"})) == "strategy"
 
     rows = admin.get("/api/health/backends", expect=200).json()["backends"]

@@ -102,6 +102,12 @@ package struct RoutingAdminController: Sendable {
         let decision: RouteDecision
         do {
             decision = try client.route(routeRequest, in: configuration, dryRun: true)
+        } catch let error as GatewayError where error.status.code >= 500 {
+            // The question was fine; the model's present state is what cannot serve it.
+            let code = error.code.map { " (\($0))" } ?? ""
+            throw AdminError(
+                status: .conflict, message: "A request would now be refused with \(error.status.code)\(code): \(error.message)",
+                field: "model")
         } catch let error as GatewayError {
             throw AdminError(status: error.status, message: error.message, field: error.param)
         }
