@@ -264,12 +264,23 @@ def reloader(gateway_url: str, seed_path: Path, upstream_url: str, books: Books,
             books.reloads += 1
 
 
-def sampler(pid: int, samples: list[tuple[float, float, int]], started: float, stop: threading.Event) -> None:
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS and its parts: RssAnon (heap, stacks) and RssFile (mapped files: the binary, the database)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "RssAnon", "RssFile"):
+            fields[name] = int(value.split()[0]) / 1024
+    return fields
+
+
+def sampler(pid: int, samples: list[tuple[float, float, int]], parts: list[tuple[float, float, float]], started: float,
+            stop: threading.Event) -> None:
     while True:
-        status = Path(f"/proc/{pid}/status").read_text()
-        rss_kb = int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
+        memory = memory_mb(pid)
         fds = len(os.listdir(f"/proc/{pid}/fd"))
-        samples.append((time.monotonic() - started, rss_kb / 1024, fds))
+        samples.append((time.monotonic() - started, memory["VmRSS"], fds))
+        parts.append((time.monotonic() - started, memory["RssAnon"], memory["RssFile"]))
         if stop.wait(10):
             return
 
@@ -291,12 +302,13 @@ def main() -> int:
     gateway = Gateway(seed(upstream.base_url, 20), workdir)
     books = Books()
     samples: list[tuple[float, float, int]] = []
+    parts: list[tuple[float, float, float]] = []
     stop, stop_sampling = threading.Event(), threading.Event()
     started = time.monotonic()
     threads = [threading.Thread(target=worker, args=(gateway.url, books, stop, index)) for index in range(WORKERS)]
     threads += [threading.Thread(target=admin, args=(gateway.url, books, stop)),
                 threading.Thread(target=reloader, args=(gateway.url, workdir / "seed.toml", upstream.base_url, books, stop))]
-    sampling = threading.Thread(target=sampler, args=(gateway.process.pid, samples, started, stop_sampling))
+    sampling = threading.Thread(target=sampler, args=(gateway.process.pid, samples, parts, started, stop_sampling))
     print(f"soak: {MINUTES:g} minutes against {os.environ.get('SWITCHYARD_BIN')} in {workdir}", flush=True)
     for thread in threads + [sampling]:
         thread.start()
@@ -304,7 +316,9 @@ def main() -> int:
         while time.monotonic() - started < DURATION:
             time.sleep(min(60, DURATION - (time.monotonic() - started)))
             _, rss, fds = samples[-1]
-            print(f"  {int((time.monotonic() - started) / 60)} min: {books.answered} answered, RSS {rss:.1f} MB, {fds} fds", flush=True)
+            _, anon, mapped = parts[-1]
+            print(f"  {int((time.monotonic() - started) / 60)} min: {books.answered} answered, RSS {rss:.1f} MB "
+                  f"(anonymous {anon:.1f}, files {mapped:.1f}), {fds} fds", flush=True)
     finally:
         stop.set()
         for thread in threads:
@@ -322,6 +336,8 @@ def main() -> int:
     after = [(t, rss, fds) for t, rss, fds in samples if t >= WARMUP]
     rss_slope = slope_per_hour([(t, rss) for t, rss, _ in after])
     fd_slope = slope_per_hour([(t, fds) for t, _, fds in after])
+    anon_slope = slope_per_hour([(t, anon) for t, anon, _ in parts if t >= WARMUP])
+    file_slope = slope_per_hour([(t, mapped) for t, _, mapped in parts if t >= WARMUP])
     fd_range = max(fds for _, _, fds in after) - min(fds for _, _, fds in after) if after else 0
     checks = {
         "5xx and stream errors all injected": not unexpected,
@@ -344,7 +360,8 @@ def main() -> int:
         f"| rollouts finished | {books.rollouts['promoted']} promoted, {books.rollouts['aborted']} aborted |",
         f"| seed reloads | {books.reloads} |",
         f"| RSS first / after warm-up / last | {samples[0][1]:.1f} / {after[0][1] if after else 0:.1f} / {samples[-1][1]:.1f} MB |",
-        f"| RSS slope after warm-up ({WARMUP / 60:g} min) | {rss_slope:+.2f} MB/hour |",
+        f"| RSS slope after warm-up ({WARMUP / 60:g} min) | {rss_slope:+.2f} MB/hour "
+        f"(anonymous {anon_slope:+.2f}, mapped files {file_slope:+.2f}) |",
         f"| open fds after warm-up: min / max, slope | {min(f for _, _, f in after) if after else 0} / "
         f"{max(f for _, _, f in after) if after else 0}, {fd_slope:+.2f}/hour |",
         f"| request_log rows | {logged} |",
@@ -358,6 +375,8 @@ def main() -> int:
     output = ROOT / ".build" / "bench"
     output.mkdir(parents=True, exist_ok=True)
     (output / "soak.md").write_text(report + "\n")
+    (output / "soak-memory.csv").write_text("seconds,rss_mb,anonymous_mb,files_mb,fds\n" + "".join(
+        f"{t:.0f},{rss:.1f},{anon:.1f},{mapped:.1f},{fds}\n" for (t, rss, fds), (_, anon, mapped) in zip(samples, parts)))
     (output / "soak-samples.json").write_text(json.dumps(samples))
     return 0 if all(checks.values()) else 1
 

@@ -31,6 +31,8 @@ package struct GatewayOptions: Sendable {
     package var upstreamTrustRootsPEM: [String] = []
     /// Exchanges in flight and timers armed on the request path (`/metrics`; tests look for leaks).
     package var gauges = RequestPathGauges()
+    /// Where traces go; no export without a traces URL.
+    package var telemetry = TelemetrySpec()
 
     package init(
         host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = ServerSpec.defaultMaxBodyBytes,
@@ -133,9 +135,15 @@ package func buildApplication(
     let liveRouter = LiveRouter(health: health)
     var limits = options.connections
     limits.maxBodyBytes = options.maxBodyBytes
+    let traceExporter = options.telemetry.tracesURL.map { url in
+        TraceExporter(
+            telemetry: options.telemetry, tracesURL: url, environment: environment, client: client, registry: metricsRegistry, logger: logger,
+            forwardingTo: recentOutcomes)
+    }
     let clientAPI = ClientAPIServices(
         configuration: configuration, routing: liveRouter, health: health, sessions: sessions, rateLimits: rateLimits, budgets: budgets,
-        sink: recentOutcomes, adapters: UpstreamAdapters(client: upstream, mock: MockUpstream(), maxEventBytes: limits.maxEventBytes), limits: limits,
+        sink: traceExporter ?? recentOutcomes, exportsTraces: traceExporter != nil,
+        adapters: UpstreamAdapters(client: upstream, mock: MockUpstream(), maxEventBytes: limits.maxEventBytes), limits: limits,
         gauges: options.gauges, logger: logger)
     let gate = ConnectionGate(
         limit: limits.effectiveMaxConnections(openFileLimit: ConnectionLimits.raiseOpenFileLimit()), reserve: limits.reservedConnections,
@@ -149,7 +157,8 @@ package func buildApplication(
     router.get("/metrics") { _, _ -> Response in
         let text = metrics.scrape(
             configuration: configuration.current, health: health, rollouts: await releases.latestRollouts(),
-            connections: (open: gate.openConnections, limit: gate.limit), requestsInFlight: options.gauges.liveExchanges)
+            connections: (open: gate.openConnections, limit: gate.limit), requestsInFlight: options.gauges.liveExchanges,
+            budgets: budgets.standing(of: configuration.current.usersByDigest.values))
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: text)))
@@ -183,7 +192,7 @@ package func buildApplication(
         services: services + [
             sessions, prober, discovery, reloader, RolloutController(releases: releases, outcomes: recentOutcomes),
             HTTPClientService(client: client), UpstreamClientService(client: upstream),
-        ],
+        ] + (traceExporter.map { [$0] } ?? []),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? options.port
             listening.set(host: options.host, port: port)

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Metrics
 import ServiceLifecycle
 import SwitchyardCore
 import Synchronization
@@ -12,6 +13,8 @@ package final class EventWriter: OutcomeSink, Service {
     private let interval: Duration
     private let logger: Logger
     private let queue = Mutex<[OutcomeEvent]>([])
+    private let writeFailures = Counter(label: "switchyard_outcome_write_failures_total")
+    private let queued = Gauge(label: "switchyard_outcome_events_queued")
 
     package init(store: SQLiteStore, interval: Duration = .milliseconds(250), logger: Logger) {
         self.store = store
@@ -36,8 +39,10 @@ package final class EventWriter: OutcomeSink, Service {
         do {
             try await flush()
         } catch {
+            writeFailures.increment()
             logger.error("writing outcome events failed", metadata: ["error": "\(error)"])
         }
+        queued.record(pendingCount)
     }
 
     /// Writes every queued event now. Events are put back if the write fails, so none is lost.

@@ -45,6 +45,12 @@ extension SQLiteStore: ReleaseRepository {
         }
     }
 
+    package func loadRollout(id: String) async throws -> Rollout? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT rollout_json FROM rollouts WHERE id = ?", arguments: [id]).map { try Self.decode(Rollout.self, $0) }
+        }
+    }
+
     package func versionTimes(model: String) async throws -> [String: VersionTimes] {
         try await pool.read { db in
             var times: [String: VersionTimes] = [:]

@@ -72,13 +72,15 @@ struct Serve: AsyncParsableCommand {
         let effective = EffectiveConfiguration(stored, environment: environment)
         let (adminTokens, adminTokenNotice) = try await ensureAdminToken(seed: seed, store: store, environment: environment)
 
-        let writer = EventWriter(store: store, logger: logger)
+        // Before anything makes a swift-metrics handle: one made earlier would report nowhere.
         let metricsRegistry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metricsRegistry))
+        let writer = EventWriter(store: store, logger: logger)
         let banner = Banner(
             seed: seed, configuration: effective, adminTokenNotice: adminTokenNotice, host: address.host, servesBuiltInExample: seedPath == nil)
         var options = GatewayOptions(server: seed.server, host: address.host, port: address.port, configuration: stored, adminTokens: adminTokens)
         options.databasePath = databasePath
+        options.telemetry = seed.telemetry
         options.seed = SeedStatus(
             path: seedPath, appliedHash: seedPath.flatMap { FileManager.default.contents(atPath: $0) }.map { ContentHash.sha256Hex(Array($0)) },
             appliedAt: Date().timeIntervalSince1970, changed: report.created + report.updated + report.disabled)

@@ -40,6 +40,10 @@ SEED = f"""\
 [server]
 admin_token = "{ADMIN_TOKEN}"
 
+# A collector that is not there: the exporter runs, its spans are dropped and counted.
+[telemetry]
+otlp_endpoint = "http://127.0.0.1:9"
+
 [settings]
 max_retries = 0
 health_check_interval_seconds = 0

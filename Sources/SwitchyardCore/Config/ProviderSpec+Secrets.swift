@@ -59,6 +59,17 @@ extension SecretReference {
         text.utf8.contains { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }
     }
 
+    /// Whether `name` can name a header field: RFC 9110 field names are tokens.
+    package static func isHeaderName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy(headerNameCharacters.contains)
+    }
+
+    package static func headerNameProblem(_ name: String) -> String {
+        "\"\(name)\" is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)"
+    }
+
+    private static let headerNameCharacters = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+
     /// The value when it can be sent in a header: resolved, and free of control characters.
     package func resolvedHeaderValue(in environment: [String: String]) -> String? {
         guard let value = resolve(in: environment), !Self.holdsControlCharacter(value) else { return nil }

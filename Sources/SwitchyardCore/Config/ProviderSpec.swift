@@ -112,10 +112,9 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
         let apiKey = table.string("api_key").map(SecretReference.init(parsing:))
         let headers = (table.stringTable("headers") ?? [:]).mapValues(SecretReference.init(parsing:))
         for name in headers.keys.sorted() {
-            // RFC 9110 field names are tokens; values are checked with the other secrets below.
-            let tokenCharacters = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
-            if name.isEmpty || !name.utf8.allSatisfy(tokenCharacters.contains) {
-                table.fail("headers", "\"\(name)\" is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)")
+            // Values are checked with the other secrets below.
+            if !SecretReference.isHeaderName(name) {
+                table.fail("headers", SecretReference.headerNameProblem(name))
             }
         }
         let region = table.string("region")

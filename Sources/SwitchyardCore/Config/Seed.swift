@@ -1,6 +1,7 @@
 /// A whole seed file, validated: either every object in it is usable or the seed is rejected.
 package struct Seed: Sendable {
     package var server: ServerSpec
+    package var telemetry: TelemetrySpec
     package var configuration: ConfigurationSpec
     /// Clear user tokens by user id, as read from the file or its environment references, for the start banner.
     package var userTokens: [String: String]
@@ -16,6 +17,8 @@ package struct Seed: Sendable {
         let errors = ErrorCollector()
         let document = TableReader(path: "", values: root, errors: errors)
         server = ServerSpec.read(from: document.table("server"), environment: environment)
+        telemetry = TelemetrySpec.read(
+            from: document.table("telemetry") ?? TableReader(path: "telemetry", values: [:], errors: errors), environment: environment)
         let settings = GatewaySettings.read(from: document.table("settings"))
 
         var providers: [String: ProviderSpec] = [:]

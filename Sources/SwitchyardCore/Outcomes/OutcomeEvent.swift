@@ -29,6 +29,8 @@ package struct OutcomeEvent: Sendable, Hashable, Codable {
     /// The experiment and variant the request met, if any.
     package var experiment: String?
     package var variant: String?
+    /// The server and upstream spans, only while traces are exported (`[telemetry] otlp_endpoint`).
+    package var trace: RequestTrace?
 
     package init(
         time: Double, requestID: String, userID: String, model: String, version: String, backend: String, endpoint: String,

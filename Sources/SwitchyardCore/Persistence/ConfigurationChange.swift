@@ -73,6 +73,7 @@ package struct VersionTimes: Sendable, Hashable {
 package protocol ReleaseRepository: Sendable {
     func apply(_ change: ConfigurationChange) async throws
     func loadRollouts() async throws -> [Rollout]
+    func loadRollout(id: String) async throws -> Rollout?
     func loadExperiments() async throws -> [Experiment]
     /// By version name; versions the store keeps no times for are missing.
     func versionTimes(model: String) async throws -> [String: VersionTimes]

@@ -175,6 +175,10 @@ package final class InMemoryReleaseRepository: ReleaseRepository {
         state.withLock { Array($0.rollouts.values) }
     }
 
+    package func loadRollout(id: String) async throws -> Rollout? {
+        state.withLock { $0.rollouts[id] }
+    }
+
     package func loadExperiments() async throws -> [Experiment] {
         state.withLock { Array($0.experiments.values) }
     }

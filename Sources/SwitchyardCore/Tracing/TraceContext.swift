@@ -39,6 +39,9 @@ package struct TraceContext: Sendable, Hashable {
 
     package var traceparent: String { "00-\(traceID)-\(spanID)-\(flags)" }
 
+    /// Whether the trace is recorded (the `sampled` flag).
+    package var isSampled: Bool { UInt8(flags, radix: 16).map { $0 & 1 == 1 } ?? false }
+
     /// `bytes` (8 or 16) random bytes as hex, never all zero; one draw per 8 bytes.
     private static func randomHex<R: RandomNumberGenerator>(bytes: Int, using random: inout R) -> String {
         var words = (0..<(bytes / 8)).map { _ in random.next() as UInt64 }

@@ -191,7 +191,7 @@ package struct ReleaseAdminController: Sendable {
         router.get("/api/rollouts/{id}") { request, context in
             _ = try auth.authorize(request)
             let id = try context.pathParameter("id")
-            guard let rollout = await releases.rollout(id) else { throw AdminError.notFound("Rollout '\(id)'", field: "id") }
+            guard let rollout = try await releases.rollout(id) else { throw AdminError.notFound("Rollout '\(id)'", field: "id") }
             return Response.json(Self.json(rollout))
         }
         for control in [ReleaseService.Control.promote, .pause, .resume, .abort] {

@@ -12,6 +12,8 @@ final class ClientAPIServices: Sendable {
     let budgets: Budgets
     /// Where every outcome goes, after its answer is written.
     let sink: any OutcomeSink
+    /// Whether outcomes carry their spans (an OTLP endpoint is set); without it no span is built.
+    let exportsTraces: Bool
     let adapters: UpstreamAdapters
     let limits: ConnectionLimits
     let gauges: RequestPathGauges
@@ -19,7 +21,7 @@ final class ClientAPIServices: Sendable {
 
     init(
         configuration: ConfigurationHolder, routing: LiveRouter, health: HealthRegistry, sessions: SessionTable, rateLimits: RateLimits,
-        budgets: Budgets, sink: any OutcomeSink, adapters: UpstreamAdapters, limits: ConnectionLimits,
+        budgets: Budgets, sink: any OutcomeSink, exportsTraces: Bool = false, adapters: UpstreamAdapters, limits: ConnectionLimits,
         gauges: RequestPathGauges, logger: Logger
     ) {
         self.configuration = configuration
@@ -29,6 +31,7 @@ final class ClientAPIServices: Sendable {
         self.rateLimits = rateLimits
         self.budgets = budgets
         self.sink = sink
+        self.exportsTraces = exportsTraces
         self.adapters = adapters
         self.limits = limits
         self.gauges = gauges

@@ -36,6 +36,29 @@ package final class Budgets: OutcomeSink {
         next.record(event)
     }
 
+    /// How many of `users` have spent at least `nearShare` of a daily or monthly cap (but not all of
+    /// it), and how many have reached one (their requests are refused): `/metrics`, without user labels.
+    package func standing(of users: some Sequence<UserSpec>, nearShare: Double = 0.8, now: Double = Date().timeIntervalSince1970) -> (
+        near: Int, over: Int
+    ) {
+        spend.withLock { spend in
+            var near = 0
+            var over = 0
+            for user in users {
+                guard let budget = user.budget, var current = spend[user.id] else { continue }
+                current.roll(to: now)
+                if current.exceeded(budget) != nil {
+                    over += 1
+                } else if let cap = budget.dailyUSD, current.day >= cap * nearShare {
+                    near += 1
+                } else if let cap = budget.monthlyUSD, current.month >= cap * nearShare {
+                    near += 1
+                }
+            }
+            return (near, over)
+        }
+    }
+
     /// The refusal for a user over budget; `nil` when the user may spend.
     package func check(_ user: UserSpec, now: Double = Date().timeIntervalSince1970) -> GatewayError? {
         guard let budget = user.budget else { return nil }

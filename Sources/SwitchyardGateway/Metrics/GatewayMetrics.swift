@@ -26,6 +26,9 @@ package final class GatewayMetrics: OutcomeSink {
     }
 
     private let series = Mutex<[String: RequestSeries]>([:])
+    /// The rollout state gauges of the last scrape, by rollout id: one replaced by a newer rollout is
+    /// unregistered, so series do not pile up with every rollout run.
+    private let rolloutGauges = Mutex<[String: Gauge]>([:])
 
     package init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), forwardingTo next: any OutcomeSink) {
         self.registry = registry
@@ -83,8 +86,14 @@ package final class GatewayMetrics: OutcomeSink {
     /// everything in the Prometheus text format.
     package func scrape(
         configuration: EffectiveConfiguration, health: HealthRegistry, rollouts: [Rollout], connections: (open: Int, limit: Int) = (0, 0),
-        requestsInFlight: Int = 0
+        requestsInFlight: Int = 0, budgets: (near: Int, over: Int) = (0, 0)
     ) -> [UInt8] {
+        registry.makeGauge(
+            descriptor: Self.descriptor("switchyard_users_near_budget", "", "Users who spent 80 % or more of a daily or monthly budget.")
+        ).set(to: Double(budgets.near))
+        registry.makeGauge(
+            descriptor: Self.descriptor("switchyard_users_over_budget", "", "Users whose budget is spent: their requests are refused.")
+        ).set(to: Double(budgets.over))
         registry.makeGauge(descriptor: Self.descriptor("switchyard_client_connections", "open", "Client connections open now.")).set(
             to: Double(connections.open))
         registry.makeGauge(
@@ -114,6 +123,7 @@ package final class GatewayMetrics: OutcomeSink {
                 }
             }
         }
+        var gauges: [String: Gauge] = [:]
         for rollout in rollouts {
             let value: Double
             switch rollout.state {
@@ -122,11 +132,17 @@ package final class GatewayMetrics: OutcomeSink {
             case .promoted: value = 2
             case .aborted: value = 3
             }
-            registry.makeGauge(
+            let gauge = registry.makeGauge(
                 descriptor: Self.descriptor("switchyard_rollout", "state", "0 progressing, 1 paused, 2 promoted, 3 aborted."),
-                labels: [("model", rollout.model), ("rollout", rollout.id), ("canary", rollout.canary)]
-            ).set(to: value)
+                labels: [("model", rollout.model), ("rollout", rollout.id), ("canary", rollout.canary)])
+            gauge.set(to: value)
+            gauges[rollout.id] = gauge
         }
+        let replaced = rolloutGauges.withLock { previous in
+            defer { previous = gauges }
+            return previous.filter { gauges[$0.key] == nil }.map(\.value)
+        }
+        for gauge in replaced { registry.unregisterGauge(gauge) }
         return registry.emitToBuffer()
     }
 }

@@ -70,6 +70,15 @@ final class ClientExchange: UpstreamResponseHandler {
     private var backend: EffectiveConfiguration.Backend?
     private var attemptStart = ContinuousClock.now
     private var headLatency = 0.0
+    /// The upstream status of the current attempt, once its head arrived.
+    private var attemptStatus: Int?
+
+    /// The server span of this request; each attempt is a child span of it.
+    private var trace = TraceContext(traceID: "", spanID: "", flags: "00")
+    private var random = SplitMix64(seed: 0)
+    private var upstreamTraceparent = ""
+    /// The spans to export, when traces are exported and the request is sampled.
+    private var requestTrace: RequestTrace?
 
     private var upstreamStatus = 200
     private var upstreamContentType: String?
@@ -149,11 +158,15 @@ final class ClientExchange: UpstreamResponseHandler {
 
         // One system draw (a syscall) seeds the trace and span ids of this request.
         var system = SystemRandomNumberGenerator()
-        var random = SplitMix64(seed: system.next())
-        let trace =
-            headers.first(name: "traceparent").flatMap(TraceContext.init(traceparent:)).map { $0.child(using: &random) }
-            ?? TraceContext.start(using: &random)
-        self.upstreamTraceparent = trace.child(using: &random).traceparent
+        random = SplitMix64(seed: system.next())
+        let parent = headers.first(name: "traceparent").flatMap(TraceContext.init(traceparent:))
+        let trace = parent.map { $0.child(using: &random) } ?? TraceContext.start(using: &random)
+        self.trace = trace
+        if services.exportsTraces && trace.isSampled {
+            requestTrace = RequestTrace(
+                traceID: trace.traceID, spanID: trace.spanID, parentSpanID: parent?.spanID,
+                operation: endpoint == .embeddings ? "embeddings" : "chat")
+        }
         routedHeaders.add(name: "x-switchyard-version", value: decision.version.name)
         if let experiment = decision.experiment {
             routedHeaders.add(name: "x-switchyard-experiment", value: experiment.experimentID)
@@ -180,8 +193,6 @@ final class ClientExchange: UpstreamResponseHandler {
         lastClientWrite = .now()
         tryNextBackend()
     }
-
-    private var upstreamTraceparent = ""
 
     /// The enabled user whose token came as `Authorization: Bearer …` or `x-api-key`.
     static func authenticate(_ headers: HTTPHeaders, in configuration: EffectiveConfiguration) -> UserSpec? {
@@ -230,6 +241,16 @@ final class ClientExchange: UpstreamResponseHandler {
         self.backend = backend
         phase = .waitingForHead
         attemptStart = .now
+        attemptStatus = nil
+        let attemptSpan = trace.child(using: &random)
+        upstreamTraceparent = attemptSpan.traceparent
+        if requestTrace != nil, let draft {
+            requestTrace?.attempts.append(
+                UpstreamAttemptTrace(
+                    spanID: attemptSpan.spanID, backend: backend.label, providerID: backend.provider.id,
+                    providerFormat: backend.provider.spec.format, upstreamModel: backend.upstreamModel,
+                    startTime: draft.wallClock(at: attemptStart)))
+        }
         let now = NIODeadline.now()
         let provider = backend.provider.spec
         firstByteDeadline = now + Self.timeAmount(seconds: settings.firstByteTimeout(for: provider))
@@ -268,6 +289,7 @@ final class ClientExchange: UpstreamResponseHandler {
         guard let backend else { return }
         attempt?.cancel()
         attempt = nil
+        endAttemptSpan(errorType: error.code ?? error.type)
         services.health.record(backend.label, success: false, latencyMilliseconds: nil, reason: error.message)
         lastError = error
         lastFailedBackend = backend.label
@@ -285,6 +307,7 @@ final class ClientExchange: UpstreamResponseHandler {
         firstByteDeadline = nil
         lastUpstreamActivity = .now()
         upstreamStatus = status
+        attemptStatus = status
         upstreamContentType = headers.first(name: "content-type")
         collected.clear()
         // 508: a gateway further on found a loop; every backend of this provider would lead into it again.
@@ -297,6 +320,7 @@ final class ClientExchange: UpstreamResponseHandler {
             if attempts <= settings.maxRetries && nextBackend < decision.backends.count {
                 attempt?.cancel()
                 attempt = nil
+                endAttemptSpan(errorType: String(status))
                 lastError = .badUpstreamResponse("HTTP \(status)")
                 lastFailedBackend = backend.label
                 tryNextBackend()
@@ -398,12 +422,15 @@ final class ClientExchange: UpstreamResponseHandler {
         cancelTimer()
         services.health.record(backend.label, success: true, latencyMilliseconds: headLatency)
         let usage = collected.withUnsafeReadableBytes { UsageReader.usage(in: $0) }
+        if requestTrace != nil {
+            requestTrace?.responseModel = collected.withUnsafeReadableBytes { UsageReader.responseModel(in: $0) }
+        }
         var headers = routedHeaders
         headers.add(name: "x-switchyard-backend", value: backend.label)
         headers.add(name: "content-type", value: upstreamContentType ?? "application/json")
         headers.add(name: "content-length", value: String(collected.readableBytes))
         writeWhole(status: upstreamStatus, headers: headers, body: collected)
-        services.sink.record(draft.finish(status: upstreamStatus, firstByteAt: .now, usage: usage, provider: backend.provider.spec))
+        record(draft.finish(status: upstreamStatus, firstByteAt: .now, usage: usage, provider: backend.provider.spec))
     }
 
     /// Whether a whole answer is one JSON object, sent as JSON (or with no content type at all).
@@ -433,7 +460,7 @@ final class ClientExchange: UpstreamResponseHandler {
             cancelTimer()
             writeBody(Relay.errorEvent(error))
             writer.writeEnd()
-            services.sink.record(
+            record(
                 draft.finish(status: isErrorJSON ? status : 502, error: isErrorJSON ? "upstream HTTP \(status)" : error.message))
             return
         }
@@ -448,7 +475,7 @@ final class ClientExchange: UpstreamResponseHandler {
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "content-length", value: String(collected.readableBytes))
         writeWhole(status: status, headers: headers, body: collected)
-        services.sink.record(draft.finish(status: status, error: "upstream HTTP \(status)"))
+        record(draft.finish(status: status, error: "upstream HTTP \(status)"))
     }
 
     // MARK: Streams
@@ -473,6 +500,9 @@ final class ClientExchange: UpstreamResponseHandler {
         var buffer = buffer
         let outcome = events.split(&buffer, maxEventBytes: limit) { event in
             if event.contains("[DONE]") { sawDone = true }
+            if requestTrace != nil, requestTrace?.responseModel == nil, event.contains("\"model\"") {
+                requestTrace?.responseModel = Self.withEventData(event, UsageReader.responseModel) ?? nil
+            }
             if event.contains("\"usage\""), let found = Self.withEventData(event, { UsageReader.usage(in: $0) }) ?? nil {
                 usage = found
                 if !clientWantsUsage && Self.withEventData(event, UsageReader.isUsageOnlyChunk) == true { return false }
@@ -515,14 +545,14 @@ final class ClientExchange: UpstreamResponseHandler {
             if countsAgainstBackend {
                 services.health.record(backend.label, success: false, latencyMilliseconds: nil, reason: failure.message)
             }
-            services.sink.record(
+            record(
                 draft.finish(
                     status: Int(failure.status.code), firstByteAt: firstByteAt, usage: usage, provider: provider,
                     error: outcomeError ?? failure.message))
         } else {
             writer.writeEnd()
             services.health.record(backend.label, success: true, latencyMilliseconds: headLatency)
-            services.sink.record(draft.finish(status: 200, firstByteAt: firstByteAt, usage: usage, provider: provider))
+            record(draft.finish(status: 200, firstByteAt: firstByteAt, usage: usage, provider: provider))
         }
     }
 
@@ -533,6 +563,35 @@ final class ClientExchange: UpstreamResponseHandler {
             else { return nil }
             return body(UnsafeRawBufferPointer(rebasing: bytes[start...end]))
         }
+    }
+
+    // MARK: Spans
+
+    /// Ends the current attempt's client span (now, or at `end`), failed with `errorType` or (nil) answered.
+    private func endAttemptSpan(errorType: String?, at end: Double? = nil) {
+        guard requestTrace != nil, let draft, let index = requestTrace?.attempts.indices.last,
+            requestTrace?.attempts[index].endTime == requestTrace?.attempts[index].startTime
+        else { return }
+        requestTrace?.attempts[index].endTime = end ?? draft.wallClock(at: .now)
+        requestTrace?.attempts[index].status = attemptStatus
+        requestTrace?.attempts[index].errorType = errorType
+    }
+
+    /// Hands the outcome on, carrying the request's spans when traces are exported.
+    private func record(_ event: OutcomeEvent) {
+        guard requestTrace != nil else { return services.sink.record(event) }
+        // The request's end as the outcome measured it: no span of it ends later.
+        let end = event.time + event.latencyMilliseconds / 1000
+        if let status = attemptStatus, status >= 400 {
+            endAttemptSpan(errorType: String(status), at: end)
+        } else if event.status >= 400 {
+            endAttemptSpan(errorType: event.status == 499 ? "client_closed" : String(event.status), at: end)
+        } else {
+            endAttemptSpan(errorType: nil, at: end)
+        }
+        var event = event
+        event.trace = requestTrace
+        services.sink.record(event)
     }
 
     // MARK: The client
@@ -552,7 +611,7 @@ final class ClientExchange: UpstreamResponseHandler {
         attempt = nil
         guard let draft else { return }
         let provider = backend?.provider.spec
-        services.sink.record(
+        record(
             draft.finish(
                 status: 499, firstByteAt: firstByteAt, usage: usage ?? (wasStreaming ? draft.estimatedUsage(events: relayedEvents) : nil),
                 provider: provider, error: "client went away"))
@@ -604,7 +663,7 @@ final class ClientExchange: UpstreamResponseHandler {
             writeError(error, headers: headers)
         }
         if let draft {
-            services.sink.record(draft.finish(status: Int(error.status.code), provider: provider, error: outcomeError ?? error.message))
+            record(draft.finish(status: Int(error.status.code), provider: provider, error: outcomeError ?? error.message))
         }
     }
 

@@ -59,6 +59,11 @@ struct OutcomeDraft: Sendable {
         TokenUsage(input: estimatedInputTokens, output: events)
     }
 
+    /// Seconds since 1970 at `instant`, on the request's own wall clock.
+    func wallClock(at instant: ContinuousClock.Instant) -> Double {
+        startedAtWallClock + Self.milliseconds(from: startedAt, to: instant) / 1000
+    }
+
     static func milliseconds(from start: ContinuousClock.Instant, to end: ContinuousClock.Instant) -> Double {
         let duration = end - start
         return Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
@@ -78,6 +83,12 @@ enum UsageReader {
         }
         guard case .object(let object)? = try? JSONValue.parse(buffer: bytes) else { return nil }
         return object["usage"].flatMap(tokenUsage)
+    }
+
+    /// The top-level `model` of an answer or stream chunk (`gen_ai.response.model`).
+    static func responseModel(in bytes: UnsafeRawBufferPointer) -> String? {
+        guard case .object(let object)? = try? JSONValue.parse(buffer: bytes), case .string(let model)? = object["model"] else { return nil }
+        return model
     }
 
     /// Whether the document is the final chunk `stream_options.include_usage` adds: usage and no choices.

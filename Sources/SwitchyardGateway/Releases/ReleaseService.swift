@@ -12,6 +12,8 @@ package actor ReleaseService {
     private let environment: [String: String]
     let logger: Logger
     var stored = ConfigurationSpec()
+    /// Unfinished rollouts and the newest of each model; older finished ones stay in the repository
+    /// only (read back when asked for), so memory does not grow with every rollout ever run.
     private var rollouts: [String: Rollout] = [:]
     var experiments: [String: Experiment] = [:]
     /// Scheduled starts that could not happen yet (another experiment or a rollout runs on the model), logged once.
@@ -32,6 +34,7 @@ package actor ReleaseService {
     package func reload() async throws {
         stored = try await repository.loadConfiguration()
         rollouts = Dictionary(uniqueKeysWithValues: try await releases.loadRollouts().map { ($0.id, $0) })
+        forgetOldFinishedRollouts()
         experiments = Dictionary(uniqueKeysWithValues: try await releases.loadExperiments().map { ($0.id, $0) })
         publish()
     }
@@ -56,7 +59,15 @@ package actor ReleaseService {
         rollouts.values.filter { $0.model == model && !$0.isFinished }.max { $0.createdAt < $1.createdAt }
     }
 
-    package func rollout(_ id: String) -> Rollout? { rollouts[id] }
+    package func rollout(_ id: String) async throws -> Rollout? {
+        if let rollout = rollouts[id] { return rollout }
+        return try await releases.loadRollout(id: id)
+    }
+
+    private func forgetOldFinishedRollouts() {
+        let newest = Set(Dictionary(grouping: rollouts.values, by: \.model).values.compactMap { $0.max { $0.createdAt < $1.createdAt }?.id })
+        rollouts = rollouts.filter { !$0.value.isFinished || newest.contains($0.key) }
+    }
 
     /// The newest rollout of each model.
     package func latestRollouts() -> [Rollout] {
@@ -125,7 +136,10 @@ package actor ReleaseService {
         try await releases.apply(change)
         for object in change.objects { stored.put(object) }
         for key in change.deletedObjects { stored.remove(key: key) }
-        if let rollout = change.rollout { rollouts[rollout.id] = rollout }
+        if let rollout = change.rollout {
+            rollouts[rollout.id] = rollout
+            if rollout.isFinished { forgetOldFinishedRollouts() }
+        }
         if let experiment = change.experiment { experiments[experiment.id] = experiment }
         if let deleted = change.deletedExperiment { experiments[deleted] = nil }
         publish()
@@ -205,7 +219,7 @@ package actor ReleaseService {
     }
 
     package func control(_ id: String, _ control: Control, full: Bool = false, actor: String) async throws -> Rollout {
-        guard var rollout = rollouts[id] else { throw ReleaseError(status: 404, field: "id", message: "No rollout '\(id)'.") }
+        guard var rollout = try await self.rollout(id) else { throw ReleaseError(status: 404, field: "id", message: "No rollout '\(id)'.") }
         guard !rollout.isFinished else {
             throw ReleaseError.conflict("id", "Rollout \(id) is already \(rollout.state.rawValue).")
         }
@@ -224,6 +238,10 @@ package actor ReleaseService {
 
     /// Runs due steps and evaluations of every unfinished rollout.
     package func tick(now: Double, outcomes: RecentOutcomes) async {
+        outcomes.keep(
+            windows: rollouts.values.filter { !$0.isFinished }.flatMap { rollout in
+                [rollout.canary, rollout.stable].map { (rollout.model, $0, rollout.analysis.windowSeconds) }
+            }, now: now)
         for var rollout in rollouts.values where !rollout.isFinished {
             let before = rollout
             var actions = rollout.advance(now: now)
