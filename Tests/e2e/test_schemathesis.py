@@ -159,6 +159,20 @@ def test_admin_api_never_answers_5xx(gateway: tuple[str, Path]) -> None:
 
     config = workdir / "schemathesis.toml"
     write_config(config, prepare(base_url))
+    seed = SCHEMATHESIS_SEED
+    output, returncode = run_schemathesis(base_url, workdir, config, seed)
+    if returncode != 0 and only_the_fuzzer_crashed(output):
+        # A crash inside Hypothesis's own engine (seen: "Index 32 out of range" in its target
+        # optimiser) is no finding about the gateway; the run is repeated once with the next seed.
+        seed += 1
+        print(f"\nHypothesis itself failed (no check failed); repeating with seed {seed}")
+        output, returncode = run_schemathesis(base_url, workdir, config, seed)
+    assert returncode == 0, (
+        f"schemathesis found server errors or could not run (exit {returncode}, seed {seed}); each failure below "
+        f"comes with a curl command that reproduces it:\n{output[-20000:]}")
+
+
+def run_schemathesis(base_url: str, workdir: Path, config: Path, seed: int) -> tuple[str, int]:
     command = [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run", f"{base_url}/api/openapi.json",
         "--header", f"Authorization: Bearer {ADMIN_TOKEN}",
@@ -167,7 +181,7 @@ def test_admin_api_never_answers_5xx(gateway: tuple[str, Path]) -> None:
         "--max-examples", "25",
         "--request-timeout", str(HTTP_TIMEOUT_SECONDS),
         "--workers", "2",
-        "--seed", str(SCHEMATHESIS_SEED),
+        "--seed", str(seed),
         "--generation-database", "none",
         "--suppress-health-check", "all",
         "--warnings", "off",
@@ -181,7 +195,14 @@ def test_admin_api_never_answers_5xx(gateway: tuple[str, Path]) -> None:
         pytest.fail(f"schemathesis did not finish within {RUN_TIMEOUT_SECONDS}s\n{error.stdout or ''}", pytrace=False)
     output = run.stdout + run.stderr
     summary = output[output.rfind("SUMMARY"):] if "SUMMARY" in output else output[-3000:]
-    print(f"\nschemathesis (seed {SCHEMATHESIS_SEED}, {SCHEMATHESIS_SECONDS}s):\n{summary}")
-    assert run.returncode == 0, (
-        f"schemathesis found server errors or could not run (exit {run.returncode}); each failure below "
-        f"comes with a curl command that reproduces it:\n{output[-20000:]}")
+    print(f"\nschemathesis (seed {seed}, {SCHEMATHESIS_SECONDS}s):\n{summary}")
+    return output, run.returncode
+
+
+def only_the_fuzzer_crashed(output: str) -> bool:
+    """No check failed, and every error is a traceback ending inside Hypothesis's engine."""
+    summary = output[output.rfind("SUMMARY"):] if "SUMMARY" in output else ""
+    errors = output[output.find("ERRORS"):output.rfind("SUMMARY")] if "ERRORS" in output else ""
+    tracebacks = errors.count("Traceback (most recent call last)")
+    return ("Failures:" not in summary and tracebacks > 0
+            and errors.count("site-packages/hypothesis/internal/") >= tracebacks and "Server error" not in output)
