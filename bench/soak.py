@@ -274,13 +274,23 @@ def memory_mb(pid: int) -> dict[str, float]:
     return fields
 
 
-def sampler(pid: int, samples: list[tuple[float, float, int]], parts: list[tuple[float, float, float]], started: float,
-            stop: threading.Event) -> None:
+def sqlite_mb(gateway_url: str) -> float:
+    """SQLite's own heap (page caches, statements): `switchyard_sqlite_memory_bytes` from /metrics."""
+    try:
+        text = httpx.get(f"{gateway_url}/metrics", timeout=10, trust_env=False).text
+    except httpx.HTTPError:
+        return float("nan")
+    line = next((line for line in text.splitlines() if line.startswith("switchyard_sqlite_memory_bytes ")), "x nan")
+    return float(line.split()[1]) / 1024 / 1024
+
+
+def sampler(pid: int, gateway_url: str, samples: list[tuple[float, float, int]], parts: list[tuple[float, float, float, float]],
+            started: float, stop: threading.Event) -> None:
     while True:
         memory = memory_mb(pid)
         fds = len(os.listdir(f"/proc/{pid}/fd"))
         samples.append((time.monotonic() - started, memory["VmRSS"], fds))
-        parts.append((time.monotonic() - started, memory["RssAnon"], memory["RssFile"]))
+        parts.append((time.monotonic() - started, memory["RssAnon"], memory["RssFile"], sqlite_mb(gateway_url)))
         if stop.wait(10):
             return
 
@@ -302,13 +312,13 @@ def main() -> int:
     gateway = Gateway(seed(upstream.base_url, 20), workdir)
     books = Books()
     samples: list[tuple[float, float, int]] = []
-    parts: list[tuple[float, float, float]] = []
+    parts: list[tuple[float, float, float, float]] = []
     stop, stop_sampling = threading.Event(), threading.Event()
     started = time.monotonic()
     threads = [threading.Thread(target=worker, args=(gateway.url, books, stop, index)) for index in range(WORKERS)]
     threads += [threading.Thread(target=admin, args=(gateway.url, books, stop)),
                 threading.Thread(target=reloader, args=(gateway.url, workdir / "seed.toml", upstream.base_url, books, stop))]
-    sampling = threading.Thread(target=sampler, args=(gateway.process.pid, samples, parts, started, stop_sampling))
+    sampling = threading.Thread(target=sampler, args=(gateway.process.pid, gateway.url, samples, parts, started, stop_sampling))
     print(f"soak: {MINUTES:g} minutes against {os.environ.get('SWITCHYARD_BIN')} in {workdir}", flush=True)
     for thread in threads + [sampling]:
         thread.start()
@@ -316,9 +326,9 @@ def main() -> int:
         while time.monotonic() - started < DURATION:
             time.sleep(min(60, DURATION - (time.monotonic() - started)))
             _, rss, fds = samples[-1]
-            _, anon, mapped = parts[-1]
+            _, anon, mapped, sqlite = parts[-1]
             print(f"  {int((time.monotonic() - started) / 60)} min: {books.answered} answered, RSS {rss:.1f} MB "
-                  f"(anonymous {anon:.1f}, files {mapped:.1f}), {fds} fds", flush=True)
+                  f"(anonymous {anon:.1f} of which SQLite {sqlite:.1f}, files {mapped:.1f}), {fds} fds", flush=True)
     finally:
         stop.set()
         for thread in threads:
@@ -336,8 +346,9 @@ def main() -> int:
     after = [(t, rss, fds) for t, rss, fds in samples if t >= WARMUP]
     rss_slope = slope_per_hour([(t, rss) for t, rss, _ in after])
     fd_slope = slope_per_hour([(t, fds) for t, _, fds in after])
-    anon_slope = slope_per_hour([(t, anon) for t, anon, _ in parts if t >= WARMUP])
-    file_slope = slope_per_hour([(t, mapped) for t, _, mapped in parts if t >= WARMUP])
+    anon_slope = slope_per_hour([(t, anon) for t, anon, _, _ in parts if t >= WARMUP])
+    file_slope = slope_per_hour([(t, mapped) for t, _, mapped, _ in parts if t >= WARMUP])
+    sqlite_slope = slope_per_hour([(t, sqlite) for t, _, _, sqlite in parts if t >= WARMUP and sqlite == sqlite])
     fd_range = max(fds for _, _, fds in after) - min(fds for _, _, fds in after) if after else 0
     checks = {
         "5xx and stream errors all injected": not unexpected,
@@ -361,7 +372,7 @@ def main() -> int:
         f"| seed reloads | {books.reloads} |",
         f"| RSS first / after warm-up / last | {samples[0][1]:.1f} / {after[0][1] if after else 0:.1f} / {samples[-1][1]:.1f} MB |",
         f"| RSS slope after warm-up ({WARMUP / 60:g} min) | {rss_slope:+.2f} MB/hour "
-        f"(anonymous {anon_slope:+.2f}, mapped files {file_slope:+.2f}) |",
+        f"(anonymous {anon_slope:+.2f}, of which SQLite's heap {sqlite_slope:+.2f}; mapped files {file_slope:+.2f}) |",
         f"| open fds after warm-up: min / max, slope | {min(f for _, _, f in after) if after else 0} / "
         f"{max(f for _, _, f in after) if after else 0}, {fd_slope:+.2f}/hour |",
         f"| request_log rows | {logged} |",
@@ -375,8 +386,9 @@ def main() -> int:
     output = ROOT / ".build" / "bench"
     output.mkdir(parents=True, exist_ok=True)
     (output / "soak.md").write_text(report + "\n")
-    (output / "soak-memory.csv").write_text("seconds,rss_mb,anonymous_mb,files_mb,fds\n" + "".join(
-        f"{t:.0f},{rss:.1f},{anon:.1f},{mapped:.1f},{fds}\n" for (t, rss, fds), (_, anon, mapped) in zip(samples, parts)))
+    (output / "soak-memory.csv").write_text("seconds,rss_mb,anonymous_mb,sqlite_mb,files_mb,fds\n" + "".join(
+        f"{t:.0f},{rss:.1f},{anon:.1f},{sqlite:.1f},{mapped:.1f},{fds}\n"
+        for (t, rss, fds), (_, anon, mapped, sqlite) in zip(samples, parts)))
     (output / "soak-samples.json").write_text(json.dumps(samples))
     return 0 if all(checks.values()) else 1
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Logging
 import Metrics
 import ServiceLifecycle
@@ -15,6 +16,7 @@ package final class EventWriter: OutcomeSink, Service {
     private let queue = Mutex<[OutcomeEvent]>([])
     private let writeFailures = Counter(label: "switchyard_outcome_write_failures_total")
     private let queued = Gauge(label: "switchyard_outcome_events_queued")
+    private let sqliteMemory = Gauge(label: "switchyard_sqlite_memory_bytes")
 
     package init(store: SQLiteStore, interval: Duration = .milliseconds(250), logger: Logger) {
         self.store = store
@@ -43,6 +45,7 @@ package final class EventWriter: OutcomeSink, Service {
             logger.error("writing outcome events failed", metadata: ["error": "\(error)"])
         }
         queued.record(pendingCount)
+        sqliteMemory.record(sqlite3_memory_used())
     }
 
     /// Writes every queued event now. Events are put back if the write fails, so none is lost.
