@@ -81,7 +81,7 @@ bench-gateway: release
 	SWITCHYARD_BIN=$(RELEASE_BIN) bench/bench.sh
 
 # Release artefacts: dist/switchyard (static Swift runtime, stripped, stamped with the git commit),
-# the Debian package, and their tests (README: Install, Running on a VM).
+# the Debian package, and their tests (docs/operations.md: Running on a VM).
 VERSION := $(shell sed -n 's/.*static let current = "\(.*\)"/\1/p' Sources/SwitchyardCore/Version.swift)
 DIST_SCRATCH := .build-dist
 DEB := dist/switchyard_$(VERSION)_$(shell dpkg --print-architecture).deb

@@ -32,7 +32,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         if ProcessInfo.processInfo.environment["SWITCHYARD_NIO_EXECUTOR"] != "0" {
             // Run Swift concurrency on NIO's event loop threads: requests stop hopping between the
-            // cooperative pool and the event loops (about 10 % less CPU per request, see README).
+            // cooperative pool and the event loops (about 10 % less CPU per request, see docs/decisions.md).
             _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }
         let (logLevel, logFormat) = (self.logLevel, self.logFormat)
