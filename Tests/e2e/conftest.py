@@ -22,7 +22,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import httpx
 import openai
@@ -217,6 +217,30 @@ def start_gateway(seed: str, workdir: Path, config: pytest.Config,
         yield base_url
     finally:
         stop_process(process)
+
+
+def bearer_client(base_url: str, token: str | None = None, timeout: float = CLIENT_TIMEOUT_SECONDS) -> httpx.Client:
+    """An httpx client for the gateway (proxies ignored), sending `token` as the bearer token when given."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=base_url, timeout=timeout, trust_env=False, headers=headers)
+
+
+def chat(http: httpx.Client, model: str, user: str | None = None, text: str = "hi",
+         token: str | None = None) -> httpx.Response:
+    """One plain chat completion: `user` as the OpenAI `user` field, `token` instead of the client's own."""
+    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": text}]}
+    if user is not None:
+        body["user"] = user
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    return http.post("/v1/chat/completions", json=body, headers=headers)
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    """The `error` object of an error answer, which must carry a message."""
+    body = response.json()
+    assert isinstance(body.get("error"), dict), body
+    assert isinstance(body["error"].get("message"), str) and body["error"]["message"], body
+    return body["error"]
 
 
 # ---------------------------------------------------------------------------

@@ -35,7 +35,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import start_gateway
+from conftest import bearer_client, chat, error_of, start_gateway
 
 ADMIN_TOKEN = "e2e-experiments-admin"
 USER_TOKEN = "sk-experiments-e2e-user"
@@ -141,27 +141,19 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReq
         yield base_url
 
 
-def admin_client(base_url: str) -> httpx.Client:
-    return httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False,
-                        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
-
-
-def user_client(base_url: str) -> httpx.Client:
-    return httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False,
-                        headers={"Authorization": f"Bearer {USER_TOKEN}"})
 
 
 @pytest.fixture(scope="module")
 def admin(gateway: str) -> Iterator[httpx.Client]:
     """Admin API client (token sent on every call)."""
-    with admin_client(gateway) as client:
+    with bearer_client(gateway, ADMIN_TOKEN, HTTP_TIMEOUT_SECONDS) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def http(gateway: str) -> Iterator[httpx.Client]:
     """Client traffic with the user's token."""
-    with user_client(gateway) as client:
+    with bearer_client(gateway, USER_TOKEN, HTTP_TIMEOUT_SECONDS) as client:
         yield client
 
 
@@ -171,12 +163,6 @@ def sdk(gateway: str) -> Iterator[openai.OpenAI]:
                        timeout=HTTP_TIMEOUT_SECONDS) as client:
         yield client
 
-
-def chat(http: httpx.Client, model: str, user: str | None = None) -> httpx.Response:
-    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
-    if user is not None:
-        body["user"] = user
-    return http.post("/v1/chat/completions", json=body)
 
 
 def assignment(response: httpx.Response) -> tuple[str | None, str | None, str | None]:
@@ -190,12 +176,6 @@ def served(http: httpx.Client, model: str, user: str | None = None) -> tuple[str
     assert response.status_code == 200, f"{model} for {user}: {response.status_code} {response.text}"
     return assignment(response)
 
-
-def error_of(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
-    assert isinstance(body.get("error"), dict), body
-    assert isinstance(body["error"].get("message"), str) and body["error"]["message"], body
-    return body["error"]
 
 
 def two_variants(model: str, **extra: Any) -> dict[str, Any]:
@@ -627,7 +607,7 @@ def test_assignment_survives_a_restart(tmp_path_factory: pytest.TempPathFactory,
     users = [f"restart-user-{index}" for index in range(RESTART_USERS)]
 
     with start_gateway(SEED, workdir, request.config) as base_url:
-        with admin_client(base_url) as admin, user_client(base_url) as http:
+        with bearer_client(base_url, ADMIN_TOKEN, HTTP_TIMEOUT_SECONDS) as admin, bearer_client(base_url, USER_TOKEN, HTTP_TIMEOUT_SECONDS) as http:
             experiment = create(admin, two_variants("sticky"))
             transition(admin, experiment["id"], "start")
             before = {user: served(http, "sticky", user) for user in users}
@@ -637,7 +617,7 @@ def test_assignment_survives_a_restart(tmp_path_factory: pytest.TempPathFactory,
             results_with_requests(admin, experiment["id"], counts)
 
     with start_gateway(SEED, workdir, request.config) as base_url:
-        with admin_client(base_url) as admin, user_client(base_url) as http:
+        with bearer_client(base_url, ADMIN_TOKEN, HTTP_TIMEOUT_SECONDS) as admin, bearer_client(base_url, USER_TOKEN, HTTP_TIMEOUT_SECONDS) as http:
             reloaded = get_experiment(admin, experiment["id"])
             assert reloaded["status"] == "running", reloaded
             assert reloaded["hash_seed"] == experiment["hash_seed"]

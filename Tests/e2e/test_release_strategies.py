@@ -37,7 +37,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import start_gateway
+from conftest import chat, error_of, start_gateway
 from fake_upstream import FakeUpstream
 from fault_upstream import LATE_HEAD_SECONDS, FaultState, FaultUpstream, reply_for
 
@@ -172,17 +172,6 @@ def sdk(gateway: str) -> Iterator[openai.OpenAI]:
 # ---------------------------------------------------------------------------
 
 
-def chat(http: httpx.Client, model: str, user: str, text: str = "hi") -> httpx.Response:
-    return http.post("/v1/chat/completions", json={
-        "model": model, "messages": [{"role": "user", "content": text}], "user": user,
-    })
-
-
-def error_of(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
-    assert isinstance(body.get("error"), dict), body
-    assert isinstance(body["error"].get("message"), str) and body["error"]["message"], body
-    return body["error"]
 
 
 def decide(admin: httpx.Client, model: str, user: str) -> dict[str, Any]:

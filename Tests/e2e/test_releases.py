@@ -32,7 +32,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import start_gateway
+from conftest import chat, error_of, start_gateway
 
 ADMIN_TOKEN = "e2e-releases-admin"
 USER_TOKEN = "sk-releases-e2e-user"
@@ -153,15 +153,9 @@ def sdk(gateway: str) -> Iterator[openai.OpenAI]:
         yield client
 
 
-def chat(http: httpx.Client, model: str, user: str | None = None) -> httpx.Response:
-    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
-    if user is not None:
-        body["user"] = user
-    return http.post("/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {USER_TOKEN}"})
-
 
 def served_version(http: httpx.Client, model: str, user: str | None = None) -> str:
-    response = chat(http, model, user)
+    response = chat(http, model, user, token=USER_TOKEN)
     assert VERSION_HEADER in response.headers, f"no {VERSION_HEADER}: {response.status_code} {response.text}"
     return response.headers[VERSION_HEADER]
 
@@ -172,12 +166,6 @@ def sdk_version(sdk: openai.OpenAI, model: str, user: str) -> str:
     raw.parse()
     return raw.headers[VERSION_HEADER]
 
-
-def error_of(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
-    assert isinstance(body.get("error"), dict), body
-    assert isinstance(body["error"].get("message"), str) and body["error"]["message"], body
-    return body["error"]
 
 
 def release(admin: httpx.Client, model: str) -> dict[str, Any]:
