@@ -65,7 +65,7 @@ package struct LiveRouter: Sendable {
         case .unknownModel(let model): return .modelNotFound(model)
         case .modelNotAllowed(let model): return .modelNotAllowed(model)
         case .noBackend(_, _, let reason):
-            return GatewayError(status: .serviceUnavailable, message: reason, type: "upstream_error", code: "no_healthy_backend")
+            return .noHealthyBackend(reason)
         }
     }
 }

@@ -74,6 +74,6 @@ package final class Budgets: OutcomeSink {
             message: String(
                 format: "You exceeded your %@ budget: %.4f of %.4f USD spent. It renews at the start of the next UTC %@.", exceeded.period,
                 exceeded.spent, exceeded.cap, exceeded.period == "daily" ? "day" : "month"),
-            type: "insufficient_quota", code: "insufficient_quota")
+            type: "insufficient_quota", code: .insufficientQuota)
     }
 }

@@ -61,7 +61,7 @@ package final class RateLimits: OutcomeSink {
         return GatewayError(
             status: .tooManyRequests,
             message: "Rate limit reached (\(which)). Try again in \(Int(decision.retryAfter.rounded(.up))) s.",
-            type: decision.limit == "tokens_per_minute" ? "tokens" : "requests", code: "rate_limit_exceeded"
+            type: decision.limit == "tokens_per_minute" ? "tokens" : "requests", code: .rateLimitExceeded
         ).adding(headers(for: decision))
     }
 }

@@ -13,7 +13,7 @@ enum AnthropicUpstream {
         guard request.endpoint == .chatCompletions else {
             throw GatewayError(
                 status: .badRequest, message: "Anthropic providers serve chat completions only, not \(request.endpoint.rawValue).",
-                type: "invalid_request_error", code: "unsupported_endpoint")
+                type: "invalid_request_error", code: .unsupportedEndpoint)
         }
         do {
             return try AnthropicTranslation.request(from: request.body, model: model, stream: request.stream)

@@ -230,9 +230,7 @@ final class ClientExchange: UpstreamResponseHandler {
         }
         let error =
             lastError
-            ?? GatewayError(
-                status: .serviceUnavailable, message: "No backend of model '\(decision.model.name)' can take the request now.",
-                type: "upstream_error", code: "no_healthy_backend")
+            ?? .noHealthyBackend("No backend of model '\(decision.model.name)' can take the request now.")
         finishWithError(error, backendLabel: lastFailedBackend)
     }
 
@@ -289,7 +287,7 @@ final class ClientExchange: UpstreamResponseHandler {
         guard let backend else { return }
         attempt?.cancel()
         attempt = nil
-        endAttemptSpan(errorType: error.code ?? error.type)
+        endAttemptSpan(errorType: error.code?.rawValue ?? error.type)
         services.health.record(backend.label, success: false, latencyMilliseconds: nil, reason: error.message)
         lastError = error
         lastFailedBackend = backend.label
@@ -770,7 +768,7 @@ final class ClientExchange: UpstreamResponseHandler {
 
     static func idleTimeout(_ seconds: Double) -> GatewayError {
         GatewayError(
-            status: .gatewayTimeout, message: "Upstream sent nothing for \(seconds) s.", type: "upstream_error", code: "upstream_timeout")
+            status: .gatewayTimeout, message: "Upstream sent nothing for \(seconds) s.", type: "upstream_error", code: .upstreamTimeout)
     }
 
     static func timeAmount(seconds: Double) -> TimeAmount {

@@ -23,7 +23,7 @@ package final class MockUpstream: Sendable {
         if mock.errorRate > 0, draw(for: backend) < mock.errorRate {
             let error = GatewayError(
                 status: .internalServerError, message: "Simulated upstream error (mock provider, error_rate \(mock.errorRate)).",
-                type: "server_error", code: "mock_error")
+                type: "server_error", code: .mockError)
             return Self.json(status: 500, error.jsonBody, afterMilliseconds: mock.timeToFirstTokenMilliseconds)
         }
         switch request.endpoint {

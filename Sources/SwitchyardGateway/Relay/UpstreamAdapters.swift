@@ -248,7 +248,7 @@ final class AnthropicAnswerTranslator: UpstreamResponseHandler, UpstreamAttempt 
             let error = failure.body["error"]
             let gatewayError = GatewayError(
                 status: .init(code: failure.status), message: error?["message"]?.stringValue ?? "Anthropic stream error",
-                type: error?["type"]?.stringValue ?? "server_error", code: error?["code"]?.stringValue)
+                type: error?["type"]?.stringValue ?? "server_error", code: error?["code"]?.stringValue.map(GatewayError.Code.fromUpstream))
             handler.upstreamFailed(UpstreamFailure(kind: .answer, detail: "", error: gatewayError))
             return
         }
