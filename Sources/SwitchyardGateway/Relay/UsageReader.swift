@@ -1,0 +1,58 @@
+import SwitchyardCore
+
+/// Token usage read from an OpenAI response or stream chunk without parsing the whole document:
+/// the value of the last `"usage"` key outside a string is read, and the document is parsed whole
+/// only when that is not a plausible usage object.
+enum UsageReader {
+    static func usage(in bytes: UnsafeRawBufferPointer) -> TokenUsage? {
+        if let offset = lastUsageValueOffset(in: bytes),
+            let (value, _) = try? JSONValue.parseValue(in: bytes, at: offset)
+        {
+            if value == .null { return nil }
+            if let usage = tokenUsage(value) { return usage }
+        }
+        guard case .object(let object)? = try? JSONValue.parse(buffer: bytes) else { return nil }
+        return object["usage"].flatMap(tokenUsage)
+    }
+
+    /// The top-level `model` of an answer or stream chunk (`gen_ai.response.model`).
+    static func responseModel(in bytes: UnsafeRawBufferPointer) -> String? {
+        guard case .object(let object)? = try? JSONValue.parse(buffer: bytes), case .string(let model)? = object["model"] else { return nil }
+        return model
+    }
+
+    /// Whether the document is the final chunk `stream_options.include_usage` adds: usage and no choices.
+    static func isUsageOnlyChunk(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard case .object(let object)? = try? JSONValue.parse(buffer: bytes) else { return false }
+        return object["usage"]?.objectValue != nil && (object["choices"]?.arrayValue?.isEmpty ?? true)
+    }
+
+    private static func tokenUsage(_ value: JSONValue) -> TokenUsage? {
+        guard case .object(let usage) = value else { return nil }
+        let input = usage["prompt_tokens"]?.intValue()
+        let output = usage["completion_tokens"]?.intValue()
+        guard input != nil || output != nil else { return nil }
+        return TokenUsage(input: input ?? 0, output: output ?? 0)
+    }
+
+    /// Where the value after the last unescaped `"usage"` key starts (just past its colon).
+    private static func lastUsageValueOffset(in bytes: UnsafeRawBufferPointer) -> Int? {
+        let key = Array(#""usage""#.utf8)
+        var start = bytes.count - key.count
+        while start >= 0 {
+            if bytes[start] == key[0], bytes[start + 1] == key[1], zip(key.indices, key).allSatisfy({ bytes[start + $0] == $1 }) {
+                var backslashes = 0
+                while start - backslashes - 1 >= 0, bytes[start - backslashes - 1] == UInt8(ascii: "\\") { backslashes += 1 }
+                if backslashes % 2 == 0 {
+                    var index = start + key.count
+                    while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
+                        index += 1
+                    }
+                    if index < bytes.count, bytes[index] == UInt8(ascii: ":") { return index + 1 }
+                }
+            }
+            start -= 1
+        }
+        return nil
+    }
+}
