@@ -151,6 +151,7 @@ package func buildApplication(
 
     let router = Router(context: GatewayContext.self)
     router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: AdminAuthMiddleware(auth: auth))
     router.get("/health") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
     }
@@ -170,18 +171,18 @@ package func buildApplication(
         return Response(
             status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
-    RoutingAdminController(configuration: configuration, client: liveRouter, health: health, sessions: sessions, auth: auth).addRoutes(to: router)
-    ReleaseAdminController(releases: releases, auth: auth).addRoutes(to: router)
-    UsageAdminController(usage: stores.usage, auth: auth).addRoutes(to: router)
-    ExperimentAdminController(releases: releases, recorded: stores.experiments, outcomes: stores.outcomes, auth: auth).addRoutes(to: router)
+    RoutingAdminController(configuration: configuration, client: liveRouter, health: health, sessions: sessions).addRoutes(to: router)
+    ReleaseAdminController(releases: releases).addRoutes(to: router)
+    UsageAdminController(usage: stores.usage).addRoutes(to: router)
+    ExperimentAdminController(releases: releases, recorded: stores.experiments, outcomes: stores.outcomes).addRoutes(to: router)
     let prober = HealthProber(configuration: configuration, health: health, client: client, logger: logger)
     let discovery = ModelDiscovery(configuration: configuration, catalog: stores.catalog, client: client, logger: logger)
-    ProviderAdminController(releases: releases, discovery: discovery, environment: environment, auth: auth).addRoutes(to: router)
+    ProviderAdminController(releases: releases, discovery: discovery, environment: environment).addRoutes(to: router)
     let reloader = SeedReloader(status: options.seed, repository: stores.configuration, releases: releases, environment: environment, logger: logger)
     let listening = ListeningAddress()
     ConfigurationAdminController(
         releases: releases, reloader: reloader, stats: stores.stats, environment: environment, databasePath: options.databasePath,
-        startedAt: Date().timeIntervalSince1970, auth: auth, listening: listening
+        startedAt: Date().timeIntervalSince1970, listening: listening
     ).addRoutes(to: router)
     AdminPageController().addRoutes(to: router)
 

@@ -7,16 +7,17 @@ import SwitchyardCore
 /// Checks the admin token (`Authorization: Bearer …`) and reads admin request bodies.
 package struct AdminAuthenticator: Sendable {
     package static let maxBodyBytes = 1 << 20
+    /// The actor the audit log records for changes made through the admin API.
+    static let actor = "admin"
     let tokens: [TokenDigest]
 
-    /// The actor recorded in the audit log for a request that passes.
-    func authorize(_ request: Request) throws -> String {
+    /// Throws 401 unless the request carries an admin token.
+    func authorize(_ request: Request) throws {
         guard let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") else {
             throw AdminError.unauthorized()
         }
         let digest = TokenDigest(token: String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces))
         guard tokens.contains(where: { $0.constantTimeEquals(digest) }) else { throw AdminError.unauthorized() }
-        return "admin"
     }
 
     /// The request's body as a JSON object, or a 400/413 naming what is wrong.
@@ -50,6 +51,22 @@ package struct AdminAuthenticator: Sendable {
         }
         guard let value else { throw AdminError(status: .unprocessableContent, message: "The body is not valid.") }
         return value
+    }
+}
+
+/// The admin token, checked once for every admin API route (`/api/…`) before its handler runs; the
+/// OpenAPI document, the admin page's files, `/health`, `/ready` and `/metrics` stay open.
+struct AdminAuthMiddleware: RouterMiddleware {
+    let auth: AdminAuthenticator
+
+    func handle(
+        _ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response
+    ) async throws -> Response {
+        let path = request.uri.path
+        if path.hasPrefix("/api/") && path != "/api/openapi.json" {
+            try auth.authorize(request)
+        }
+        return try await next(request, context)
     }
 }
 

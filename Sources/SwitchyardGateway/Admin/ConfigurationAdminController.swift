@@ -13,7 +13,6 @@ package struct ConfigurationAdminController: Sendable {
     let environment: [String: String]
     let databasePath: String?
     let startedAt: Double
-    let auth: AdminAuthenticator
     let listening: ListeningAddress
 
     package func addRoutes(to router: Router<GatewayContext>) {
@@ -27,11 +26,10 @@ package struct ConfigurationAdminController: Sendable {
 
     private func addProviderRoutes(to router: Router<GatewayContext>) {
         router.get("/api/providers") { request, _ in
-            _ = try auth.authorize(request)
             return Response.json(.object(["providers": .array(await releases.configuration.providers.map(Self.json))]))
         }
         router.post("/api/providers") { request, _ in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             var body = try await AdminAuthenticator.jsonObject(request)
             let id = try Self.identity(&body, "id")
             let provider = try Self.read { () throws(ConfigurationErrors) in try ObjectReader.provider(id: id, body: body, environment: environment) }
@@ -40,11 +38,10 @@ package struct ConfigurationAdminController: Sendable {
             return Response.json(Self.json(provider), status: .created)
         }
         router.get("/api/providers/{id}") { request, context in
-            _ = try auth.authorize(request)
             return Response.json(Self.json(try await provider(context.pathParameter("id"))))
         }
         router.put("/api/providers/{id}") { request, context in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             let stored = try await provider(context.pathParameter("id"))
             let body = Self.keepingMaskedSecrets(try await AdminAuthenticator.jsonObject(request), of: stored)
             let provider = try Self.read { () throws(ConfigurationErrors) in
@@ -55,7 +52,7 @@ package struct ConfigurationAdminController: Sendable {
             return Response.json(Self.json(provider))
         }
         router.delete("/api/providers/{id}") { request, context in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             let id = try context.pathParameter("id")
             try await releases.mapErrors { try await releases.delete("provider:\(id)", actor: actor) }
             return Response(status: .noContent)
@@ -106,11 +103,10 @@ package struct ConfigurationAdminController: Sendable {
 
     private func addModelRoutes(to router: Router<GatewayContext>) {
         router.get("/api/models") { request, _ in
-            _ = try auth.authorize(request)
             return Response.json(.object(["models": .array(await releases.configuration.models.map(Self.json))]))
         }
         router.post("/api/models") { request, _ in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             var body = try await AdminAuthenticator.jsonObject(request)
             let name = try Self.identity(&body, "name")
             let model = try await readModel(name: name, body: body)
@@ -118,7 +114,6 @@ package struct ConfigurationAdminController: Sendable {
             return Response.json(Self.json(model), status: .created)
         }
         router.get("/api/models/{model}") { request, context in
-            _ = try auth.authorize(request)
             let name = try context.pathParameter("model")
             guard let model = await releases.configuration.models.first(where: { $0.name == name }) else {
                 throw AdminError.notFound("Model '\(name)'", field: "name")
@@ -126,14 +121,14 @@ package struct ConfigurationAdminController: Sendable {
             return Response.json(Self.json(model))
         }
         router.put("/api/models/{model}") { request, context in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             let name = try context.pathParameter("model")
             let model = try await readModel(name: name, body: try await AdminAuthenticator.jsonObject(request))
             try await releases.mapErrors { try await releases.put(.model(model), .update, actor: actor) }
             return Response.json(Self.json(model))
         }
         router.delete("/api/models/{model}") { request, context in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             let name = try context.pathParameter("model")
             try await releases.mapErrors { try await releases.delete("model:\(name)", actor: actor) }
             return Response(status: .noContent)
@@ -151,11 +146,10 @@ package struct ConfigurationAdminController: Sendable {
 
     private func addUserRoutes(to router: Router<GatewayContext>) {
         router.get("/api/users") { request, _ in
-            _ = try auth.authorize(request)
             return Response.json(.object(["users": .array(await releases.configuration.users.map(Self.json))]))
         }
         router.post("/api/users") { request, _ in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             var body = try await AdminAuthenticator.jsonObject(request)
             let id = try Self.identity(&body, "id")
             let token = Self.newToken()
@@ -169,11 +163,10 @@ package struct ConfigurationAdminController: Sendable {
             return Response.json(.object(json), status: .created)
         }
         router.get("/api/users/{id}") { request, context in
-            _ = try auth.authorize(request)
             return Response.json(Self.json(try await user(context.pathParameter("id"))))
         }
         router.put("/api/users/{id}") { request, context in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             let stored = try await user(context.pathParameter("id"))
             let body = try await AdminAuthenticator.jsonObject(request)
             let models = await Set(releases.configuration.models.map(\.name))
@@ -182,13 +175,13 @@ package struct ConfigurationAdminController: Sendable {
             return Response.json(Self.json(user))
         }
         router.delete("/api/users/{id}") { request, context in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             let id = try context.pathParameter("id")
             try await releases.mapErrors { try await releases.delete("user:\(id)", actor: actor) }
             return Response(status: .noContent)
         }
         router.post("/api/users/{id}/rotate-token") { request, context in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             var user = try await user(context.pathParameter("id"))
             let token = Self.newToken()
             user.tokenDigest = TokenDigest(token: token)
@@ -213,11 +206,10 @@ package struct ConfigurationAdminController: Sendable {
 
     private func addSystemRoutes(to router: Router<GatewayContext>) {
         router.get("/api/settings") { request, _ in
-            _ = try auth.authorize(request)
             return Response.json(Self.json(await releases.configuration.settings))
         }
         router.put("/api/settings") { request, _ in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             let body = try await AdminAuthenticator.jsonObject(request)
             let current = await releases.configuration.settings
             let settings = try Self.read { () throws(ConfigurationErrors) in try ObjectReader.settings(body: body, over: current) }
@@ -225,7 +217,6 @@ package struct ConfigurationAdminController: Sendable {
             return Response.json(Self.json(settings))
         }
         router.get("/api/stats/timeseries") { request, _ in
-            _ = try auth.authorize(request)
             let query = try Self.timeseriesQuery(request)
             let points = try await stats.timeseries(query)
             return Response.json(
@@ -235,7 +226,6 @@ package struct ConfigurationAdminController: Sendable {
                 ]))
         }
         router.get("/api/system") { request, _ in
-            _ = try auth.authorize(request)
             let counts = await releases.counts
             let now = Date().timeIntervalSince1970
             return Response.json(
@@ -253,11 +243,9 @@ package struct ConfigurationAdminController: Sendable {
                 ]))
         }
         router.get("/api/config/status") { request, _ in
-            _ = try auth.authorize(request)
             return Response.json(Self.json(await reloader.current))
         }
         router.post("/api/config/reload") { request, _ in
-            _ = try auth.authorize(request)
             guard await reloader.current.path != nil else {
                 throw AdminError(status: .conflict, message: "The gateway runs on the built-in example seed: there is no file to reload.")
             }
@@ -270,7 +258,6 @@ package struct ConfigurationAdminController: Sendable {
             return Response.json(Self.json(status))
         }
         router.get("/api/config/export") { request, _ in
-            _ = try auth.authorize(request)
             let text = SeedExport.text(
                 await releases.configuration,
                 header:

@@ -6,11 +6,9 @@ package struct ProviderAdminController: Sendable {
     let releases: ReleaseService
     let discovery: ModelDiscovery
     let environment: [String: String]
-    let auth: AdminAuthenticator
 
     package func addRoutes(to router: Router<GatewayContext>) {
         router.get("/api/providers/{id}/models") { request, context in
-            _ = try auth.authorize(request)
             let provider = try await provider(context.pathParameter("id"))
             let cached = try await discovery.catalog.loadProviderModels(provider.id)
             let models: ProviderModels
@@ -22,7 +20,6 @@ package struct ProviderAdminController: Sendable {
             return Response.json(Self.json(models, format: provider.spec.format))
         }
         router.post("/api/providers/{id}/refresh-models") { request, context in
-            _ = try auth.authorize(request)
             let provider = try await provider(context.pathParameter("id"))
             return Response.json(Self.json(await discovery.refresh(provider), format: provider.spec.format))
         }

@@ -9,12 +9,10 @@ import SwitchyardCore
 /// swap, so the next routed request sees it.
 package struct ReleaseAdminController: Sendable {
     let releases: ReleaseService
-    let auth: AdminAuthenticator
 
     package func addRoutes(to router: Router<GatewayContext>) {
         let models = "/api/models/{model}"
         router.get("\(models)/versions") { request, context in
-            _ = try auth.authorize(request)
             let model = try await releases.mapErrors { try await releases.model(context.pathParameter("model")) }
             let times = try await releases.versionTimes(model: model.name)
             let versions: [JSONValue] = model.versions.map { version in
@@ -26,7 +24,7 @@ package struct ReleaseAdminController: Sendable {
             return Response.json(.object(["model": .string(model.name), "versions": .array(versions)]))
         }
         router.post("\(models)/versions") { request, context in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             let body = try await AdminAuthenticator.jsonObject(request)
             let name = try context.pathParameter("model")
             let providers = await Set(releases.configuration.providers.map(\.id))
@@ -50,7 +48,7 @@ package struct ReleaseAdminController: Sendable {
             return Response.json(Self.json(try Self.version(version.name, in: model)), status: .created)
         }
         router.put("\(models)/versions/{version}") { request, context in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             let body = try await AdminAuthenticator.jsonObject(request)
             let (name, versionName) = (try context.pathParameter("model"), try context.pathParameter("version"))
             let providers = await Set(releases.configuration.providers.map(\.id))
@@ -75,7 +73,7 @@ package struct ReleaseAdminController: Sendable {
             return Response.json(Self.json(try Self.version(versionName, in: model)))
         }
         router.delete("\(models)/versions/{version}") { request, context in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             let (name, versionName) = (try context.pathParameter("model"), try context.pathParameter("version"))
             try await releases.mapErrors {
                 try await releases.change(model: name, actor: actor, action: "delete_version") { model throws(ReleaseError) in
@@ -89,7 +87,7 @@ package struct ReleaseAdminController: Sendable {
             return Response(status: .noContent)
         }
         router.put("\(models)/split") { request, context in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             let body = try await AdminAuthenticator.jsonObject(request)
             let weights = try Self.readSplit(body)
             let model = try await releases.mapErrors {
@@ -101,7 +99,7 @@ package struct ReleaseAdminController: Sendable {
             return try await release(of: model.name)
         }
         router.put("\(models)/weight") { request, context in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             let body = try await AdminAuthenticator.jsonObject(request)
             let (version, weight) = try AdminAuthenticator.read(body) { table -> (String, Int)? in
                 let version = table.requiredString("version")
@@ -119,7 +117,7 @@ package struct ReleaseAdminController: Sendable {
             return try await release(of: model.name)
         }
         router.put("\(models)/default") { request, context in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             let version = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request)) { table -> String? in
                 defer { table.rejectUnknownKeys() }
                 return table.requiredString("version")
@@ -133,7 +131,7 @@ package struct ReleaseAdminController: Sendable {
             return try await release(of: model.name)
         }
         router.post("\(models)/rollback") { request, context in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             let target = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request)) { table -> String?? in
                 defer { table.rejectUnknownKeys() }
                 return .some(table.string("to"))
@@ -150,7 +148,7 @@ package struct ReleaseAdminController: Sendable {
             return try await release(of: model.name)
         }
         router.put("\(models)/release") { request, context in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             let strategy = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request)) { table -> ReleaseStrategy? in
                 defer { table.rejectUnknownKeys() }
                 guard let name = table.requiredString("strategy") else { return nil }
@@ -171,16 +169,14 @@ package struct ReleaseAdminController: Sendable {
             return try await release(of: model.name)
         }
         router.get("\(models)/release") { request, context in
-            _ = try auth.authorize(request)
             return try await release(of: context.pathParameter("model"))
         }
         router.post("\(models)/refresh") { request, context in
-            _ = try auth.authorize(request)
             try await releases.reload()
             return try await release(of: context.pathParameter("model"))
         }
         router.post("\(models)/rollouts") { request, context in
-            let actor = try auth.authorize(request)
+            let actor = AdminAuthenticator.actor
             let spec = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request), RolloutRequest.read(from:))
             let rollout = try await releases.mapErrors {
                 try await releases.startRollout(
@@ -189,14 +185,13 @@ package struct ReleaseAdminController: Sendable {
             return Response.json(Self.json(rollout), status: .created)
         }
         router.get("/api/rollouts/{id}") { request, context in
-            _ = try auth.authorize(request)
             let id = try context.pathParameter("id")
             guard let rollout = try await releases.rollout(id) else { throw AdminError.notFound("Rollout '\(id)'", field: "id") }
             return Response.json(Self.json(rollout))
         }
         for control in [ReleaseService.Control.promote, .pause, .resume, .abort] {
             router.post("/api/rollouts/{id}/\(control.rawValue)") { request, context in
-                let actor = try auth.authorize(request)
+                let actor = AdminAuthenticator.actor
                 let full = request.uri.queryParameters.get("full") == "true"
                 let rollout = try await releases.mapErrors {
                     try await releases.control(context.pathParameter("id"), control, full: full, actor: actor)
@@ -205,7 +200,6 @@ package struct ReleaseAdminController: Sendable {
             }
         }
         router.get("/api/audit") { request, _ in
-            _ = try auth.authorize(request)
             let query = request.uri.queryParameters
             let since = try UsageAdminController.time(query.get("since"), field: "since")
             var limit = 100

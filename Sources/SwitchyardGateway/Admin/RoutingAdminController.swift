@@ -10,23 +10,18 @@ package struct RoutingAdminController: Sendable {
     let client: LiveRouter
     let health: HealthRegistry
     let sessions: SessionTable
-    let auth: AdminAuthenticator
 
     package func addRoutes(to router: Router<GatewayContext>) {
         router.post("/api/routing/decide") { request, context in
-            try authorize(request)
             return try await decide(request)
         }
         router.get("/api/health/backends") { request, _ in
-            try authorize(request)
             return backendHealth()
         }
         router.get("/api/models/{model}/weights") { request, context in
-            try authorize(request)
             return try weights(of: context.pathParameter("model"))
         }
         router.get("/api/routing/sessions/{id}") { request, context in
-            try authorize(request)
             let id = try context.pathParameter("id")
             let found = sessions.bindings(withID: id)
             guard let first = found.first else { throw AdminError.notFound("Session '\(id)'", field: "id") }
@@ -35,15 +30,10 @@ package struct RoutingAdminController: Sendable {
             return Response.json(.object(body))
         }
         router.delete("/api/routing/sessions/{id}") { request, context in
-            try authorize(request)
             let id = try context.pathParameter("id")
             guard sessions.remove(id) else { throw AdminError.notFound("Session '\(id)'", field: "id") }
             return Response(status: .noContent)
         }
-    }
-
-    func authorize(_ request: Request) throws {
-        _ = try auth.authorize(request)
     }
 
     // MARK: Decide
