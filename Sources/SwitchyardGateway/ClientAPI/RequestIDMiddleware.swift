@@ -3,19 +3,6 @@ import Hummingbird
 import Logging
 import SwitchyardCore
 
-extension HTTPField.Name {
-    package static let requestID = Self("x-request-id")!
-    package static let switchyardVersion = Self("x-switchyard-version")!
-    package static let switchyardBackend = Self("x-switchyard-backend")!
-    package static let switchyardExperiment = Self("x-switchyard-experiment")!
-    package static let switchyardVariant = Self("x-switchyard-variant")!
-    package static let apiKey = Self("x-api-key")!
-    package static let accelBuffering = Self("x-accel-buffering")!
-    package static let switchyardRegion = Self("x-switchyard-region")!
-    package static let traceparent = Self("traceparent")!
-    package static let switchyardExcludeProviders = Self("x-switchyard-exclude-providers")!
-}
-
 /// Gives every request an id (the client's `X-Request-ID` when usable), returns it on every
 /// response, and renders every error in OpenAI's shape.
 package struct RequestIDMiddleware: RouterMiddleware {
@@ -56,14 +43,5 @@ package struct RequestIDMiddleware: RouterMiddleware {
             return nil
         }
         return value
-    }
-}
-
-/// Generates request ids: 24 hex characters from the system's random generator.
-package enum RequestIdentifier {
-    package static func make() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (generator.next() as UInt64, generator.next() as UInt32)
-        return withUnsafeBytes(of: bytes) { Hex.encode($0.prefix(12)) }
     }
 }
