@@ -71,12 +71,28 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What `switchyard serve` assembles (database, seed, admin token, event writer, gateway), as
+        // a library the tests run too.
+        .target(
+            name: "SwitchyardServer",
+            dependencies: [
+                "SwitchyardCore",
+                "SwitchyardStore",
+                "SwitchyardGateway",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "switchyard",
             dependencies: [
                 "SwitchyardCore",
                 "SwitchyardStore",
                 "SwitchyardGateway",
+                "SwitchyardServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -132,6 +148,20 @@ let package = Package(
         .testTarget(
             name: "SwitchyardStoreTests",
             dependencies: ["SwitchyardStore", "SwitchyardCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SwitchyardServerTests",
+            dependencies: [
+                "SwitchyardServer",
+                "SwitchyardCore",
+                "SwitchyardStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

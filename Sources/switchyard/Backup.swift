@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SwitchyardCore
+import SwitchyardServer
 import SwitchyardStore
 
 struct Backup: AsyncParsableCommand {
@@ -22,7 +23,7 @@ struct Backup: AsyncParsableCommand {
             path = database
         } else if let config {
             let seed = try SeedFile.load(path: config)
-            path = Serve.resolve(seed.server.database, relativeTo: config)
+            path = GatewayServer.databasePath(seed.server.database, relativeTo: config)
         } else {
             throw ValidationError("give --database PATH or --config FILE")
         }
