@@ -48,6 +48,16 @@ package struct TokenDigest: Sendable, Hashable, Codable, CustomStringConvertible
 package enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
+    /// The value of one hex digit (either case), or `nil` for any other byte.
+    package static func value(of digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
     package static func encode(_ bytes: some Collection<UInt8>) -> String {
         String(unsafeUninitializedCapacity: bytes.count * 2) { output in
             var index = 0

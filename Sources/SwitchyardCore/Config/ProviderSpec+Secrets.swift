@@ -93,6 +93,21 @@ package enum URLCredentials {
         return result
     }
 
+    /// Whether `url` is `http://` or `https://` with a host, and holds no white space or control character.
+    package static func isHTTPURL(_ url: String) -> Bool {
+        guard let scheme = url.firstRange(of: "://"), url[..<scheme.lowerBound] == "http" || url[..<scheme.lowerBound] == "https" else {
+            return false
+        }
+        let authority = url[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let host = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
+        return !host.isEmpty && !url.unicodeScalars.contains { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }
+    }
+
+    /// Whether the URL carries user information (`user@` or `user:password@`).
+    package static func hasUserInfo(_ url: String) -> Bool {
+        userInfoRange(in: url) != nil
+    }
+
     /// The password in the URL's user information, if it has one.
     package static func password(in url: String) -> String? {
         guard let userInfo = userInfoRange(in: url), let colon = url[userInfo].firstIndex(of: ":") else { return nil }

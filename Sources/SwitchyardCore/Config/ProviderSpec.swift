@@ -153,9 +153,7 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
 
         if let format, format != .mock {
             if let baseURL {
-                if !(baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://")) || baseURL.count < 8
-                    || baseURL.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 })
-                {
+                if !URLCredentials.isHTTPURL(baseURL) {
                     table.fail("base_url", "must be an http:// or https:// URL, got \"\(URLCredentials.redacted(baseURL))\"")
                 }
             } else if format.defaultBaseURL == nil {

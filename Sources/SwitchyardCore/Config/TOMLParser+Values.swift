@@ -246,7 +246,7 @@ extension TOMLParser {
             index += 1
             var value: UInt32 = 0
             for _ in 0..<length {
-                guard index < bytes.count, let digit = Self.hexDigit(bytes[index]) else {
+                guard index < bytes.count, let digit = Hex.value(of: bytes[index]) else {
                     throw unexpected("\(length) hexadecimal digits after \\\(length == 4 ? "u" : "U")")
                 }
                 value = value << 4 | UInt32(digit)
@@ -274,15 +274,6 @@ extension TOMLParser {
             throw error("a backslash must start an escape such as \\n (a line-ending backslash works only in \"\"\" strings)", at: start)
         default:
             throw error("invalid escape '\\\(character(at: index))'; a backslash is written \\\\", at: start)
-        }
-    }
-
-    static func hexDigit(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
         }
     }
 }
@@ -377,11 +368,11 @@ extension TOMLParser {
         var position = text.startIndex
         var end = position
         while position < text.endIndex {
-            if let digit = hexDigit(text[position]), Int(digit) < radix {
+            if let digit = Hex.value(of: text[position]), Int(digit) < radix {
                 position += 1
                 end = position
             } else if text[position] == UInt8(ascii: "_"), position > text.startIndex, position == end, position + 1 < text.endIndex,
-                let digit = hexDigit(text[position + 1]), Int(digit) < radix
+                let digit = Hex.value(of: text[position + 1]), Int(digit) < radix
             {
                 position += 1
             } else {

@@ -57,11 +57,11 @@ package struct TelemetrySpec: Sendable, Hashable {
 
     private static func check(_ url: String, key: String, from variable: String? = nil, on table: TableReader) {
         let source = variable.map { " (from \($0))" } ?? ""
-        guard let parsed = HTTPURLParts(url) else {
-            table.fail(key, "expected an http:// or https:// URL such as http://127.0.0.1:4318, got \"\(url)\"\(source)")
+        guard URLCredentials.isHTTPURL(url) else {
+            table.fail(key, "expected an http:// or https:// URL such as http://127.0.0.1:4318, got \"\(URLCredentials.redacted(url))\"\(source)")
             return
         }
-        if parsed.hasCredentials {
+        if URLCredentials.hasUserInfo(url) {
             table.fail(key, "must not carry credentials; send them with otlp_headers\(source)")
         }
     }
@@ -89,27 +89,6 @@ package struct TelemetrySpec: Sendable, Hashable {
     }
 }
 
-/// The parts of an `http://` or `https://` URL a check needs, without Foundation.
-struct HTTPURLParts {
-    var hasCredentials: Bool
-
-    init?(_ url: String) {
-        let lowered = url.lowercased()
-        let rest: Substring
-        if lowered.hasPrefix("http://") {
-            rest = url.dropFirst(7)
-        } else if lowered.hasPrefix("https://") {
-            rest = url.dropFirst(8)
-        } else {
-            return nil
-        }
-        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        let host = authority.split(separator: "@").last ?? ""
-        guard !host.isEmpty, !url.contains(where: { $0 == " " || $0.asciiValue.map { $0 < 0x20 } == true }) else { return nil }
-        hasCredentials = authority.contains("@")
-    }
-}
-
 extension StringProtocol {
     fileprivate func trimmingSpaces() -> String {
         String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
@@ -124,18 +103,9 @@ extension StringProtocol {
                 bytes.append(byte)
                 continue
             }
-            guard let high = iterator.next().flatMap(Self.hexValue), let low = iterator.next().flatMap(Self.hexValue) else { return nil }
+            guard let high = iterator.next().flatMap(Hex.value(of:)), let low = iterator.next().flatMap(Hex.value(of:)) else { return nil }
             bytes.append(high << 4 | low)
         }
         return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return digit - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 }

@@ -89,7 +89,7 @@ package struct OTLPTraceEncoder: Sendable {
         span.string(5, "\(trace.operation) \(attempt.upstreamModel)")
         span.varint(6, 3)  // SPAN_KIND_CLIENT
         span.fixed64(7, Self.unixNanoseconds(attempt.startTime))
-        span.fixed64(8, Self.unixNanoseconds(attempt.endTime))
+        span.fixed64(8, Self.unixNanoseconds(attempt.endTime ?? attempt.startTime))
         span.attribute("gen_ai.operation.name", .string(trace.operation))
         span.attribute("gen_ai.provider.name", .string(attempt.providerFormat.openTelemetryProviderName))
         span.attribute("gen_ai.request.model", .string(attempt.upstreamModel))
@@ -161,17 +161,8 @@ struct ProtobufWriter {
         appendVarint(UInt64(digits.count / 2))
         var index = 0
         while index + 1 < digits.count {
-            bytes.append(Self.nibble(digits[index]) << 4 | Self.nibble(digits[index + 1]))
+            bytes.append((Hex.value(of: digits[index]) ?? 0) << 4 | (Hex.value(of: digits[index + 1]) ?? 0))
             index += 2
-        }
-    }
-
-    private static func nibble(_ digit: UInt8) -> UInt8 {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return digit - UInt8(ascii: "A") + 10
-        default: return 0
         }
     }
 

@@ -30,7 +30,8 @@ package struct UpstreamAttemptTrace: Sendable, Hashable, Codable {
     package var upstreamModel: String
     /// Seconds since 1970.
     package var startTime: Double
-    package var endTime: Double
+    /// `nil` while the attempt runs.
+    package var endTime: Double?
     /// The upstream's HTTP status, when its answer began.
     package var status: Int?
     /// `error.type` when the attempt failed: the upstream's status code, or the gateway's error code.
@@ -45,7 +46,6 @@ package struct UpstreamAttemptTrace: Sendable, Hashable, Codable {
         self.providerFormat = providerFormat
         self.upstreamModel = upstreamModel
         self.startTime = startTime
-        self.endTime = startTime
     }
 }
 

@@ -567,9 +567,9 @@ final class ClientExchange: UpstreamResponseHandler {
 
     /// Ends the current attempt's client span (now, or at `end`), failed with `errorType` or (nil) answered.
     private func endAttemptSpan(errorType: String?, at end: Double? = nil) {
-        guard requestTrace != nil, let draft, let index = requestTrace?.attempts.indices.last,
-            requestTrace?.attempts[index].endTime == requestTrace?.attempts[index].startTime
-        else { return }
+        guard let draft, let attempts = requestTrace?.attempts, let index = attempts.indices.last, attempts[index].endTime == nil else {
+            return
+        }
         requestTrace?.attempts[index].endTime = end ?? draft.wallClock(at: .now)
         requestTrace?.attempts[index].status = attemptStatus
         requestTrace?.attempts[index].errorType = errorType

@@ -65,7 +65,7 @@ package actor ReleaseService {
     }
 
     private func forgetOldFinishedRollouts() {
-        let newest = Set(Dictionary(grouping: rollouts.values, by: \.model).values.compactMap { $0.max { $0.createdAt < $1.createdAt }?.id })
+        let newest = Set(latestRollouts().map(\.id))
         rollouts = rollouts.filter { !$0.value.isFinished || newest.contains($0.key) }
     }
 
