@@ -39,6 +39,7 @@
 #   BENCH_CALLGRIND_REQUESTS  sequential requests counted under callgrind, per case (default 2000)
 #   BENCH_CALLGRIND_WARMUP    requests before counting starts, per case (default 200)
 #   BENCH_SKIP_CALLGRIND=1    leave out part 4
+#   BENCH_ONLY_CALLGRIND=1    only part 4 (instruction counts, for comparing a change quickly)
 #   BENCH_SKIP_SWITCHYARD=1   only nginx and the stream upstream (for testing the harness)
 #
 # Everything listens on 127.0.0.1; every process started here is stopped on exit; every run is
@@ -65,6 +66,7 @@ BENCH_SETTLE_SECONDS="${BENCH_SETTLE_SECONDS:-5}"
 BENCH_CALLGRIND_REQUESTS="${BENCH_CALLGRIND_REQUESTS:-2000}"
 BENCH_CALLGRIND_WARMUP="${BENCH_CALLGRIND_WARMUP:-200}"
 BENCH_SKIP_CALLGRIND="${BENCH_SKIP_CALLGRIND:-0}"
+BENCH_ONLY_CALLGRIND="${BENCH_ONLY_CALLGRIND:-0}"
 BENCH_SKIP_SWITCHYARD="${BENCH_SKIP_SWITCHYARD:-0}"
 
 WORK="$ROOT/.build/bench"
@@ -652,6 +654,13 @@ report() {
     echo
     echo "| measure | upstream direct | nginx as proxy | Switchyard | target |"
     echo "|---|---|---|---|---|"
+    local pass="${R[ir-pass]:-n/a}"
+    if [[ "$BENCH_ONLY_CALLGRIND" == 1 ]]; then
+        echo "| instructions per request: pass-through | — | — | $(num "$pass") | before / after |"
+        echo "| instructions per request: \`params\` override | — | — | $(num "${R[ir-params]:-n/a}") ($(diff_of "${R[ir-params]:-n/a}" "$pass")) | reported |"
+        echo "| instructions per request: Anthropic translation | — | — | $(num "${R[ir-anthropic]:-n/a}") ($(diff_of "${R[ir-anthropic]:-n/a}" "$pass")) | reported |"
+        return
+    fi
     local k p
     for p in p50 p99; do
         local target="added ≤ 80 µs"; [[ "$p" == p99 ]] && target="added ≤ 300 µs"
@@ -662,7 +671,6 @@ report() {
     echo "| $C connections: requests/s (× nginx as proxy) | $(num "${R[upstream-c$C-rps]}") | $(num "${R[proxy-c$C-rps]}")" \
         "| $(sy "$(num "${R[switchyard-c$C-rps]:-n/a}") ($(ratio "${R[switchyard-c$C-rps]:-n/a}" "${R[proxy-c$C-rps]}") ×)") | ≥ 0.5 × nginx (aim 0.8) |"
     echo "| CPU per proxied request ($C connections) | — | — | $(sy "${R[switchyard-c$C-cpu]:-n/a} µs") | ≤ 50 µs |"
-    local pass="${R[ir-pass]:-n/a}"
     echo "| instructions per request: pass-through | — | — | $(cg "$(num "$pass")") | before / after |"
     echo "| instructions per request: \`params\` override | — | — | $(cg "$(num "${R[ir-params]:-n/a}") ($(diff_of "${R[ir-params]:-n/a}" "$pass"))") | reported |"
     echo "| instructions per request: Anthropic translation | — | — | $(cg "$(num "${R[ir-anthropic]:-n/a}") ($(diff_of "${R[ir-anthropic]:-n/a}" "$pass"))") | reported |"
@@ -706,11 +714,18 @@ main() {
         R[rss-idle]="$(awk -v kb="$(rss_kb "$SWITCHYARD_PID" VmRSS)" 'BEGIN { printf "%.1f", kb / 1024 }')"
     fi
 
-    measure_wrk_rounds 1
-    measure_wrk_rounds "$BENCH_CONNECTIONS"
     local path=/v1/chat/completions
+    if [[ "$BENCH_ONLY_CALLGRIND" == 1 ]]; then
+        stop_pid "$SWITCHYARD_PID"
+        SWITCHYARD_PID=""
+    else
+        measure_wrk_rounds 1
+        measure_wrk_rounds "$BENCH_CONNECTIONS"
+    fi
 
-    if [[ "$BENCH_SKIP_SWITCHYARD" == 1 ]]; then
+    if [[ "$BENCH_ONLY_CALLGRIND" == 1 ]]; then
+        :
+    elif [[ "$BENCH_SKIP_SWITCHYARD" == 1 ]]; then
         measure_streams "http://127.0.0.1:$PORT_S$path"
     else
         measure_streams "http://127.0.0.1:$PORT_S$path" "http://127.0.0.1:$PORT_C$path"

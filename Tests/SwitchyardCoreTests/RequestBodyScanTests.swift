@@ -362,6 +362,28 @@ import Testing
         }
     }
 
+    @Test func countsReadInPlaceAreWhatTheParsedObjectHolds() {
+        var generator = RequestBodyGenerator(seed: 0x5EED_0004)
+        let names = ["prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details"]
+        for round in 0..<(Self.rounds ?? 3000) {
+            var members: [([UInt8], [UInt8])] = []
+            for _ in 0..<generator.roll(5) {
+                let name = generator.pick(names)
+                members.append((generator.key(name), generator.chance(60) ? generator.number() : generator.value(depth: 2)))
+            }
+            let value = generator.chance(5) ? Array("null".utf8) : generator.chance(5) ? generator.value(depth: 2) : generator.object(members)
+            let document = Array(#"{"usage":"#.utf8) + generator.space() + value + Array("}".utf8)
+            let found = document.withUnsafeBytes { JSONCountsReader.counts(in: $0, at: 9, named: ("prompt_tokens", "completion_tokens")) }
+            let expected: JSONCountsReader.Found? =
+                switch try? JSONValue.parse(value) {
+                case .null?: .null
+                case .object(let object)?: .object(object["prompt_tokens"]?.intValue(), object["completion_tokens"]?.intValue())
+                default: nil
+                }
+            #expect(found == expected, "round \(round): \(String(decoding: value, as: UTF8.self))")
+        }
+    }
+
     @Test func randomRewritesGiveTheTreeThatEditingTheParsedBodyGives() throws {
         var generator = RequestBodyGenerator(seed: 0x5EED_0002)
         var rewrites = 0

@@ -52,6 +52,44 @@ import Testing
         }
     }
 
+    @Test func theBearerTokenIsReadLikeAnHTTPLibraryWould() {
+        #expect(ClientExchange.bearerToken("Bearer sk-1") == "sk-1")
+        #expect(ClientExchange.bearerToken("  bEARER   sk-1 \t") == "sk-1")
+        #expect(ClientExchange.bearerToken("Bearer sk 1") == "sk 1")
+        for refused in ["Bearer", "Bearer ", "Bearer   ", "Basic dXNlcjpwYXNz", "Bearersk-1", "Bearer\tsk-1", "", "Bear sk-1"] {
+            #expect(ClientExchange.bearerToken(refused) == nil, "\(refused)")
+        }
+    }
+
+    @Test func contentTypesNamingJSONAreRecognisedInAnyCase() {
+        for json in ["application/json", "application/JSON; charset=utf-8", "application/problem+json", "text/x-json"] {
+            #expect(ClientExchange.mentionsJSON(json), "\(json)")
+        }
+        for other in ["text/html", "", "jso", "application/jsn", "text/event-stream"] {
+            #expect(!ClientExchange.mentionsJSON(other), "\(other)")
+        }
+    }
+
+    @Test func theClientAPIIsTakenByMethodAndExactPath() {
+        func route(_ method: HTTPMethod, _ uri: String) -> String? {
+            switch FrontDoor.clientRoute(HTTPRequestHead(version: .http1_1, method: method, uri: uri)) {
+            case .relay(let endpoint)?: endpoint.rawValue
+            case .listModels?: "models"
+            case nil: nil
+            }
+        }
+        #expect(route(.POST, "/v1/chat/completions") == "chat/completions")
+        #expect(route(.POST, "/v1/chat/completions?x=1") == "chat/completions")
+        #expect(route(.POST, "/v1/embeddings") == "embeddings")
+        #expect(route(.GET, "/v1/models") == "models")
+        for (method, uri) in [
+            (HTTPMethod.GET, "/v1/chat/completions"), (.POST, "/v1/chat/completions/"), (.POST, "/v1/chat/completion"),
+            (.POST, "/V1/chat/completions"), (.GET, "/v1/models/x"), (.POST, "/api/models"), (.GET, "/"),
+        ] {
+            #expect(route(method, uri) == nil, "\(method) \(uri)")
+        }
+    }
+
     @Test func healthAndReadinessNeedNoToken() async throws {
         try await GatewayHarness.withGateway { gateway in
             #expect(try await gateway.get("/health", token: nil).status == .ok)

@@ -37,16 +37,27 @@ package struct TraceContext: Sendable, Hashable {
         TraceContext(traceID: traceID, spanID: Self.randomHex(bytes: 8, using: &random), flags: flags)
     }
 
-    package var traceparent: String { "00-\(traceID)-\(spanID)-\(flags)" }
+    package var traceparent: String {
+        var text = "00-"
+        text.reserveCapacity(55)
+        text += traceID
+        text += "-"
+        text += spanID
+        text += "-"
+        text += flags
+        return text
+    }
 
     /// Whether the trace is recorded (the `sampled` flag).
     package var isSampled: Bool { UInt8(flags, radix: 16).map { $0 & 1 == 1 } ?? false }
 
     /// `bytes` (8 or 16) random bytes as hex, never all zero; one draw per 8 bytes.
     private static func randomHex<R: RandomNumberGenerator>(bytes: Int, using random: inout R) -> String {
-        var words = (0..<(bytes / 8)).map { _ in random.next() as UInt64 }
-        if words.allSatisfy({ $0 == 0 }) { words[words.count - 1] = 1 }
-        return words.withUnsafeBytes { Hex.encode($0) }
+        var words: (UInt64, UInt64) = (random.next(), bytes > 8 ? random.next() : 0)
+        if words == (0, 0) {
+            if bytes > 8 { words.1 = 1 } else { words.0 = 1 }
+        }
+        return withUnsafeBytes(of: &words) { Hex.encode(UnsafeRawBufferPointer(rebasing: $0.prefix(bytes))) }
     }
 
     private static func isHex(_ text: Substring) -> Bool {

@@ -5,6 +5,6 @@ package enum RequestIdentifier {
     package static func make() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (generator.next() as UInt64, generator.next() as UInt32)
-        return withUnsafeBytes(of: bytes) { Hex.encode($0.prefix(12)) }
+        return withUnsafeBytes(of: bytes) { Hex.encode(UnsafeRawBufferPointer(rebasing: $0.prefix(12))) }
     }
 }

@@ -25,7 +25,14 @@ package final class GatewayMetrics: OutcomeSink {
         var failovers: Counter
     }
 
-    private let series = Mutex<[String: RequestSeries]>([:])
+    private struct SeriesKey: Hashable {
+        var model: String
+        var version: String
+        var backend: String
+        var status: Int
+    }
+
+    private let series = Mutex<[SeriesKey: RequestSeries]>([:])
     /// The rollout state gauges of the last scrape, by rollout id: one replaced by a newer rollout is
     /// unregistered, so series do not pile up with every rollout run.
     private let rolloutGauges = Mutex<[String: Gauge]>([:])
@@ -42,11 +49,12 @@ package final class GatewayMetrics: OutcomeSink {
     package func record(_ event: OutcomeEvent) {
         next.record(event)
         guard !event.version.isEmpty else { return }
-        let provider = event.backend.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
-        let statusClass = event.status == 499 ? "client_closed" : "\(event.status / 100)xx"
-        let key = [event.model, event.version, event.backend, statusClass].joined(separator: "\u{0}")
+        let statusGroup = event.status == 499 ? 499 : event.status / 100
+        let key = SeriesKey(model: event.model, version: event.version, backend: event.backend, status: statusGroup)
         let handles = series.withLock { series in
             if let existing = series[key] { return existing }
+            let provider = event.backend.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+            let statusClass = event.status == 499 ? "client_closed" : "\(statusGroup)xx"
             let labels = [
                 ("model", event.model), ("version", event.version), ("provider", provider), ("backend", event.backend),
                 ("status_class", statusClass),

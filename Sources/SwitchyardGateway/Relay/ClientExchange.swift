@@ -58,7 +58,7 @@ final class ClientExchange: UpstreamResponseHandler {
     private var draft: OutcomeDraft?
     private var session: SessionContext?
     /// Version, experiment, trace and rate-limit headers of every answer after routing.
-    private var routedHeaders = HTTPHeaders()
+    private var routedHeaders: [(String, String)] = []
 
     private var nextBackend = 0
     private var attempts = 0
@@ -167,14 +167,14 @@ final class ClientExchange: UpstreamResponseHandler {
                 traceID: trace.traceID, spanID: trace.spanID, parentSpanID: parent?.spanID,
                 operation: endpoint == .embeddings ? "embeddings" : "chat")
         }
-        routedHeaders.add(name: "x-switchyard-version", value: decision.version.name)
+        routedHeaders.append(("x-switchyard-version", decision.version.name))
         if let experiment = decision.experiment {
-            routedHeaders.add(name: "x-switchyard-experiment", value: experiment.experimentID)
-            routedHeaders.add(name: "x-switchyard-variant", value: experiment.variantID)
+            routedHeaders.append(("x-switchyard-experiment", experiment.experimentID))
+            routedHeaders.append(("x-switchyard-variant", experiment.variantID))
         }
-        routedHeaders.add(name: "traceparent", value: trace.traceparent)
+        routedHeaders.append(("traceparent", trace.traceparent))
         if let admission {
-            for field in RateLimits.headers(for: admission) { routedHeaders.add(name: field.name.rawName, value: field.value) }
+            for field in RateLimits.headers(for: admission) { routedHeaders.append((field.name.canonicalName, field.value)) }
         }
         // A variant naming another model is recorded under the model that served it.
         var draft = OutcomeDraft(
@@ -196,18 +196,36 @@ final class ClientExchange: UpstreamResponseHandler {
 
     /// The enabled user whose token came as `Authorization: Bearer …` or `x-api-key`.
     static func authenticate(_ headers: HTTPHeaders, in configuration: EffectiveConfiguration) -> UserSpec? {
-        var token: Substring?
-        if let authorization = headers.first(name: "authorization") {
-            let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-            if parts.count == 2, parts[0].lowercased() == "bearer" {
-                token = parts[1]
-            }
-        }
-        if token == nil, let apiKey = headers.first(name: "x-api-key") {
-            token = Substring(apiKey)
-        }
+        let token = headers.first(name: "authorization").flatMap(bearerToken) ?? headers.first(name: "x-api-key").flatMap(trimmingSpaces)
         guard let token else { return nil }
-        return configuration.user(forToken: String(token.trimmingCharacters(in: .whitespaces)))
+        return configuration.user(forToken: token)
+    }
+
+    /// The credentials of an `Authorization` value whose scheme is `Bearer` (any case), without
+    /// surrounding spaces; `nil` for another scheme or no credentials.
+    static func bearerToken(_ authorization: String) -> String? {
+        var authorization = authorization
+        return authorization.withUTF8 { value in
+            let space = UInt8(ascii: " ")
+            guard let start = value.firstIndex(where: { $0 != space }), value.count - start > 6,
+                value[start] | 0x20 == UInt8(ascii: "b"), value[start + 1] | 0x20 == UInt8(ascii: "e"),
+                value[start + 2] | 0x20 == UInt8(ascii: "a"), value[start + 3] | 0x20 == UInt8(ascii: "r"),
+                value[start + 4] | 0x20 == UInt8(ascii: "e"), value[start + 5] | 0x20 == UInt8(ascii: "r"), value[start + 6] == space
+            else { return nil }
+            return trimmingSpaces(UnsafeBufferPointer(rebasing: value[(start + 7)...]))
+        }
+    }
+
+    private static func trimmingSpaces(_ text: String) -> String? {
+        var text = text
+        return text.withUTF8 { trimmingSpaces($0) }
+    }
+
+    /// The text without leading and trailing spaces and tabs; `nil` when nothing else is left.
+    private static func trimmingSpaces(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else { return nil }
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[first...last]), as: UTF8.self)
     }
 
     // MARK: Attempts
@@ -424,17 +442,32 @@ final class ClientExchange: UpstreamResponseHandler {
             requestTrace?.responseModel = collected.withUnsafeReadableBytes { UsageReader.responseModel(in: $0) }
         }
         var headers = routedHeaders
-        headers.add(name: "x-switchyard-backend", value: backend.label)
-        headers.add(name: "content-type", value: upstreamContentType ?? "application/json")
-        headers.add(name: "content-length", value: String(collected.readableBytes))
+        headers.append(("x-switchyard-backend", backend.label))
+        headers.append(("content-type", upstreamContentType ?? "application/json"))
+        headers.append(("content-length", String(collected.readableBytes)))
         writeWhole(status: upstreamStatus, headers: headers, body: collected)
         record(draft.finish(status: upstreamStatus, firstByteAt: .now, usage: usage, provider: backend.provider.spec))
     }
 
     /// Whether a whole answer is one JSON object, sent as JSON (or with no content type at all).
     static func isJSONAnswer(contentType: String?, body: ByteBuffer) -> Bool {
-        if let contentType, !contentType.contains("json"), !contentType.lowercased().contains("json") { return false }
+        if let contentType, !mentionsJSON(contentType) { return false }
         return body.withUnsafeReadableBytes { JSONValueKind.ofDocument($0) } == .object
+    }
+
+    /// Whether a content type names JSON (`application/json`, `application/problem+json`, any case).
+    static func mentionsJSON(_ contentType: String) -> Bool {
+        var contentType = contentType
+        return contentType.withUTF8 { bytes in
+            guard bytes.count >= 4 else { return false }
+            for start in 0...(bytes.count - 4)
+            where bytes[start] | 0x20 == UInt8(ascii: "j") && bytes[start + 1] | 0x20 == UInt8(ascii: "s")
+                && bytes[start + 2] | 0x20 == UInt8(ascii: "o") && bytes[start + 3] | 0x20 == UInt8(ascii: "n")
+            {
+                return true
+            }
+            return false
+        }
     }
 
     /// The answer broke off before it was whole: nothing has reached the client yet.
@@ -451,7 +484,7 @@ final class ClientExchange: UpstreamResponseHandler {
     private func finishUpstreamError() {
         guard let backend, let draft else { return }
         let status = upstreamStatus
-        let isErrorJSON = (upstreamContentType?.contains("json") ?? false) && collected.contains("\"error\"")
+        let isErrorJSON = (upstreamContentType.map(Self.mentionsJSON) ?? false) && collected.contains("\"error\"")
         if clientHeadSent {
             let error = GatewayError.badUpstreamResponse(isErrorJSON ? "the upstream answered HTTP \(status)" : "HTTP \(status)")
             phase = .finished
@@ -469,9 +502,9 @@ final class ClientExchange: UpstreamResponseHandler {
         phase = .finished
         cancelTimer()
         var headers = routedHeaders
-        headers.add(name: "x-switchyard-backend", value: backend.label)
-        headers.add(name: "content-type", value: "application/json")
-        headers.add(name: "content-length", value: String(collected.readableBytes))
+        headers.append(("x-switchyard-backend", backend.label))
+        headers.append(("content-type", "application/json"))
+        headers.append(("content-length", String(collected.readableBytes)))
         writeWhole(status: status, headers: headers, body: collected)
         record(draft.finish(status: status, error: "upstream HTTP \(status)"))
     }
@@ -480,12 +513,12 @@ final class ClientExchange: UpstreamResponseHandler {
 
     private func writeStreamHead(backendLabel: String?) {
         var headers = routedHeaders
-        if let backendLabel { headers.add(name: "x-switchyard-backend", value: backendLabel) }
-        headers.add(name: "content-type", value: "text/event-stream")
-        headers.add(name: "cache-control", value: "no-cache")
-        headers.add(name: "x-accel-buffering", value: "no")
-        addRequestID(&headers)
-        writer.writeHead(HTTPResponseHead(version: requestHead.version, status: .ok, headers: headers))
+        if let backendLabel { headers.append(("x-switchyard-backend", backendLabel)) }
+        headers.append(("content-type", "text/event-stream"))
+        headers.append(("cache-control", "no-cache"))
+        headers.append(("x-accel-buffering", "no"))
+        headers.append(("x-request-id", requestID))
+        writer.writeHead(HTTPResponseHead(version: requestHead.version, status: .ok, headers: HTTPHeaders(headers)))
         clientHeadSent = true
     }
 
@@ -621,16 +654,14 @@ final class ClientExchange: UpstreamResponseHandler {
         lastClientWrite = .now()
     }
 
-    private func writeWhole(status: Int, headers: HTTPHeaders, body: ByteBuffer) {
+    /// Writes a whole answer. Header names are lower case and values checked where they came from, so
+    /// they go out without `HTTPHeaders.add`'s per-header checks.
+    private func writeWhole(status: Int, headers: [(String, String)], body: ByteBuffer) {
         var headers = headers
-        addRequestID(&headers)
-        writer.writeHead(HTTPResponseHead(version: requestHead.version, status: .init(statusCode: status), headers: headers))
+        headers.append(("x-request-id", requestID))
+        writer.writeHead(HTTPResponseHead(version: requestHead.version, status: .init(statusCode: status), headers: HTTPHeaders(headers)))
         writer.writeBody(body)
         writer.writeEnd()
-    }
-
-    private func addRequestID(_ headers: inout HTTPHeaders) {
-        headers.add(name: "x-request-id", value: requestID)
     }
 
     /// Answers at once, before the body is read: the body is too large, or the connection is in the reserve.
@@ -642,7 +673,7 @@ final class ClientExchange: UpstreamResponseHandler {
     private func fail(_ error: GatewayError) {
         phase = .finished
         cancelTimer()
-        writeError(error, headers: HTTPHeaders())
+        writeError(error, headers: [])
     }
 
     /// Ends the exchange with an error: as a JSON answer, or as an error event when a stream already began.
@@ -657,7 +688,7 @@ final class ClientExchange: UpstreamResponseHandler {
             writer.writeEnd()
         } else {
             var headers = routedHeaders
-            if let backendLabel { headers.add(name: "x-switchyard-backend", value: backendLabel) }
+            if let backendLabel { headers.append(("x-switchyard-backend", backendLabel)) }
             writeError(error, headers: headers)
         }
         if let draft {
@@ -665,14 +696,14 @@ final class ClientExchange: UpstreamResponseHandler {
         }
     }
 
-    private func writeError(_ error: GatewayError, headers: HTTPHeaders) {
+    private func writeError(_ error: GatewayError, headers: [(String, String)]) {
         var headers = headers
-        for field in error.headers where !headers.contains(name: field.name.rawName) {
-            headers.add(name: field.name.rawName, value: field.value)
+        for field in error.headers where !headers.contains(where: { $0.0 == field.name.canonicalName }) {
+            headers.append((field.name.canonicalName, field.value))
         }
         let body = error.jsonBody
-        headers.replaceOrAdd(name: "content-type", value: "application/json")
-        headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
+        headers.append(("content-type", "application/json"))
+        headers.append(("content-length", String(body.readableBytes)))
         writeWhole(status: Int(error.status.code), headers: headers, body: body)
     }
 

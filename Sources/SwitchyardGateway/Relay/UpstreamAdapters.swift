@@ -97,18 +97,26 @@ package struct UpstreamAdapters: Sendable {
         guard let baseURL = provider.spec.effectiveBaseURL, let origin = client.origin(of: baseURL, on: loop) else {
             throw GatewayError.upstreamUnreachable("provider '\(provider.id)' has no usable base_url")
         }
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(8 + extra.count + request.forwardedHeaders.count + provider.headers.count)
-        headers.add(name: "host", value: origin.hostHeader)
-        headers.add(name: "content-type", value: "application/json")
-        headers.add(name: "content-length", value: String(body.readableBytes))
-        headers.add(name: "accept", value: request.stream ? "text/event-stream" : "application/json")
-        for (name, value) in extra { headers.add(name: name, value: value) }
-        headers.add(name: "x-request-id", value: request.requestID)
-        for (name, value) in request.forwardedHeaders { headers.add(name: name, value: value) }
-        for (name, value) in provider.headers { headers.replaceOrAdd(name: name, value: value) }
-        if let basic = origin.basicAuthorization, !headers.contains(name: "authorization") { headers.add(name: "authorization", value: basic) }
-        let head = UpstreamRequestHead(path: origin.basePath + path, headers: headers, body: body)
+        // Names and values were checked where they came from (the seed, the client's parsed request),
+        // so the fields go out without `HTTPHeaders.add`'s per-header checks.
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(8 + extra.count + request.forwardedHeaders.count + provider.headers.count)
+        fields.append(("host", origin.hostHeader))
+        fields.append(("content-type", "application/json"))
+        fields.append(("content-length", String(body.readableBytes)))
+        fields.append(("accept", request.stream ? "text/event-stream" : "application/json"))
+        fields += extra
+        fields.append(("x-request-id", request.requestID))
+        fields += request.forwardedHeaders
+        for (name, value) in provider.headers {
+            let lowercased = name.lowercased()
+            fields.removeAll { $0.0.lowercased() == lowercased }
+            fields.append((name, value))
+        }
+        if let basic = origin.basicAuthorization, !fields.contains(where: { $0.0.lowercased() == "authorization" }) {
+            fields.append(("authorization", basic))
+        }
+        let head = UpstreamRequestHead(path: origin.basePath + path, headers: HTTPHeaders(fields), body: body)
         guard let call = client.call(head, to: origin, on: loop, handler: handler) else {
             throw GatewayError.upstreamUnreachable("TLS is not available for provider '\(provider.id)'")
         }

@@ -5,11 +5,13 @@ import SwitchyardCore
 /// only when that is not a plausible usage object.
 enum UsageReader {
     static func usage(in bytes: UnsafeRawBufferPointer) -> TokenUsage? {
-        if let offset = lastUsageValueOffset(in: bytes),
-            let (value, _) = try? JSONValue.parseValue(in: bytes, at: offset)
-        {
-            if value == .null { return nil }
-            if let usage = tokenUsage(value) { return usage }
+        if let offset = lastUsageValueOffset(in: bytes) {
+            switch JSONCountsReader.counts(in: bytes, at: offset, named: ("prompt_tokens", "completion_tokens")) {
+            case .null: return nil
+            case .object(let input, let output) where input != nil || output != nil:
+                return TokenUsage(input: input ?? 0, output: output ?? 0)
+            default: break
+            }
         }
         guard case .object(let object)? = try? JSONValue.parse(buffer: bytes) else { return nil }
         return object["usage"].flatMap(tokenUsage)

@@ -160,14 +160,18 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
     }
 
     static func clientRoute(_ head: HTTPRequestHead) -> ClientRoute? {
-        let uri = head.uri
-        guard uri.hasPrefix("/v1/") else { return nil }
-        let path = uri.firstIndex(of: "?").map { uri[..<$0] } ?? uri[...]
-        switch (head.method, path) {
-        case (.POST, "/v1/chat/completions"): return .relay(.chatCompletions)
-        case (.POST, "/v1/embeddings"): return .relay(.embeddings)
-        case (.GET, "/v1/models"): return .listModels
-        default: return nil
+        var uri = head.uri
+        return uri.withUTF8 { uri in
+            let path = UnsafeBufferPointer(rebasing: uri[..<(uri.firstIndex(of: UInt8(ascii: "?")) ?? uri.count)])
+            func isPath(_ expected: StaticString) -> Bool {
+                path.elementsEqual(UnsafeBufferPointer(start: expected.utf8Start, count: expected.utf8CodeUnitCount))
+            }
+            switch head.method {
+            case .POST where isPath("/v1/chat/completions"): return .relay(.chatCompletions)
+            case .POST where isPath("/v1/embeddings"): return .relay(.embeddings)
+            case .GET where isPath("/v1/models"): return .listModels
+            default: return nil
+            }
         }
     }
 

@@ -47,6 +47,8 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// Both sides allow another request on this connection after the current one.
     private var reusable = true
     private(set) var isClosed = false
+    /// Whether the channel reads on its own (`autoRead`, on when it connects).
+    private var isReading = true
     weak var pool: UpstreamPool?
     var idleSince = NIODeadline.now()
 
@@ -73,7 +75,8 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Stops or resumes reading the upstream while the client cannot take more.
     func setReading(_ reading: Bool) {
-        guard let channel = context?.channel else { return }
+        guard reading != isReading, let channel = context?.channel else { return }
+        isReading = reading
         try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: reading)
         if reading { channel.read() }
     }
