@@ -54,7 +54,15 @@ final class ClientExchange: UpstreamResponseHandler {
     private var phase = Phase.receiving
     private var settings = GatewaySettings()
     private var body: ClientRequestBody?
-    private var decision: RouteDecision?
+    // What routing chose, kept field by field: the exchange reads these on every attempt and chunk,
+    // and a whole `RouteDecision` or `ClientRequestBody` bound with `guard let` is a copy of each.
+    private var backends: [EffectiveConfiguration.Backend] = []
+    private var usesUnhealthyBackends = false
+    private var modelName = ""
+    private var versionName = ""
+    private var versionParams: [String: JSONValue] = [:]
+    private var isStream = false
+    private var clientWantsUsage = false
     private var draft: OutcomeDraft?
     private var session: SessionContext?
     /// Version, experiment, trace and rate-limit headers of every answer after routing.
@@ -186,7 +194,13 @@ final class ClientExchange: UpstreamResponseHandler {
         draft.estimatedInputTokens = estimate.inputTokens
         draft.version = decision.version.name
         self.draft = draft
-        self.decision = decision
+        backends = decision.backends
+        usesUnhealthyBackends = decision.usesUnhealthyBackends
+        modelName = decision.model.name
+        versionName = decision.version.name
+        versionParams = decision.version.params
+        isStream = body.stream
+        clientWantsUsage = body.clientWantsUsage
         session = sessionID.map {
             SessionContext(id: $0, user: user.id, model: decision.model.name, table: services.sessions, ttl: configuration.settings.sessionTTLSeconds)
         }
@@ -233,13 +247,13 @@ final class ClientExchange: UpstreamResponseHandler {
     /// Tries the decision's backends in order, up to `1 + max_retries` attempts, moving on after a
     /// connection failure, timeout, 5xx or 429 — all before the first byte reaches the client.
     private func tryNextBackend() {
-        guard let decision, phase != .finished else { return }
-        while nextBackend < decision.backends.count {
+        guard phase != .finished else { return }
+        while nextBackend < backends.count {
             guard attempts <= settings.maxRetries else { break }
-            let backend = decision.backends[nextBackend]
+            let backend = backends[nextBackend]
             nextBackend += 1
             // With every circuit open, `weighted_failover` tries by weight anyway: no probe reservation then.
-            guard decision.usesUnhealthyBackends || services.health.acquire(backend.label) else { continue }
+            guard usesUnhealthyBackends || services.health.acquire(backend.label) else { continue }
             attempts += 1
             draft?.failovers = attempts - 1
             draft?.backend = backend.label
@@ -248,12 +262,15 @@ final class ClientExchange: UpstreamResponseHandler {
         }
         let error =
             lastError
-            ?? .noHealthyBackend("No backend of model '\(decision.model.name)' can take the request now.")
+            ?? .noHealthyBackend("No backend of model '\(modelName)' can take the request now.")
         finishWithError(error, backendLabel: lastFailedBackend)
     }
 
     private func start(_ backend: EffectiveConfiguration.Backend) {
-        guard let body else { return }
+        guard
+            let upstreamBody = body?.upstreamBody(
+                model: backend.upstreamModel, params: versionParams, endpoint: endpoint, allocator: ByteBufferAllocator())
+        else { return }
         self.backend = backend
         phase = .waitingForHead
         attemptStart = .now
@@ -268,14 +285,11 @@ final class ClientExchange: UpstreamResponseHandler {
                     startTime: draft.wallClock(at: attemptStart)))
         }
         let now = NIODeadline.now()
-        let provider = backend.provider.spec
-        firstByteDeadline = now + Self.timeAmount(seconds: settings.firstByteTimeout(for: provider))
-        totalDeadline = now + Self.timeAmount(seconds: provider.timeoutSeconds ?? settings.requestTimeoutSeconds)
+        firstByteDeadline = now + Self.timeAmount(seconds: settings.firstByteTimeout(for: backend.provider.spec))
+        totalDeadline = now + Self.timeAmount(seconds: backend.provider.spec.timeoutSeconds ?? settings.requestTimeoutSeconds)
         armTimer()
-        let upstreamBody = body.upstreamBody(
-            model: backend.upstreamModel, params: decision?.version.params ?? [:], endpoint: endpoint, allocator: ByteBufferAllocator())
         let request = OutgoingRequest(
-            endpoint: endpoint, body: upstreamBody, stream: body.stream, requestID: requestID, forwardedHeaders: forwardedHeaders())
+            endpoint: endpoint, body: upstreamBody, stream: isStream, requestID: requestID, forwardedHeaders: forwardedHeaders())
         do {
             attempt = try services.adapters.start(request, to: backend, settings: settings, on: loop, handler: self)
         } catch {
@@ -318,7 +332,7 @@ final class ClientExchange: UpstreamResponseHandler {
     // MARK: The upstream's answer
 
     func upstreamHead(status: Int, headers: HTTPHeaders) {
-        guard phase == .waitingForHead, let backend, let decision, let body else { return }
+        guard phase == .waitingForHead, let backend else { return }
         headLatency = OutcomeDraft.milliseconds(from: attemptStart, to: .now)
         firstByteDeadline = nil
         lastUpstreamActivity = .now()
@@ -333,7 +347,7 @@ final class ClientExchange: UpstreamResponseHandler {
                     backend.label, until: HealthRegistry.now() + Relay.retryAfterSeconds(headers.first(name: "retry-after")))
             }
             services.health.record(backend.label, success: false, latencyMilliseconds: nil, reason: "HTTP \(status)")
-            if attempts <= settings.maxRetries && nextBackend < decision.backends.count {
+            if attempts <= settings.maxRetries && nextBackend < backends.count {
                 attempt?.cancel()
                 attempt = nil
                 endAttemptSpan(errorType: String(status))
@@ -351,9 +365,9 @@ final class ClientExchange: UpstreamResponseHandler {
             phase = .collectingError
             return
         }
-        session?.bind(version: decision.version.name, backend: backend.label)
+        session?.bind(version: versionName, backend: backend.label)
         let isEventStream = upstreamContentType?.hasPrefix("text/event-stream") ?? false
-        if body.stream && isEventStream {
+        if isStream && isEventStream {
             phase = .streaming
             if !clientHeadSent { writeStreamHead(backendLabel: backend.label) }
         } else if clientHeadSent {
@@ -526,7 +540,6 @@ final class ClientExchange: UpstreamResponseHandler {
     /// the stream and drops the usage-only chunk the client did not ask for.
     private func relay(_ buffer: ByteBuffer) {
         if firstByteAt == nil { firstByteAt = .now }
-        let clientWantsUsage = body?.clientWantsUsage ?? false
         let limit = services.limits.maxEventBytes
         var buffer = buffer
         let outcome = events.split(&buffer, maxEventBytes: limit) { event in
@@ -724,7 +737,7 @@ final class ClientExchange: UpstreamResponseHandler {
     }
 
     private var streamKeepAlive: TimeAmount? {
-        guard body?.stream == true, settings.streamKeepAliveSeconds > 0 else { return nil }
+        guard isStream, settings.streamKeepAliveSeconds > 0 else { return nil }
         return Self.timeAmount(seconds: settings.streamKeepAliveSeconds)
     }
 
