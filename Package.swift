@@ -79,31 +79,27 @@ let package = Package(
                 "SwitchyardCore",
                 "SwitchyardStore",
                 "SwitchyardGateway",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            resources: [.embedInCode("Resources/switchyard.example.toml")],
             swiftSettings: swiftSettings
         ),
+        // Argument parsing only: what each command does is in SwitchyardServer.
         .executableTarget(
             name: "switchyard",
             dependencies: [
                 "SwitchyardCore",
-                "SwitchyardStore",
-                "SwitchyardGateway",
                 "SwitchyardServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.embedInCode("Resources/switchyard.example.toml")],
             swiftSettings: swiftSettings
         ),
         // Micro-benchmarks for `make bench`; not shipped.

@@ -1,8 +1,5 @@
 import ArgumentParser
-import AsyncHTTPClient
-import Foundation
-import SwitchyardCore
-import SwitchyardGateway
+import SwitchyardServer
 
 struct HealthCheck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,36 +12,8 @@ struct HealthCheck: AsyncParsableCommand {
     var provider: String?
 
     func run() async throws {
-        let configuration = try effectiveConfiguration(config: config)
-        var providers: [String: EffectiveConfiguration.Provider] = [:]
-        for model in configuration.models.values {
-            for version in model.versions {
-                for backend in version.backends { providers[backend.provider.id] = backend.provider }
-            }
-        }
-        if let provider {
-            guard let only = providers[provider] else {
-                FileHandle.standardError.write(Data("no enabled provider '\(provider)' serves a model in \(config)\n".utf8))
-                throw ExitCode.failure
-            }
-            providers = [provider: only]
-        }
-        let client = upstreamClient(configuration.settings)
-        var failed = false
-        for id in providers.keys.sorted() {
-            let provider = providers[id]!
-            let started = ContinuousClock.now
-            let problem: String?
-            switch provider.spec.healthCheck {
-            case .none: problem = nil
-            default: problem = await HealthProber.check(provider, timeout: configuration.settings.healthCheckTimeoutSeconds, client: client)
-            }
-            let elapsed = ContinuousClock.now - started
-            let mode = provider.spec.format == .mock ? "mock (simulated)" : provider.spec.healthCheck.rawValue
-            print("\(id)\t\(mode)\t\(problem == nil ? "ok" : "FAILED: \(problem!)")\t\(elapsed.formatted(.units(allowed: [.milliseconds])))")
-            failed = failed || problem != nil
-        }
-        try await client.shutdown()
-        if failed { throw ExitCode.failure }
+        let result = try await reportingFailures { try await ProviderChecks.healthChecks(config: config, only: provider) }
+        result.lines.forEach { print($0) }
+        if !result.allPassed { throw ExitCode.failure }
     }
 }

@@ -1,13 +1,6 @@
 import ArgumentParser
-import Foundation
 import Logging
-import Metrics
-import NIOCore
-import NIOPosix
-import Prometheus
-import SwitchyardCore
 import SwitchyardServer
-import SwitchyardStore
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the gateway (the default command).")
@@ -28,64 +21,11 @@ struct Serve: AsyncParsableCommand {
     var logFormat: LogFormat = .text
 
     func run() async throws {
-        if ProcessInfo.processInfo.environment["SWITCHYARD_NIO_EXECUTOR"] != "0" {
-            // Run Swift concurrency on NIO's event loop threads: requests stop hopping between the
-            // cooperative pool and the event loops (about 10 % less CPU per request, see docs/decisions.md).
-            _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        }
-        let (logLevel, logFormat) = (self.logLevel, self.logFormat)
-        LoggingSystem.bootstrap { label in
-            switch logFormat {
-            case .json:
-                return JSONLogHandler(label: label, level: logLevel)
-            case .text:
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = logLevel
-                return handler
-            }
-        }
-        let logger = Logger(label: "switchyard")
-
-        let (seed, seedPath) = try loadSeed(logger: logger)
-        let address: HostAndPort
-        do {
-            address = try HostAndPort(parsing: listen ?? seed.server.listen)
-        } catch {
-            throw ValidationError("--listen: \(error.reason)")
-        }
-        // Before anything makes a swift-metrics handle: one made earlier would report nowhere.
-        let metricsRegistry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metricsRegistry))
-        let server = GatewayServer(
-            seed: seed, seedPath: seedPath, address: address,
-            databasePath: database ?? GatewayServer.databasePath(seed.server.database, relativeTo: seedPath),
-            environment: ProcessInfo.processInfo.environment, metricsRegistry: metricsRegistry)
-        do {
-            try await server.run(logger: logger)
-        } catch let error as DatabaseOpenError {
-            // Which path, why and what to do; no stack trace.
-            FileHandle.standardError.write(Data("switchyard: \(error)\n".utf8))
-            throw ExitCode.failure
-        }
-    }
-
-    private func loadSeed(logger: Logger) throws -> (Seed, String?) {
-        let path = config ?? "switchyard.toml"
-        if config == nil && !FileManager.default.fileExists(atPath: path) {
-            logger.notice("no switchyard.toml here: serving the built-in example seed (write it out with `switchyard init`)")
-            return (try SeedFile.parse(SeedFile.exampleText, path: "built-in example"), nil)
-        }
-        do {
-            return (try SeedFile.load(path: path), path)
-        } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
-            throw ExitCode.failure
+        try await reportingFailures {
+            try await GatewayServer.launch(config: config, listen: listen, database: database, logLevel: logLevel, logFormat: logFormat)
         }
     }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
-
-enum LogFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json
-}
+extension LogFormat: ExpressibleByArgument {}

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import SwitchyardCore
+import SwitchyardServer
 
 @main
 struct SwitchyardCommand: AsyncParsableCommand {
@@ -18,5 +20,19 @@ struct Version: ParsableCommand {
 
     func run() {
         print("switchyard \(SwitchyardCommand.version)")
+    }
+}
+
+/// Runs a command's work (in SwitchyardServer): what it cannot do goes to standard error as it
+/// is, and the process exits with status 1.
+func reportingFailures<Result>(_ work: () async throws -> Result) async throws -> Result {
+    do {
+        return try await work()
+    } catch let failure as CommandFailure {
+        FileHandle.standardError.write(Data("\(failure)\n".utf8))
+        throw ExitCode.failure
+    } catch let invalid as SeedFileError {
+        FileHandle.standardError.write(Data("\(invalid)\n".utf8))
+        throw ExitCode.failure
     }
 }

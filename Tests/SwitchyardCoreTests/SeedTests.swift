@@ -41,7 +41,7 @@ import Testing
 
     @Test func theExampleSeedIsValid() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Sources/switchyard/Resources/switchyard.example.toml")
+            .appendingPathComponent("Sources/SwitchyardServer/Resources/switchyard.example.toml")
         let seed = try Seed(toml: String(contentsOf: url, encoding: .utf8), environment: [:])
         let chat = try #require(seed.configuration.models.first { $0.name == "chat" })
         #expect(chat.versions.map(\.weightBasisPoints) == [9_000, 1_000])

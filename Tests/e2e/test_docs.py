@@ -109,7 +109,7 @@ def tour_commands() -> list[str]:
 
 def test_the_readme_tour_runs_against_the_built_binary(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """Every command of the tour, on the example seed, with the admin token the reader would paste."""
-    example = (REPO / "Sources" / "switchyard" / "Resources" / "switchyard.example.toml").read_text()
+    example = (REPO / "Sources" / "SwitchyardServer" / "Resources" / "switchyard.example.toml").read_text()
     admin = "sya-tour-admin-token"
     blocks = tour_commands()
     assert len(blocks) == 2, blocks

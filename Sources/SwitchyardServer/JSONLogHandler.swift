@@ -3,22 +3,22 @@ import Logging
 
 /// Writes each log record as one JSON line to standard error: time, level, label, message and
 /// the structured metadata as fields.
-struct JSONLogHandler: LogHandler {
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level
-    let label: String
+package struct JSONLogHandler: LogHandler {
+    package var metadata: Logger.Metadata = [:]
+    package var logLevel: Logger.Level
+    package let label: String
 
-    init(label: String, level: Logger.Level) {
+    package init(label: String, level: Logger.Level) {
         self.label = label
         logLevel = level
     }
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var fields: [String: Any] = [
             "time": ISO8601DateFormatter.withFractionalSeconds.string(from: Date()), "level": event.level.rawValue, "label": label,
             "message": "\(event.message)",

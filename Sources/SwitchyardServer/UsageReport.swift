@@ -1,0 +1,32 @@
+import Foundation
+import SwitchyardCore
+import SwitchyardStore
+
+/// `switchyard usage`: requests, tokens and cost from a database file, as tab-separated lines.
+package enum UsageReport {
+    /// The lines of the report; `since` is seconds since 1970 or an ISO 8601 date or time.
+    package static func lines(database: String, since: String?, groupBy: String) async throws -> [String] {
+        guard let grouping = UsageQuery.Grouping(rawValue: groupBy) else { throw CommandFailure("--group-by is user, model, version or day") }
+        guard FileManager.default.fileExists(atPath: database) else { throw CommandFailure("no database at \(database)") }
+        var from: Double?
+        if let since {
+            guard
+                let parsed = Double(since) ?? ISO8601DateFormatter().date(from: since)?.timeIntervalSince1970
+                    ?? (try? Date(since, strategy: .iso8601.year().month().day()))?.timeIntervalSince1970
+            else { throw CommandFailure("--since: seconds since 1970 or an ISO 8601 date or time") }
+            from = parsed
+        }
+        let store: SQLiteStore
+        do {
+            store = try SQLiteStore.opening(database)
+        } catch {
+            throw CommandFailure("switchyard: \(error)")
+        }
+        let rows = try await store.usage(UsageQuery(from: from, groupBy: grouping))
+        try store.close()
+        return [[groupBy, "requests", "errors", "tokens_in", "tokens_out", "cost_usd"].joined(separator: "\t")]
+            + rows.map {
+                "\($0.key)\t\($0.requests)\t\($0.errors)\t\($0.inputTokens)\t\($0.outputTokens)\t\(String(format: "%.6f", $0.costUSD))"
+            }
+    }
+}
