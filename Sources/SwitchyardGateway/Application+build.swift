@@ -172,18 +172,19 @@ package func buildApplication(
             status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
     RoutingAdminController(configuration: configuration, client: liveRouter, health: health, sessions: sessions).addRoutes(to: router)
-    ReleaseAdminController(releases: releases).addRoutes(to: router)
+    ModelAdminController(releases: releases).addRoutes(to: router)
+    RolloutAdminController(releases: releases).addRoutes(to: router)
+    UserAdminController(releases: releases).addRoutes(to: router)
     UsageAdminController(usage: stores.usage).addRoutes(to: router)
     ExperimentAdminController(releases: releases, recorded: stores.experiments, outcomes: stores.outcomes).addRoutes(to: router)
     let prober = HealthProber(configuration: configuration, health: health, client: client, logger: logger)
     let discovery = ModelDiscovery(configuration: configuration, catalog: stores.catalog, client: client, logger: logger)
-    ProviderAdminController(releases: releases, discovery: discovery, environment: environment).addRoutes(to: router)
-    let reloader = SeedReloader(status: options.seed, repository: stores.configuration, releases: releases, environment: environment, logger: logger)
     let listening = ListeningAddress()
-    ConfigurationAdminController(
-        releases: releases, reloader: reloader, stats: stores.stats, environment: environment, databasePath: options.databasePath,
-        startedAt: Date().timeIntervalSince1970, listening: listening
-    ).addRoutes(to: router)
+    ProviderAdminController(releases: releases, discovery: discovery, environment: environment, listening: listening).addRoutes(to: router)
+    let reloader = SeedReloader(status: options.seed, repository: stores.configuration, releases: releases, environment: environment, logger: logger)
+    ConfigurationAdminController(releases: releases, reloader: reloader).addRoutes(to: router)
+    SystemAdminController(releases: releases, stats: stores.stats, databasePath: options.databasePath, startedAt: Date().timeIntervalSince1970)
+        .addRoutes(to: router)
     AdminPageController().addRoutes(to: router)
 
     return Application(

@@ -75,3 +75,31 @@ extension AdminError {
         self.init(status: HTTPResponse.Status(code: error.status), message: error.message, field: error.field)
     }
 }
+
+extension AdminAuthenticator {
+    /// Takes the object's identity out of a create body.
+    static func identity(_ body: inout [String: JSONValue], _ key: String) throws -> String {
+        guard let value = body.removeValue(forKey: key) else {
+            throw AdminError(status: .unprocessableContent, message: "'\(key)' is required.", field: key)
+        }
+        guard case .string(let text) = value, !text.contains("/") else {
+            throw AdminError(status: .unprocessableContent, message: "'\(key)' must be a non-empty string without '/'.", field: key)
+        }
+        if let problem = ObjectName.problem(text) {
+            throw AdminError(status: .unprocessableContent, message: "'\(key)' \(problem).", field: key)
+        }
+        return text
+    }
+
+    /// Runs a seed reader over an admin body: its first error is the answer, with the field it names.
+    static func readObject<T>(_ body: () throws(ConfigurationErrors) -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            let first = error.errors.first
+            throw AdminError(
+                status: .unprocessableContent, message: first?.reason ?? "The body is not valid.",
+                field: first.flatMap { $0.key.isEmpty ? nil : $0.key })
+        }
+    }
+}

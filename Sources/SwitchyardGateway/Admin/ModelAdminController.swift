@@ -4,13 +4,45 @@ import Hummingbird
 import NIOCore
 import SwitchyardCore
 
-/// Admin endpoints for releases: versions, the split, default and rollback, rollouts, audit log.
-/// Every change goes through `ReleaseService`: one transaction with its audit row, then a snapshot
-/// swap, so the next routed request sees it.
-package struct ReleaseAdminController: Sendable {
+/// A model and its release through the admin API: the model itself (read by the seed's own
+/// readers), its versions, split, default, rollback and release strategy. Every change goes
+/// through `ReleaseService`: one transaction with its audit row, then a snapshot swap, so the next
+/// routed request sees it.
+package struct ModelAdminController: Sendable {
     let releases: ReleaseService
 
     package func addRoutes(to router: Router<GatewayContext>) {
+        router.get("/api/models") { request, _ in
+            return Response.json(.object(["models": .array(await releases.configuration.models.map(Self.json))]))
+        }
+        router.post("/api/models") { request, _ in
+            let actor = AdminAuthenticator.actor
+            var body = try await AdminAuthenticator.jsonObject(request)
+            let name = try AdminAuthenticator.identity(&body, "name")
+            let model = try await readModel(name: name, body: body)
+            try await releases.mapErrors { try await releases.put(.model(model), .create, actor: actor) }
+            return Response.json(Self.json(model), status: .created)
+        }
+        router.get("/api/models/{model}") { request, context in
+            let name = try context.pathParameter("model")
+            guard let model = await releases.configuration.models.first(where: { $0.name == name }) else {
+                throw AdminError.notFound("Model '\(name)'", field: "name")
+            }
+            return Response.json(Self.json(model))
+        }
+        router.put("/api/models/{model}") { request, context in
+            let actor = AdminAuthenticator.actor
+            let name = try context.pathParameter("model")
+            let model = try await readModel(name: name, body: try await AdminAuthenticator.jsonObject(request))
+            try await releases.mapErrors { try await releases.put(.model(model), .update, actor: actor) }
+            return Response.json(Self.json(model))
+        }
+        router.delete("/api/models/{model}") { request, context in
+            let actor = AdminAuthenticator.actor
+            let name = try context.pathParameter("model")
+            try await releases.mapErrors { try await releases.delete("model:\(name)", actor: actor) }
+            return Response(status: .noContent)
+        }
         let models = "/api/models/{model}"
         router.get("\(models)/versions") { request, context in
             let model = try await releases.mapErrors { try await releases.model(context.pathParameter("model")) }
@@ -175,42 +207,12 @@ package struct ReleaseAdminController: Sendable {
             try await releases.reload()
             return try await release(of: context.pathParameter("model"))
         }
-        router.post("\(models)/rollouts") { request, context in
-            let actor = AdminAuthenticator.actor
-            let spec = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request), RolloutRequest.read(from:))
-            let rollout = try await releases.mapErrors {
-                try await releases.startRollout(
-                    model: context.pathParameter("model"), canary: spec.canary, steps: spec.steps, analysis: spec.analysis, actor: actor)
-            }
-            return Response.json(Self.json(rollout), status: .created)
-        }
-        router.get("/api/rollouts/{id}") { request, context in
-            let id = try context.pathParameter("id")
-            guard let rollout = try await releases.rollout(id) else { throw AdminError.notFound("Rollout '\(id)'", field: "id") }
-            return Response.json(Self.json(rollout))
-        }
-        for control in [ReleaseService.Control.promote, .pause, .resume, .abort] {
-            router.post("/api/rollouts/{id}/\(control.rawValue)") { request, context in
-                let actor = AdminAuthenticator.actor
-                let full = request.uri.queryParameters.get("full") == "true"
-                let rollout = try await releases.mapErrors {
-                    try await releases.control(context.pathParameter("id"), control, full: full, actor: actor)
-                }
-                return Response.json(Self.json(rollout))
-            }
-        }
-        router.get("/api/audit") { request, _ in
-            let query = request.uri.queryParameters
-            let since = try UsageAdminController.time(query.get("since"), field: "since")
-            var limit = 100
-            if let text = query.get("limit") {
-                guard let value = Int(text), (1...10_000).contains(value) else {
-                    throw AdminError.invalid("limit", "'limit' must be a whole number from 1 to 10000.")
-                }
-                limit = value
-            }
-            let entries = try await releases.auditLog(object: query.get("object"), since: since, limit: limit)
-            return Response.json(.object(["entries": .array(entries.map(Self.json))]))
+    }
+
+    private func readModel(name: String, body: [String: JSONValue]) async throws -> ModelSpec {
+        let configuration = await releases.configuration
+        return try AdminAuthenticator.readObject { () throws(ConfigurationErrors) in
+            try ObjectReader.model(name: name, body: body, providers: configuration.providers, settings: configuration.settings)
         }
     }
 
@@ -228,7 +230,7 @@ package struct ReleaseAdminController: Sendable {
                 "effective_strategy": .string(rollout == nil ? model.releaseStrategy.rawValue : ReleaseStrategy.weight.rawValue),
                 "sticky": .string(model.sticky.rawValue), "hash_seed": .string(model.effectiveHashSeed),
                 "previous_default": model.previousDefault.map(JSONValue.string) ?? .null,
-                "rollout": rollout.map(Self.json) ?? .null, "versions": .array(model.versions.map(Self.json)),
+                "rollout": rollout.map(RolloutAdminController.json) ?? .null, "versions": .array(model.versions.map(Self.json)),
             ]))
     }
 
@@ -312,6 +314,15 @@ package struct ReleaseAdminController: Sendable {
 
     // MARK: JSON shapes
 
+    static func json(_ model: ModelSpec) -> JSONValue {
+        .object([
+            "name": .string(model.name), "strategy": .string(model.strategy.rawValue), "sticky": .string(model.sticky.rawValue),
+            "hash_seed": .string(model.effectiveHashSeed), "release_strategy": .string(model.releaseStrategy.rawValue),
+            "enabled": .bool(model.enabled), "default": .string(model.defaultVersionName),
+            "versions": .array(model.versions.map(Self.json)),
+        ])
+    }
+
     static func json(_ version: VersionSpec) -> JSONValue {
         .object([
             "name": .string(version.name), "weight": .number(Double(version.weightBasisPoints) / 100), "is_active": .bool(version.isActive),
@@ -325,79 +336,5 @@ package struct ReleaseAdminController: Sendable {
                     ])
                 }),
         ])
-    }
-
-    static func json(_ rollout: Rollout) -> JSONValue {
-        let steps: [JSONValue] = rollout.steps.map { step in
-            switch step {
-            case .setWeight(let points): return .object(["set_weight": .number(Double(points) / 100)])
-            case .pause(let seconds?): return .object(["pause": .string(Duration.text(seconds: seconds))])
-            case .pause(nil): return .object(["pause": .object([:])])
-            }
-        }
-        func window(_ window: VersionWindow) -> JSONValue {
-            .object([
-                "requests": .number(Double(window.requests)), "errors": .number(Double(window.errors)),
-                "error_rate": window.errorRate.map(JSONValue.number) ?? .null,
-                "p95_latency_ms": window.p95LatencyMilliseconds.map(JSONValue.number) ?? .null,
-                "p95_ttft_ms": window.p95TTFTMilliseconds.map(JSONValue.number) ?? .null,
-            ])
-        }
-        let evaluations: [JSONValue] = rollout.evaluations.map { evaluation in
-            .object([
-                "time": .number(evaluation.time), "step": .number(Double(evaluation.step)), "result": .string(evaluation.result),
-                "decision": .string(evaluation.decision), "canary": window(evaluation.canary), "stable": window(evaluation.stable),
-                "checks": .array(
-                    evaluation.checks.map { check in
-                        .object([
-                            "name": .string(check.name), "measured": check.measured.map(JSONValue.number) ?? .null,
-                            "threshold": .number(check.threshold), "p_value": check.pValue.map(JSONValue.number) ?? .null,
-                            "passed": .bool(check.passed),
-                        ])
-                    }),
-            ])
-        }
-        let analysis = rollout.analysis
-        return .object([
-            "id": .string(rollout.id), "model": .string(rollout.model), "canary": .string(rollout.canary), "stable": .string(rollout.stable),
-            "state": .string(rollout.state.rawValue), "reason": rollout.reason.map(JSONValue.string) ?? .null,
-            "current_step": .number(Double(rollout.currentStep)), "canary_weight": .number(Double(rollout.canaryWeightBasisPoints) / 100),
-            "steps": .array(steps),
-            "analysis": .object([
-                "interval": .string(Duration.text(seconds: analysis.intervalSeconds)),
-                "window": .string(Duration.text(seconds: analysis.windowSeconds)),
-                "min_requests": .number(Double(analysis.minRequests)), "max_error_rate": analysis.maxErrorRate.map(JSONValue.number) ?? .null,
-                "max_p95_latency_ms": analysis.maxP95LatencyMilliseconds.map(JSONValue.number) ?? .null,
-                "max_p95_ttft_ms": analysis.maxP95TTFTMilliseconds.map(JSONValue.number) ?? .null,
-                "max_error_rate_increase": analysis.maxErrorRateIncrease.map(JSONValue.number) ?? .null,
-                "max_latency_ratio": analysis.maxLatencyRatio.map(JSONValue.number) ?? .null,
-                "significance": .number(analysis.significance), "failure_limit": .number(Double(analysis.failureLimit)),
-            ]),
-            "evaluations": .array(evaluations), "created_at": .number(rollout.createdAt), "updated_at": .number(rollout.updatedAt),
-        ])
-    }
-
-    static func json(_ entry: AuditEntry) -> JSONValue {
-        func parsed(_ text: String?) -> JSONValue {
-            guard let text else { return .null }
-            return (try? JSONValue.parse(Array(text.utf8))) ?? .string(text)
-        }
-        return .object([
-            "id": entry.id.map { .number(Double($0)) } ?? .null, "time": .number(entry.time), "actor": .string(entry.actor),
-            "source": .string(entry.source.rawValue), "object": .string(entry.object), "action": .string(entry.action),
-            "before": parsed(entry.before), "after": parsed(entry.after),
-        ])
-    }
-}
-
-extension ReleaseService {
-    /// Runs `body`, turning release errors into admin API errors.
-    @discardableResult
-    nonisolated func mapErrors<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as ReleaseError {
-            throw AdminError(error)
-        }
     }
 }
