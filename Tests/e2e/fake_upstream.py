@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
 import struct
 import sys
 import threading
@@ -51,6 +52,13 @@ class RecordedRequest:
 # ---------------------------------------------------------------------------
 # Helpers shared by the handlers
 # ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound once, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def message_text(message: dict[str, Any]) -> str:

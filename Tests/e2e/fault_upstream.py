@@ -40,7 +40,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from fake_upstream import FakeUpstream, RecordedRequest, _Handler, count_tokens, message_text
+from fake_upstream import FakeUpstream, RecordedRequest, _Handler, count_tokens, free_port, message_text
 
 SLOW_SECONDS = 3.0
 LATE_HEAD_SECONDS = 0.7
@@ -274,8 +274,4 @@ class FaultUpstream(FakeUpstream):
             self._hits.clear()
 
 
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (bound once, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+closed_port = free_port  # the name bench/failover.py imports
