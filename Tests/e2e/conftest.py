@@ -31,6 +31,7 @@ import openai
 import pytest
 
 from fake_upstream import FakeUpstream, free_port
+from fault_upstream import FaultState, FaultUpstream
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OPENAPI_DOCUMENT = REPO_ROOT / "Sources" / "SwitchyardGateway" / "Resources" / "openapi.json"
@@ -285,6 +286,13 @@ def sse_data(response: httpx.Response) -> list[str]:
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[FakeUpstream]:
     with FakeUpstream() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def fault() -> Iterator[FaultUpstream]:
+    """A fault-injecting upstream (fault_upstream.py) with a FaultState of its own."""
+    with FaultUpstream(fault_state=FaultState()) as server:
         yield server
 
 
