@@ -235,13 +235,13 @@ def bearer_client(base_url: str, token: str | None = None, timeout: float = CLIE
 
 
 def chat(http: httpx.Client, model: str, user: str | None = None, text: str = "hi",
-         token: str | None = None) -> httpx.Response:
+         token: str | None = None, headers: Mapping[str, str] | None = None) -> httpx.Response:
     """One plain chat completion: `user` as the OpenAI `user` field, `token` instead of the client's own."""
     body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": text}]}
     if user is not None:
         body["user"] = user
-    headers = {"Authorization": f"Bearer {token}"} if token else None
-    return http.post("/v1/chat/completions", json=body, headers=headers)
+    sent = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
+    return http.post("/v1/chat/completions", json=body, headers=sent or None)
 
 
 def sdk_client(base_url: str, token: str | None, kind: type[openai.OpenAI | openai.AsyncOpenAI] = openai.OpenAI,
