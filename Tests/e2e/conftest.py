@@ -1,13 +1,16 @@
 """Fixtures and helpers shared by the Switchyard end-to-end tests.
 
-Each test module gets one gateway process, started when a test first asks for it:
+Each test module gets its own servers, started when a test first asks for them:
 
-    gateway_seed -- what the gateway runs on (GatewaySeed: seed TOML, tokens, environment).
-                    By default SEED_TEMPLATE below, whose "up" provider is `upstream`, a
-                    FakeUpstream (fake_upstream.py); a module with a seed of its own overrides
-                    this fixture, and every fixture below then serves that seed.
-    gateway      -- base URL of `switchyard serve` on that seed
-    admin, http, user_http, sdk, make_client, make_async_client -- clients of it
+    upstream        -- a FakeUpstream (fake_upstream.py), OpenAI-compatible
+    fault           -- a FaultUpstream (fault_upstream.py) with a FaultState of its own
+    gateway_seed    -- what the gateway runs on (GatewaySeed: seed TOML, tokens, environment).
+                       By default SEED_TEMPLATE below, whose "up" provider is `upstream`; a
+                       module with a seed of its own overrides this fixture, and every fixture
+                       below then serves that seed.
+    gateway_workdir -- the gateway's folder: seed.toml, the database, the logs
+    gateway         -- base URL of `switchyard serve` on that seed
+    admin, http, user_http, sdk, make_client -- clients of it
 
 The gateway binary is taken from $SWITCHYARD_BIN (default
 .build/debug/switchyard, relative to the repository root). A test that needs a
@@ -338,15 +341,10 @@ def user_http(gateway: str, gateway_seed: GatewaySeed) -> Iterator[httpx.Client]
 
 
 @pytest.fixture(scope="module")
-def make_client(gateway: str, gateway_seed: GatewaySeed) -> Callable[..., openai.OpenAI]:
-    """Factory for sync SDK clients on the gateway, as the seed's user unless given another token."""
-    return lambda token=gateway_seed.user_token: sdk_client(gateway, token)
-
-
-@pytest.fixture(scope="module")
-def make_async_client(gateway: str, gateway_seed: GatewaySeed) -> Callable[..., openai.AsyncOpenAI]:
-    """Factory for async SDK clients; create them inside the running event loop."""
-    return lambda token=gateway_seed.user_token: sdk_client(gateway, token, openai.AsyncOpenAI)
+def make_client(gateway: str, gateway_seed: GatewaySeed) -> Callable[..., openai.OpenAI | openai.AsyncOpenAI]:
+    """Factory for SDK clients on the gateway, as the seed's user unless given another token.
+    Make an async one (`kind=openai.AsyncOpenAI`) inside the running event loop."""
+    return lambda token=gateway_seed.user_token, kind=openai.OpenAI: sdk_client(gateway, token, kind)
 
 
 @pytest.fixture(scope="module")

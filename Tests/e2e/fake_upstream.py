@@ -357,6 +357,21 @@ class _Server(ThreadingHTTPServer):
 # ---------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def serving(handler_class: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    """`handler_class` served on 127.0.0.1 at a free port in a background thread until the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+
 class FakeUpstream:
     """Runs the fake upstream in a background thread.
 

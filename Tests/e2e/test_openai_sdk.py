@@ -110,12 +110,12 @@ def test_mock_stream_with_usage(sdk: openai.OpenAI) -> None:
     assert all(c.usage is None for c in body), "only the final chunk carries usage"
 
 
-def test_async_client_chat_and_stream(make_async_client: Callable[..., openai.AsyncOpenAI]) -> None:
+def test_async_client_chat_and_stream(make_client: Callable[..., openai.AsyncOpenAI]) -> None:
     plain, streamed = unique_prompt("async plain"), unique_prompt("async streamed reply")
     parallel = [unique_prompt(f"async parallel {i}") for i in range(4)]
 
     async def scenario() -> tuple[str, str, list[str]]:
-        async with make_async_client() as client:
+        async with make_client(kind=openai.AsyncOpenAI) as client:
             completion = await client.chat.completions.create(model="echo", messages=messages_for(plain))
 
             stream = await client.chat.completions.create(

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from conftest import GatewaySeed, bearer_client, chat, free_port, start_gateway
+from fake_upstream import serving
 
 trace_service_pb2 = pytest.importorskip(
     "opentelemetry.proto.collector.trace.v1.trace_service_pb2", reason="opentelemetry-proto is not installed")
@@ -99,9 +100,8 @@ class Collector:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.handler = Handler
+        self.url = ""  # known once it is served
 
     def spans_of(self, trace_id: str, count: int) -> list[dict[str, Any]]:
         deadline = time.monotonic() + EXPORT_WAIT_SECONDS
@@ -133,9 +133,9 @@ def decode(span: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def collector() -> Iterator[Collector]:
     collector = Collector()
-    collector.thread.start()
-    yield collector
-    collector.server.shutdown()
+    with serving(collector.handler) as server:
+        collector.url = f"http://127.0.0.1:{server.server_address[1]}"
+        yield collector
 
 
 @pytest.fixture(scope="module")
