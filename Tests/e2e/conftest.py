@@ -247,8 +247,8 @@ def chat(http: httpx.Client, model: str, user: str | None = None, text: str = "h
     return http.post("/v1/chat/completions", json=body, headers=sent or None)
 
 
-def sdk_client(base_url: str, token: str | None, kind: type[openai.OpenAI | openai.AsyncOpenAI] = openai.OpenAI,
-               ) -> openai.OpenAI | openai.AsyncOpenAI:
+def sdk_client(base_url: str, token: str | None,
+               kind: type[openai.OpenAI | openai.AsyncOpenAI] = openai.OpenAI) -> openai.OpenAI | openai.AsyncOpenAI:
     """The official SDK (`kind`: sync or async) on the gateway, without the SDK's own retries."""
     return kind(base_url=f"{base_url}/v1", api_key=token, max_retries=0, timeout=CLIENT_TIMEOUT_SECONDS)
 
