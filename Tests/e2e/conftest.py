@@ -1,16 +1,21 @@
-"""Fixtures for the Switchyard end-to-end tests.
+"""Fixtures and helpers shared by the Switchyard end-to-end tests.
 
-One fake upstream and one gateway process are started per test module:
+Each test module gets its own servers, started when a test first asks for them:
 
-    upstream  -- FakeUpstream (see fake_upstream.py), OpenAI-compatible
-    gateway   -- base URL of `switchyard serve` running on a seed config that
-                 points its "up" provider at the fake upstream
+    upstream        -- a FakeUpstream (fake_upstream.py), OpenAI-compatible
+    fault           -- a FaultUpstream (fault_upstream.py) with a FaultState of its own
+    gateway_seed    -- what the gateway runs on (GatewaySeed: seed TOML, tokens, environment).
+                       By default SEED_TEMPLATE below, whose "up" provider is `upstream`; a
+                       module with a seed of its own overrides this fixture, and every fixture
+                       below then serves that seed.
+    gateway_workdir -- the gateway's folder: seed.toml, the database, the logs
+    gateway         -- base URL of `switchyard serve` on that seed
+    admin, http, user_http, sdk, make_client -- clients of it
 
 The gateway binary is taken from $SWITCHYARD_BIN (default
-.build/debug/switchyard, relative to the repository root).
-
-Modules that need a gateway on a seed of their own (test_failover.py) start it
-with `start_gateway`, which these fixtures use too.
+.build/debug/switchyard, relative to the repository root). A test that needs a
+gateway of its own (a restart, a seed that names the gateway's own port) calls
+`start_gateway`, which the fixtures use too.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -28,9 +33,11 @@ import httpx
 import openai
 import pytest
 
-from fake_upstream import FakeUpstream
+from fake_upstream import FakeUpstream, free_port
+from fault_upstream import FaultState, FaultUpstream
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+OPENAPI_DOCUMENT = REPO_ROOT / "Sources" / "SwitchyardGateway" / "Resources" / "openapi.json"
 DEFAULT_BIN = ".build/debug/switchyard"
 
 ADMIN_TOKEN = "e2e-admin"
@@ -43,6 +50,7 @@ STARTUP_TIMEOUT_SECONDS = 60
 SHUTDOWN_TIMEOUT_SECONDS = 10
 CLIENT_TIMEOUT_SECONDS = 30
 LOG_TAIL_CHARS = 6000
+MAX_SSE_EVENTS = 1000
 
 SEED_TEMPLATE = """\
 [server]
@@ -97,6 +105,16 @@ token = "env:E2E_BOB_TOKEN"
 _GATEWAY_LOGS = pytest.StashKey[list]()
 
 
+@dataclass(frozen=True)
+class GatewaySeed:
+    """What a module's gateway runs on: the seed TOML, the tokens it declares, the environment it reads."""
+
+    toml: str
+    admin_token: str
+    user_token: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
@@ -105,12 +123,6 @@ _GATEWAY_LOGS = pytest.StashKey[list]()
 def gateway_binary() -> Path:
     path = Path(os.environ.get("SWITCHYARD_BIN") or DEFAULT_BIN)
     return path if path.is_absolute() else REPO_ROOT / path
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def render_seed(upstream_url: str) -> str:
@@ -226,21 +238,47 @@ def bearer_client(base_url: str, token: str | None = None, timeout: float = CLIE
 
 
 def chat(http: httpx.Client, model: str, user: str | None = None, text: str = "hi",
-         token: str | None = None) -> httpx.Response:
+         token: str | None = None, headers: Mapping[str, str] | None = None) -> httpx.Response:
     """One plain chat completion: `user` as the OpenAI `user` field, `token` instead of the client's own."""
     body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": text}]}
     if user is not None:
         body["user"] = user
-    headers = {"Authorization": f"Bearer {token}"} if token else None
-    return http.post("/v1/chat/completions", json=body, headers=headers)
+    sent = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
+    return http.post("/v1/chat/completions", json=body, headers=sent or None)
+
+
+def sdk_client(base_url: str, token: str | None,
+               kind: type[openai.OpenAI | openai.AsyncOpenAI] = openai.OpenAI) -> openai.OpenAI | openai.AsyncOpenAI:
+    """The official SDK (`kind`: sync or async) on the gateway, without the SDK's own retries."""
+    return kind(base_url=f"{base_url}/v1", api_key=token, max_retries=0, timeout=CLIENT_TIMEOUT_SECONDS)
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:
-    """The `error` object of an error answer, which must carry a message."""
-    body = response.json()
-    assert isinstance(body.get("error"), dict), body
+    """The `error` object of an OpenAI-shaped error answer, which must carry a message."""
+    try:
+        body = response.json()
+    except ValueError:
+        pytest.fail(f"expected an OpenAI error JSON body, got {response.text[:300]!r}", pytrace=False)
+    assert isinstance(body, dict) and isinstance(body.get("error"), dict), f"expected {{'error': {{...}}}}, got {body}"
     assert isinstance(body["error"].get("message"), str) and body["error"]["message"], body
     return body["error"]
+
+
+def sse_data(response: httpx.Response) -> list[str]:
+    """The `data:` payloads of a server-sent event stream, read to its end."""
+    payloads: list[str] = []
+    try:
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                payloads.append(line[len("data:"):].strip())
+                assert len(payloads) <= MAX_SSE_EVENTS, "runaway stream"
+    except httpx.TransportError as error:
+        pytest.fail(
+            f"the gateway broke off the stream ({type(error).__name__}: {error}) instead of "
+            f"ending it, with an error event if it failed; events so far: {payloads}",
+            pytrace=False,
+        )
+    return payloads
 
 
 # ---------------------------------------------------------------------------
@@ -255,42 +293,65 @@ def upstream() -> Iterator[FakeUpstream]:
 
 
 @pytest.fixture(scope="module")
-def gateway(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory,
-            request: pytest.FixtureRequest) -> Iterator[str]:
-    """Start `switchyard serve` and yield its base URL (no trailing /v1)."""
-    env = {"E2E_UPSTREAM_KEY": UPSTREAM_KEY, "E2E_BOB_TOKEN": BOB_TOKEN}
-    with start_gateway(render_seed(upstream.base_url), tmp_path_factory.mktemp("switchyard"),
-                       request.config, env=env) as base_url:
+def fault() -> Iterator[FaultUpstream]:
+    """A fault-injecting upstream (fault_upstream.py) with a FaultState of its own."""
+    with FaultUpstream(fault_state=FaultState()) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def gateway_seed(upstream: FakeUpstream) -> GatewaySeed:
+    """SEED_TEMPLATE on the fake upstream, alice as the user; modules with a seed of their own override this."""
+    return GatewaySeed(render_seed(upstream.base_url), ADMIN_TOKEN, ALICE_TOKEN,
+                       env={"E2E_UPSTREAM_KEY": UPSTREAM_KEY, "E2E_BOB_TOKEN": BOB_TOKEN})
+
+
+@pytest.fixture(scope="module")
+def gateway_workdir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """The folder of the module's gateway: `seed.toml`, the database and the logs."""
+    return tmp_path_factory.mktemp(f"switchyard-{request.module.__name__}")
+
+
+@pytest.fixture(scope="module")
+def gateway(gateway_seed: GatewaySeed, gateway_workdir: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """Start `switchyard serve` on the module's seed and yield its base URL (no trailing /v1)."""
+    with start_gateway(gateway_seed.toml, gateway_workdir, request.config, env=gateway_seed.env) as base_url:
         yield base_url
 
 
 @pytest.fixture(scope="module")
-def make_client(gateway: str) -> Callable[..., openai.OpenAI]:
-    """Factory for sync SDK clients talking to the gateway (no retries)."""
-    def make(token: str = ALICE_TOKEN) -> openai.OpenAI:
-        return openai.OpenAI(
-            base_url=f"{gateway}/v1", api_key=token,
-            max_retries=0, timeout=CLIENT_TIMEOUT_SECONDS,
-        )
-    return make
+def admin(gateway: str, gateway_seed: GatewaySeed) -> Iterator[httpx.Client]:
+    """The admin API, with the seed's admin token on every call."""
+    with bearer_client(gateway, gateway_seed.admin_token) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
-def make_async_client(gateway: str) -> Callable[..., openai.AsyncOpenAI]:
-    """Factory for async SDK clients; create them inside the running event loop."""
-    def make(token: str = ALICE_TOKEN) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(
-            base_url=f"{gateway}/v1", api_key=token,
-            max_retries=0, timeout=CLIENT_TIMEOUT_SECONDS,
-        )
-    return make
+def http(gateway: str) -> Iterator[httpx.Client]:
+    """No token: unauthenticated calls, and calls that send a token of their own."""
+    with bearer_client(gateway) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
-def client(make_client: Callable[..., openai.OpenAI]) -> Iterator[openai.OpenAI]:
-    """Alice's client: may use echo, relay, split and tuned."""
-    with make_client(ALICE_TOKEN) as sdk:
-        yield sdk
+def user_http(gateway: str, gateway_seed: GatewaySeed) -> Iterator[httpx.Client]:
+    """Client traffic with the seed's user token."""
+    with bearer_client(gateway, gateway_seed.user_token) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def make_client(gateway: str, gateway_seed: GatewaySeed) -> Callable[..., openai.OpenAI | openai.AsyncOpenAI]:
+    """Factory for SDK clients on the gateway, as the seed's user unless given another token.
+    Make an async one (`kind=openai.AsyncOpenAI`) inside the running event loop."""
+    return lambda token=gateway_seed.user_token, kind=openai.OpenAI: sdk_client(gateway, token, kind)
+
+
+@pytest.fixture(scope="module")
+def sdk(make_client: Callable[..., openai.OpenAI]) -> Iterator[openai.OpenAI]:
+    """The SDK as the seed's user (in the shared seed alice, who may use echo, relay, split and tuned)."""
+    with make_client() as client:
+        yield client
 
 
 # ---------------------------------------------------------------------------

@@ -18,8 +18,10 @@ can assert on exactly what the gateway sent upstream.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
+import socket
 import struct
 import sys
 import threading
@@ -27,7 +29,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 REPLY_PREFIX = "upstream says: "
 STREAM_CHUNKS = 4
@@ -51,6 +53,13 @@ class RecordedRequest:
 # ---------------------------------------------------------------------------
 # Helpers shared by the handlers
 # ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound once, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def message_text(message: dict[str, Any]) -> str:
@@ -108,6 +117,72 @@ def encode_base64_floats(vector: list[float]) -> str:
     return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
+def embeddings_answer(inputs: list[Any], body: dict[str, Any], model: str) -> dict[str, Any]:
+    """An OpenAI embeddings list for `inputs`, base64 when the request's `encoding_format` asks for it."""
+    as_base64 = body.get("encoding_format") == "base64"
+    data = []
+    for index, item in enumerate(inputs):
+        vector = embedding_for(item)
+        data.append({
+            "object": "embedding",
+            "index": index,
+            "embedding": encode_base64_floats(vector) if as_base64 else vector,
+        })
+    tokens = sum(count_tokens(item) if isinstance(item, str) else max(1, len(item)) for item in inputs)
+    return {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+
+def completion_usage(messages: Any, content: str) -> dict[str, int]:
+    """OpenAI `usage` of answering `content` to `messages`."""
+    prompt = " ".join(message_text(m) for m in messages if isinstance(m, dict)) if isinstance(messages, list) else ""
+    usage = {"prompt_tokens": count_tokens(prompt), "completion_tokens": count_tokens(content)}
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    return usage
+
+
+def wants_usage(body: dict[str, Any]) -> bool:
+    """Whether a streamed request asks for the final usage chunk (`stream_options.include_usage`)."""
+    options = body.get("stream_options")
+    return isinstance(options, dict) and bool(options.get("include_usage"))
+
+
+class CompletionChunks:
+    """The chat.completion object, or the chat.completion.chunk objects, of one OpenAI answer."""
+
+    def __init__(self, model: str, id_prefix: str, system_fingerprint: str | None = None) -> None:
+        self.model = model
+        self.id = f"{id_prefix}-{uuid.uuid4().hex[:12]}"
+        self.created = int(time.time())
+        self.system_fingerprint = system_fingerprint
+
+    def _head(self, kind: str) -> dict[str, Any]:
+        head: dict[str, Any] = {"id": self.id, "object": kind, "created": self.created, "model": self.model}
+        if self.system_fingerprint is not None:
+            head["system_fingerprint"] = self.system_fingerprint
+        return head
+
+    def completion(self, content: str, usage: dict[str, int]) -> dict[str, Any]:
+        return {
+            **self._head("chat.completion"),
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }],
+            "usage": usage,
+        }
+
+    def delta(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        return {
+            **self._head("chat.completion.chunk"),
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+        }
+
+    def usage(self, usage: dict[str, int]) -> dict[str, Any]:
+        return {**self._head("chat.completion.chunk"), "choices": [], "usage": usage}
+
+
 # ---------------------------------------------------------------------------
 # Request handler
 # ---------------------------------------------------------------------------
@@ -148,17 +223,51 @@ class _Handler(BaseHTTPRequestHandler):
             RecordedRequest(self.command, self.path, headers, body)
         )
 
-    def _send_json(self, status: int, payload: Any) -> None:
+    def _read_json_body(self) -> Any:
+        """The request's JSON body (None when absent or invalid), recorded."""
+        raw = self._read_body()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        self._record(body)
+        return body
+
+    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 
-    def _send_error(self, status: int, message: str, code: str | None = None) -> None:
-        error = {"message": message, "type": "invalid_request_error", "param": None, "code": code}
-        self._send_json(status, {"error": error})
+    def _send_openai_error(self, status: int, message: str, error_type: str = "invalid_request_error",
+                           code: str | None = None, headers: dict[str, str] | None = None) -> None:
+        error = {"message": message, "type": error_type, "param": None, "code": code}
+        self._send_json(status, {"error": error}, headers)
+
+    @contextlib.contextmanager
+    def _until_the_gateway_hangs_up(self) -> Iterator[None]:
+        """Answer unless the gateway gives up first (a timeout, a cut stream): then just close."""
+        try:
+            yield
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    # -- server-sent events over chunked transfer encoding ---------------------
+
+    event_stream_type = "text/event-stream"
+
+    def _start_event_stream(self, headers: dict[str, str] | None = None) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", self.event_stream_type)
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
 
     def _write_chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
@@ -168,6 +277,27 @@ class _Handler(BaseHTTPRequestHandler):
         text = payload if isinstance(payload, str) else json.dumps(payload)
         self._write_chunk(f"data: {text}\n\n".encode())
 
+    def _end_event_stream(self) -> None:
+        self._write_chunk(b"")  # the terminating zero-length chunk
+
+    def _stream_deltas(self, chunks: CompletionChunks, pieces: list[str] | tuple[str, ...], pause_seconds: float) -> None:
+        """The head, the role chunk and one content chunk per piece, `pause_seconds` before each."""
+        self._start_event_stream()
+        self._write_event(chunks.delta({"role": "assistant", "content": ""}))
+        for piece in pieces:
+            time.sleep(pause_seconds)
+            self._write_event(chunks.delta({"content": piece}))
+
+    def _stream_completion(self, chunks: CompletionChunks, pieces: list[str] | tuple[str, ...], pause_seconds: float,
+                           usage: dict[str, int], with_usage: bool) -> None:
+        """A whole streamed completion: the deltas, the stop chunk, the usage chunk if asked for, [DONE]."""
+        self._stream_deltas(chunks, pieces, pause_seconds)
+        self._write_event(chunks.delta({}, finish_reason="stop"))
+        if with_usage:
+            self._write_event(chunks.usage(usage))
+        self._write_event("[DONE]")
+        self._end_event_stream()
+
     # -- routing -----------------------------------------------------------
 
     def do_GET(self) -> None:
@@ -175,18 +305,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") == "/v1/models":
             self._send_json(200, self.server.upstream.models_payload())
         else:
-            self._send_error(404, f"no route for GET {self.path}", "not_found")
+            self._send_openai_error(404, f"no route for GET {self.path}", code="not_found")
 
     def do_POST(self) -> None:
-        raw = self._read_body()
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        self._record(body)
-
+        body = self._read_json_body()
         if not isinstance(body, dict):
-            self._send_error(400, "request body must be a JSON object")
+            self._send_openai_error(400, "request body must be a JSON object")
             return
         route = self.path.rstrip("/")
         if route == "/v1/chat/completions":
@@ -194,97 +318,27 @@ class _Handler(BaseHTTPRequestHandler):
         elif route == "/v1/embeddings":
             self._embeddings(body)
         else:
-            self._send_error(404, f"no route for POST {self.path}", "not_found")
+            self._send_openai_error(404, f"no route for POST {self.path}", code="not_found")
 
     # -- endpoints ---------------------------------------------------------
 
     def _chat_completions(self, body: dict[str, Any]) -> None:
-        model = body.get("model", "")
         messages = body.get("messages", [])
         content = REPLY_PREFIX + last_user_text(messages)
-        if not isinstance(messages, list):
-            messages = []
-        prompt_text = " ".join(message_text(m) for m in messages if isinstance(m, dict))
-        usage = {
-            "prompt_tokens": count_tokens(prompt_text),
-            "completion_tokens": count_tokens(content),
-        }
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        completion_id = f"chatcmpl-fake-{uuid.uuid4().hex[:12]}"
-        created = int(time.time())
-
-        if not body.get("stream"):
-            self._send_json(200, {
-                "id": completion_id,
-                "object": "chat.completion",
-                "created": created,
-                "model": model,
-                "system_fingerprint": "fp_fake_upstream",
-                "choices": [{
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "logprobs": None,
-                    "finish_reason": "stop",
-                }],
-                "usage": usage,
-            })
-            return
-
-        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-            return {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "system_fingerprint": "fp_fake_upstream",
-                "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                             "finish_reason": finish_reason}],
-            }
-
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-
-        self._write_event(chunk({"role": "assistant", "content": ""}))
-        for piece in split_into_pieces(content, STREAM_CHUNKS):
-            time.sleep(STREAM_CHUNK_DELAY_SECONDS)
-            self._write_event(chunk({"content": piece}))
-        self._write_event(chunk({}, finish_reason="stop"))
-        stream_options = body.get("stream_options") or {}
-        if isinstance(stream_options, dict) and stream_options.get("include_usage"):
-            usage_chunk = chunk({})
-            usage_chunk["choices"] = []
-            usage_chunk["usage"] = usage
-            self._write_event(usage_chunk)
-        self._write_event("[DONE]")
-        self._write_chunk(b"")  # terminating zero-length chunk
+        usage = completion_usage(messages, content)
+        chunks = CompletionChunks(body.get("model", ""), "chatcmpl-fake", "fp_fake_upstream")
+        if body.get("stream"):
+            self._stream_completion(chunks, split_into_pieces(content, STREAM_CHUNKS), STREAM_CHUNK_DELAY_SECONDS,
+                                    usage, wants_usage(body))
+        else:
+            self._send_json(200, chunks.completion(content, usage))
 
     def _embeddings(self, body: dict[str, Any]) -> None:
         inputs = embedding_inputs(body.get("input"))
         if not inputs:
-            self._send_error(400, "'input' must be a non-empty string or list")
+            self._send_openai_error(400, "'input' must be a non-empty string or list")
             return
-        as_base64 = body.get("encoding_format") == "base64"
-        data = []
-        for index, item in enumerate(inputs):
-            vector = embedding_for(item)
-            data.append({
-                "object": "embedding",
-                "index": index,
-                "embedding": encode_base64_floats(vector) if as_base64 else vector,
-            })
-        tokens = sum(
-            count_tokens(item) if isinstance(item, str) else max(1, len(item))
-            for item in inputs
-        )
-        self._send_json(200, {
-            "object": "list",
-            "data": data,
-            "model": body.get("model", ""),
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-        })
+        self._send_json(200, embeddings_answer(inputs, body, body.get("model", "")))
 
 
 class _Server(ThreadingHTTPServer):
@@ -301,6 +355,21 @@ class _Server(ThreadingHTTPServer):
 # ---------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def serving(handler_class: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    """`handler_class` served on 127.0.0.1 at a free port in a background thread until the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
 
 
 class FakeUpstream:

@@ -32,15 +32,21 @@ in the fake upstream (``requests``).
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from fake_upstream import FakeUpstream, RecordedRequest, _Handler, count_tokens, message_text
+from fake_upstream import (
+    CompletionChunks,
+    FakeUpstream,
+    RecordedRequest,
+    _Handler,
+    completion_usage,
+    free_port,
+    wants_usage,
+)
 
 SLOW_SECONDS = 3.0
 LATE_HEAD_SECONDS = 0.7
@@ -71,28 +77,6 @@ class _FaultHandler(_Handler):
     def fault(self) -> "FaultUpstream":
         return self.server.upstream  # type: ignore[return-value]
 
-    # -- helpers -------------------------------------------------------------
-
-    def _send_openai_error(self, status: int, message: str, error_type: str, code: str | None,
-                           headers: dict[str, str] | None = None) -> None:
-        data = json.dumps({
-            "error": {"message": message, "type": error_type, "param": None, "code": code},
-        }).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _start_stream(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-
     def _hang_up(self) -> None:
         """Close the connection now, mid-response, without any HTTP framing."""
         self.close_connection = True
@@ -104,12 +88,8 @@ class _FaultHandler(_Handler):
     # -- chat completions ----------------------------------------------------
 
     def _chat_completions(self, body: dict[str, Any]) -> None:
-        model = str(body.get("model", ""))
-        stream = bool(body.get("stream"))
-        try:
-            self._dispatch(model, stream, body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the gateway gave up on us: expected for slow/stall
+        with self._until_the_gateway_hangs_up():
+            self._dispatch(str(body.get("model", "")), bool(body.get("stream")), body)
 
     def _dispatch(self, model: str, stream: bool, body: dict[str, Any]) -> None:
         if model == "fail500" or (model == "flaky" and self.fault.state.flaky_down):
@@ -139,47 +119,15 @@ class _FaultHandler(_Handler):
 
     def _answer(self, model: str, stream: bool, body: dict[str, Any]) -> None:
         content = reply_for(model)
-        messages = body.get("messages") if isinstance(body.get("messages"), list) else []
-        prompt = " ".join(message_text(m) for m in messages if isinstance(m, dict))
-        usage = {"prompt_tokens": count_tokens(prompt), "completion_tokens": count_tokens(content)}
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        chunks = _Chunks(model)
-
-        if not stream:
-            self._send_json(200, {
-                "id": chunks.id,
-                "object": "chat.completion",
-                "created": chunks.created,
-                "model": model,
-                "choices": [{
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "logprobs": None,
-                    "finish_reason": "stop",
-                }],
-                "usage": usage,
-            })
-            return
-
-        self._start_stream()
-        self._write_event(chunks.delta({"role": "assistant", "content": ""}))
-        for piece in ("from ", model):
-            time.sleep(STREAM_CHUNK_DELAY_SECONDS)
-            self._write_event(chunks.delta({"content": piece}))
-        self._write_event(chunks.delta({}, finish_reason="stop"))
-        options = body.get("stream_options")
-        if isinstance(options, dict) and options.get("include_usage"):
-            self._write_event(chunks.usage(usage))
-        self._write_event("[DONE]")
-        self._write_chunk(b"")
+        usage = completion_usage(body.get("messages"), content)
+        chunks = CompletionChunks(model, "chatcmpl-fault")
+        if stream:
+            self._stream_completion(chunks, ("from ", model), STREAM_CHUNK_DELAY_SECONDS, usage, wants_usage(body))
+        else:
+            self._send_json(200, chunks.completion(content, usage))
 
     def _write_partial_stream(self, model: str) -> None:
-        chunks = _Chunks(model)
-        self._start_stream()
-        self._write_event(chunks.delta({"role": "assistant", "content": ""}))
-        for piece in PARTIAL_CHUNKS:
-            time.sleep(STREAM_CHUNK_DELAY_SECONDS)
-            self._write_event(chunks.delta({"content": piece}))
+        self._stream_deltas(CompletionChunks(model, "chatcmpl-fault"), PARTIAL_CHUNKS, STREAM_CHUNK_DELAY_SECONDS)
 
     def _stall(self, model: str, stream: bool) -> None:
         if stream:
@@ -198,34 +146,6 @@ class _FaultHandler(_Handler):
             self.wfile.write(b'{"id": "chatcmpl-truncated", "object": "chat.comp')
         time.sleep(FLUSH_PAUSE_SECONDS)
         self._hang_up()
-
-
-class _Chunks:
-    """Builds the chat.completion.chunk objects of one streamed completion."""
-
-    def __init__(self, model: str) -> None:
-        self.model = model
-        self.id = f"chatcmpl-fault-{uuid.uuid4().hex[:12]}"
-        self.created = int(time.time())
-
-    def delta(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
-        }
-
-    def usage(self, usage: dict[str, int]) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [],
-            "usage": usage,
-        }
 
 
 class FaultUpstream(FakeUpstream):
@@ -274,8 +194,4 @@ class FaultUpstream(FakeUpstream):
             self._hits.clear()
 
 
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (bound once, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+closed_port = free_port  # the name bench/failover.py imports

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 import httpx
 import pytest
 
-from conftest import REPO_ROOT, start_gateway
+from conftest import REPO_ROOT, GatewaySeed, chat
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMEDRIVER_CANDIDATES = ("/usr/bin/chromedriver",)
@@ -64,7 +64,6 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 ADMIN_TOKEN = "e2e-admin-page-token"
 USER_TOKEN = "sk-admin-page-e2e-user"
 HOSTILE = "<img src=x onerror=alert(1)>"
-HTTP_TIMEOUT_SECONDS = 10
 WAIT_SECONDS = 15
 ARTIFACTS = REPO_ROOT / ".build" / "artifacts"
 SCREENSHOT = ARTIFACTS / "admin-overview.png"
@@ -107,22 +106,8 @@ token = "{USER_TOKEN}"
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The gateway's folder: its seed file is `seed.toml` there."""
-    return tmp_path_factory.mktemp("admin-page")
-
-
-@pytest.fixture(scope="module")
-def gateway(workdir: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    with start_gateway(SEED, workdir, request.config) as base_url:
-        yield base_url
-
-
-@pytest.fixture(scope="module")
-def admin(gateway: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False,
-                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
-        yield client
+def gateway_seed() -> GatewaySeed:
+    return GatewaySeed(SEED, ADMIN_TOKEN, USER_TOKEN)
 
 
 @pytest.fixture(scope="module")
@@ -234,13 +219,10 @@ def assert_no_alert(driver: Any) -> None:
     pytest.fail(f"an alert fired: {text!r}")
 
 
-def send_chat(gateway: str, count: int) -> None:
-    with httpx.Client(base_url=gateway, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False,
-                      headers={"Authorization": f"Bearer {USER_TOKEN}"}) as client:
-        for index in range(count):
-            response = client.post("/v1/chat/completions", json={
-                "model": "chat", "user": f"end-user-{index}", "messages": [{"role": "user", "content": f"hello {index}"}]})
-            assert response.status_code == 200, response.text
+def send_chat(user_http: httpx.Client, count: int) -> None:
+    for index in range(count):
+        response = chat(user_http, "chat", f"end-user-{index}", f"hello {index}")
+        assert response.status_code == 200, response.text
 
 
 # ---------------------------------------------------------------------------
@@ -248,25 +230,24 @@ def send_chat(gateway: str, count: int) -> None:
 # ---------------------------------------------------------------------------
 
 
-def test_page_is_served_with_strict_headers(gateway: str) -> None:
-    with httpx.Client(base_url=gateway, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as client:
-        page = client.get("/admin")
-        assert page.status_code == 200, page.text
-        assert page.headers["content-type"].startswith("text/html")
-        csp = page.headers.get("content-security-policy")
-        assert csp is not None, "no Content-Security-Policy header on /admin"
-        directives = {part.strip() for part in csp.split(";") if part.strip()}
-        assert directives == {part.strip() for part in CSP.split(";")}, csp
-        assert page.headers.get("x-content-type-options") == "nosniff"
-        assert page.headers.get("referrer-policy") == "no-referrer"
-        assert '<script src="/admin/app.js"' in page.text
-        for path, kind in (("/admin/app.js", "javascript"), ("/admin/app.css", "text/css")):
-            asset = client.get(path)
-            assert asset.status_code == 200, f"{path}: {asset.status_code}"
-            assert kind in asset.headers["content-type"], f"{path}: {asset.headers['content-type']}"
-            assert asset.headers.get("x-content-type-options") == "nosniff", path
-        # The page itself needs no token; the API behind it does.
-        assert client.get("/api/models/chat/release").status_code == 401
+def test_page_is_served_with_strict_headers(http: httpx.Client) -> None:
+    page = http.get("/admin")
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"].startswith("text/html")
+    csp = page.headers.get("content-security-policy")
+    assert csp is not None, "no Content-Security-Policy header on /admin"
+    directives = {part.strip() for part in csp.split(";") if part.strip()}
+    assert directives == {part.strip() for part in CSP.split(";")}, csp
+    assert page.headers.get("x-content-type-options") == "nosniff"
+    assert page.headers.get("referrer-policy") == "no-referrer"
+    assert '<script src="/admin/app.js"' in page.text
+    for path, kind in (("/admin/app.js", "javascript"), ("/admin/app.css", "text/css")):
+        asset = http.get(path)
+        assert asset.status_code == 200, f"{path}: {asset.status_code}"
+        assert kind in asset.headers["content-type"], f"{path}: {asset.headers['content-type']}"
+        assert asset.headers.get("x-content-type-options") == "nosniff", path
+    # The page itself needs no token; the API behind it does.
+    assert http.get("/api/models/chat/release").status_code == 401
 
 
 def test_login_rejects_a_wrong_token_and_keeps_the_right_one_in_session_storage(browser: Any, gateway: str) -> None:
@@ -282,8 +263,8 @@ def test_login_rejects_a_wrong_token_and_keeps_the_right_one_in_session_storage(
     assert browser_problems(browser) == []
 
 
-def test_overview_draws_charts_and_is_saved_as_a_screenshot(browser: Any, gateway: str) -> None:
-    send_chat(gateway, 30)
+def test_overview_draws_charts_and_is_saved_as_a_screenshot(browser: Any, gateway: str, user_http: httpx.Client) -> None:
+    send_chat(user_http, 30)
     time.sleep(0.6)  # outcomes reach the database within about 250 ms
     login(browser, gateway)
     visible(browser, "view-overview")
@@ -419,8 +400,8 @@ def test_hostile_names_show_as_literal_text(browser: Any, gateway: str, hostile_
 
 
 def test_an_invalid_seed_file_is_shown_on_every_view(
-        browser: Any, gateway: str, admin: httpx.Client, workdir: Path) -> None:
-    seed = workdir / "seed.toml"
+        browser: Any, gateway: str, admin: httpx.Client, gateway_workdir: Path) -> None:
+    seed = gateway_workdir / "seed.toml"
     original = seed.read_text()
     assert original.count("weight = 0\n") == 1
     seed.write_text(original.replace("weight = 0\n", "weight = 0.125\n"))

@@ -12,12 +12,11 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
 
-from conftest import start_gateway
+from conftest import GatewaySeed
 
 ADMIN_TOKEN = "e2e-reload-admin"
 USER_TOKEN = "sk-reload-e2e-user"
@@ -45,12 +44,12 @@ token = "{USER_TOKEN}"
 {broken}"""
 
 
-class Gateway:
-    def __init__(self, base_url: str, workdir: Path) -> None:
-        self.base_url = base_url
+class ReloadingGateway:
+    """The module's gateway, its seed file and its clients: admin, user (the seed's user) and http (no token)."""
+
+    def __init__(self, workdir: Path, admin: httpx.Client, user: httpx.Client, http: httpx.Client) -> None:
         self.seed_path = workdir / "seed.toml"
-        self.admin = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
-        self.user = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {USER_TOKEN}"}, timeout=10)
+        self.admin, self.user, self.http = admin, user, http
 
     def models(self) -> set[str]:
         return {model["id"] for model in self.user.get("/v1/models").json()["data"]}
@@ -78,66 +77,69 @@ class Gateway:
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Gateway]:
-    workdir = tmp_path_factory.mktemp("switchyard-reload")
-    with start_gateway(seed(), workdir, request.config) as base_url:
-        yield Gateway(base_url, workdir)
+def gateway_seed() -> GatewaySeed:
+    return GatewaySeed(seed(), ADMIN_TOKEN, USER_TOKEN)
 
 
-def test_saves_are_applied_within_a_second(gateway: Gateway) -> None:
-    status = gateway.status()
+@pytest.fixture(scope="module")
+def reloading(gateway_workdir: Path, admin: httpx.Client, user_http: httpx.Client, http: httpx.Client) -> ReloadingGateway:
+    return ReloadingGateway(gateway_workdir, admin, user_http, http)
+
+
+def test_saves_are_applied_within_a_second(reloading: ReloadingGateway) -> None:
+    status = reloading.status()
     assert status["watching"] is True and status["result"] == "applied", status
     assert status["seed_path"].endswith("seed.toml") and len(status["last_hash"]) == 64
 
     # Written in place.
-    gateway.seed_path.write_text(seed("inplace"))
-    elapsed = gateway.wait_for(lambda: "inplace" in gateway.models(), "a model added in place is served")
+    reloading.seed_path.write_text(seed("inplace"))
+    elapsed = reloading.wait_for(lambda: "inplace" in reloading.models(), "a model added in place is served")
     assert elapsed < 1.5, elapsed
     # Saved the way editors do: a temporary file renamed over the seed.
-    gateway.save_by_rename(seed("inplace", "renamed"))
-    elapsed = gateway.wait_for(lambda: "renamed" in gateway.models(), "a model added by rename is served")
+    reloading.save_by_rename(seed("inplace", "renamed"))
+    elapsed = reloading.wait_for(lambda: "renamed" in reloading.models(), "a model added by rename is served")
     assert elapsed < 1.5, elapsed
-    status = gateway.status()
+    status = reloading.status()
     assert status["result"] == "applied" and "model:renamed" in status["changed"], status
     # The new model answers.
-    answer = gateway.user.post("/v1/chat/completions", json={"model": "renamed", "messages": [{"role": "user", "content": "hi"}]})
+    answer = reloading.user.post("/v1/chat/completions", json={"model": "renamed", "messages": [{"role": "user", "content": "hi"}]})
     assert answer.status_code == 200 and answer.headers["x-switchyard-backend"] == "mock/renamed-m"
 
 
-def test_an_invalid_file_applies_nothing_and_says_why(gateway: Gateway) -> None:
-    gateway.save_by_rename(seed("inplace", "renamed"))
-    gateway.wait_for(lambda: gateway.status()["result"] in ("applied", "unchanged"), "the valid file settles")
-    before = gateway.status()
-    gateway.save_by_rename(seed("inplace", "renamed", "gone") + '\n[models.bad]\nbackends = [ { provider = "nowhere", model = "x" } ]\n')
-    gateway.wait_for(lambda: gateway.status()["result"] == "invalid", "the invalid file is reported")
-    status = gateway.status()
+def test_an_invalid_file_applies_nothing_and_says_why(reloading: ReloadingGateway) -> None:
+    reloading.save_by_rename(seed("inplace", "renamed"))
+    reloading.wait_for(lambda: reloading.status()["result"] in ("applied", "unchanged"), "the valid file settles")
+    before = reloading.status()
+    reloading.save_by_rename(seed("inplace", "renamed", "gone") + '\n[models.bad]\nbackends = [ { provider = "nowhere", model = "x" } ]\n')
+    reloading.wait_for(lambda: reloading.status()["result"] == "invalid", "the invalid file is reported")
+    status = reloading.status()
     assert status["errors"][0]["key"] == "models.bad.versions.v1.backends[0].provider" or "models.bad" in status["errors"][0]["key"], status
     assert status["last_hash"] == before["last_hash"], "the applied file is still the previous one"
     # The previous configuration keeps serving; nothing of the broken file was applied.
-    assert gateway.models() >= {"base", "inplace", "renamed"} and "gone" not in gateway.models()
-    refused = gateway.admin.post("/api/config/reload")
+    assert reloading.models() >= {"base", "inplace", "renamed"} and "gone" not in reloading.models()
+    refused = reloading.admin.post("/api/config/reload")
     assert refused.status_code == 422 and refused.json()["error"]["field"], refused.text
     # A syntax error names its line.
-    gateway.seed_path.write_text(seed("renamed", broken="oops = [\n"))
-    gateway.wait_for(lambda: "line" in (gateway.status()["errors"] or [{}])[0].get("message", ""), "the syntax error is reported")
+    reloading.seed_path.write_text(seed("renamed", broken="oops = [\n"))
+    reloading.wait_for(lambda: "line" in (reloading.status()["errors"] or [{}])[0].get("message", ""), "the syntax error is reported")
     # Fixed: applied again, and what left the file is disabled.
-    gateway.save_by_rename(seed("renamed"))
-    gateway.wait_for(lambda: "inplace" not in gateway.models(), "a model removed from the file stops serving")
-    assert gateway.status()["result"] == "applied"
+    reloading.save_by_rename(seed("renamed"))
+    reloading.wait_for(lambda: "inplace" not in reloading.models(), "a model removed from the file stops serving")
+    assert reloading.status()["result"] == "applied"
 
 
-def test_sighup_and_the_api_reload_too(gateway: Gateway) -> None:
+def test_sighup_and_the_api_reload_too(reloading: ReloadingGateway) -> None:
     # Written without a change event reaching the watcher would be the same as an editor on another
     # machine: SIGHUP and the API read the file anyway.
-    gateway.save_by_rename(seed("renamed", "hup"))
-    os.kill(gateway.pid(), signal.SIGHUP)
-    gateway.wait_for(lambda: "hup" in gateway.models(), "SIGHUP reloads")
-    reloaded = gateway.admin.post("/api/config/reload")
+    reloading.save_by_rename(seed("renamed", "hup"))
+    os.kill(reloading.pid(), signal.SIGHUP)
+    reloading.wait_for(lambda: "hup" in reloading.models(), "SIGHUP reloads")
+    reloaded = reloading.admin.post("/api/config/reload")
     assert reloaded.status_code == 200 and reloaded.json()["result"] == "unchanged", reloaded.text
 
 
-def test_the_export_fed_back_as_the_seed_changes_nothing(gateway: Gateway) -> None:
-    admin = gateway.admin
+def test_the_export_fed_back_as_the_seed_changes_nothing(reloading: ReloadingGateway) -> None:
+    admin = reloading.admin
     # Changes made through the API, which the file does not know.
     created = admin.post("/api/providers", json={"id": "extra", "format": "openai", "base_url": "http://127.0.0.1:9/v1",
                                                   "api_key": "sk-literal-secret-key-1234"})
@@ -152,31 +154,31 @@ def test_the_export_fed_back_as_the_seed_changes_nothing(gateway: Gateway) -> No
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/plain")
     assert "sk-literal-secret-key-1234" not in export.text and token not in export.text
     audit_before = admin.get("/api/audit", params={"limit": 1}).json()["entries"][0]["id"]
-    gateway.save_by_rename(export.text)
-    gateway.wait_for(lambda: gateway.status()["last_hash"] and gateway.status()["result"] == "unchanged"
-                     and gateway.status()["changed"] == [], "the exported file is read")
+    reloading.save_by_rename(export.text)
+    reloading.wait_for(lambda: reloading.status()["last_hash"] and reloading.status()["result"] == "unchanged"
+                     and reloading.status()["changed"] == [], "the exported file is read")
     assert admin.get("/api/audit", params={"limit": 1}).json()["entries"][0]["id"] == audit_before, "no object changed"
     # Secrets behind the placeholder are still the stored ones.
-    carol = httpx.get(f"{gateway.base_url}/v1/models", headers={"Authorization": f"Bearer {token}"})
+    carol = reloading.http.get("/v1/models", headers={"Authorization": f"Bearer {token}"})
     assert carol.status_code == 200
     assert admin.get("/api/providers/extra").json()["api_key"] == "sk-…1234"
 
 
-def test_users_through_the_api(gateway: Gateway) -> None:
-    admin = gateway.admin
+def test_users_through_the_api(reloading: ReloadingGateway) -> None:
+    admin = reloading.admin
     created = admin.post("/api/users", json={"id": "dave", "allowed_models": ["base"]})
     assert created.status_code == 201, created.text
     token = created.json()["token"]
     assert token.startswith("sk-sy-") and len(token) == 46
     assert "token" not in admin.get("/api/users/dave").json()
     as_dave = {"Authorization": f"Bearer {token}"}
-    assert httpx.get(f"{gateway.base_url}/v1/models", headers=as_dave).status_code == 200
+    assert reloading.http.get("/v1/models", headers=as_dave).status_code == 200
     rotated = admin.post("/api/users/dave/rotate-token").json()["token"]
-    assert httpx.get(f"{gateway.base_url}/v1/models", headers=as_dave).status_code == 401, "the old token stops at once"
+    assert reloading.http.get("/v1/models", headers=as_dave).status_code == 401, "the old token stops at once"
     as_dave = {"Authorization": f"Bearer {rotated}"}
-    assert httpx.get(f"{gateway.base_url}/v1/models", headers=as_dave).status_code == 200
+    assert reloading.http.get("/v1/models", headers=as_dave).status_code == 200
     assert admin.put("/api/users/dave", json={"enabled": False}).json()["enabled"] is False
-    assert httpx.get(f"{gateway.base_url}/v1/models", headers=as_dave).status_code == 401
+    assert reloading.http.get("/v1/models", headers=as_dave).status_code == 401
     assert admin.post("/api/users", json={"id": "dave"}).status_code == 409
     bad = admin.post("/api/users", json={"id": "erin", "allowed_models": ["nope"]})
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "allowed_models"
@@ -191,14 +193,14 @@ def test_users_through_the_api(gateway: Gateway) -> None:
     assert [entry["action"] for entry in audit] == ["delete", "update", "update", "create"]
 
 
-def test_providers_and_models_through_the_api(gateway: Gateway) -> None:
-    admin = gateway.admin
+def test_providers_and_models_through_the_api(reloading: ReloadingGateway) -> None:
+    admin = reloading.admin
     assert admin.post("/api/providers", json={"id": "p2", "format": "mock"}).status_code == 201
     model = admin.post("/api/models", json={"name": "m2", "versions": {
         "v1": {"weight": 90, "default": True, "backends": [{"provider": "p2", "model": "a"}]},
         "v2": {"weight": 10, "backends": [{"provider": "p2", "model": "b"}]}}})
     assert model.status_code == 201 and model.json()["default"] == "v1", model.text
-    gateway.wait_for(lambda: "m2" in gateway.models(), "a model created through the API serves at once")
+    reloading.wait_for(lambda: "m2" in reloading.models(), "a model created through the API serves at once")
     in_use = admin.delete("/api/providers/p2")
     assert in_use.status_code == 409 and in_use.json()["error"]["field"] == "id"
     bad = admin.post("/api/models", json={"name": "m3", "backends": [{"provider": "nowhere", "model": "x"}]})
@@ -206,21 +208,21 @@ def test_providers_and_models_through_the_api(gateway: Gateway) -> None:
     assert admin.put("/api/models/nope", json={"backends": [{"provider": "p2", "model": "x"}]}).status_code == 404
     assert admin.delete("/api/models/m2").status_code == 204
     assert admin.delete("/api/providers/p2").status_code == 204
-    assert "m2" not in gateway.models()
+    assert "m2" not in reloading.models()
 
 
-def test_stats_and_system(gateway: Gateway) -> None:
+def test_stats_and_system(reloading: ReloadingGateway) -> None:
     for _ in range(5):
-        gateway.user.post("/v1/chat/completions", json={"model": "base", "messages": [{"role": "user", "content": "hi"}]})
+        reloading.user.post("/v1/chat/completions", json={"model": "base", "messages": [{"role": "user", "content": "hi"}]})
     def recorded() -> bool:
-        points = gateway.admin.get("/api/stats/timeseries", params={"model": "base"}).json()["points"]
+        points = reloading.admin.get("/api/stats/timeseries", params={"model": "base"}).json()["points"]
         return sum(point["requests"] for point in points) >= 5
-    gateway.wait_for(recorded, "the requests show in the time series")
-    series = gateway.admin.get("/api/stats/timeseries", params={"model": "base", "step": 300}).json()
+    reloading.wait_for(recorded, "the requests show in the time series")
+    series = reloading.admin.get("/api/stats/timeseries", params={"model": "base", "step": 300}).json()
     assert series["step"] == 300 and len(series["points"]) in (12, 13)
-    assert gateway.admin.get("/api/stats/timeseries", params={"step": 61}).json()["error"]["field"] == "step"
+    assert reloading.admin.get("/api/stats/timeseries", params={"step": 61}).json()["error"]["field"] == "step"
     for field, value in (("from", "-1e300"), ("to", "1e300")):
-        refused = gateway.admin.get("/api/stats/timeseries", params={field: value})
+        refused = reloading.admin.get("/api/stats/timeseries", params={field: value})
         assert refused.status_code == 400 and refused.json()["error"]["field"] == field, refused.text
-    system = gateway.admin.get("/api/system").json()
+    system = reloading.admin.get("/api/system").json()
     assert system["database"]["size_bytes"] > 0 and system["counts"]["models"] >= 1 and system["uptime_seconds"] >= 0

@@ -35,12 +35,11 @@ import httpx
 import openai
 import pytest
 
-from conftest import bearer_client, chat, error_of, start_gateway
+from conftest import GatewaySeed, bearer_client, chat, error_of, start_gateway
 
 ADMIN_TOKEN = "e2e-experiments-admin"
 USER_TOKEN = "sk-experiments-e2e-user"
 USER_ID = "tester"
-HTTP_TIMEOUT_SECONDS = 10
 RESULTS_TIMEOUT_SECONDS = 8
 
 VERSION_HEADER = "x-switchyard-version"
@@ -136,33 +135,8 @@ token = "{USER_TOKEN}"
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
-    with start_gateway(SEED, tmp_path_factory.mktemp("switchyard-experiments"), request.config) as base_url:
-        yield base_url
-
-
-
-
-@pytest.fixture(scope="module")
-def admin(gateway: str) -> Iterator[httpx.Client]:
-    """Admin API client (token sent on every call)."""
-    with bearer_client(gateway, ADMIN_TOKEN, HTTP_TIMEOUT_SECONDS) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def http(gateway: str) -> Iterator[httpx.Client]:
-    """Client traffic with the user's token."""
-    with bearer_client(gateway, USER_TOKEN, HTTP_TIMEOUT_SECONDS) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def sdk(gateway: str) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=f"{gateway}/v1", api_key=USER_TOKEN, max_retries=0,
-                       timeout=HTTP_TIMEOUT_SECONDS) as client:
-        yield client
-
+def gateway_seed() -> GatewaySeed:
+    return GatewaySeed(SEED, ADMIN_TOKEN, USER_TOKEN)
 
 
 def assignment(response: httpx.Response) -> tuple[str | None, str | None, str | None]:
@@ -260,7 +234,7 @@ def iso(seconds: float) -> str:
 # ---------------------------------------------------------------------------
 
 
-def test_lifecycle_and_errors(admin: httpx.Client, http: httpx.Client) -> None:
+def test_lifecycle_and_errors(admin: httpx.Client, user_http: httpx.Client) -> None:
     before = time.time()
     first = create(admin, {
         "name": "life first", "description": "two versions of life", "model": "life",
@@ -320,7 +294,7 @@ def test_lifecycle_and_errors(admin: httpx.Client, http: httpx.Client) -> None:
         assert refused.status_code == 409, f"{action}: {refused.text}"
         error_of(refused)
     assert get_experiment(admin, first["id"])["status"] == "draft"
-    assert assignment(chat(http, "life", "someone")) == (None, None, "v1")
+    assert assignment(chat(user_http, "life", "someone")) == (None, None, "v1")
 
     started = transition(admin, first["id"], "start")
     assert started["status"] == "running" and started["started_at"] is not None, started
@@ -339,7 +313,7 @@ def test_lifecycle_and_errors(admin: httpx.Client, http: httpx.Client) -> None:
     assert [e["id"] for e in listed(admin, model="life", status="running")["experiments"]] == [first["id"]]
 
     # Running: traffic meets a variant.
-    experiment_id, variant, version = served(http, "life", "someone")
+    experiment_id, variant, version = served(user_http, "life", "someone")
     assert experiment_id == first["id"] and variant in {"A", "B"}
     assert version == {"A": "v1", "B": "v2"}[variant]
     # A transition takes no body: an unknown field is refused like everywhere else.
@@ -356,13 +330,13 @@ def test_lifecycle_and_errors(admin: httpx.Client, http: httpx.Client) -> None:
     paused = transition(admin, first["id"], "pause")
     assert paused["status"] == "paused"
     for user in ("someone", "anyone", None):
-        assert assignment(chat(http, "life", user)) == (None, None, "v1"), f"paused experiment still assigns {user}"
+        assert assignment(chat(user_http, "life", user)) == (None, None, "v1"), f"paused experiment still assigns {user}"
     assert decide(admin, "life", user="someone")["experiment"] is None
     assert admin.post(f"/api/experiments/{first['id']}/pause").status_code == 409
 
     # While the first is paused, the second may run; then the first may not.
     transition(admin, second["id"], "start")
-    assert served(http, "life", "someone")[0] == second["id"]
+    assert served(user_http, "life", "someone")[0] == second["id"]
     assert admin.post(f"/api/experiments/{first['id']}/start").status_code == 409
     completed_second = transition(admin, second["id"], "complete")
     assert completed_second["status"] == "completed" and completed_second["completed_at"] is not None
@@ -370,11 +344,11 @@ def test_lifecycle_and_errors(admin: httpx.Client, http: httpx.Client) -> None:
     resumed = transition(admin, first["id"], "start")
     assert resumed["status"] == "running"
     assert resumed["started_at"] == started["started_at"], "a restart keeps the first start time"
-    assert served(http, "life", "someone")[:2] == (first["id"], variant)
+    assert served(user_http, "life", "someone")[:2] == (first["id"], variant)
 
     done = transition(admin, first["id"], "complete")
     assert done["status"] == "completed" and done["completed_at"] is not None
-    assert assignment(chat(http, "life", "someone")) == (None, None, "v1")
+    assert assignment(chat(user_http, "life", "someone")) == (None, None, "v1")
     for action in ("start", "pause", "complete"):
         assert admin.post(f"/api/experiments/{first['id']}/{action}").status_code == 409, action
     assert listed(admin, model="life", status="completed")["total"] == 2
@@ -451,13 +425,12 @@ def test_create_validation(admin: httpx.Client, http: httpx.Client) -> None:
 
     # Without (or with a wrong) admin token nothing is read or created.
     for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": f"Bearer {USER_TOKEN}"}):
-        with httpx.Client(base_url=str(admin.base_url), timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as anonymous:
-            assert anonymous.get("/api/experiments", headers=headers).status_code == 401
-            assert anonymous.post("/api/experiments", headers=headers, json=two_variants("life")).status_code == 401
+        assert http.get("/api/experiments", headers=headers).status_code == 401
+        assert http.post("/api/experiments", headers=headers, json=two_variants("life")).status_code == 401
     assert listed(admin)["total"] == total_before, "a refused request created an experiment"
 
 
-def test_scheduled_start_and_end(admin: httpx.Client, http: httpx.Client) -> None:
+def test_scheduled_start_and_end(admin: httpx.Client, user_http: httpx.Client) -> None:
     now = time.time()
     # An ISO 8601 start (already due) and an end in seconds since 1970, 4 s away.
     experiment = create(admin, two_variants("sched", start_time=iso(now - 2), end_time=now + 4))
@@ -467,14 +440,14 @@ def test_scheduled_start_and_end(admin: httpx.Client, http: httpx.Client) -> Non
     while get_experiment(admin, experiment["id"])["status"] == "draft" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert get_experiment(admin, experiment["id"])["status"] == "running"
-    assert served(http, "sched", "someone")[0] == experiment["id"]
+    assert served(user_http, "sched", "someone")[0] == experiment["id"]
 
     deadline = time.monotonic() + 8
     while get_experiment(admin, experiment["id"])["status"] == "running" and time.monotonic() < deadline:
         time.sleep(0.2)
     ended = get_experiment(admin, experiment["id"])
     assert ended["status"] == "completed", ended
-    assert assignment(chat(http, "sched", "someone"))[0] is None
+    assert assignment(chat(user_http, "sched", "someone"))[0] is None
 
     # An end_time already past is refused at creation; fractional ISO seconds are read.
     late = admin.post("/api/experiments", json=two_variants("sched", end_time=now - 60))
@@ -492,7 +465,7 @@ ASSIGN_USERS = 40
 ASSIGN_REPEATS = 3
 
 
-def test_assignment_is_sticky_per_user(admin: httpx.Client, http: httpx.Client, sdk: openai.OpenAI) -> None:
+def test_assignment_is_sticky_per_user(admin: httpx.Client, user_http: httpx.Client, sdk: openai.OpenAI) -> None:
     experiment = create(admin, two_variants("assign"))
     transition(admin, experiment["id"], "start")
     versions = {"A": "v1", "B": "v2"}
@@ -501,7 +474,7 @@ def test_assignment_is_sticky_per_user(admin: httpx.Client, http: httpx.Client, 
     seen: dict[str, set[tuple[str | None, str | None, str | None]]] = {user: set() for user in users}
     for _ in range(ASSIGN_REPEATS):
         for user in users:
-            seen[user].add(served(http, "assign", user))
+            seen[user].add(served(user_http, "assign", user))
     moved = {user: found for user, found in seen.items() if len(found) != 1}
     assert not moved, f"users met more than one variant: {moved}"
     variant_of = {user: next(iter(found))[1] for user, found in seen.items()}
@@ -524,7 +497,7 @@ def test_assignment_is_sticky_per_user(admin: httpx.Client, http: httpx.Client, 
 
     # A streamed answer carries the same headers.
     for user in users[:3]:
-        with http.stream("POST", "/v1/chat/completions", json={
+        with user_http.stream("POST", "/v1/chat/completions", json={
                 "model": "assign", "user": user, "stream": True,
                 "messages": [{"role": "user", "content": "stream it"}]}) as streamed:
             assert streamed.status_code == 200
@@ -544,7 +517,7 @@ def test_assignment_is_sticky_per_user(admin: httpx.Client, http: httpx.Client, 
         assert decision["version"] == versions[variant_of[user]]
 
     # Without a `user` the authenticated user's id is the key.
-    own = {served(http, "assign") for _ in range(5)}
+    own = {served(user_http, "assign") for _ in range(5)}
     assert len(own) == 1, own
     own_variant = next(iter(own))[1]
     assert decide(admin, "assign", api_user=USER_ID)["experiment"]["variant"] == own_variant
@@ -562,7 +535,7 @@ def test_assignment_is_sticky_per_user(admin: httpx.Client, http: httpx.Client, 
     met: dict[str, str] = {}
     for index in range(40):
         user = f"cross-user-{index}"
-        response = chat(http, "assign", user)
+        response = chat(user_http, "assign", user)
         assert response.status_code == 200, response.text
         assert response.headers[EXPERIMENT_HEADER] == cross["id"]
         variant = response.headers[VARIANT_HEADER]
@@ -579,15 +552,15 @@ def test_assignment_is_sticky_per_user(admin: httpx.Client, http: httpx.Client, 
     elsewhere = next(user for user, variant in met.items() if variant == "elsewhere")
     assert decide(admin, "assign", user=elsewhere)["experiment"]["variant"] == "elsewhere"
     # The other model on its own is not part of the experiment.
-    assert assignment(chat(http, "other", elsewhere))[0] is None
+    assert assignment(chat(user_http, "other", elsewhere))[0] is None
     transition(admin, cross["id"], "complete")
 
 
-def test_weighted_random_is_not_sticky(admin: httpx.Client, http: httpx.Client) -> None:
+def test_weighted_random_is_not_sticky(admin: httpx.Client, user_http: httpx.Client) -> None:
     experiment = create(admin, two_variants("random", strategy="weighted_random"))
     assert experiment["strategy"] == "weighted_random"
     transition(admin, experiment["id"], "start")
-    met = [served(http, "random", "one-user") for _ in range(40)]
+    met = [served(user_http, "random", "one-user") for _ in range(40)]
     assert {variant for _, variant, _ in met} == {"A", "B"}, met
     assert all(version == {"A": "v1", "B": "v2"}[variant] for _, variant, version in met), met
     decision = decide(admin, "random", user="one-user")
@@ -607,7 +580,7 @@ def test_assignment_survives_a_restart(tmp_path_factory: pytest.TempPathFactory,
     users = [f"restart-user-{index}" for index in range(RESTART_USERS)]
 
     with start_gateway(SEED, workdir, request.config) as base_url:
-        with bearer_client(base_url, ADMIN_TOKEN, HTTP_TIMEOUT_SECONDS) as admin, bearer_client(base_url, USER_TOKEN, HTTP_TIMEOUT_SECONDS) as http:
+        with bearer_client(base_url, ADMIN_TOKEN) as admin, bearer_client(base_url, USER_TOKEN) as http:
             experiment = create(admin, two_variants("sticky"))
             transition(admin, experiment["id"], "start")
             before = {user: served(http, "sticky", user) for user in users}
@@ -617,7 +590,7 @@ def test_assignment_survives_a_restart(tmp_path_factory: pytest.TempPathFactory,
             results_with_requests(admin, experiment["id"], counts)
 
     with start_gateway(SEED, workdir, request.config) as base_url:
-        with bearer_client(base_url, ADMIN_TOKEN, HTTP_TIMEOUT_SECONDS) as admin, bearer_client(base_url, USER_TOKEN, HTTP_TIMEOUT_SECONDS) as http:
+        with bearer_client(base_url, ADMIN_TOKEN) as admin, bearer_client(base_url, USER_TOKEN) as http:
             reloaded = get_experiment(admin, experiment["id"])
             assert reloaded["status"] == "running", reloaded
             assert reloaded["hash_seed"] == experiment["hash_seed"]
@@ -677,7 +650,7 @@ def send_until(send: Callable[[str], tuple[str, int]], users: Iterator[str], tal
             tally[variant][status] = tally[variant].get(status, 0) + 1
 
 
-def test_statistics_end_to_end(admin: httpx.Client, http: httpx.Client, sdk: openai.OpenAI) -> None:
+def test_statistics_end_to_end(admin: httpx.Client, user_http: httpx.Client, sdk: openai.OpenAI) -> None:
     # A fixed hash seed and fixed user keys make the split the same on every run (the sample ratio
     # test would flag about one fair random split in a thousand); it is a fair one.
     experiment = create(admin, {
@@ -709,7 +682,7 @@ def test_statistics_end_to_end(admin: httpx.Client, http: httpx.Client, sdk: ope
         print(f"\nstatistics: after {counts}: {early['summary']}")
 
         # Enough data: v2 is worse on success rate and latency.
-        send_until(lambda user: http_request(http, user), users, tally, LATE_PER_VARIANT, deadline, pool)
+        send_until(lambda user: http_request(user_http, user), users, tally, LATE_PER_VARIANT, deadline, pool)
     counts = {variant: sum(statuses.values()) for variant, statuses in tally.items()}
     late = results_with_requests(admin, experiment["id"], counts)
     print(f"statistics: after {counts} ({tally}) in {time.monotonic() - started:.1f} s: {late['summary']}")
@@ -763,7 +736,7 @@ def test_statistics_end_to_end(admin: httpx.Client, http: httpx.Client, sdk: ope
 # ---------------------------------------------------------------------------
 
 
-def test_feedback(admin: httpx.Client, http: httpx.Client) -> None:
+def test_feedback(admin: httpx.Client, user_http: httpx.Client) -> None:
     experiment = create(admin, two_variants("fb"))
     transition(admin, experiment["id"], "start")
 
@@ -771,7 +744,7 @@ def test_feedback(admin: httpx.Client, http: httpx.Client) -> None:
     given: dict[str, list[float]] = {"A": [], "B": []}
     request_of: dict[str, str] = {}
     for index in range(40):
-        response = chat(http, "fb", f"fb-user-{index}")
+        response = chat(user_http, "fb", f"fb-user-{index}")
         assert response.status_code == 200, response.text
         variant = response.headers[VARIANT_HEADER]
         if variant in request_of:
@@ -796,7 +769,7 @@ def test_feedback(admin: httpx.Client, http: httpx.Client) -> None:
     given["B"] = [1.0]
     # Another request of B, scored 3.
     for index in range(40, 120):
-        response = chat(http, "fb", f"fb-user-{index}")
+        response = chat(user_http, "fb", f"fb-user-{index}")
         assert response.status_code == 200, response.text
         if response.headers[VARIANT_HEADER] == "B":
             posted = admin.post(f"/api/experiments/{experiment['id']}/feedback",
@@ -825,7 +798,7 @@ def test_feedback(admin: httpx.Client, http: httpx.Client) -> None:
     unknown = admin.post(f"/api/experiments/{experiment['id']}/feedback", json={"request_id": "no-such-request", "score": 3})
     assert unknown.status_code == 404, unknown.text
     assert error_of(unknown)["field"] == "request_id"
-    outside = chat(http, "other", "fb-user-0")
+    outside = chat(user_http, "other", "fb-user-0")
     assert outside.status_code == 200 and outside.headers.get(EXPERIMENT_HEADER) is None
     not_in_experiment = admin.post(f"/api/experiments/{experiment['id']}/feedback",
                                    json={"request_id": outside.headers[REQUEST_ID_HEADER], "score": 3})

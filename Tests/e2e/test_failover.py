@@ -26,22 +26,14 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import httpx
 import openai
 import pytest
 
-from conftest import start_gateway
-from fault_upstream import (
-    PARTIAL_CHUNKS,
-    RETRY_AFTER_SECONDS,
-    STALL_SECONDS,
-    FaultState,
-    FaultUpstream,
-    closed_port,
-    reply_for,
-)
+from conftest import GatewaySeed, error_of, free_port, sse_data
+from fault_upstream import PARTIAL_CHUNKS, RETRY_AFTER_SECONDS, STALL_SECONDS, FaultUpstream, reply_for
 
 ADMIN_TOKEN = "e2e-admin-token"
 ALICE_TOKEN = "sk-alice-e2e-failover"  # tags = ["team-a"]
@@ -49,8 +41,7 @@ BOB_TOKEN = "sk-bob-e2e-failover"  # no tags
 
 BREAKER_FAILURE_THRESHOLD = 3
 BREAKER_OPEN_SECONDS = 1.0
-HTTP_TIMEOUT_SECONDS = 10
-MAX_SSE_EVENTS = 1000
+ALL_FAILED_ANSWER_SECONDS = 10
 
 BACKEND_HEADER = "x-switchyard-backend"
 VERSION_HEADER = "x-switchyard-version"
@@ -150,60 +141,26 @@ def render_seed(up_url: str, dead_url: str) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Fixtures (module-scoped, independent of conftest's upstream/gateway)
+# Fixtures: the seed on conftest's fault upstream and a closed port
 # ---------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def fault() -> Iterator[FaultUpstream]:
-    with FaultUpstream(fault_state=FaultState()) as server:
-        yield server
+def gateway_seed(fault: FaultUpstream) -> GatewaySeed:
+    dead_url = f"http://127.0.0.1:{free_port()}/v1"
+    return GatewaySeed(render_seed(fault.base_url, dead_url), ADMIN_TOKEN, ALICE_TOKEN)
 
 
 @pytest.fixture(scope="module")
-def failover_gateway(fault: FaultUpstream, tmp_path_factory: pytest.TempPathFactory,
-                     request: pytest.FixtureRequest) -> Iterator[str]:
-    """`switchyard serve` on this module's seed; yields its base URL (no /v1)."""
-    dead_url = f"http://127.0.0.1:{closed_port()}/v1"
-    seed = render_seed(fault.base_url, dead_url)
-    with start_gateway(seed, tmp_path_factory.mktemp("switchyard-failover"), request.config) as base_url:
-        yield base_url
-
-
-def _sdk_client(gateway: str, token: str) -> openai.OpenAI:
-    return openai.OpenAI(
-        base_url=f"{gateway}/v1", api_key=token, max_retries=0, timeout=HTTP_TIMEOUT_SECONDS,
-    )
+def alice(sdk: openai.OpenAI) -> openai.OpenAI:
+    """SDK client of alice (tag team-a), the seed's user."""
+    return sdk
 
 
 @pytest.fixture(scope="module")
-def alice(failover_gateway: str) -> Iterator[openai.OpenAI]:
-    """SDK client of alice (tag team-a), without SDK-level retries."""
-    with _sdk_client(failover_gateway, ALICE_TOKEN) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def bob(failover_gateway: str) -> Iterator[openai.OpenAI]:
-    """SDK client of bob (no tags), without SDK-level retries."""
-    with _sdk_client(failover_gateway, BOB_TOKEN) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def http(failover_gateway: str) -> Iterator[httpx.Client]:
-    """Plain HTTP client on the gateway, no credentials."""
-    with httpx.Client(base_url=failover_gateway, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def admin(failover_gateway: str) -> Iterator[httpx.Client]:
-    """HTTP client on the gateway with the admin token."""
-    with httpx.Client(
-        base_url=failover_gateway, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False,
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-    ) as client:
+def bob(make_client: Callable[..., openai.OpenAI]) -> Iterator[openai.OpenAI]:
+    """SDK client of bob (no tags)."""
+    with make_client(BOB_TOKEN) as client:
         yield client
 
 
@@ -255,23 +212,6 @@ def backends_served(client: openai.OpenAI, model: str, count: int,
     return [chat(client, model, headers).backend for _ in range(count)]
 
 
-def sse_data(response: httpx.Response) -> list[str]:
-    """The `data:` payloads of a server-sent event stream, read to its end."""
-    payloads: list[str] = []
-    try:
-        for line in response.iter_lines():
-            if line.startswith("data:"):
-                payloads.append(line[len("data:"):].strip())
-                assert len(payloads) <= MAX_SSE_EVENTS, "runaway stream"
-    except httpx.TransportError as error:
-        pytest.fail(
-            f"the gateway broke off the stream ({type(error).__name__}: {error}) instead of "
-            f"ending it with an error event; events so far: {payloads}",
-            pytrace=False,
-        )
-    return payloads
-
-
 def delta_text(payloads: list[str]) -> str:
     """Concatenated delta content of the chat.completion.chunk payloads."""
     text = ""
@@ -284,16 +224,6 @@ def delta_text(payloads: list[str]) -> str:
         for choice in choices or []:
             text += (choice.get("delta") or {}).get("content") or ""
     return text
-
-
-def assert_openai_error(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        pytest.fail(f"expected an OpenAI error JSON body, got {response.text[:300]!r}", pytrace=False)
-    assert isinstance(body, dict) and isinstance(body.get("error"), dict), \
-        f"expected {{'error': {{...}}}}, got {body}"
-    return body["error"]
 
 
 def health_items(admin: httpx.Client) -> list[dict[str, Any]]:
@@ -328,9 +258,9 @@ def test_all_backends_failing_is_an_error(http: httpx.Client, stream: bool) -> N
 
     assert response.status_code in (500, 502), \
         f"expected 502 (or 500) when every backend fails, got {response.status_code}: {response.text[:300]}"
-    error = assert_openai_error(response)
+    error = error_of(response)
     assert error.get("type"), f"error.type missing: {error}"
-    assert elapsed < HTTP_TIMEOUT_SECONDS, f"took {elapsed:.1f}s"
+    assert elapsed < ALL_FAILED_ANSWER_SECONDS, f"took {elapsed:.1f}s"
 
 
 # ---------------------------------------------------------------------------
@@ -530,7 +460,7 @@ def test_decide_explains_the_choice(admin: httpx.Client) -> None:
 def test_decide_unknown_model_is_not_found(admin: httpx.Client) -> None:
     response = admin.post("/api/routing/decide", json={"model": "no-such-model"})
     assert response.status_code == 404, f"{response.status_code} {response.text[:300]}"
-    assert_openai_error(response)
+    error_of(response)
 
 
 @pytest.mark.parametrize("headers", [{}, bearer(ALICE_TOKEN), bearer("not-the-admin-token")],

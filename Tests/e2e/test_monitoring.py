@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
 
-from conftest import REPO_ROOT, start_gateway
+from conftest import REPO_ROOT, GatewaySeed, chat
 
 MONITORING = REPO_ROOT / "Resources" / "monitoring"
 ADMIN_TOKEN = "e2e-monitoring-admin"
 USER_TOKEN = "sk-monitoring-e2e"
-HTTP_TIMEOUT_SECONDS = 15
 
 # Exported only after an event this test cannot make cheaply, with the reason. Keep it short.
 NOT_EXPORTED_HERE: dict[str, str] = {}
@@ -89,34 +86,29 @@ def exported(text: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
-    with start_gateway(SEED, tmp_path_factory.mktemp("monitoring"), request.config) as base_url:
-        yield base_url
+def gateway_seed() -> GatewaySeed:
+    return GatewaySeed(SEED, ADMIN_TOKEN, USER_TOKEN)
 
 
-def make_traffic(base_url: str) -> None:
-    user = {"Authorization": f"Bearer {USER_TOKEN}"}
-    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    with httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as http:
-        for model, status in (("chat", 200), ("broken", 500)):
-            answer = http.post("/v1/chat/completions", headers=user,
-                               json={"model": model, "messages": [{"role": "user", "content": "hi"}]})
-            assert answer.status_code == status, answer.text
-        with http.stream("POST", "/v1/chat/completions", headers=user,
-                         json={"model": "slow", "stream": True, "messages": [{"role": "user", "content": "hi"}]}) as stream:
-            assert stream.status_code == 200
-            body = "".join(stream.iter_text())
-        assert ": keep-alive" in body and "[DONE]" in body, body
-        started = http.post("/api/models/chat/rollouts", headers=admin,
-                            json={"canary": "v2", "steps": [{"set_weight": 10}, {"pause": {}}]})
-        assert started.status_code == 201, started.text
-        aborted = http.post(f"/api/rollouts/{started.json()['id']}/abort", headers=admin)
-        assert aborted.status_code == 200, aborted.text
+def make_traffic(user_http: httpx.Client, admin: httpx.Client) -> None:
+    for model, status in (("chat", 200), ("broken", 500)):
+        answer = chat(user_http, model)
+        assert answer.status_code == status, answer.text
+    with user_http.stream("POST", "/v1/chat/completions",
+                          json={"model": "slow", "stream": True, "messages": [{"role": "user", "content": "hi"}]}) as stream:
+        assert stream.status_code == 200
+        body = "".join(stream.iter_text())
+    assert ": keep-alive" in body and "[DONE]" in body, body
+    started = admin.post("/api/models/chat/rollouts", json={"canary": "v2", "steps": [{"set_weight": 10}, {"pause": {}}]})
+    assert started.status_code == 201, started.text
+    aborted = admin.post(f"/api/rollouts/{started.json()['id']}/abort")
+    assert aborted.status_code == 200, aborted.text
 
 
-def test_every_metric_in_the_alerts_and_the_dashboard_is_exported(gateway: str) -> None:
-    make_traffic(gateway)
-    text = httpx.get(f"{gateway}/metrics", timeout=HTTP_TIMEOUT_SECONDS, trust_env=False).text
+def test_every_metric_in_the_alerts_and_the_dashboard_is_exported(http: httpx.Client, user_http: httpx.Client,
+                                                                  admin: httpx.Client) -> None:
+    make_traffic(user_http, admin)
+    text = http.get("/metrics").text
     names = exported(text)
     missing = {
         file: sorted(name for name in used if name not in names and name not in NOT_EXPORTED_HERE)

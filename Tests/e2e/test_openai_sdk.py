@@ -56,9 +56,9 @@ def only_request(requests: list, what: str):
 # ---------------------------------------------------------------------------
 
 
-def test_mock_chat_echoes_last_user_message(client: openai.OpenAI) -> None:
+def test_mock_chat_echoes_last_user_message(sdk: openai.OpenAI) -> None:
     prompt = unique_prompt("hello mock")
-    completion = client.chat.completions.create(
+    completion = sdk.chat.completions.create(
         model="echo",
         messages=[
             {"role": "user", "content": "an earlier question"},
@@ -79,9 +79,9 @@ def test_mock_chat_echoes_last_user_message(client: openai.OpenAI) -> None:
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
 
 
-def test_mock_stream_without_usage(client: openai.OpenAI) -> None:
+def test_mock_stream_without_usage(sdk: openai.OpenAI) -> None:
     prompt = unique_prompt("stream me please, in several pieces")
-    stream = client.chat.completions.create(model="echo", messages=messages_for(prompt), stream=True)
+    stream = sdk.chat.completions.create(model="echo", messages=messages_for(prompt), stream=True)
     chunks, text = collect_stream(stream)
 
     assert text == prompt
@@ -92,9 +92,9 @@ def test_mock_stream_without_usage(client: openai.OpenAI) -> None:
     assert all(c.usage is None for c in chunks), "usage was not requested"
 
 
-def test_mock_stream_with_usage(client: openai.OpenAI) -> None:
+def test_mock_stream_with_usage(sdk: openai.OpenAI) -> None:
     prompt = unique_prompt("count my tokens while streaming")
-    stream = client.chat.completions.create(
+    stream = sdk.chat.completions.create(
         model="echo", messages=messages_for(prompt), stream=True,
         stream_options={"include_usage": True},
     )
@@ -110,12 +110,12 @@ def test_mock_stream_with_usage(client: openai.OpenAI) -> None:
     assert all(c.usage is None for c in body), "only the final chunk carries usage"
 
 
-def test_async_client_chat_and_stream(make_async_client: Callable[..., openai.AsyncOpenAI]) -> None:
+def test_async_client_chat_and_stream(make_client: Callable[..., openai.AsyncOpenAI]) -> None:
     plain, streamed = unique_prompt("async plain"), unique_prompt("async streamed reply")
     parallel = [unique_prompt(f"async parallel {i}") for i in range(4)]
 
     async def scenario() -> tuple[str, str, list[str]]:
-        async with make_async_client() as client:
+        async with make_client(kind=openai.AsyncOpenAI) as client:
             completion = await client.chat.completions.create(model="echo", messages=messages_for(plain))
 
             stream = await client.chat.completions.create(
@@ -138,9 +138,9 @@ def test_async_client_chat_and_stream(make_async_client: Callable[..., openai.As
     assert parallel_replies == parallel
 
 
-def test_mock_embeddings(client: openai.OpenAI) -> None:
+def test_mock_embeddings(sdk: openai.OpenAI) -> None:
     inputs = ["first input", "second input", "third input"]
-    result = client.embeddings.create(model="echo", input=inputs)  # SDK asks for base64
+    result = sdk.embeddings.create(model="echo", input=inputs)  # SDK asks for base64
 
     assert result.object == "list"
     assert [d.index for d in result.data] == [0, 1, 2]
@@ -149,13 +149,13 @@ def test_mock_embeddings(client: openai.OpenAI) -> None:
     assert all(isinstance(x, float) for d in result.data for x in d.embedding)
     assert result.usage.prompt_tokens > 0 and result.usage.total_tokens > 0
 
-    again = client.embeddings.create(model="echo", input=inputs[0], encoding_format="float")
+    again = sdk.embeddings.create(model="echo", input=inputs[0], encoding_format="float")
     assert len(again.data) == 1
     assert again.data[0].embedding == pytest.approx(result.data[0].embedding, rel=1e-6)
 
 
-def test_models_list_shows_only_allowed_models(client: openai.OpenAI) -> None:
-    ids = {model.id for model in client.models.list()}
+def test_models_list_shows_only_allowed_models(sdk: openai.OpenAI) -> None:
+    ids = {model.id for model in sdk.models.list()}
 
     assert ids >= set(ALICE_MODELS)
     assert "secret" not in ids
@@ -172,10 +172,10 @@ def test_token_from_env_reference_authenticates(make_client: Callable[..., opena
 
 
 def test_relay_chat_rewrites_model_and_credentials(
-    client: openai.OpenAI, upstream: FakeUpstream,
+    sdk: openai.OpenAI, upstream: FakeUpstream,
 ) -> None:
     prompt = unique_prompt("relay this")
-    completion = client.chat.completions.create(
+    completion = sdk.chat.completions.create(
         model="relay", messages=messages_for(prompt), top_p=0.5,
     )
 
@@ -194,8 +194,8 @@ def test_relay_chat_rewrites_model_and_credentials(
     assert sent.header("x-extra") == "yes"
 
 
-def test_relay_response_headers(client: openai.OpenAI) -> None:
-    raw = client.chat.completions.with_raw_response.create(
+def test_relay_response_headers(sdk: openai.OpenAI) -> None:
+    raw = sdk.chat.completions.with_raw_response.create(
         model="relay", messages=messages_for(unique_prompt("headers")),
     )
 
@@ -206,10 +206,10 @@ def test_relay_response_headers(client: openai.OpenAI) -> None:
 
 
 def test_relay_stream_requests_usage_upstream(
-    client: openai.OpenAI, upstream: FakeUpstream,
+    sdk: openai.OpenAI, upstream: FakeUpstream,
 ) -> None:
     prompt = unique_prompt("relay a stream")
-    with client.chat.completions.with_streaming_response.create(
+    with sdk.chat.completions.with_streaming_response.create(
         model="relay", messages=messages_for(prompt), stream=True,
     ) as response:
         assert response.headers.get("x-switchyard-backend") == "up/gpt-upstream"
@@ -227,9 +227,9 @@ def test_relay_stream_requests_usage_upstream(
     assert sent.header("authorization") == f"Bearer {UPSTREAM_KEY}"
 
 
-def test_relay_stream_with_usage(client: openai.OpenAI, upstream: FakeUpstream) -> None:
+def test_relay_stream_with_usage(sdk: openai.OpenAI, upstream: FakeUpstream) -> None:
     prompt = unique_prompt("relay a stream with usage")
-    stream = client.chat.completions.create(
+    stream = sdk.chat.completions.create(
         model="relay", messages=messages_for(prompt), stream=True,
         stream_options={"include_usage": True},
     )
@@ -244,9 +244,9 @@ def test_relay_stream_with_usage(client: openai.OpenAI, upstream: FakeUpstream) 
     assert sent.body["stream_options"]["include_usage"] is True
 
 
-def test_version_params_override_request(client: openai.OpenAI, upstream: FakeUpstream) -> None:
+def test_version_params_override_request(sdk: openai.OpenAI, upstream: FakeUpstream) -> None:
     prompt = unique_prompt("tuned")
-    completion = client.chat.completions.create(
+    completion = sdk.chat.completions.create(
         model="tuned", messages=messages_for(prompt), temperature=0.9, max_tokens=5,
     )
     assert completion.choices[0].message.content == REPLY_PREFIX + prompt
@@ -257,10 +257,10 @@ def test_version_params_override_request(client: openai.OpenAI, upstream: FakeUp
     assert sent.body["max_tokens"] == 77
 
 
-def test_relay_embeddings(client: openai.OpenAI, upstream: FakeUpstream) -> None:
+def test_relay_embeddings(sdk: openai.OpenAI, upstream: FakeUpstream) -> None:
     marker = unique_prompt("embed")
     inputs = [f"{marker} one", f"{marker} two"]
-    result = client.embeddings.create(model="relay", input=inputs, encoding_format="float")
+    result = sdk.embeddings.create(model="relay", input=inputs, encoding_format="float")
 
     assert len(result.data) == 2
     assert all(len(d.embedding) > 0 for d in result.data)
@@ -273,7 +273,7 @@ def test_relay_embeddings(client: openai.OpenAI, upstream: FakeUpstream) -> None
     assert sent.body["input"] == inputs
     assert sent.header("authorization") == f"Bearer {UPSTREAM_KEY}"
 
-    decoded = client.embeddings.create(model="relay", input=inputs)  # base64 on the wire
+    decoded = sdk.embeddings.create(model="relay", input=inputs)  # base64 on the wire
     assert len(decoded.data) == len(result.data)
     for from_base64, from_floats in zip(decoded.data, result.data):
         assert from_base64.embedding == pytest.approx(from_floats.embedding, rel=1e-6)
@@ -291,15 +291,15 @@ def test_wrong_token_is_authentication_error(make_client: Callable[..., openai.O
     assert caught.value.status_code == 401
 
 
-def test_model_not_allowed_is_permission_denied(client: openai.OpenAI) -> None:
+def test_model_not_allowed_is_permission_denied(sdk: openai.OpenAI) -> None:
     with pytest.raises(openai.PermissionDeniedError) as caught:
-        client.chat.completions.create(model="secret", messages=messages_for("hi"))
+        sdk.chat.completions.create(model="secret", messages=messages_for("hi"))
     assert caught.value.status_code == 403
 
 
-def test_unknown_model_is_not_found(client: openai.OpenAI) -> None:
+def test_unknown_model_is_not_found(sdk: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
-        client.chat.completions.create(model="no-such-model", messages=messages_for("hi"))
+        sdk.chat.completions.create(model="no-such-model", messages=messages_for("hi"))
     assert caught.value.status_code == 404
     assert caught.value.code == "model_not_found"
 
@@ -309,12 +309,12 @@ def test_unknown_model_is_not_found(client: openai.OpenAI) -> None:
 # ---------------------------------------------------------------------------
 
 
-def test_weighted_split_serves_both_versions(client: openai.OpenAI) -> None:
+def test_weighted_split_serves_both_versions(sdk: openai.OpenAI) -> None:
     expected = {"v1": ("demo/a", "a"), "v2": ("demo/b", "b")}
     seen: dict[str, int] = {}
     for index in range(SPLIT_MAX_REQUESTS):
         # The split is sticky per end user (the OpenAI `user` field): vary it to see both versions.
-        raw = client.chat.completions.with_raw_response.create(
+        raw = sdk.chat.completions.with_raw_response.create(
             model="split", messages=messages_for("which version?"), user=f"end-user-{index}",
         )
         version = raw.headers.get("x-switchyard-version")
@@ -329,9 +329,9 @@ def test_weighted_split_serves_both_versions(client: openai.OpenAI) -> None:
     assert set(seen) == set(expected), f"after {sum(seen.values())} requests only saw {seen}"
 
 
-def test_the_same_end_user_stays_on_one_version(client: openai.OpenAI) -> None:
+def test_the_same_end_user_stays_on_one_version(sdk: openai.OpenAI) -> None:
     versions = {
-        client.chat.completions.with_raw_response.create(
+        sdk.chat.completions.with_raw_response.create(
             model="split", messages=messages_for("sticky?"), user="the-same-end-user",
         ).headers.get("x-switchyard-version")
         for _ in range(20)
@@ -339,8 +339,8 @@ def test_the_same_end_user_stays_on_one_version(client: openai.OpenAI) -> None:
     assert len(versions) == 1, f"one end user saw several versions: {versions}"
 
 
-def test_client_request_id_is_echoed(client: openai.OpenAI) -> None:
-    raw = client.chat.completions.with_raw_response.create(
+def test_client_request_id_is_echoed(sdk: openai.OpenAI) -> None:
+    raw = sdk.chat.completions.with_raw_response.create(
         model="echo", messages=messages_for("trace me"), extra_headers={"X-Request-ID": "abc-123"},
     )
     assert raw.headers.get("x-request-id") == "abc-123"
@@ -348,9 +348,9 @@ def test_client_request_id_is_echoed(client: openai.OpenAI) -> None:
     assert raw.headers.get("x-switchyard-backend") == "demo/mock-echo"
 
 
-def test_request_id_is_generated_when_absent(client: openai.OpenAI) -> None:
+def test_request_id_is_generated_when_absent(sdk: openai.OpenAI) -> None:
     ids = [
-        client.chat.completions.with_raw_response.create(
+        sdk.chat.completions.with_raw_response.create(
             model="echo", messages=messages_for("no id"),
         ).headers.get("x-request-id")
         for _ in range(2)

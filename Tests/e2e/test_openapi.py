@@ -27,25 +27,23 @@ import re
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
 
-from conftest import REPO_ROOT, start_gateway
+from conftest import OPENAPI_DOCUMENT, GatewaySeed, chat, error_of
 
 jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is needed to check answers against the document")
 referencing = pytest.importorskip("referencing", reason="referencing (installed with jsonschema) resolves the document's $refs")
 from referencing.jsonschema import DRAFT202012  # noqa: E402
 
-DOCUMENT_PATH = REPO_ROOT / "Sources" / "SwitchyardGateway" / "Resources" / "openapi.json"
 DOCUMENT_URI = "urn:switchyard:admin-openapi"
 
 ADMIN_TOKEN = "e2e-openapi-admin"
 USER_TOKEN = "sk-openapi-e2e-user"
 LIMITED_TOKEN = "sk-openapi-e2e-limited"
 ENV_KEY_NAME = "E2E_OPENAPI_PROVIDER_KEY"
-HTTP_TIMEOUT_SECONDS = 10
 MAX_ADMIN_BODY = 1 << 20
 METHODS = ("get", "put", "post", "delete", "patch")
 
@@ -106,7 +104,7 @@ allowed_models = ["trial"]
 
 
 def load_document() -> dict[str, Any]:
-    return json.loads(DOCUMENT_PATH.read_text())
+    return json.loads(OPENAPI_DOCUMENT.read_text())
 
 
 def closed(node: Any) -> Any:
@@ -262,16 +260,10 @@ class Admin:
         return self.request("delete", path, **kwargs)
 
 
-def error_of(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
-    assert isinstance(body.get("error"), dict), body
-    assert isinstance(body["error"].get("message"), str) and body["error"]["message"], body
-    assert "field" in body["error"], f"no 'field' in the error: {body}"
-    return body["error"]
-
-
 def field_of(response: httpx.Response) -> str | None:
-    return error_of(response)["field"]
+    error = error_of(response)
+    assert "field" in error, f"no 'field' in the error: {response.text}"
+    return error["field"]
 
 
 def audited(admin: Admin, object_key: str) -> list[dict[str, Any]]:
@@ -295,37 +287,14 @@ def conformance(document: dict[str, Any]) -> Conformance:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("switchyard-openapi")
+def gateway_seed() -> GatewaySeed:
+    return GatewaySeed(SEED, ADMIN_TOKEN, USER_TOKEN, env={ENV_KEY_NAME: "sk-env-provider-secret-0001"})
 
 
 @pytest.fixture(scope="module")
-def gateway(workdir: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    env = {ENV_KEY_NAME: "sk-env-provider-secret-0001"}
-    with start_gateway(SEED, workdir, request.config, env=env) as base_url:
-        yield base_url
-
-
-@pytest.fixture(scope="module")
-def http(gateway: str) -> Iterator[httpx.Client]:
-    """No token: client traffic and unauthenticated calls."""
-    with httpx.Client(base_url=gateway, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def admin(gateway: str, conformance: Conformance) -> Iterator[Admin]:
-    with httpx.Client(base_url=gateway, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False,
-                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
-        yield Admin(client, conformance)
-
-
-def chat(http: httpx.Client, model: str, token: str = USER_TOKEN, headers: dict[str, str] | None = None,
-         user: str | None = None) -> httpx.Response:
-    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": "hello there"}]}
-    if user is not None:
-        body["user"] = user
-    return http.post("/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {token}", **(headers or {})})
+def admin(admin: httpx.Client, conformance: Conformance) -> Admin:
+    """conftest's admin client, every answer checked against the document."""
+    return Admin(admin, conformance)
 
 
 # ---------------------------------------------------------------------------
@@ -640,7 +609,7 @@ def test_experiments(admin: Admin, http: httpx.Client) -> None:
     admin.put("/api/models/trial", expect=409, json={"backends": [{"provider": "mock", "model": "x"}]})
 
     # A served request of the experiment, its decision and feedback on it.
-    answer = chat(http, "trial", user="feedback-user")
+    answer = chat(http, "trial", user="feedback-user", token=USER_TOKEN)
     assert answer.status_code == 200, answer.text
     assert answer.headers.get("x-switchyard-experiment") == experiment_id, dict(answer.headers)
     request_id = answer.headers["x-request-id"]
@@ -734,7 +703,7 @@ def test_routing_views(admin: Admin, http: httpx.Client) -> None:
     assert field_of(admin.get("/api/models/nope/weights", expect=404)) == "name"
 
     session_id = f"conv-{uuid.uuid4().hex[:8]}"
-    answer = chat(http, "chat", headers={"x-session-id": session_id})
+    answer = chat(http, "chat", token=USER_TOKEN, headers={"x-session-id": session_id})
     assert answer.status_code == 200, answer.text
     deadline = time.monotonic() + 5
     binding = admin.get(f"/api/routing/sessions/{session_id}", expect=(200, 404))
@@ -768,7 +737,7 @@ def test_settings(admin: Admin) -> None:
 
 
 def test_audit_and_usage(admin: Admin, http: httpx.Client) -> None:
-    assert chat(http, "chat").status_code == 200
+    assert chat(http, "chat", token=USER_TOKEN).status_code == 200
     entries = admin.get("/api/audit", params={"limit": 5}, expect=200).json()["entries"]
     assert 1 <= len(entries) <= 5
     times = [entry["time"] for entry in entries]
@@ -808,7 +777,7 @@ def test_stats_and_system(admin: Admin) -> None:
     assert system["database"]["path"] and system["database"]["size_bytes"] > 0
 
 
-def test_configuration(admin: Admin, workdir: Path) -> None:
+def test_configuration(admin: Admin, gateway_workdir: Path) -> None:
     status = admin.get("/api/config/status", expect=200).json()
     assert status["seed_path"] and Path(status["seed_path"]).name == "seed.toml"
     assert status["result"] == "applied" and re.fullmatch(r"[0-9a-f]{64}", status["last_hash"] or "")
@@ -821,7 +790,7 @@ def test_configuration(admin: Admin, workdir: Path) -> None:
     reloaded = admin.post("/api/config/reload", expect=200).json()
     assert reloaded["result"] in ("applied", "unchanged") and reloaded["errors"] == []
 
-    seed = workdir / "seed.toml"
+    seed = gateway_workdir / "seed.toml"
     original = seed.read_text()
     try:
         seed.write_text(original + '\n[models.broken]\nstrategy = "fastest"\nbackends = [ { provider = "mock", model = "x" } ]\n')

@@ -31,7 +31,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import gateway_binary, start_gateway
+from conftest import MAX_SSE_EVENTS, GatewaySeed, error_of, gateway_binary, sse_data
 from fake_upstream import RecordedRequest
 from vendor_upstreams import (
     ANTHROPIC_BAD_MESSAGE,
@@ -61,9 +61,7 @@ DEFAULT_MAX_TOKENS = 4096
 COST_INPUT_PER_MTOK = 3
 COST_OUTPUT_PER_MTOK = 15
 
-HTTP_TIMEOUT_SECONDS = 15
 POLL_SECONDS = 10
-MAX_SSE_EVENTS = 1000
 CANARY_REQUESTS = 40
 
 BACKEND_HEADER = "x-switchyard-backend"
@@ -191,7 +189,7 @@ def render_seed(claude_url: str, azure_url: str, ollama_url: str) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Fixtures (module-scoped, independent of conftest's upstream/gateway)
+# Fixtures: the vendor upstreams and the seed on them
 # ---------------------------------------------------------------------------
 
 
@@ -214,36 +212,8 @@ def ollama() -> Iterator[OllamaUpstream]:
 
 
 @pytest.fixture(scope="module")
-def pf_gateway(claude: AnthropicUpstream, azure: AzureUpstream, ollama: OllamaUpstream,
-               tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
-    """`switchyard serve` on this module's seed; yields its base URL (no /v1)."""
-    seed = render_seed(claude.base_url, azure.base_url, ollama.base_url)
-    with start_gateway(seed, tmp_path_factory.mktemp("switchyard-provider-formats"), request.config) as base_url:
-        yield base_url
-
-
-@pytest.fixture(scope="module")
-def sdk(pf_gateway: str) -> Iterator[openai.OpenAI]:
-    """The tester's SDK client, without SDK-level retries."""
-    with openai.OpenAI(base_url=f"{pf_gateway}/v1", api_key=USER_TOKEN, max_retries=0,
-                       timeout=HTTP_TIMEOUT_SECONDS) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def http(pf_gateway: str) -> Iterator[httpx.Client]:
-    """Plain HTTP client on the gateway with the tester's token."""
-    with httpx.Client(base_url=pf_gateway, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False,
-                      headers={"Authorization": f"Bearer {USER_TOKEN}"}) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def admin(pf_gateway: str) -> Iterator[httpx.Client]:
-    """HTTP client on the gateway with the admin token."""
-    with httpx.Client(base_url=pf_gateway, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False,
-                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
-        yield client
+def gateway_seed(claude: AnthropicUpstream, azure: AzureUpstream, ollama: OllamaUpstream) -> GatewaySeed:
+    return GatewaySeed(render_seed(claude.base_url, azure.base_url, ollama.base_url), ADMIN_TOKEN, USER_TOKEN)
 
 
 # ---------------------------------------------------------------------------
@@ -323,30 +293,10 @@ def finish_reasons(chunks: list[Any]) -> list[str]:
     return [c.finish_reason for chunk in chunks for c in chunk.choices or [] if c.finish_reason]
 
 
-def sse_data(response: httpx.Response) -> list[str]:
-    """The `data:` payloads of a server-sent event stream, read to its end."""
-    payloads: list[str] = []
-    try:
-        for line in response.iter_lines():
-            if line.startswith("data:"):
-                payloads.append(line[len("data:"):].strip())
-                assert len(payloads) <= MAX_SSE_EVENTS, "runaway stream"
-    except httpx.TransportError as error:
-        pytest.fail(f"the gateway broke off the stream ({type(error).__name__}: {error}); "
-                    f"events so far: {payloads}", pytrace=False)
-    return payloads
-
-
 def assert_openai_error(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        pytest.fail(f"expected an OpenAI error JSON body, got {response.text[:300]!r}", pytrace=False)
-    assert isinstance(body, dict) and isinstance(body.get("error"), dict), \
-        f"expected {{'error': {{...}}}}, got {body}"
-    error = body["error"]
-    assert isinstance(error.get("message"), str) and error["message"], f"error without a message: {body}"
-    assert isinstance(error.get("type"), str) and error["type"], f"error without a type: {body}"
+    """error_of, and the error names its type whatever vendor failed."""
+    error = error_of(response)
+    assert isinstance(error.get("type"), str) and error["type"], f"error without a type: {response.text}"
     return error
 
 
@@ -457,9 +407,9 @@ def test_anthropic_turns_alternate(sdk: openai.OpenAI, claude: AnthropicUpstream
         messages
 
 
-def test_anthropic_rejects_what_it_cannot_express(http: httpx.Client, claude: AnthropicUpstream) -> None:
+def test_anthropic_rejects_what_it_cannot_express(user_http: httpx.Client, claude: AnthropicUpstream) -> None:
     prompt = unique("two choices")
-    response = http.post("/v1/chat/completions",
+    response = user_http.post("/v1/chat/completions",
                          json={"model": "claude", "messages": user_says(prompt), "n": 2})
 
     assert response.status_code == 400, f"{response.status_code} {response.text[:300]}"
@@ -499,9 +449,9 @@ def test_anthropic_stream(sdk: openai.OpenAI, claude: AnthropicUpstream) -> None
     assert sent.header("anthropic-version") == ANTHROPIC_VERSION
 
 
-def test_anthropic_stream_wire_format(http: httpx.Client, claude: AnthropicUpstream) -> None:
+def test_anthropic_stream_wire_format(user_http: httpx.Client, claude: AnthropicUpstream) -> None:
     prompt = unique("raw stream")
-    with http.stream("POST", "/v1/chat/completions",
+    with user_http.stream("POST", "/v1/chat/completions",
                      json={"model": "claude", "messages": user_says(prompt), "stream": True}) as response:
         assert response.status_code == 200, response.read()[:300]
         assert response.headers.get("content-type", "").startswith("text/event-stream")
@@ -654,8 +604,8 @@ def test_broken_stream_raises_in_sdk(sdk: openai.OpenAI, model: str) -> None:
 
 
 @pytest.mark.parametrize("model", ["claude-error-mid", "claude-cut-mid"])
-def test_broken_stream_wire_format(http: httpx.Client, model: str) -> None:
-    with http.stream("POST", "/v1/chat/completions",
+def test_broken_stream_wire_format(user_http: httpx.Client, model: str) -> None:
+    with user_http.stream("POST", "/v1/chat/completions",
                      json={"model": model, "messages": user_says("break"), "stream": True}) as response:
         assert response.status_code == 200, f"the stream had started: {response.status_code}"
         payloads = sse_data(response)
@@ -677,8 +627,8 @@ def test_overloaded_is_503(sdk: openai.OpenAI, stream: bool) -> None:
     assert caught.value.status_code == 503, f"Anthropic's 529 is 503 for OpenAI clients: {caught.value}"
 
 
-def test_overloaded_error_body(http: httpx.Client) -> None:
-    response = http.post("/v1/chat/completions", json={"model": "claude-overloaded", "messages": user_says("busy?")})
+def test_overloaded_error_body(user_http: httpx.Client) -> None:
+    response = user_http.post("/v1/chat/completions", json={"model": "claude-overloaded", "messages": user_says("busy?")})
     assert response.status_code == 503, f"{response.status_code} {response.text[:300]}"
     assert_openai_error(response)
 
@@ -694,8 +644,8 @@ def test_bad_request_is_400_with_message(sdk: openai.OpenAI, stream: bool) -> No
     assert ANTHROPIC_BAD_MESSAGE in caught.value.message, caught.value.message
 
 
-def test_bad_request_error_body(http: httpx.Client) -> None:
-    response = http.post("/v1/chat/completions", json={"model": "claude-bad", "messages": user_says("bad")})
+def test_bad_request_error_body(user_http: httpx.Client) -> None:
+    response = user_http.post("/v1/chat/completions", json={"model": "claude-bad", "messages": user_says("bad")})
     assert response.status_code == 400, f"{response.status_code} {response.text[:300]}"
     error = assert_openai_error(response)
     assert ANTHROPIC_BAD_MESSAGE in error["message"], error
@@ -912,8 +862,8 @@ def test_provider_models_unknown_provider(admin: httpx.Client, method: str, path
     assert response.status_code == 404, f"{response.status_code} {response.text[:300]}"
 
 
-def test_provider_models_requires_admin(http: httpx.Client) -> None:
-    response = http.get("/api/providers/claude/models")  # the user's token, not the admin's
+def test_provider_models_requires_admin(user_http: httpx.Client) -> None:
+    response = user_http.get("/api/providers/claude/models")  # the user's token, not the admin's
     assert response.status_code in (401, 403), f"{response.status_code} {response.text[:300]}"
 
 

@@ -3,11 +3,12 @@
 This module runs its own upstreams and its own gateway on the seed below; it
 shares nothing with the other modules.
 
-Upstreams (all on 127.0.0.1):
-    fault -> FaultUpstream (fault_upstream.py, its own FaultState): ok-* answer
-             "from <model>", fail500 always fails with HTTP 500, late-head waits
-             LATE_HEAD_SECONDS before its response head
-    fake  -> FakeUpstream (fake_upstream.py): records every request's headers
+Upstreams (all on 127.0.0.1, conftest's fixtures):
+    fault    -> FaultUpstream (fault_upstream.py, its own FaultState): ok-* answer
+                "from <model>", fail500 always fails with HTTP 500, late-head waits
+                LATE_HEAD_SECONDS before its response head
+    upstream -> FakeUpstream (fake_upstream.py), provider "fake": records every
+                request's headers
 
 Models:
     canary      release_strategy = "health": v1 (default, 50) on fault/ok-canary,
@@ -31,15 +32,15 @@ import re
 import secrets
 import time
 import uuid
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from conftest import chat, error_of, start_gateway
+from conftest import GatewaySeed, chat, error_of
 from fake_upstream import FakeUpstream
-from fault_upstream import LATE_HEAD_SECONDS, FaultState, FaultUpstream, reply_for
+from fault_upstream import LATE_HEAD_SECONDS, FaultUpstream, reply_for
 
 ADMIN_TOKEN = "e2e-strategies-admin"
 USER_TOKEN = "sk-strategies-e2e-user"
@@ -50,7 +51,6 @@ MOCK_TTFT_MS = 700
 MOCK_CHUNKS = 3
 GAPS_TTFT_MS = 500
 GAPS_LATENCY_MS = 1200  # spread over the chunks: 400 ms between them, two keep-alive periods
-HTTP_TIMEOUT_SECONDS = 10
 MAX_SSE_BLOCKS = 500
 
 VERSION_HEADER = "x-switchyard-version"
@@ -116,55 +116,19 @@ token = "{user_token}"
 
 
 # ---------------------------------------------------------------------------
-# Fixtures (module-scoped, independent of conftest's upstream/gateway)
+# Fixtures: the seed on conftest's fault and fake upstreams
 # ---------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def fault() -> Iterator[FaultUpstream]:
-    with FaultUpstream(fault_state=FaultState()) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def gateway(fault: FaultUpstream, fake: FakeUpstream, tmp_path_factory: pytest.TempPathFactory,
-            request: pytest.FixtureRequest) -> Iterator[str]:
+def gateway_seed(fault: FaultUpstream, upstream: FakeUpstream) -> GatewaySeed:
     seed = SEED_TEMPLATE.format(
         admin_token=ADMIN_TOKEN, breaker_threshold=BREAKER_FAILURE_THRESHOLD, keepalive=KEEPALIVE_SECONDS,
-        fault_url=fault.base_url, fake_url=fake.base_url, ttft_ms=MOCK_TTFT_MS, chunks=MOCK_CHUNKS,
+        fault_url=fault.base_url, fake_url=upstream.base_url, ttft_ms=MOCK_TTFT_MS, chunks=MOCK_CHUNKS,
         gaps_ttft_ms=GAPS_TTFT_MS, gaps_latency_ms=GAPS_LATENCY_MS,
         user_token=USER_TOKEN,
     )
-    with start_gateway(seed, tmp_path_factory.mktemp("switchyard-strategies"), request.config) as base_url:
-        yield base_url
-
-
-@pytest.fixture(scope="module")
-def http(gateway: str) -> Iterator[httpx.Client]:
-    """Client-API HTTP client with the user's token."""
-    with httpx.Client(base_url=gateway, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False,
-                      headers={"Authorization": f"Bearer {USER_TOKEN}"}) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def admin(gateway: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False,
-                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def sdk(gateway: str) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=f"{gateway}/v1", api_key=USER_TOKEN, max_retries=0,
-                       timeout=HTTP_TIMEOUT_SECONDS) as client:
-        yield client
+    return GatewaySeed(seed, ADMIN_TOKEN, USER_TOKEN)
 
 
 # ---------------------------------------------------------------------------
@@ -194,7 +158,7 @@ def parse_traceparent(value: str | None) -> tuple[str, str, str]:
 # ---------------------------------------------------------------------------
 
 
-def test_health_strategy_moves_traffic_off_a_failing_version(http: httpx.Client, admin: httpx.Client,
+def test_health_strategy_moves_traffic_off_a_failing_version(user_http: httpx.Client, admin: httpx.Client,
                                                              fault: FaultUpstream) -> None:
     before = decide(admin, "canary", "probe")
     assert before["release_strategy"] == "health", before
@@ -202,7 +166,7 @@ def test_health_strategy_moves_traffic_off_a_failing_version(http: httpx.Client,
 
     served: list[tuple[str, str | None, int]] = []  # (end user, version, status)
     for i in range(40):
-        response = chat(http, "canary", f"u-{i}")
+        response = chat(user_http, "canary", f"u-{i}")
         served.append((f"u-{i}", response.headers.get(VERSION_HEADER), response.status_code))
 
     v2_users = [user for user, version, _ in served if version == "v2"]
@@ -219,7 +183,7 @@ def test_health_strategy_moves_traffic_off_a_failing_version(http: httpx.Client,
 
     # The end users whose bucket picked v2 are served by v1 now.
     for user in v2_users:
-        response = chat(http, "canary", user)
+        response = chat(user_http, "canary", user)
         assert response.status_code == 200, response.text
         assert response.headers.get(VERSION_HEADER) == "v1", (user, dict(response.headers))
         decision = decide(admin, "canary", user)
@@ -248,11 +212,11 @@ def test_health_strategy_moves_traffic_off_a_failing_version(http: httpx.Client,
 # ---------------------------------------------------------------------------
 
 
-def test_round_robin_alternates_versions_for_the_same_user(http: httpx.Client, admin: httpx.Client) -> None:
+def test_round_robin_alternates_versions_for_the_same_user(user_http: httpx.Client, admin: httpx.Client) -> None:
     assert decide(admin, "rr", "same-user")["release_strategy"] == "round_robin"
     versions = []
     for _ in range(8):
-        response = chat(http, "rr", "same-user")
+        response = chat(user_http, "rr", "same-user")
         assert response.status_code == 200, response.text
         versions.append(response.headers.get(VERSION_HEADER))
     assert set(versions) == {"v1", "v2"}, versions
@@ -282,10 +246,10 @@ def sse_blocks(raw: str) -> list[str]:
 
 
 @pytest.mark.parametrize("model", list(STREAM_CASES))
-def test_keepalive_comments_only_between_events(http: httpx.Client, model: str) -> None:
+def test_keepalive_comments_only_between_events(user_http: httpx.Client, model: str) -> None:
     prompt, expected, between = STREAM_CASES[model]
     started = time.monotonic()
-    with http.stream("POST", "/v1/chat/completions", json={
+    with user_http.stream("POST", "/v1/chat/completions", json={
         "model": model, "messages": [{"role": "user", "content": prompt}], "stream": True,
     }) as response:
         head_after = time.monotonic() - started
@@ -340,7 +304,7 @@ def test_openai_sdk_streams_through_keepalives(sdk: openai.OpenAI, model: str) -
 # ---------------------------------------------------------------------------
 
 
-def test_traceparent_goes_upstream_as_a_child_and_comes_back(sdk: openai.OpenAI, fake: FakeUpstream) -> None:
+def test_traceparent_goes_upstream_as_a_child_and_comes_back(sdk: openai.OpenAI, upstream: FakeUpstream) -> None:
     trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
     marker = f"trace-{uuid.uuid4().hex}"
     raw = sdk.chat.completions.with_raw_response.create(
@@ -349,7 +313,7 @@ def test_traceparent_goes_upstream_as_a_child_and_comes_back(sdk: openai.OpenAI,
     completion = raw.parse()
     assert completion.choices[0].message.content == f"upstream says: {marker}"
 
-    sent = fake.chat_requests_containing(marker)
+    sent = upstream.chat_requests_containing(marker)
     assert len(sent) == 1, sent
     upstream_trace, upstream_parent, upstream_flags = parse_traceparent(sent[0].header("traceparent"))
     assert upstream_trace == trace_id, sent[0].headers
@@ -360,14 +324,14 @@ def test_traceparent_goes_upstream_as_a_child_and_comes_back(sdk: openai.OpenAI,
     assert response_trace == trace_id, dict(raw.headers)
 
 
-def test_a_request_without_traceparent_starts_a_trace(sdk: openai.OpenAI, fake: FakeUpstream) -> None:
+def test_a_request_without_traceparent_starts_a_trace(sdk: openai.OpenAI, upstream: FakeUpstream) -> None:
     marker = f"trace-{uuid.uuid4().hex}"
     raw = sdk.chat.completions.with_raw_response.create(
         model="traced", messages=[{"role": "user", "content": marker}])
     raw.parse()
     response_trace, _, _ = parse_traceparent(raw.headers.get("traceparent"))
 
-    sent = fake.chat_requests_containing(marker)
+    sent = upstream.chat_requests_containing(marker)
     assert len(sent) == 1, sent
     upstream_trace, _, _ = parse_traceparent(sent[0].header("traceparent"))
     assert upstream_trace == response_trace, (sent[0].headers, dict(raw.headers))

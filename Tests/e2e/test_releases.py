@@ -26,17 +26,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from conftest import chat, error_of, start_gateway
+from conftest import GatewaySeed, chat, error_of
 
 ADMIN_TOKEN = "e2e-releases-admin"
 USER_TOKEN = "sk-releases-e2e-user"
-HTTP_TIMEOUT_SECONDS = 10
 VERSION_HEADER = "x-switchyard-version"
 
 SEED = f"""\
@@ -126,32 +125,8 @@ token = "{USER_TOKEN}"
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
-    with start_gateway(SEED, tmp_path_factory.mktemp("switchyard-releases"), request.config) as base_url:
-        yield base_url
-
-
-@pytest.fixture(scope="module")
-def admin(gateway: str) -> Iterator[httpx.Client]:
-    """Admin API client (token sent on every call)."""
-    with httpx.Client(base_url=gateway, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False,
-                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def http(gateway: str) -> Iterator[httpx.Client]:
-    """Plain client without any token: for client traffic and unauthenticated calls."""
-    with httpx.Client(base_url=gateway, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def sdk(gateway: str) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=f"{gateway}/v1", api_key=USER_TOKEN, max_retries=0,
-                       timeout=HTTP_TIMEOUT_SECONDS) as client:
-        yield client
-
+def gateway_seed() -> GatewaySeed:
+    return GatewaySeed(SEED, ADMIN_TOKEN, USER_TOKEN)
 
 
 def served_version(http: httpx.Client, model: str, user: str | None = None) -> str:

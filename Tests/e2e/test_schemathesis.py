@@ -28,16 +28,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
 
-from conftest import start_gateway
+from conftest import OPENAPI_DOCUMENT, GatewaySeed, chat
 
 pytest.importorskip("schemathesis", reason="schemathesis is not installed (pip install schemathesis)")
 
-DOCUMENT_PATH = Path(__file__).resolve().parents[2] / "Sources" / "SwitchyardGateway" / "Resources" / "openapi.json"
 ADMIN_TOKEN = "e2e-schemathesis-admin"
 USER_TOKEN = "sk-schemathesis-e2e-user"
 SCHEMATHESIS_SECONDS = int(os.environ.get("SWITCHYARD_SCHEMATHESIS_SECONDS", "60"))
@@ -92,26 +90,21 @@ token = "{USER_TOKEN}"
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[tuple[str, Path]]:
-    workdir = tmp_path_factory.mktemp("switchyard-schemathesis")
-    with start_gateway(SEED, workdir, request.config) as base_url:
-        yield base_url, workdir
+def gateway_seed() -> GatewaySeed:
+    return GatewaySeed(SEED, ADMIN_TOKEN, USER_TOKEN)
 
 
-def prepare(base_url: str) -> dict[str, list[str]]:
+def prepare(admin: httpx.Client, user_http: httpx.Client) -> dict[str, list[str]]:
     """Creates the objects path parameters are drawn from; returns the ids by kind."""
-    with httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False,
-                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
-        rollout = admin.post("/api/models/rolling/rollouts", json={"canary": "v2", "steps": [{"set_weight": 5}, {"pause": {}}]})
-        assert rollout.status_code == 201, rollout.text
-        experiment = admin.post("/api/experiments", json={
-            "name": "fuzzed", "model": "trial", "control": "a",
-            "variants": [{"id": "a", "version": "v1"}, {"id": "b", "version": "v2"}]})
-        assert experiment.status_code == 201, experiment.text
-        answer = admin.post("/v1/chat/completions", headers={"Authorization": f"Bearer {USER_TOKEN}", "x-session-id": "conv-42"},
-                            json={"model": "chat", "messages": [{"role": "user", "content": "hi"}]})
-        assert answer.status_code == 200, answer.text
-        return {"rollout": [rollout.json()["id"]], "experiment": [experiment.json()["id"]]}
+    rollout = admin.post("/api/models/rolling/rollouts", json={"canary": "v2", "steps": [{"set_weight": 5}, {"pause": {}}]})
+    assert rollout.status_code == 201, rollout.text
+    experiment = admin.post("/api/experiments", json={
+        "name": "fuzzed", "model": "trial", "control": "a",
+        "variants": [{"id": "a", "version": "v1"}, {"id": "b", "version": "v2"}]})
+    assert experiment.status_code == 201, experiment.text
+    answer = chat(user_http, "chat", headers={"x-session-id": "conv-42"})
+    assert answer.status_code == 200, answer.text
+    return {"rollout": [rollout.json()["id"]], "experiment": [experiment.json()["id"]]}
 
 
 def toml_list(values: list[str]) -> str:
@@ -148,17 +141,17 @@ values = {toml_list(["mock", "openai", "azure", "ollama"])}
 """)
 
 
-def test_admin_api_never_answers_5xx(gateway: tuple[str, Path]) -> None:
-    base_url, workdir = gateway
-    with httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as http:
-        served = http.get("/api/openapi.json")
+def test_admin_api_never_answers_5xx(gateway: str, gateway_workdir: Path, http: httpx.Client, admin: httpx.Client,
+                                     user_http: httpx.Client) -> None:
+    base_url, workdir = gateway, gateway_workdir
+    served = http.get("/api/openapi.json")
     assert served.status_code == 200, served.text[:300]
-    assert served.json() == json.loads(DOCUMENT_PATH.read_text()), (
+    assert served.json() == json.loads(OPENAPI_DOCUMENT.read_text()), (
         "the served document differs from Sources/SwitchyardGateway/Resources/openapi.json: rebuild the binary")
     assert served.json()["paths"], "the document has no operations"
 
     config = workdir / "schemathesis.toml"
-    write_config(config, prepare(base_url))
+    write_config(config, prepare(admin, user_http))
     seed = SCHEMATHESIS_SEED
     output, returncode = run_schemathesis(base_url, workdir, config, seed)
     if returncode != 0 and only_the_fuzzer_crashed(output):

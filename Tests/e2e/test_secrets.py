@@ -12,9 +12,8 @@ import os
 import signal
 import sqlite3
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Iterator
 
@@ -22,6 +21,7 @@ import httpx
 import pytest
 
 from conftest import free_port, gateway_binary, start_gateway
+from fake_upstream import serving
 
 ADMIN = "adm-planted-token-4411"
 USER = "sk-secrets-user-1"
@@ -59,14 +59,8 @@ class HTMLUpstream(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def html_upstream() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), HTMLUpstream)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(HTMLUpstream) as server:
         yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def seed(html_port: int, closed_port: int) -> str:

@@ -19,15 +19,14 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from conftest import free_port, start_gateway
+from conftest import GatewaySeed, bearer_client, chat, free_port, start_gateway
+from fake_upstream import serving
 
 trace_service_pb2 = pytest.importorskip(
     "opentelemetry.proto.collector.trace.v1.trace_service_pb2", reason="opentelemetry-proto is not installed")
 
 ADMIN_TOKEN = "e2e-tracing-admin"
 USER_TOKEN = "sk-tracing-e2e"
-USER_HEADERS = {"Authorization": f"Bearer {USER_TOKEN}"}
-HTTP_TIMEOUT_SECONDS = 15
 EXPORT_WAIT_SECONDS = 10
 CLOSED_LOCAL_URL = "http://127.0.0.1:9"  # the discard port: nothing listens
 
@@ -101,9 +100,8 @@ class Collector:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.handler = Handler
+        self.url = ""  # known once it is served
 
     def spans_of(self, trace_id: str, count: int) -> list[dict[str, Any]]:
         deadline = time.monotonic() + EXPORT_WAIT_SECONDS
@@ -135,15 +133,14 @@ def decode(span: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def collector() -> Iterator[Collector]:
     collector = Collector()
-    collector.thread.start()
-    yield collector
-    collector.server.shutdown()
+    with serving(collector.handler) as server:
+        collector.url = f"http://127.0.0.1:{server.server_address[1]}"
+        yield collector
 
 
 @pytest.fixture(scope="module")
-def gateway(collector: Collector, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
-    with start_gateway(seed(collector.url), tmp_path_factory.mktemp("switchyard-tracing"), request.config) as base_url:
-        yield base_url
+def gateway_seed(collector: Collector) -> GatewaySeed:
+    return GatewaySeed(seed(collector.url), ADMIN_TOKEN, USER_TOKEN)
 
 
 def traceparent(response: httpx.Response) -> tuple[str, str]:
@@ -155,11 +152,10 @@ def by_kind(spans: list[dict[str, Any]], kind: int) -> list[dict[str, Any]]:
     return sorted((span for span in spans if span["kind"] == kind), key=lambda span: span["start"])
 
 
-def test_a_plain_request_is_a_server_span_continuing_the_client_trace_with_one_client_span(gateway: str, collector: Collector) -> None:
+def test_a_plain_request_is_a_server_span_continuing_the_client_trace_with_one_client_span(
+        user_http: httpx.Client, collector: Collector) -> None:
     client_trace, client_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
-    with httpx.Client(base_url=gateway, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as http:
-        answer = http.post("/v1/chat/completions", headers={**USER_HEADERS, "traceparent": f"00-{client_trace}-{client_span}-01"},
-                           json={"model": "chat", "messages": [{"role": "user", "content": "hello"}]})
+    answer = chat(user_http, "chat", text="hello", headers={"traceparent": f"00-{client_trace}-{client_span}-01"})
     assert answer.status_code == 200, answer.text
     trace_id, server_span_id = traceparent(answer)
     assert trace_id == client_trace
@@ -194,12 +190,11 @@ def test_a_plain_request_is_a_server_span_continuing_the_client_trace_with_one_c
     assert content_types == {"application/x-protobuf"}
 
 
-def test_a_streamed_request_is_traced_once_it_ends(gateway: str, collector: Collector) -> None:
-    with httpx.Client(base_url=gateway, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as http:
-        with http.stream("POST", "/v1/chat/completions", headers=USER_HEADERS,
-                         json={"model": "chat", "stream": True, "messages": [{"role": "user", "content": "hi"}]}) as answer:
-            assert answer.status_code == 200
-            text = "".join(answer.iter_text())
+def test_a_streamed_request_is_traced_once_it_ends(user_http: httpx.Client, collector: Collector) -> None:
+    with user_http.stream("POST", "/v1/chat/completions",
+                          json={"model": "chat", "stream": True, "messages": [{"role": "user", "content": "hi"}]}) as answer:
+        assert answer.status_code == 200
+        text = "".join(answer.iter_text())
     assert text.rstrip().endswith("data: [DONE]")
     trace_id, server_span_id = traceparent(answer)
     spans = collector.spans_of(trace_id, 2)
@@ -211,10 +206,8 @@ def test_a_streamed_request_is_traced_once_it_ends(gateway: str, collector: Coll
     assert client["parent"] == server_span_id
 
 
-def test_a_failover_is_two_client_spans_the_first_failed(gateway: str, collector: Collector) -> None:
-    with httpx.Client(base_url=gateway, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as http:
-        answer = http.post("/v1/chat/completions", headers=USER_HEADERS,
-                           json={"model": "fallback", "messages": [{"role": "user", "content": "hello"}]})
+def test_a_failover_is_two_client_spans_the_first_failed(user_http: httpx.Client, collector: Collector) -> None:
+    answer = chat(user_http, "fallback", text="hello")
     assert answer.status_code == 200, answer.text
     trace_id, server_span_id = traceparent(answer)
     spans = collector.spans_of(trace_id, 3)
@@ -228,14 +221,11 @@ def test_a_failover_is_two_client_spans_the_first_failed(gateway: str, collector
     assert failed["parent"] == answered["parent"] == server_span_id and failed["span_id"] != answered["span_id"]
 
 
-def test_an_unsampled_request_exports_nothing(gateway: str, collector: Collector) -> None:
+def test_an_unsampled_request_exports_nothing(user_http: httpx.Client, collector: Collector) -> None:
     unsampled = "5bf92f3577b34da6a3ce929d0e0e4736"
-    with httpx.Client(base_url=gateway, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as http:
-        answer = http.post("/v1/chat/completions", headers={**USER_HEADERS, "traceparent": f"00-{unsampled}-00f067aa0ba902b7-00"},
-                           json={"model": "chat", "messages": [{"role": "user", "content": "hello"}]})
-        assert answer.status_code == 200
-        sampled = http.post("/v1/chat/completions", headers=USER_HEADERS,
-                            json={"model": "chat", "messages": [{"role": "user", "content": "after"}]})
+    answer = chat(user_http, "chat", text="hello", headers={"traceparent": f"00-{unsampled}-00f067aa0ba902b7-00"})
+    assert answer.status_code == 200
+    sampled = chat(user_http, "chat", text="after")
     # Exports keep their order: once the later request's spans are in, the earlier one's would be too.
     collector.spans_of(traceparent(sampled)[0], 2)
     with collector.lock:
@@ -246,11 +236,10 @@ def test_a_dead_collector_costs_the_client_nothing_and_drops_are_counted(
         tmp_path: Path, request: pytest.FixtureRequest) -> None:
     dead_collector = f"http://127.0.0.1:{free_port()}"
     with start_gateway(seed(dead_collector), tmp_path, request.config) as base_url:
-        with httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as http:
+        with bearer_client(base_url, USER_TOKEN) as http:
             for _ in range(5):
                 started = time.monotonic()
-                answer = http.post("/v1/chat/completions", headers=USER_HEADERS,
-                                   json={"model": "chat", "messages": [{"role": "user", "content": "hello"}]})
+                answer = chat(http, "chat", text="hello")
                 assert answer.status_code == 200, answer.text
                 assert time.monotonic() - started < 2
             deadline = time.monotonic() + EXPORT_WAIT_SECONDS
@@ -268,7 +257,6 @@ def test_a_dead_collector_costs_the_client_nothing_and_drops_are_counted(
 def test_no_endpoint_no_exporter(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     plain = seed("unused").replace('otlp_endpoint = "unused"\n', "")
     with start_gateway(plain, tmp_path, request.config, env={"OTEL_EXPORTER_OTLP_ENDPOINT": ""}) as base_url:
-        with httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as http:
-            assert http.post("/v1/chat/completions", headers=USER_HEADERS,
-                             json={"model": "chat", "messages": [{"role": "user", "content": "hello"}]}).status_code == 200
+        with bearer_client(base_url, USER_TOKEN) as http:
+            assert chat(http, "chat", text="hello").status_code == 200
             assert "switchyard_trace_spans" not in http.get("/metrics").text

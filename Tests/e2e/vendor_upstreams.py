@@ -1,10 +1,11 @@
 """Fake vendor upstreams for the provider-format tests: Anthropic, Azure OpenAI and Ollama.
 
 Standard library only; the plumbing (threaded HTTP/1.1 server, chunked bodies,
-request recording) comes from ``fake_upstream.py``. Each fake speaks its
-vendor's wire format as the vendor's public API reference describes it, and
-rejects what the real service would reject, so that a translation mistake in
-the gateway shows up as a failing request rather than passing unnoticed.
+request recording, JSON and event-stream writers) comes from ``fake_upstream.py``.
+Each fake speaks its vendor's wire format as the vendor's public API reference
+describes it, and rejects what the real service would reject, so that a
+translation mistake in the gateway shows up as a failing request rather than
+passing unnoticed.
 
 ==================  ==========================================================
 AnthropicUpstream   ``POST {base}/messages`` and ``GET {base}/models``, base
@@ -55,13 +56,13 @@ from fake_upstream import (
     FakeUpstream,
     RecordedRequest,
     _Handler,
+    completion_usage,
     count_tokens,
-    embedding_for,
     embedding_inputs,
-    encode_base64_floats,
+    embeddings_answer,
     last_user_text,
-    message_text,
     split_into_pieces,
+    wants_usage,
 )
 
 STREAM_DELTA_DELAY_SECONDS = 0.05
@@ -172,42 +173,13 @@ def _request_id() -> str:
 
 
 class _VendorHandler(_Handler):
-    """JSON and SSE writers with extra headers; query-aware routing helpers."""
+    """Event streams typed as the vendors send them; query-aware routing."""
 
-    def _send_json_with(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _start_sse(self, headers: dict[str, str] | None = None) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-
-    def _end_chunked(self) -> None:
-        self._write_chunk(b"")
+    event_stream_type = "text/event-stream; charset=utf-8"
 
     def _split_target(self) -> tuple[str, dict[str, list[str]]]:
         parts = urlsplit(self.path)
         return parts.path.rstrip("/") or "/", parse_qs(parts.query, keep_blank_values=True)
-
-    def _read_json_body(self) -> Any:
-        raw = self._read_body()
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        self._record(body)
-        return body
 
 
 # ---------------------------------------------------------------------------
@@ -410,7 +382,7 @@ class _AnthropicHandler(_VendorHandler):
 
     def _send_anthropic_error(self, status: int, error_type: str, message: str) -> None:
         request_id = _request_id()
-        self._send_json_with(
+        self._send_json(
             status,
             {"type": "error", "error": {"type": error_type, "message": message}, "request_id": request_id},
             {"request-id": request_id},
@@ -456,10 +428,8 @@ class _AnthropicHandler(_VendorHandler):
         except AnthropicRequestError as error:
             self._send_anthropic_error(400, "invalid_request_error", str(error))
             return
-        try:
+        with self._until_the_gateway_hangs_up():
             self._messages(body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
 
     # -- Models > List Models (GET /v1/models) --------------------------------
 
@@ -480,7 +450,7 @@ class _AnthropicHandler(_VendorHandler):
             {"type": "model", "id": name, "display_name": f"Fake {name}", "created_at": "2025-01-01T00:00:00Z"}
             for name in page
         ]
-        self._send_json_with(200, {
+        self._send_json(200, {
             "data": data,
             "has_more": has_more,
             "first_id": page[0] if page else None,
@@ -544,7 +514,7 @@ class _AnthropicHandler(_VendorHandler):
             "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
         }
         if not stream:
-            self._send_json_with(200, message, {"request-id": _request_id()})
+            self._send_json(200, message, {"request-id": _request_id()})
         elif model in ("claude-error-mid", "claude-cut-mid"):
             self._stream_broken(message, with_error_event=model == "claude-error-mid")
         else:
@@ -563,7 +533,7 @@ class _AnthropicHandler(_VendorHandler):
         self._event("message_start", {"type": "message_start", "message": start})
 
     def _stream_message(self, message: dict[str, Any]) -> None:
-        self._start_sse({"request-id": _request_id()})
+        self._start_event_stream({"request-id": _request_id()})
         self._message_start(message)
         for index, block in enumerate(message["content"]):
             if block["type"] == "text":
@@ -598,13 +568,13 @@ class _AnthropicHandler(_VendorHandler):
             "usage": {"output_tokens": message["usage"]["output_tokens"]},
         })
         self._event("message_stop", {"type": "message_stop"})
-        self._end_chunked()
+        self._end_event_stream()
 
     def _stream_broken(self, message: dict[str, Any], with_error_event: bool) -> None:
         # Streaming Messages > Error events: e.g. an overloaded_error sent as an
         # SSE `error` event after the HTTP 200 head; nothing follows it. Without
         # the error event: a body that just ends, as when a proxy cuts it.
-        self._start_sse({"request-id": _request_id()})
+        self._start_event_stream({"request-id": _request_id()})
         self._message_start(message)
         self._event("content_block_start", {
             "type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""},
@@ -617,7 +587,7 @@ class _AnthropicHandler(_VendorHandler):
         time.sleep(STREAM_DELTA_DELAY_SECONDS)
         if with_error_event:
             self._event("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
-        self._end_chunked()
+        self._end_event_stream()
         self.close_connection = True
 
 
@@ -684,7 +654,7 @@ class _AzureHandler(_VendorHandler):
     # Azure OpenAI errors are {"error": {"code", "message"}} (REST API reference,
     # "Error response").
     def _send_azure_error(self, status: int, code: str, message: str) -> None:
-        self._send_json_with(status, {"error": {"code": code, "message": message}},
+        self._send_json(status, {"error": {"code": code, "message": message}},
                              {"apim-request-id": str(uuid.uuid4())})
 
     def _check(self, query: dict[str, list[str]]) -> bool:
@@ -719,7 +689,7 @@ class _AzureHandler(_VendorHandler):
                  "created_at": 1700000000, "updated_at": 1700000000}
                 for name, model in self.azure.deployments.items()
             ]
-            self._send_json_with(200, {"data": data, "object": "list"})
+            self._send_json(200, {"data": data, "object": "list"})
         elif route == "/openai/models":
             # Models - List: the base models the resource can deploy.
             data = [
@@ -730,7 +700,7 @@ class _AzureHandler(_VendorHandler):
                                   "completion": False, "fine_tune": False, "inference": True}}
                 for model in sorted(set(self.azure.deployments.values()))
             ]
-            self._send_json_with(200, {"data": data, "object": "list"})
+            self._send_json(200, {"data": data, "object": "list"})
         else:
             self._send_azure_error(404, "404", "Resource not found")
 
@@ -754,13 +724,11 @@ class _AzureHandler(_VendorHandler):
         if not isinstance(body, dict):
             self._send_azure_error(400, "BadRequest", "The request body must be a JSON object")
             return
-        try:
+        with self._until_the_gateway_hangs_up():
             if operation == "embeddings":
                 self._embeddings(deployment, body)
             else:
                 self._chat(deployment, body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
 
     # Chat completions - Create (POST /openai/deployments/{deployment-id}/chat/completions)
     def _chat(self, deployment: str, body: dict[str, Any]) -> None:
@@ -770,13 +738,11 @@ class _AzureHandler(_VendorHandler):
             return
         model = self.azure.deployments[deployment] + "-2024-08-06"
         content = f"azure deployment {deployment}: {last_user_text(messages)}"
-        prompt = " ".join(message_text(m) for m in messages if isinstance(m, dict))
-        usage = {"prompt_tokens": count_tokens(prompt), "completion_tokens": count_tokens(content)}
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        usage = completion_usage(messages, content)
         completion_id = "chatcmpl-" + uuid.uuid4().hex[:29]
         created = int(time.time())
         if not body.get("stream"):
-            self._send_json_with(200, {
+            self._send_json(200, {
                 "id": completion_id,
                 "object": "chat.completion",
                 "created": created,
@@ -802,7 +768,7 @@ class _AzureHandler(_VendorHandler):
                              "content_filter_results": _CONTENT_FILTER_SAFE if delta.get("content") else {}}],
             }
 
-        self._start_sse()
+        self._start_event_stream()
         # Azure opens every stream with a choice-less chunk carrying only the
         # prompt's content-filter results (id "", object "", created 0).
         self._write_event({
@@ -814,14 +780,13 @@ class _AzureHandler(_VendorHandler):
             time.sleep(STREAM_DELTA_DELAY_SECONDS)
             self._write_event(chunk({"content": piece}))
         self._write_event(chunk({}, finish_reason="stop"))
-        options = body.get("stream_options")
-        if isinstance(options, dict) and options.get("include_usage"):
+        if wants_usage(body):
             self._write_event({
                 "id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
                 "system_fingerprint": "fp_azure", "choices": [], "usage": usage,
             })
         self._write_event("[DONE]")
-        self._end_chunked()
+        self._end_event_stream()
 
     # Embeddings - Create (POST /openai/deployments/{deployment-id}/embeddings)
     def _embeddings(self, deployment: str, body: dict[str, Any]) -> None:
@@ -829,17 +794,7 @@ class _AzureHandler(_VendorHandler):
         if not inputs:
             self._send_azure_error(400, "BadRequest", "'input' is a required property")
             return
-        as_base64 = body.get("encoding_format") == "base64"
-        data = []
-        for index, item in enumerate(inputs):
-            vector = embedding_for(item)
-            data.append({"object": "embedding", "index": index,
-                         "embedding": encode_base64_floats(vector) if as_base64 else vector})
-        tokens = sum(count_tokens(i) if isinstance(i, str) else max(1, len(i)) for i in inputs)
-        self._send_json_with(200, {
-            "object": "list", "data": data, "model": self.azure.deployments[deployment],
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-        })
+        self._send_json(200, embeddings_answer(inputs, body, self.azure.deployments[deployment]))
 
 
 class AzureUpstream(FakeUpstream):
@@ -889,19 +844,19 @@ class _OllamaHandler(_VendorHandler):
         return self.server.upstream  # type: ignore[return-value]
 
     def _send_ollama_error(self, status: int, message: str) -> None:
-        self._send_json_with(status, {"error": {"message": message, "type": "api_error", "param": None, "code": None}})
+        self._send_openai_error(status, message, "api_error")
 
     def do_GET(self) -> None:
         self._record(None)
         route, _ = self._split_target()
         if route == "/v1/models":
-            self._send_json_with(200, {
+            self._send_json(200, {
                 "object": "list",
                 "data": [{"id": name, "object": "model", "created": 1700000000, "owned_by": "library"}
                          for name in self.ollama.models],
             })
         elif route in ("/", "/api/version"):
-            self._send_json_with(200, {"version": "0.5.7"})
+            self._send_json(200, {"version": "0.5.7"})
         else:
             self._send_ollama_error(404, "404 page not found")
 
@@ -918,13 +873,11 @@ class _OllamaHandler(_VendorHandler):
         if model not in self.ollama.models:
             self._send_ollama_error(404, f'model "{model}" not found, try pulling it first')
             return
-        try:
+        with self._until_the_gateway_hangs_up():
             if route == "/v1/embeddings":
                 self._ollama_embeddings(model, body)
             else:
                 self._ollama_chat(model, body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
 
     def _ollama_chat(self, model: str, body: dict[str, Any]) -> None:
         messages = body.get("messages")
@@ -932,13 +885,11 @@ class _OllamaHandler(_VendorHandler):
             self._send_ollama_error(400, "messages is required")
             return
         content = f"ollama {model}: {last_user_text(messages)}"
-        prompt = " ".join(message_text(m) for m in messages if isinstance(m, dict))
-        usage = {"prompt_tokens": count_tokens(prompt), "completion_tokens": count_tokens(content)}
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        usage = completion_usage(messages, content)
         completion_id = f"chatcmpl-{uuid.uuid4().int % 1000}"
         created = int(time.time())
         if not body.get("stream"):
-            self._send_json_with(200, {
+            self._send_json(200, {
                 "id": completion_id, "object": "chat.completion", "created": created, "model": model,
                 "system_fingerprint": "fp_ollama",
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
@@ -952,32 +903,25 @@ class _OllamaHandler(_VendorHandler):
                     "system_fingerprint": "fp_ollama",
                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
 
-        self._start_sse()
+        self._start_event_stream()
         pieces = split_into_pieces(content, TEXT_STREAM_PIECES)
         for index, piece in enumerate(pieces):
             if index:
                 time.sleep(STREAM_DELTA_DELAY_SECONDS)
             self._write_event(chunk({"role": "assistant", "content": piece}))
         self._write_event(chunk({"role": "assistant", "content": ""}, finish_reason="stop"))
-        options = body.get("stream_options")
-        if isinstance(options, dict) and options.get("include_usage"):
+        if wants_usage(body):
             self._write_event({"id": completion_id, "object": "chat.completion.chunk", "created": created,
                                "model": model, "system_fingerprint": "fp_ollama", "choices": [], "usage": usage})
         self._write_event("[DONE]")
-        self._end_chunked()
+        self._end_event_stream()
 
     def _ollama_embeddings(self, model: str, body: dict[str, Any]) -> None:
         inputs = embedding_inputs(body.get("input"))
         if not inputs:
             self._send_ollama_error(400, "invalid input")
             return
-        as_base64 = body.get("encoding_format") == "base64"
-        data = [{"object": "embedding", "index": i,
-                 "embedding": encode_base64_floats(embedding_for(x)) if as_base64 else embedding_for(x)}
-                for i, x in enumerate(inputs)]
-        tokens = sum(count_tokens(i) if isinstance(i, str) else max(1, len(i)) for i in inputs)
-        self._send_json_with(200, {"object": "list", "data": data, "model": model,
-                                   "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        self._send_json(200, embeddings_answer(inputs, body, model))
 
 
 class OllamaUpstream(FakeUpstream):
