@@ -155,8 +155,8 @@ def test_admin_api_never_answers_5xx(gateway: str, gateway_workdir: Path, http: 
     seed = SCHEMATHESIS_SEED
     output, returncode = run_schemathesis(base_url, workdir, config, seed)
     if returncode != 0 and only_the_fuzzer_crashed(output):
-        # A crash inside Hypothesis's own engine (seen: "Index 32 out of range" in its target
-        # optimiser) is no finding about the gateway; the run is repeated once with the next seed.
+        # A crash inside Hypothesis's own engine is no finding about the gateway (its target phase,
+        # where one was seen, is off: schemathesis_untargeted.py); the run is repeated once with the next seed.
         seed += 1
         print(f"\nHypothesis itself failed (no check failed); repeating with seed {seed}")
         output, returncode = run_schemathesis(base_url, workdir, config, seed)
@@ -167,7 +167,7 @@ def test_admin_api_never_answers_5xx(gateway: str, gateway_workdir: Path, http: 
 
 def run_schemathesis(base_url: str, workdir: Path, config: Path, seed: int) -> tuple[str, int]:
     command = [
-        sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run", f"{base_url}/api/openapi.json",
+        sys.executable, str(Path(__file__).parent / "schemathesis_untargeted.py"), "--config-file", str(config), "run", f"{base_url}/api/openapi.json",
         "--header", f"Authorization: Bearer {ADMIN_TOKEN}",
         "--checks", "not_a_server_error",
         "--max-time", str(SCHEMATHESIS_SECONDS),
