@@ -10,6 +10,9 @@ import Testing
 
 @testable import SwitchyardGateway
 
+// Just over 400 lines: the request path's pool, backpressure, hostile-client and byte-passing
+// checks share this suite's private servers and helpers.
+
 /// The SwiftNIO request path: upstream pooling, backpressure, deadlines, connection caps, well-formed
 /// streams and bytes passed through as they came.
 @Suite struct RequestPathTests {

@@ -25,6 +25,10 @@ protocol UpstreamAttempt: AnyObject {
 
 extension UpstreamCall: UpstreamAttempt {}
 
+// Over 400 lines on purpose: the exchange is one state machine (phases, attempts, the relay and the
+// deadlines) over private state that every part reads; split across files, that state would have
+// to be visible to the whole module.
+
 /// One client-API request from its body to its last byte, on the client connection's event loop:
 /// authenticate, read the fields routing needs, route, admit, try backends in order until one answers
 /// (failover only before the first byte reaches the client), relay the answer as its bytes arrive, and
