@@ -110,10 +110,10 @@ package func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     let configuration = ConfigurationHolder(EffectiveConfiguration(try await stores.configuration.loadConfiguration(), environment: environment))
-    let releases = ReleaseService(
+    let writer = ConfigurationWriter(
         holder: configuration, repository: stores.configuration, releases: stores.releases, environment: environment, logger: logger)
-    try await releases.reload()
-    await releases.startSeedRollouts(models: seedChangedModels)
+    try await writer.reload()
+    await writer.startSeedRollouts(models: seedChangedModels)
     let metrics = GatewayMetrics(registry: metricsRegistry, forwardingTo: AccessLog(logger: logger, forwardingTo: stores.outcomes))
     let budgets = Budgets(forwardingTo: metrics)
     try await budgets.load(from: stores.usage)
@@ -157,7 +157,7 @@ package func buildApplication(
     }
     router.get("/metrics") { _, _ -> Response in
         let text = metrics.scrape(
-            configuration: configuration.current, health: health, rollouts: await releases.latestRollouts(),
+            configuration: configuration.current, health: health, rollouts: await writer.latestRollouts(),
             connections: (open: gate.openConnections, limit: gate.limit), requestsInFlight: options.gauges.liveExchanges,
             budgets: budgets.standing(of: configuration.current.usersByDigest.values))
         return Response(
@@ -172,18 +172,18 @@ package func buildApplication(
             status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
     RoutingAdminController(configuration: configuration, client: liveRouter, health: health, sessions: sessions).addRoutes(to: router)
-    ModelAdminController(releases: releases).addRoutes(to: router)
-    RolloutAdminController(releases: releases).addRoutes(to: router)
-    UserAdminController(releases: releases).addRoutes(to: router)
+    ModelAdminController(writer: writer).addRoutes(to: router)
+    RolloutAdminController(writer: writer).addRoutes(to: router)
+    UserAdminController(writer: writer).addRoutes(to: router)
     UsageAdminController(usage: stores.usage).addRoutes(to: router)
-    ExperimentAdminController(releases: releases, recorded: stores.experiments, outcomes: stores.outcomes).addRoutes(to: router)
+    ExperimentAdminController(writer: writer, recorded: stores.experiments, outcomes: stores.outcomes).addRoutes(to: router)
     let prober = HealthProber(configuration: configuration, health: health, client: client, logger: logger)
     let discovery = ModelDiscovery(configuration: configuration, catalog: stores.catalog, client: client, logger: logger)
     let listening = ListeningAddress()
-    ProviderAdminController(releases: releases, discovery: discovery, environment: environment, listening: listening).addRoutes(to: router)
-    let reloader = SeedReloader(status: options.seed, repository: stores.configuration, releases: releases, environment: environment, logger: logger)
-    ConfigurationAdminController(releases: releases, reloader: reloader).addRoutes(to: router)
-    SystemAdminController(releases: releases, stats: stores.stats, databasePath: options.databasePath, startedAt: Date().timeIntervalSince1970)
+    ProviderAdminController(writer: writer, discovery: discovery, environment: environment, listening: listening).addRoutes(to: router)
+    let reloader = SeedReloader(status: options.seed, repository: stores.configuration, writer: writer, environment: environment, logger: logger)
+    ConfigurationAdminController(writer: writer, reloader: reloader).addRoutes(to: router)
+    SystemAdminController(writer: writer, stats: stores.stats, databasePath: options.databasePath, startedAt: Date().timeIntervalSince1970)
         .addRoutes(to: router)
     AdminPageController().addRoutes(to: router)
 
@@ -192,7 +192,7 @@ package func buildApplication(
         server: HTTPServerBuilder { responder in GatewayServerChannel(responder: responder, services: clientAPI, gate: gate) },
         configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
         services: services + [
-            sessions, prober, discovery, reloader, RolloutController(releases: releases, outcomes: recentOutcomes),
+            sessions, prober, discovery, reloader, RolloutController(writer: writer, outcomes: recentOutcomes),
             HTTPClientService(client: client), UpstreamClientService(client: upstream),
         ] + (traceExporter.map { [$0] } ?? []),
         onServerRunning: { channel in

@@ -7,20 +7,20 @@ import SwitchyardCore
 /// The configuration as a whole through the admin API: the settings, the seed file's status and
 /// reload, the export as a seed, and the audit log of every change.
 package struct ConfigurationAdminController: Sendable {
-    let releases: ReleaseService
+    let writer: ConfigurationWriter
     let reloader: SeedReloader
 
     package func addRoutes(to router: Router<GatewayContext>) {
         router.get("/api/settings") { request, _ in
-            return Response.json(Self.json(await releases.configuration.settings))
+            return Response.json(Self.json(await writer.configuration.settings))
         }
         router.put("/api/settings") { request, _ in
             let actor = AdminAuthenticator.actor
             let body = try await AdminAuthenticator.jsonObject(request)
-            let current = await releases.configuration.settings
+            let current = await writer.configuration.settings
             let settings = try AdminAuthenticator.readObject { () throws(ConfigurationErrors) in try ObjectReader.settings(body: body, over: current)
             }
-            try await releases.mapErrors { try await releases.put(.settings(settings), .update, actor: actor) }
+            try await writer.mapErrors { try await writer.put(.settings(settings), .update, actor: actor) }
             return Response.json(Self.json(settings))
         }
         router.get("/api/config/status") { request, _ in
@@ -40,7 +40,7 @@ package struct ConfigurationAdminController: Sendable {
         }
         router.get("/api/config/export") { request, _ in
             let text = SeedExport.text(
-                await releases.configuration,
+                await writer.configuration,
                 header:
                     "Switchyard configuration exported \(Date().formatted(.iso8601)).\nSecrets are not exported: literal keys and user tokens read \"<redacted>\","
                     + " which keeps the stored secret when this file is applied as the seed.")
@@ -59,7 +59,7 @@ package struct ConfigurationAdminController: Sendable {
                 }
                 limit = value
             }
-            let entries = try await releases.auditLog(object: query.get("object"), since: since, limit: limit)
+            let entries = try await writer.auditLog(object: query.get("object"), since: since, limit: limit)
             return Response.json(.object(["entries": .array(entries.map(Self.json))]))
         }
     }
@@ -95,7 +95,7 @@ package struct ConfigurationAdminController: Sendable {
     }
 }
 
-extension ReleaseService {
+extension ConfigurationWriter {
     /// Runs `body`, turning release errors into admin API errors.
     @discardableResult
     nonisolated func mapErrors<T: Sendable>(_ body: () async throws -> T) async throws -> T {

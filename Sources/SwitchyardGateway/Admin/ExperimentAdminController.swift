@@ -4,7 +4,7 @@ import SwitchyardCore
 
 /// `/api/experiments`: create, list, start / pause / complete, delete, results and feedback.
 package struct ExperimentAdminController: Sendable {
-    let releases: ReleaseService
+    let writer: ConfigurationWriter
     let recorded: any ExperimentRepository
     /// Flushed before a feedback lookup misses, so a request answered a moment ago is found.
     let outcomes: any OutcomeSink
@@ -13,7 +13,7 @@ package struct ExperimentAdminController: Sendable {
         router.post("/api/experiments") { request, _ in
             let actor = AdminAuthenticator.actor
             let spec = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request), ExperimentRequest.read(from:))
-            let experiment = try await releases.mapErrors { try await releases.createExperiment(spec, actor: actor) }
+            let experiment = try await writer.mapErrors { try await writer.createExperiment(spec, actor: actor) }
             return Response.json(Self.json(experiment), status: .created)
         }
         router.get("/api/experiments") { request, _ in
@@ -27,7 +27,7 @@ package struct ExperimentAdminController: Sendable {
             }
             let limit = try Self.integer(query.get("limit"), field: "limit", in: 1...1_000) ?? 100
             let offset = try Self.integer(query.get("offset"), field: "offset", in: 0...1_000_000_000) ?? 0
-            let found = await releases.experiments(status: status, model: query.get("model"), createdBy: query.get("created_by"))
+            let found = await writer.experiments(status: status, model: query.get("model"), createdBy: query.get("created_by"))
             return Response.json(
                 .object([
                     "experiments": .array(found.dropFirst(offset).prefix(limit).map(Self.json)), "total": .number(Double(found.count)),
@@ -36,12 +36,12 @@ package struct ExperimentAdminController: Sendable {
         }
         router.get("/api/experiments/{id}") { request, context in
             let id = try context.pathParameter("id")
-            return Response.json(Self.json(try await releases.mapErrors { try await releases.experiment(id) }))
+            return Response.json(Self.json(try await writer.mapErrors { try await writer.experiment(id) }))
         }
         router.delete("/api/experiments/{id}") { request, context in
             let actor = AdminAuthenticator.actor
             let id = try context.pathParameter("id")
-            try await releases.mapErrors { try await releases.deleteExperiment(id, actor: actor) }
+            try await writer.mapErrors { try await writer.deleteExperiment(id, actor: actor) }
             return Response(status: .noContent)
         }
         for transition in Experiment.Transition.allCases {
@@ -52,19 +52,19 @@ package struct ExperimentAdminController: Sendable {
                 if let unknown = body.keys.sorted().first {
                     throw AdminError(status: .unprocessableContent, message: "Unknown field '\(unknown)'; this call takes no body.", field: unknown)
                 }
-                let experiment = try await releases.mapErrors { try await releases.transition(id, transition, actor: actor) }
+                let experiment = try await writer.mapErrors { try await writer.transition(id, transition, actor: actor) }
                 return Response.json(Self.json(experiment))
             }
         }
         router.get("/api/experiments/{id}/results") { request, context in
             let id = try context.pathParameter("id")
-            let experiment = try await releases.mapErrors { try await releases.experiment(id) }
+            let experiment = try await writer.mapErrors { try await writer.experiment(id) }
             let results = ExperimentResults(experiment: experiment, totals: try await recorded.experimentTotals(id))
             return Response.json(Self.json(results, of: experiment))
         }
         router.post("/api/experiments/{id}/feedback") { request, context in
             let id = try context.pathParameter("id")
-            let experiment = try await releases.mapErrors { try await releases.experiment(id) }
+            let experiment = try await writer.mapErrors { try await writer.experiment(id) }
             let (requestID, score, user) = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request)) {
                 table -> (String, Double, String?)? in
                 let requestID = table.requiredString("request_id")
@@ -85,7 +85,7 @@ package struct ExperimentAdminController: Sendable {
             }
             let feedback = ExperimentFeedback(
                 experiment: experiment.id, variant: assignment.variant, requestID: requestID, score: score, user: user,
-                time: ReleaseService.now())
+                time: ConfigurationWriter.now())
             try await recorded.saveFeedback(feedback)
             return Response.json(
                 .object([

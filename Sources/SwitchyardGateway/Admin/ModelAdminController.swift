@@ -6,26 +6,26 @@ import SwitchyardCore
 
 /// A model and its release through the admin API: the model itself (read by the seed's own
 /// readers), its versions, split, default, rollback and release strategy. Every change goes
-/// through `ReleaseService`: one transaction with its audit row, then a snapshot swap, so the next
+/// through `ConfigurationWriter`: one transaction with its audit row, then a snapshot swap, so the next
 /// routed request sees it.
 package struct ModelAdminController: Sendable {
-    let releases: ReleaseService
+    let writer: ConfigurationWriter
 
     package func addRoutes(to router: Router<GatewayContext>) {
         router.get("/api/models") { request, _ in
-            return Response.json(.object(["models": .array(await releases.configuration.models.map(Self.json))]))
+            return Response.json(.object(["models": .array(await writer.configuration.models.map(Self.json))]))
         }
         router.post("/api/models") { request, _ in
             let actor = AdminAuthenticator.actor
             var body = try await AdminAuthenticator.jsonObject(request)
             let name = try AdminAuthenticator.identity(&body, "name")
             let model = try await readModel(name: name, body: body)
-            try await releases.mapErrors { try await releases.put(.model(model), .create, actor: actor) }
+            try await writer.mapErrors { try await writer.put(.model(model), .create, actor: actor) }
             return Response.json(Self.json(model), status: .created)
         }
         router.get("/api/models/{model}") { request, context in
             let name = try context.pathParameter("model")
-            guard let model = await releases.configuration.models.first(where: { $0.name == name }) else {
+            guard let model = await writer.configuration.models.first(where: { $0.name == name }) else {
                 throw AdminError.notFound("Model '\(name)'", field: "name")
             }
             return Response.json(Self.json(model))
@@ -34,19 +34,19 @@ package struct ModelAdminController: Sendable {
             let actor = AdminAuthenticator.actor
             let name = try context.pathParameter("model")
             let model = try await readModel(name: name, body: try await AdminAuthenticator.jsonObject(request))
-            try await releases.mapErrors { try await releases.put(.model(model), .update, actor: actor) }
+            try await writer.mapErrors { try await writer.put(.model(model), .update, actor: actor) }
             return Response.json(Self.json(model))
         }
         router.delete("/api/models/{model}") { request, context in
             let actor = AdminAuthenticator.actor
             let name = try context.pathParameter("model")
-            try await releases.mapErrors { try await releases.delete("model:\(name)", actor: actor) }
+            try await writer.mapErrors { try await writer.delete("model:\(name)", actor: actor) }
             return Response(status: .noContent)
         }
         let models = "/api/models/{model}"
         router.get("\(models)/versions") { request, context in
-            let model = try await releases.mapErrors { try await releases.model(context.pathParameter("model")) }
-            let times = try await releases.versionTimes(model: model.name)
+            let model = try await writer.mapErrors { try await writer.model(context.pathParameter("model")) }
+            let times = try await writer.versionTimes(model: model.name)
             let versions: [JSONValue] = model.versions.map { version in
                 var json = Self.json(version).objectValue ?? [:]
                 json["created_at"] = times[version.name].map { .number($0.createdAt) } ?? .null
@@ -59,10 +59,10 @@ package struct ModelAdminController: Sendable {
             let actor = AdminAuthenticator.actor
             let body = try await AdminAuthenticator.jsonObject(request)
             let name = try context.pathParameter("model")
-            let providers = await Set(releases.configuration.providers.map(\.id))
+            let providers = await Set(writer.configuration.providers.map(\.id))
             let version = try AdminAuthenticator.read(body) { Self.readVersion(from: $0, providers: providers, requireName: true) }
-            let model = try await releases.mapErrors {
-                try await releases.change(model: name, actor: actor, action: "create_version") { model throws(ReleaseError) in
+            let model = try await writer.mapErrors {
+                try await writer.change(model: name, actor: actor, action: "create_version") { model throws(ReleaseError) in
                     guard !model.versions.contains(where: { $0.name == version.name }) else {
                         throw .conflict("name", "Version '\(version.name)' exists already.")
                     }
@@ -83,10 +83,10 @@ package struct ModelAdminController: Sendable {
             let actor = AdminAuthenticator.actor
             let body = try await AdminAuthenticator.jsonObject(request)
             let (name, versionName) = (try context.pathParameter("model"), try context.pathParameter("version"))
-            let providers = await Set(releases.configuration.providers.map(\.id))
+            let providers = await Set(writer.configuration.providers.map(\.id))
             let update = try AdminAuthenticator.read(body) { Self.readVersionUpdate(from: $0, providers: providers) }
-            let model = try await releases.mapErrors {
-                try await releases.change(model: name, actor: actor, action: "update_version") { model throws(ReleaseError) in
+            let model = try await writer.mapErrors {
+                try await writer.change(model: name, actor: actor, action: "update_version") { model throws(ReleaseError) in
                     var changed = model
                     let index = try changed.versionIndex(versionName)
                     if let params = update.params { changed.versions[index].params = params }
@@ -107,8 +107,8 @@ package struct ModelAdminController: Sendable {
         router.delete("\(models)/versions/{version}") { request, context in
             let actor = AdminAuthenticator.actor
             let (name, versionName) = (try context.pathParameter("model"), try context.pathParameter("version"))
-            try await releases.mapErrors {
-                try await releases.change(model: name, actor: actor, action: "delete_version") { model throws(ReleaseError) in
+            try await writer.mapErrors {
+                try await writer.change(model: name, actor: actor, action: "delete_version") { model throws(ReleaseError) in
                     let index = try model.versionIndex(versionName)
                     guard !model.versions[index].isDefault else { throw .invalid("version", "The default version cannot be deleted.") }
                     var changed = try model.withWeight(0, for: versionName)
@@ -122,8 +122,8 @@ package struct ModelAdminController: Sendable {
             let actor = AdminAuthenticator.actor
             let body = try await AdminAuthenticator.jsonObject(request)
             let weights = try Self.readSplit(body)
-            let model = try await releases.mapErrors {
-                try await releases.change(model: context.pathParameter("model"), actor: actor, action: "set_split") {
+            let model = try await writer.mapErrors {
+                try await writer.change(model: context.pathParameter("model"), actor: actor, action: "set_split") {
                     model throws(ReleaseError) in
                     try model.withSplit(weights)
                 }
@@ -140,8 +140,8 @@ package struct ModelAdminController: Sendable {
                 guard let version, let weight else { return nil }
                 return (version, weight)
             }
-            let model = try await releases.mapErrors {
-                try await releases.change(model: context.pathParameter("model"), actor: actor, action: "set_weight") {
+            let model = try await writer.mapErrors {
+                try await writer.change(model: context.pathParameter("model"), actor: actor, action: "set_weight") {
                     model throws(ReleaseError) in
                     try model.withWeight(weight, for: version)
                 }
@@ -154,8 +154,8 @@ package struct ModelAdminController: Sendable {
                 defer { table.rejectUnknownKeys() }
                 return table.requiredString("version")
             }
-            let model = try await releases.mapErrors {
-                try await releases.change(model: context.pathParameter("model"), actor: actor, action: "set_default") {
+            let model = try await writer.mapErrors {
+                try await writer.change(model: context.pathParameter("model"), actor: actor, action: "set_default") {
                     model throws(ReleaseError) in
                     try model.withDefault(version)
                 }
@@ -168,8 +168,8 @@ package struct ModelAdminController: Sendable {
                 defer { table.rejectUnknownKeys() }
                 return .some(table.string("to"))
             }
-            let model = try await releases.mapErrors {
-                try await releases.change(model: context.pathParameter("model"), actor: actor, action: "rollback") {
+            let model = try await writer.mapErrors {
+                try await writer.change(model: context.pathParameter("model"), actor: actor, action: "rollback") {
                     model throws(ReleaseError) in
                     guard let to = target ?? model.rollbackTarget else {
                         throw .invalid("to", "No earlier default version is known; name the version with \"to\".")
@@ -190,8 +190,8 @@ package struct ModelAdminController: Sendable {
                 }
                 return strategy
             }
-            let model = try await releases.mapErrors {
-                try await releases.change(model: context.pathParameter("model"), actor: actor, action: "set_release_strategy") {
+            let model = try await writer.mapErrors {
+                try await writer.change(model: context.pathParameter("model"), actor: actor, action: "set_release_strategy") {
                     model throws(ReleaseError) in
                     var changed = model
                     changed.releaseStrategy = strategy
@@ -204,21 +204,21 @@ package struct ModelAdminController: Sendable {
             return try await release(of: context.pathParameter("model"))
         }
         router.post("\(models)/refresh") { request, context in
-            try await releases.reload()
+            try await writer.reload()
             return try await release(of: context.pathParameter("model"))
         }
     }
 
     private func readModel(name: String, body: [String: JSONValue]) async throws -> ModelSpec {
-        let configuration = await releases.configuration
+        let configuration = await writer.configuration
         return try AdminAuthenticator.readObject { () throws(ConfigurationErrors) in
             try ObjectReader.model(name: name, body: body, providers: configuration.providers, settings: configuration.settings)
         }
     }
 
     private func release(of name: String) async throws -> Response {
-        let (model, rollout) = try await releases.mapErrors { () async throws -> (ModelSpec, Rollout?) in
-            (try await releases.model(name), await releases.activeRollout(of: name))
+        let (model, rollout) = try await writer.mapErrors { () async throws -> (ModelSpec, Rollout?) in
+            (try await writer.model(name), await writer.activeRollout(of: name))
         }
         let split: JSONValue = .object(
             Dictionary(

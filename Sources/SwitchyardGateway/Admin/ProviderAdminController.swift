@@ -7,7 +7,7 @@ import SwitchyardCore
 /// Providers through the admin API: create, read (secrets masked), change, delete, and the models
 /// each one offers (`GET /api/providers/{id}/models`, `POST /api/providers/{id}/refresh-models`).
 package struct ProviderAdminController: Sendable {
-    let releases: ReleaseService
+    let writer: ConfigurationWriter
     let discovery: ModelDiscovery
     let environment: [String: String]
     let listening: ListeningAddress
@@ -33,7 +33,7 @@ package struct ProviderAdminController: Sendable {
 
     private func addObjectRoutes(to router: Router<GatewayContext>) {
         router.get("/api/providers") { request, _ in
-            return Response.json(.object(["providers": .array(await releases.configuration.providers.map(Self.json))]))
+            return Response.json(.object(["providers": .array(await writer.configuration.providers.map(Self.json))]))
         }
         router.post("/api/providers") { request, _ in
             let actor = AdminAuthenticator.actor
@@ -43,7 +43,7 @@ package struct ProviderAdminController: Sendable {
                 try ObjectReader.provider(id: id, body: body, environment: environment)
             }
             try await refuseSelfReference(provider)
-            try await releases.mapErrors { try await releases.put(.provider(provider), .create, actor: actor) }
+            try await writer.mapErrors { try await writer.put(.provider(provider), .create, actor: actor) }
             return Response.json(Self.json(provider), status: .created)
         }
         router.get("/api/providers/{id}") { request, context in
@@ -57,13 +57,13 @@ package struct ProviderAdminController: Sendable {
                 try ObjectReader.provider(id: stored.id, body: body, environment: environment)
             }.keepingSecrets(of: stored)
             try await refuseSelfReference(provider)
-            try await releases.mapErrors { try await releases.put(.provider(provider), .update, actor: actor) }
+            try await writer.mapErrors { try await writer.put(.provider(provider), .update, actor: actor) }
             return Response.json(Self.json(provider))
         }
         router.delete("/api/providers/{id}") { request, context in
             let actor = AdminAuthenticator.actor
             let id = try context.pathParameter("id")
-            try await releases.mapErrors { try await releases.delete("provider:\(id)", actor: actor) }
+            try await writer.mapErrors { try await writer.delete("provider:\(id)", actor: actor) }
             return Response(status: .noContent)
         }
     }
@@ -102,14 +102,14 @@ package struct ProviderAdminController: Sendable {
     }
 
     private func storedProvider(_ id: String) async throws -> ProviderSpec {
-        guard let provider = await releases.configuration.providers.first(where: { $0.id == id }) else {
+        guard let provider = await writer.configuration.providers.first(where: { $0.id == id }) else {
             throw AdminError.notFound("Provider '\(id)'", field: "id")
         }
         return provider
     }
 
     private func provider(_ id: String) async throws -> EffectiveConfiguration.Provider {
-        guard let spec = await releases.configuration.providers.first(where: { $0.id == id && $0.enabled }) else {
+        guard let spec = await writer.configuration.providers.first(where: { $0.id == id && $0.enabled }) else {
             throw AdminError.notFound("Provider '\(id)'", field: "id")
         }
         return EffectiveConfiguration.Provider(spec: spec, environment: environment)

@@ -6,30 +6,30 @@ import SwitchyardCore
 
 /// Rollouts through the admin API: start one on a model, read it, promote, pause, resume or abort it.
 package struct RolloutAdminController: Sendable {
-    let releases: ReleaseService
+    let writer: ConfigurationWriter
 
     package func addRoutes(to router: Router<GatewayContext>) {
         let models = "/api/models/{model}"
         router.post("\(models)/rollouts") { request, context in
             let actor = AdminAuthenticator.actor
             let spec = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request), RolloutRequest.read(from:))
-            let rollout = try await releases.mapErrors {
-                try await releases.startRollout(
+            let rollout = try await writer.mapErrors {
+                try await writer.startRollout(
                     model: context.pathParameter("model"), canary: spec.canary, steps: spec.steps, analysis: spec.analysis, actor: actor)
             }
             return Response.json(Self.json(rollout), status: .created)
         }
         router.get("/api/rollouts/{id}") { request, context in
             let id = try context.pathParameter("id")
-            guard let rollout = try await releases.rollout(id) else { throw AdminError.notFound("Rollout '\(id)'", field: "id") }
+            guard let rollout = try await writer.rollout(id) else { throw AdminError.notFound("Rollout '\(id)'", field: "id") }
             return Response.json(Self.json(rollout))
         }
-        for control in [ReleaseService.Control.promote, .pause, .resume, .abort] {
+        for control in [ConfigurationWriter.Control.promote, .pause, .resume, .abort] {
             router.post("/api/rollouts/{id}/\(control.rawValue)") { request, context in
                 let actor = AdminAuthenticator.actor
                 let full = request.uri.queryParameters.get("full") == "true"
-                let rollout = try await releases.mapErrors {
-                    try await releases.control(context.pathParameter("id"), control, full: full, actor: actor)
+                let rollout = try await writer.mapErrors {
+                    try await writer.control(context.pathParameter("id"), control, full: full, actor: actor)
                 }
                 return Response.json(Self.json(rollout))
             }

@@ -7,7 +7,7 @@ import SwitchyardCore
 /// What the gateway is and has done: `/api/system` (version, uptime, database, counts) and
 /// `/api/stats/timeseries` (traffic over time from the per-minute rollups).
 package struct SystemAdminController: Sendable {
-    let releases: ReleaseService
+    let writer: ConfigurationWriter
     let stats: any StatsRepository
     let databasePath: String?
     let startedAt: Double
@@ -23,7 +23,7 @@ package struct SystemAdminController: Sendable {
                 ]))
         }
         router.get("/api/system") { request, _ in
-            let counts = await releases.counts
+            let counts = await writer.counts
             let now = Date().timeIntervalSince1970
             return Response.json(
                 .object([

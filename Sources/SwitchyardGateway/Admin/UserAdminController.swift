@@ -6,22 +6,22 @@ import SwitchyardCore
 
 /// Users through the admin API: create (the token is shown once), read, change, delete, rotate the token.
 package struct UserAdminController: Sendable {
-    let releases: ReleaseService
+    let writer: ConfigurationWriter
 
     package func addRoutes(to router: Router<GatewayContext>) {
         router.get("/api/users") { request, _ in
-            return Response.json(.object(["users": .array(await releases.configuration.users.map(Self.json))]))
+            return Response.json(.object(["users": .array(await writer.configuration.users.map(Self.json))]))
         }
         router.post("/api/users") { request, _ in
             let actor = AdminAuthenticator.actor
             var body = try await AdminAuthenticator.jsonObject(request)
             let id = try AdminAuthenticator.identity(&body, "id")
             let token = Self.newToken()
-            let models = await Set(releases.configuration.models.map(\.name))
+            let models = await Set(writer.configuration.models.map(\.name))
             let user = try AdminAuthenticator.readObject { () throws(ConfigurationErrors) in
                 try ObjectReader.user(id: id, body: body, token: token, knownModels: models)
             }
-            try await releases.mapErrors { try await releases.put(.user(user), .create, actor: actor) }
+            try await writer.mapErrors { try await writer.put(.user(user), .create, actor: actor) }
             var json = Self.json(user).objectValue ?? [:]
             json["token"] = .string(token)
             return Response.json(.object(json), status: .created)
@@ -33,17 +33,17 @@ package struct UserAdminController: Sendable {
             let actor = AdminAuthenticator.actor
             let stored = try await user(context.pathParameter("id"))
             let body = try await AdminAuthenticator.jsonObject(request)
-            let models = await Set(releases.configuration.models.map(\.name))
+            let models = await Set(writer.configuration.models.map(\.name))
             let user = try AdminAuthenticator.readObject { () throws(ConfigurationErrors) in
                 try ObjectReader.userUpdate(stored, body: body, knownModels: models)
             }
-            try await releases.mapErrors { try await releases.put(.user(user), .update, actor: actor) }
+            try await writer.mapErrors { try await writer.put(.user(user), .update, actor: actor) }
             return Response.json(Self.json(user))
         }
         router.delete("/api/users/{id}") { request, context in
             let actor = AdminAuthenticator.actor
             let id = try context.pathParameter("id")
-            try await releases.mapErrors { try await releases.delete("user:\(id)", actor: actor) }
+            try await writer.mapErrors { try await writer.delete("user:\(id)", actor: actor) }
             return Response(status: .noContent)
         }
         router.post("/api/users/{id}/rotate-token") { request, context in
@@ -51,13 +51,13 @@ package struct UserAdminController: Sendable {
             var user = try await user(context.pathParameter("id"))
             let token = Self.newToken()
             user.tokenDigest = TokenDigest(token: token)
-            try await releases.mapErrors { try await releases.put(.user(user), .update, actor: actor) }
+            try await writer.mapErrors { try await writer.put(.user(user), .update, actor: actor) }
             return Response.json(.object(["id": .string(user.id), "token": .string(token)]))
         }
     }
 
     private func user(_ id: String) async throws -> UserSpec {
-        guard let user = await releases.configuration.users.first(where: { $0.id == id }) else {
+        guard let user = await writer.configuration.users.first(where: { $0.id == id }) else {
             throw AdminError.notFound("User '\(id)'", field: "id")
         }
         return user

@@ -12,17 +12,17 @@ package actor SeedReloader: Service {
     static let debounce = Duration.milliseconds(150)
 
     private let repository: any ConfigurationRepository
-    private let releases: ReleaseService
+    private let writer: ConfigurationWriter
     private let environment: [String: String]
     private let logger: Logger
     private var status: SeedStatus
 
     package init(
-        status: SeedStatus, repository: any ConfigurationRepository, releases: ReleaseService, environment: [String: String], logger: Logger
+        status: SeedStatus, repository: any ConfigurationRepository, writer: ConfigurationWriter, environment: [String: String], logger: Logger
     ) {
         self.status = status
         self.repository = repository
-        self.releases = releases
+        self.writer = writer
         self.environment = environment
         self.logger = logger
     }
@@ -55,9 +55,9 @@ package actor SeedReloader: Service {
         }
         do {
             let report = try await repository.applySeed(seed.configuration)
-            try await releases.reload()
+            try await writer.reload()
             let changedModels = (report.created + report.updated).filter { $0.hasPrefix("model:") }.map { String($0.dropFirst(6)) }
-            await releases.startSeedRollouts(models: changedModels)
+            await writer.startSeedRollouts(models: changedModels)
             status.lastHash = hash
             status.lastAppliedAt = Date().timeIntervalSince1970
             status.errors = []

@@ -4,7 +4,7 @@ import ServiceLifecycle
 /// canary on the recent outcomes, and experiments start or complete at their times. State lives
 /// in the repository, so a restart resumes where it was.
 struct RolloutController: Service {
-    let releases: ReleaseService
+    let writer: ConfigurationWriter
     let outcomes: RecentOutcomes
     var tick: Duration = .seconds(1)
 
@@ -12,9 +12,9 @@ struct RolloutController: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { [tick] in try await Task.sleep(for: tick) }
             guard !Task.isShuttingDownGracefully else { break }
-            let now = ReleaseService.now()
-            await releases.tick(now: now, outcomes: outcomes)
-            await releases.tickExperiments(now: now)
+            let now = ConfigurationWriter.now()
+            await writer.tick(now: now, outcomes: outcomes)
+            await writer.tickExperiments(now: now)
         }
     }
 }

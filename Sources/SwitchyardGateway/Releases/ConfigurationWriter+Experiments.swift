@@ -4,7 +4,7 @@ import SwitchyardCore
 
 /// Experiments change what routing reads, so they go through the same actor as every other change:
 /// one transaction with its audit row, then a fresh snapshot.
-extension ReleaseService {
+extension ConfigurationWriter {
     package func runningExperiment(of model: String) -> Experiment? {
         experiments.values.first { $0.model == model && $0.status == .running }
     }

@@ -5,7 +5,7 @@ import SwitchyardCore
 /// Owns every change to the configuration made while serving (admin API, rollouts): each is one
 /// repository transaction with its audit rows, then a rebuilt snapshot swapped in for routing.
 /// An actor, so changes apply one at a time and none is lost to a concurrent one.
-package actor ReleaseService {
+package actor ConfigurationWriter {
     private let holder: ConfigurationHolder
     private let repository: any ConfigurationRepository
     let releases: any ReleaseRepository

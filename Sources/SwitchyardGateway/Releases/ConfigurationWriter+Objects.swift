@@ -3,7 +3,7 @@ import SwitchyardCore
 
 /// Providers, models, users and settings changed through the admin API: each write is one
 /// transaction with its audit row, then a fresh snapshot, like every other change.
-extension ReleaseService {
+extension ConfigurationWriter {
     package enum Write: String, Sendable {
         case create, update
     }
