@@ -257,6 +257,44 @@
   const token = () => sessionStorage.getItem(TOKEN_KEY) || "";
   const enc = encodeURIComponent;
 
+  /** `path` with `params` as its query string, leaving out absent values. */
+  function withQuery(path, params) {
+    const pairs = Object.entries(params).filter(([, value]) => value !== undefined && value !== null);
+    return pairs.length ? `${path}?${pairs.map(([key, value]) => `${key}=${enc(value)}`).join("&")}` : path;
+  }
+
+  /** Every admin API path the page calls, in one place (all of them: docs/admin-api.md, /api/openapi.json). */
+  const paths = {
+    system: "/api/system",
+    settings: "/api/settings",
+    timeseries: "/api/stats/timeseries",
+    backendHealth: "/api/health/backends",
+    configStatus: "/api/config/status",
+    configReload: "/api/config/reload",
+    configExport: "/api/config/export",
+    audit: "/api/audit",
+    models: "/api/models",
+    release: (model) => `/api/models/${enc(model)}/release`,
+    version: (model, version) => `/api/models/${enc(model)}/versions/${enc(version)}`,
+    weight: (model) => `/api/models/${enc(model)}/weight`,
+    defaultVersion: (model) => `/api/models/${enc(model)}/default`,
+    rollback: (model) => `/api/models/${enc(model)}/rollback`,
+    modelRollouts: (model) => `/api/models/${enc(model)}/rollouts`,
+    rollout: (id) => `/api/rollouts/${enc(id)}`,
+    rolloutAction: (id, action) => `/api/rollouts/${enc(id)}/${action}`,
+    experiments: "/api/experiments",
+    experiment: (id) => `/api/experiments/${enc(id)}`,
+    experimentAction: (id, action) => `/api/experiments/${enc(id)}/${action}`,
+    experimentResults: (id) => `/api/experiments/${enc(id)}/results`,
+    users: "/api/users",
+    user: (id) => `/api/users/${enc(id)}`,
+    userTokenRotation: (id) => `/api/users/${enc(id)}/rotate-token`,
+    providers: "/api/providers",
+    provider: (id) => `/api/providers/${enc(id)}`,
+    providerModels: (id) => `/api/providers/${enc(id)}/models`,
+    providerModelRefresh: (id) => `/api/providers/${enc(id)}/refresh-models`,
+  };
+
   /** The one API helper: JSON in and out, the admin token on every call, 401 back to the login form. */
   async function api(method, path, body, { allow401 = false } = {}) {
     const headers = { Authorization: `Bearer ${token()}`, Accept: "application/json, text/plain" };
@@ -353,7 +391,7 @@
     }
     sessionStorage.setItem(TOKEN_KEY, value);
     try {
-      await api("GET", "/api/config/status", undefined, { allow401: true });
+      await api("GET", paths.configStatus, undefined, { allow401: true });
     } catch (error) {
       if (error.status === 401) {
         sessionStorage.removeItem(TOKEN_KEY);
@@ -446,7 +484,7 @@
     const banner = $("#config-banner");
     if (!status) {
       try {
-        status = await api("GET", "/api/config/status");
+        status = await api("GET", paths.configStatus);
       } catch (error) {
         banner.hidden = true;
         return;
@@ -583,7 +621,7 @@
       tiles, card("Traffic", charts), card("System", systemBox));
 
     async function refresh() {
-      const [system, series] = await Promise.all([api("GET", "/api/system"), loadSeries()]);
+      const [system, series] = await Promise.all([api("GET", paths.system), loadSeries()]);
       if (!isCurrent(seq)) return;
       renderSystem(systemBox, system);
       renderTiles(tiles, series);
@@ -598,18 +636,18 @@
     const range = RANGES[state.overviewRange];
     const to = Math.floor(Date.now() / 1000);
     const from = to - range.seconds;
-    const query = (extra) => `/api/stats/timeseries?from=${from}&to=${to}&step=${range.step}${extra}`;
-    const targets = [{ label: "all traffic", extra: "" }];
-    const models = (await api("GET", "/api/models")).models || [];
+    const targets = [{ label: "all traffic" }];
+    const models = (await api("GET", paths.models)).models || [];
     for (const model of models) {
       if (model.enabled === false) continue;
       for (const version of model.versions || []) {
         if (!version.is_active) continue;
-        targets.push({ label: `${model.name} / ${version.name}`, extra: `&model=${enc(model.name)}&version=${enc(version.name)}` });
+        targets.push({ label: `${model.name} / ${version.name}`, model: model.name, version: version.name });
       }
     }
     const chosen = targets.slice(0, MAX_SERIES);
-    const answers = await Promise.all(chosen.map((t) => api("GET", query(t.extra))));
+    const query = (t) => withQuery(paths.timeseries, { from, to, step: range.step, model: t.model, version: t.version });
+    const answers = await Promise.all(chosen.map((t) => api("GET", query(t))));
     return {
       step: range.step,
       truncated: targets.length - chosen.length,
@@ -671,7 +709,7 @@
     const box = el("div", { testid: "backends" }, el("p", { class: "muted" }, "Loading…"));
     append(root, el("p", { class: "muted" }, "Health of every routed backend; refreshes every 5 s."), card(null, box));
     async function refresh() {
-      const data = await api("GET", "/api/health/backends");
+      const data = await api("GET", paths.backendHealth);
       if (!isCurrent(seq)) return;
       clear(box, table(
         ["Model", "Version", "Backend", "Provider", "Breaker", "Available", "Latency", "Success rate", "Recovery", "Confidence", "Requests", "Failures", "Opened", "Open until"],
@@ -690,7 +728,7 @@
   // ---------------------------------------------------------------------------
 
   async function viewModels(root, [selected]) {
-    const data = await api("GET", "/api/models");
+    const data = await api("GET", paths.models);
     const models = data.models || [];
     append(root, card(null, table(["Model", "Enabled", "Default", "Versions", "Strategy", "Release strategy", "Sticky"],
       models.map((m) => row(
@@ -707,7 +745,7 @@
   }
 
   async function renderModelDetail(box, model) {
-    const release = await api("GET", `/api/models/${enc(model)}/release`);
+    const release = await api("GET", paths.release(model));
     drawRelease(box, release);
   }
 
@@ -715,7 +753,7 @@
     const model = release.model;
     const reload = async (promise) => {
       const next = await promise;
-      drawRelease(box, next && next.versions ? next : await api("GET", `/api/models/${enc(model)}/release`));
+      drawRelease(box, next && next.versions ? next : await api("GET", paths.release(model)));
     };
     const versions = release.versions || [];
     clear(box,
@@ -744,7 +782,7 @@
         Object.keys(v.params || {}).length ? el("code", {}, JSON.stringify(v.params)) : dash,
         (v.backends || []).map((b) => `${b.provider}/${b.model}${b.weight !== 1 ? ` ×${b.weight}` : ""}`).join(", "),
         v.is_default ? "" : button(v.is_active ? "Deactivate" : "Activate",
-          () => reload(api("PUT", `/api/models/${enc(model)}/versions/${enc(v.name)}`, { active: !v.is_active })),
+          () => reload(api("PUT", paths.version(model, v.name), { active: !v.is_active })),
           { class: "small", testid: `version-toggle-${v.name}` }))),
       { testid: "versions-table" });
   }
@@ -790,7 +828,7 @@
       const apply = button("Apply", async () => {
         const weight = parseShare(number.value);
         if (weight === null) throw new InputError(`Share of ${v.name}: a number from 0 to 100 with at most two decimals.`);
-        await reload(api("PUT", `/api/models/${enc(model)}/weight`, { version: v.name, weight }));
+        await reload(api("PUT", paths.weight(model), { version: v.name, weight }));
         flash(`${v.name} of ${model} now gets ${fmtShare(weight)}.`);
       }, { class: "primary", id: `split-apply-${v.name}`, testid: `split-apply-${v.name}` });
       return el("div", { class: "split-row", testid: `split-row-${v.name}` },
@@ -808,7 +846,7 @@
     const others = active.filter((v) => !v.is_default);
 
     const defaultSelect = select("default", others.map((v) => v.name), { id: "default-version", testid: "default-version" });
-    const setDefault = button("Set default", () => reload(api("PUT", `/api/models/${enc(model)}/default`, { version: defaultSelect.value })),
+    const setDefault = button("Set default", () => reload(api("PUT", paths.defaultVersion(model), { version: defaultSelect.value })),
       { id: "set-default", testid: "set-default", disabled: !others.length });
 
     const targets = [];
@@ -820,12 +858,12 @@
     });
     const rollback = confirmButton("Rollback", "rollback-btn", async () => {
       const to = rollbackTarget.value;
-      await reload(api("POST", `/api/models/${enc(model)}/rollback`, to ? { to } : {}));
+      await reload(api("POST", paths.rollback(model), to ? { to } : {}));
       flash(`Rolled ${model} back${to ? ` to ${to}` : ""}.`);
     }, { question: "Send all traffic to the chosen version?" });
 
     const strategySelect = select("strategy", ["weight", "health", "round_robin"], { id: "release-strategy", testid: "release-strategy", value: release.strategy });
-    const setStrategy = button("Set strategy", () => reload(api("PUT", `/api/models/${enc(model)}/release`, { strategy: strategySelect.value })),
+    const setStrategy = button("Set strategy", () => reload(api("PUT", paths.release(model), { strategy: strategySelect.value })),
       { id: "set-release-strategy", testid: "set-release-strategy" });
 
     return el("div", { class: "controls" },
@@ -840,7 +878,7 @@
   // ---------------------------------------------------------------------------
 
   async function viewRollouts(root, [selected]) {
-    const models = ((await api("GET", "/api/models")).models || []).filter((m) => m.enabled !== false);
+    const models = ((await api("GET", paths.models)).models || []).filter((m) => m.enabled !== false);
     if (!models.length) {
       append(root, el("p", { class: "muted" }, "No models."));
       return;
@@ -852,14 +890,14 @@
     const box = el("div", { id: "rollout-box", testid: "rollout-box" });
     const lookupForm = form({ class: "inline-form" }, [field("Show rollout by id", lookup), el("button", { type: "submit" }, "Show")], async () => {
       const id = lookup.value.trim();
-      if (id) drawRollout(box, await api("GET", `/api/rollouts/${enc(id)}`), () => renderRolloutSection(box, name));
+      if (id) drawRollout(box, await api("GET", paths.rollout(id)), () => renderRolloutSection(box, name));
     });
     append(root, el("div", { class: "toolbar" }, field("Model", modelSelect), lookupForm), box);
     await renderRolloutSection(box, name).catch((error) => inlineError(box, `Rollouts of ${name}`, error));
   }
 
   async function renderRolloutSection(box, model) {
-    const release = await api("GET", `/api/models/${enc(model)}/release`);
+    const release = await api("GET", paths.release(model));
     const refresh = () => renderRolloutSection(box, model);
     let rollout = release.rollout;
     let note = null;
@@ -867,7 +905,7 @@
       const last = sessionStorage.getItem(LAST_ROLLOUT_KEY + model);
       if (last) {
         try {
-          rollout = await api("GET", `/api/rollouts/${enc(last)}`);
+          rollout = await api("GET", paths.rollout(last));
           note = "No rollout is running; this is the last one started from this page.";
         } catch (_) {
           rollout = null;
@@ -888,14 +926,14 @@
 
   function drawRollout(box, r, refresh, note) {
     const finished = r.state === "promoted" || r.state === "aborted";
-    const act = (action, query = "") => async () => {
-      await api("POST", `/api/rollouts/${enc(r.id)}/${action}${query}`, {});
+    const act = (action, query = {}) => async () => {
+      await api("POST", withQuery(paths.rolloutAction(r.id, action), query), {});
       flash(`Rollout ${r.id}: ${action} done.`);
       await refresh();
     };
     const controls = el("div", { class: "button-row", testid: "rollout-controls" },
       button("Promote (next step)", act("promote"), { class: "primary", testid: "rollout-promote", disabled: finished }),
-      button("Promote fully", act("promote", "?full=true"), { testid: "rollout-promote-full", disabled: finished }),
+      button("Promote fully", act("promote", { full: true }), { testid: "rollout-promote-full", disabled: finished }),
       button("Pause", act("pause"), { testid: "rollout-pause", disabled: finished }),
       button("Resume", act("resume"), { testid: "rollout-resume", disabled: finished }),
       finished ? null : confirmButton("Abort", "rollout-abort", act("abort"), { question: "Abort and send the canary's share back?" }));
@@ -971,7 +1009,7 @@
       for (const key of ["interval", "window"]) if (f.elements[key].value.trim()) analysis[key] = f.elements[key].value.trim();
       const body = { canary: f.elements.canary.value, steps: parseSteps(f.elements.steps.value) };
       if (Object.keys(analysis).length) body.analysis = analysis;
-      const rollout = await api("POST", `/api/models/${enc(model)}/rollouts`, body);
+      const rollout = await api("POST", paths.modelRollouts(model), body);
       sessionStorage.setItem(LAST_ROLLOUT_KEY + model, rollout.id);
       flash(`Rollout ${rollout.id} started.`);
       await refresh();
@@ -983,13 +1021,13 @@
   // ---------------------------------------------------------------------------
 
   async function viewExperiments(root, [selected]) {
-    const [list, modelData] = await Promise.all([api("GET", "/api/experiments?limit=1000"), api("GET", "/api/models")]);
+    const [list, modelData] = await Promise.all([api("GET", withQuery(paths.experiments, { limit: 1000 })), api("GET", paths.models)]);
     const models = (modelData.models || []).filter((m) => m.enabled !== false);
     const experiments = list.experiments || [];
     const results = el("div", { id: "experiment-results", testid: "experiment-results" });
     const reload = () => navigate(location.hash);
     const act = (e, action) => async () => {
-      await api("POST", `/api/experiments/${enc(e.id)}/${action}`, {});
+      await api("POST", paths.experimentAction(e.id, action), {});
       flash(`Experiment ${e.name}: ${action} done.`);
       reload();
     };
@@ -999,7 +1037,7 @@
       e.status === "running" ? button("Pause", act(e, "pause"), { class: "small", testid: `experiment-pause-${e.id}` }) : null,
       e.status === "running" || e.status === "paused" ? button("Complete", act(e, "complete"), { class: "small", testid: `experiment-complete-${e.id}` }) : null,
       e.status !== "running" ? confirmButton("Delete", `experiment-delete-${e.id}`, async () => {
-        await api("DELETE", `/api/experiments/${enc(e.id)}`);
+        await api("DELETE", paths.experiment(e.id));
         flash(`Experiment ${e.name} deleted.`);
         navigate("#/experiments");
       }) : null);
@@ -1017,7 +1055,7 @@
   }
 
   async function renderResults(box, id) {
-    const r = await api("GET", `/api/experiments/${enc(id)}/results`);
+    const r = await api("GET", paths.experimentResults(id));
     const e = r.experiment || {};
     const variants = r.variants || [];
     const sr = r.sample_ratio || {};
@@ -1111,7 +1149,7 @@
       const description = f.elements.description.value.trim();
       if (description) body.description = description;
       if (f.elements.min_samples.value.trim()) body.min_samples = Number(f.elements.min_samples.value);
-      const created = await api("POST", "/api/experiments", body);
+      const created = await api("POST", paths.experiments, body);
       flash(`Experiment ${created.name} created (draft).`);
       reload();
     });
@@ -1155,22 +1193,22 @@
     const listBox = el("div");
     append(root, tokenSlot, card("Users", listBox), card("New user", userForm(tokenSlot, () => refresh())));
     async function refresh() {
-      const users = (await api("GET", "/api/users")).users || [];
+      const users = (await api("GET", paths.users)).users || [];
       clear(listBox, table(["Id", "Name", "Allowed models", "Tags", "Region", "Limits", "Enabled", ""],
         users.map((u) => row(u.id, u.name || dash, u.allowed_models && u.allowed_models.length ? u.allowed_models.join(", ") : "all",
           fmtList(u.tags), u.region || dash, describeLimits(u), stateBadge(u.enabled ? "enabled" : "disabled"),
           el("div", { class: "button-row" },
             button(u.enabled ? "Disable" : "Enable", async () => {
-              await api("PUT", `/api/users/${enc(u.id)}`, { enabled: !u.enabled });
+              await api("PUT", paths.user(u.id), { enabled: !u.enabled });
               flash(`User ${u.id} ${u.enabled ? "disabled" : "enabled"}.`);
               await refresh();
             }, { class: "small", testid: `user-toggle-${u.id}` }),
             confirmButton("Rotate token", `user-rotate-${u.id}`, async () => {
-              const answer = await api("POST", `/api/users/${enc(u.id)}/rotate-token`, {});
+              const answer = await api("POST", paths.userTokenRotation(u.id), {});
               clear(tokenSlot, tokenOnce(`New token of ${answer.id} (the old one stopped working):`, answer.token));
             }, { danger: false, question: "The old token stops working at once." }),
             confirmButton("Delete", `user-delete-${u.id}`, async () => {
-              await api("DELETE", `/api/users/${enc(u.id)}`);
+              await api("DELETE", paths.user(u.id));
               flash(`User ${u.id} deleted.`);
               await refresh();
             })))),
@@ -1205,7 +1243,7 @@
       const budget = {};
       for (const key of ["daily_usd", "monthly_usd"]) if (v(key)) budget[key] = Number(v(key));
       if (Object.keys(budget).length) body.budget = budget;
-      const created = await api("POST", "/api/users", body);
+      const created = await api("POST", paths.users, body);
       clear(tokenSlot, tokenOnce(`Token of the new user ${created.id}:`, created.token));
       f.reset();
       await refresh();
@@ -1230,7 +1268,7 @@
       })));
     };
     async function refresh() {
-      const providers = (await api("GET", "/api/providers")).providers || [];
+      const providers = (await api("GET", paths.providers)).providers || [];
       clear(listBox, table(["Id", "Format", "Base URL", "API key", "Region", "Health check", "Enabled", ""],
         providers.map((p) => row(p.id, p.format, p.base_url || dash, p.api_key || dash, p.region || dash,
           p.health_check + (p.health_check_model ? ` (${p.health_check_model})` : ""), stateBadge(p.enabled ? "enabled" : "disabled"),
@@ -1238,7 +1276,7 @@
             button("Edit", async () => { edit(p); formBox.scrollIntoView({ block: "start" }); }, { class: "small", testid: `provider-edit-${p.id}` }),
             button("Models", () => showProviderModels(modelsBox, p.id, false), { class: "small", testid: `provider-models-${p.id}` }),
             confirmButton("Delete", `provider-delete-${p.id}`, async () => {
-              await api("DELETE", `/api/providers/${enc(p.id)}`);
+              await api("DELETE", paths.provider(p.id));
               flash(`Provider ${p.id} deleted.`);
               await refresh();
             })))),
@@ -1249,7 +1287,7 @@
   }
 
   async function showProviderModels(box, id, refresh) {
-    const data = refresh ? await api("POST", `/api/providers/${enc(id)}/refresh-models`, {}) : await api("GET", `/api/providers/${enc(id)}/models`);
+    const data = refresh ? await api("POST", paths.providerModelRefresh(id), {}) : await api("GET", paths.providerModels(id));
     clear(box, card(`Models offered by ${id}`,
       facts([["Format", data.format], ["Fetched", fmtTime(data.fetched_at)], data.error ? ["Last error", el("span", { class: "error-text" }, data.error)] : null]),
       el("ul", { class: "model-list" }, (data.models || []).map((m) => el("li", {}, el("code", {}, m.id)))),
@@ -1296,10 +1334,10 @@
       else if (f.elements.remove_key && f.elements.remove_key.checked) body.api_key = null;
       body.enabled = f.elements.enabled.checked;
       if (existing) {
-        await api("PUT", `/api/providers/${enc(p.id)}`, body);
+        await api("PUT", paths.provider(p.id), body);
         flash(`Provider ${p.id} saved.`);
       } else {
-        const created = await api("POST", "/api/providers", { id: v("id"), ...body });
+        const created = await api("POST", paths.providers, { id: v("id"), ...body });
         flash(`Provider ${created.id} created.`);
       }
       await done();
@@ -1316,8 +1354,7 @@
     append(root, form({ class: "inline-form toolbar" }, [field("Object", filter), el("button", { type: "submit" }, "Filter")], async () => {
       location.hash = filter.value.trim() ? `#/audit/${enc(filter.value.trim())}` : "#/audit";
     }), card(null, box));
-    const query = object ? `&object=${enc(object)}` : "";
-    const entries = (await api("GET", `/api/audit?limit=200${query}`)).entries || [];
+    const entries = (await api("GET", withQuery(paths.audit, { limit: 200, object: object || undefined }))).entries || [];
     const json = (v) => (v === null || v === undefined ? dash : el("details", {}, el("summary", {}, "show"), el("pre", {}, fmtJSON(v))));
     clear(box, table(["Time", "Actor", "Source", "Object", "Action", "Before", "After"],
       entries.map((e) => row(fmtTime(e.time), e.actor, e.source, e.object, e.action, json(e.before), json(e.after))),
@@ -1334,13 +1371,13 @@
     const settingsBox = el("div", { testid: "settings" });
     const reload = button("Reload seed file", async () => {
       try {
-        const status = await api("POST", "/api/config/reload", {});
+        const status = await api("POST", paths.configReload, {});
         drawConfigStatus(statusBox, status);
         refreshBanner(status);
         flash(`Seed file read: ${status.result}.`);
       } catch (error) {
         if (error.status === 422) {
-          const status = await api("GET", "/api/config/status").catch(() => null);
+          const status = await api("GET", paths.configStatus).catch(() => null);
           if (status) {
             drawConfigStatus(statusBox, status);
             refreshBanner(status);
@@ -1350,16 +1387,16 @@
       }
     }, { class: "primary", id: "config-reload", testid: "config-reload" });
     const exportButton = button("Export configuration", async () => {
-      const text = await api("GET", "/api/config/export");
+      const text = await api("GET", paths.configExport);
       const url = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
       clear(exportBox, card("Effective configuration (seed TOML)",
         el("div", { class: "button-row" }, el("a", { href: url, download: "switchyard.toml", class: "button", testid: "config-download" }, "Download switchyard.toml")),
         el("pre", { class: "export", id: "config-export-text", testid: "config-export-text" }, String(text))));
     }, { id: "config-export", testid: "config-export" });
     append(root, el("div", { class: "button-row toolbar" }, reload, exportButton), statusBox, exportBox, card("Settings", settingsBox));
-    const status = await api("GET", "/api/config/status");
+    const status = await api("GET", paths.configStatus);
     drawConfigStatus(statusBox, status);
-    const settings = await api("GET", "/api/settings").catch((error) => ({ error: errorText(error) }));
+    const settings = await api("GET", paths.settings).catch((error) => ({ error: errorText(error) }));
     clear(settingsBox, settings.error ? el("p", { class: "error-text" }, settings.error)
       : facts(Object.entries(settings).map(([k, v]) => [k, v !== null && typeof v === "object" ? el("code", {}, JSON.stringify(v)) : String(v)])));
   }
