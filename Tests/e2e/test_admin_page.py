@@ -67,6 +67,7 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 HTTP_TIMEOUT_SECONDS = 10
 WAIT_SECONDS = 15
 ARTIFACTS = REPO_ROOT / ".build" / "artifacts"
+PAGE_SOURCES = REPO_ROOT / "Sources" / "SwitchyardGateway" / "Resources" / "admin"
 SCREENSHOT = ARTIFACTS / "admin-overview.png"
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -259,12 +260,19 @@ def test_page_is_served_with_strict_headers(gateway: str) -> None:
         assert directives == {part.strip() for part in CSP.split(";")}, csp
         assert page.headers.get("x-content-type-options") == "nosniff"
         assert page.headers.get("referrer-policy") == "no-referrer"
-        assert '<script src="/admin/app.js"' in page.text
-        for path, kind in (("/admin/app.js", "javascript"), ("/admin/app.css", "text/css")):
+        assert '<script type="module" src="/admin/app.js"' in page.text
+        # Every module in the source folder is served (app.js imports the others), JavaScript under nosniff.
+        modules = sorted(path.name for path in PAGE_SOURCES.glob("*.js"))
+        assert "app.js" in modules and "api.js" in modules, modules
+        assets = [(f"/admin/{name}", "text/javascript") for name in modules] + [("/admin/app.css", "text/css")]
+        for path, kind in assets:
             asset = client.get(path)
             assert asset.status_code == 200, f"{path}: {asset.status_code}"
-            assert kind in asset.headers["content-type"], f"{path}: {asset.headers['content-type']}"
+            assert asset.headers["content-type"].startswith(kind), f"{path}: {asset.headers['content-type']}"
             assert asset.headers.get("x-content-type-options") == "nosniff", path
+            # Only api.js spells out the admin API's paths (its one table of them).
+            if path != "/admin/api.js":
+                assert '"/api/' not in asset.text and "`/api/" not in asset.text, f"{path} names an API path"
         # The page itself needs no token; the API behind it does.
         assert client.get("/api/models/chat/release").status_code == 401
 
