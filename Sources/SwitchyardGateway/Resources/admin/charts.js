@@ -7,39 +7,55 @@ function svgText(x, y, text, attrs = {}) {
   return el("svg:text", { x, y, ...attrs }, text);
 }
 
-function niceMax(value) {
-  if (!(value > 0)) return 1;
-  const power = 10 ** Math.floor(Math.log10(value));
-  // Multiples whose quarters are round numbers (the chart draws four grid steps).
-  for (const m of [1, 2, 4, 6, 8, 10]) if (m * power >= value) return m * power;
-  return 10 * power;
+/** At most this many grid steps on a y-axis. */
+const MAX_INTERVALS = 5;
+
+/**
+ * The ticks of a y-axis from 0 up to `peak`: 0, step, 2 step, ... to the first at or above `peak`,
+ * where step is the smallest 1, 2 or 5 × 10^k that needs at most MAX_INTERVALS steps. Such steps
+ * are round numbers, so labels showing the decimals the step needs are exact and all distinct.
+ * No data (peak 0) draws 0 to 1.
+ */
+function axisTicks(peak) {
+  const top = peak > 0 ? peak : 1;
+  for (let exponent = Math.floor(Math.log10(top / MAX_INTERVALS)); ; exponent += 1) {
+    for (const multiple of [1, 2, 5]) {
+      const step = multiple * 10 ** exponent;
+      const intervals = Math.ceil(top / step - 1e-9);
+      if (intervals <= MAX_INTERVALS) return { step, values: Array.from({ length: intervals + 1 }, (_, k) => k * step) };
+    }
+  }
 }
 
 /**
  * A line chart. `series`: [{label, values: [number|null]}] over the shared `times`.
- * Gaps (null) break the line; single points are drawn as dots.
+ * Gaps (null) break the line; single points are drawn as dots. `format(value, step)` writes a
+ * value; on the y-axis `step` is the spacing of its ticks (see `decimalsFor`), otherwise absent.
  */
 export function lineChart({ title, times, series, format, testid }) {
   const W = 600, H = 220, L = 56, R = 12, T = 12, B = 26;
   const plotW = W - L - R, plotH = H - T - B;
   const n = times.length;
   const all = series.flatMap((s) => s.values).filter((v) => v !== null && v !== undefined);
-  const max = niceMax(Math.max(0, ...all));
+  const axis = axisTicks(Math.max(0, ...all));
+  const top = axis.values[axis.values.length - 1];
   const x = (i) => L + (n <= 1 ? plotW / 2 : (i / (n - 1)) * plotW);
-  const y = (v) => T + plotH - (v / max) * plotH;
+  const y = (v) => T + plotH - (v / top) * plotH;
 
   const svg = el("svg:svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": title, testid });
-  for (let k = 0; k <= 4; k += 1) {
-    const v = (max * k) / 4;
+  for (const v of axis.values) {
     svg.append(el("svg:line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }));
-    svg.append(svgText(L - 6, y(v) + 4, format(v), { class: "axis-label", "text-anchor": "end" }));
+    svg.append(svgText(L - 6, y(v) + 4, format(v, axis.step), { class: "axis-label y", "text-anchor": "end" }));
   }
+  // Times of day: 24 hours apart, the first and last tick read the same; only the later one is kept.
   const ticks = Math.min(6, n);
-  for (let k = 0; k < ticks; k += 1) {
-    const i = ticks === 1 ? 0 : Math.round((k * (n - 1)) / (ticks - 1));
+  const indices = Array.from({ length: ticks }, (_, k) => (ticks === 1 ? 0 : Math.round((k * (n - 1)) / (ticks - 1))));
+  indices.forEach((i, k) => {
+    const label = fmtClock(times[i]);
+    if (indices.slice(k + 1).some((later) => fmtClock(times[later]) === label)) return;
     const anchor = k === 0 && ticks > 1 ? "start" : k === ticks - 1 && ticks > 1 ? "end" : "middle";
-    svg.append(svgText(x(i), H - 6, fmtClock(times[i]), { class: "axis-label", "text-anchor": anchor }));
-  }
+    svg.append(svgText(x(i), H - 6, label, { class: "axis-label x", "text-anchor": anchor }));
+  });
   svg.append(el("svg:line", { x1: L, x2: W - R, y1: T + plotH, y2: T + plotH, class: "axis" }));
 
   // Drawn in reverse so the first series (all traffic) lies on top of the per-version lines.

@@ -20,6 +20,9 @@ export function fmtNum(x, digits = 2) {
   return Number(x.toFixed(digits)).toLocaleString("en-US", { maximumFractionDigits: digits });
 }
 
+/** The fraction digits that write every multiple of `step` (a 1, 2 or 5 × 10^k) exactly: 0.005 → 3, 20 → 0. */
+export const decimalsFor = (step) => Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+
 export const fmtRate = (x, digits = 2) => (x === null || x === undefined ? dash : `${(x * 100).toFixed(digits)} %`);
 export const fmtShare = (x) => (x === null || x === undefined ? dash : `${fmtNum(x, 2)} %`);
 export const fmtMs = (x) => (x === null || x === undefined ? dash : `${fmtNum(x, x < 10 ? 2 : 0)} ms`);

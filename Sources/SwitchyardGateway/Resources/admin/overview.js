@@ -3,7 +3,7 @@
 import { api, paths, withQuery } from "./api.js";
 import { lineChart } from "./charts.js";
 import { append, card, clear, el, facts, field, select, showError } from "./dom.js";
-import { dash, fmtBytes, fmtClock, fmtDuration, fmtMs, fmtNum, fmtRate, fmtTime, fmtUSD } from "./format.js";
+import { dash, decimalsFor, fmtBytes, fmtClock, fmtDuration, fmtMs, fmtNum, fmtRate, fmtTime, fmtUSD } from "./format.js";
 import { currentVisit, every, isCurrent } from "./shell.js";
 
 export const title = "Overview";
@@ -104,13 +104,18 @@ function renderTiles(box, data) {
     tile("cost in range", fmtUSD(sum("cost_usd")), "tile-cost"));
 }
 
+// Chart values as text: two decimals when read off a line; on the y-axis as many as its `step` needs.
+const perSecond = (v, step) => fmtNum(v, step ? decimalsFor(step) : 2);
+const percent = (v, step) => `${fmtNum(v * 100, step ? decimalsFor(step * 100) : 2)} %`;
+const millis = (v, step) => (step ? `${fmtNum(v, decimalsFor(step))} ms` : fmtMs(v));
+
 function renderCharts(box, data) {
   const times = data.series[0] ? data.series[0].points.map((p) => p.time) : [];
   const pick = (fn) => data.series.map((s) => ({ label: s.label, values: s.points.map(fn) }));
   const nz = (v) => (v === null || v === undefined ? null : v);
   clear(box,
-    lineChart({ title: "Requests per second", times, series: pick((p) => p.requests / data.step), format: (v) => fmtNum(v, 2), testid: "chart-rps" }),
-    lineChart({ title: "Error rate", times, series: pick((p) => nz(p.error_rate)), format: (v) => `${fmtNum(v * 100, 2)} %`, testid: "chart-errors" }),
-    lineChart({ title: "p95 latency", times, series: pick((p) => nz(p.latency_p95_ms)), format: (v) => fmtMs(v), testid: "chart-p95" }),
+    lineChart({ title: "Requests per second", times, series: pick((p) => p.requests / data.step), format: perSecond, testid: "chart-rps" }),
+    lineChart({ title: "Error rate", times, series: pick((p) => nz(p.error_rate)), format: percent, testid: "chart-errors" }),
+    lineChart({ title: "p95 latency", times, series: pick((p) => nz(p.latency_p95_ms)), format: millis, testid: "chart-p95" }),
     data.truncated > 0 ? el("p", { class: "muted" }, `${data.truncated} more model versions not charted.`) : null);
 }
