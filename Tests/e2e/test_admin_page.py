@@ -7,7 +7,8 @@ This module runs its own gateway on the seed below (built-in `mock` provider onl
 
 and drives the page with Selenium: log in with the admin token, move the canary
 split with the page's slider and its 0.01 % number input, make v2 the default,
-roll back, and check every change through the admin API. Names an attacker could
+roll back, and check every change through the admin API. A second gateway serves a
+single request, to read the chart axes at a rate that low. Names an attacker could
 choose (a model's name, a user's `name`, an experiment's `name`, `description` and
 variant names)
 are set to an HTML payload and must show as literal text, with no alert and no
@@ -29,7 +30,7 @@ from typing import Any, Callable, Iterator
 import httpx
 import pytest
 
-from conftest import REPO_ROOT, GatewaySeed, chat
+from conftest import REPO_ROOT, GatewaySeed, bearer_client, chat, start_gateway
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMEDRIVER_CANDIDATES = ("/usr/bin/chromedriver",)
@@ -66,6 +67,7 @@ USER_TOKEN = "sk-admin-page-e2e-user"
 HOSTILE = "<img src=x onerror=alert(1)>"
 WAIT_SECONDS = 15
 ARTIFACTS = REPO_ROOT / ".build" / "artifacts"
+PAGE_SOURCES = REPO_ROOT / "Sources" / "SwitchyardGateway" / "Resources" / "admin"
 SCREENSHOT = ARTIFACTS / "admin-overview.png"
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -108,6 +110,13 @@ token = "{USER_TOKEN}"
 @pytest.fixture(scope="module")
 def gateway_seed() -> GatewaySeed:
     return GatewaySeed(SEED, ADMIN_TOKEN, USER_TOKEN)
+
+
+@pytest.fixture()
+def quiet_gateway(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A gateway of its own that has served nothing yet, for a rate as low as one request."""
+    with start_gateway(SEED, tmp_path, request.config) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="module")
@@ -240,12 +249,19 @@ def test_page_is_served_with_strict_headers(http: httpx.Client) -> None:
     assert directives == {part.strip() for part in CSP.split(";")}, csp
     assert page.headers.get("x-content-type-options") == "nosniff"
     assert page.headers.get("referrer-policy") == "no-referrer"
-    assert '<script src="/admin/app.js"' in page.text
-    for path, kind in (("/admin/app.js", "javascript"), ("/admin/app.css", "text/css")):
+    assert '<script type="module" src="/admin/app.js"' in page.text
+    # Every module in the source folder is served (app.js imports the others), JavaScript under nosniff.
+    modules = sorted(path.name for path in PAGE_SOURCES.glob("*.js"))
+    assert "app.js" in modules and "api.js" in modules, modules
+    assets = [(f"/admin/{name}", "text/javascript") for name in modules] + [("/admin/app.css", "text/css")]
+    for path, kind in assets:
         asset = http.get(path)
         assert asset.status_code == 200, f"{path}: {asset.status_code}"
-        assert kind in asset.headers["content-type"], f"{path}: {asset.headers['content-type']}"
+        assert asset.headers["content-type"].startswith(kind), f"{path}: {asset.headers['content-type']}"
         assert asset.headers.get("x-content-type-options") == "nosniff", path
+        # Only api.js spells out the admin API's paths (its one table of them).
+        if path != "/admin/api.js":
+            assert '"/api/' not in asset.text and "`/api/" not in asset.text, f"{path} names an API path"
     # The page itself needs no token; the API behind it does.
     assert http.get("/api/models/chat/release").status_code == 401
 
@@ -284,6 +300,34 @@ def test_overview_draws_charts_and_is_saved_as_a_screenshot(browser: Any, gatewa
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOT)), "screenshot not saved"
     assert SCREENSHOT.stat().st_size > 10_000
+    assert browser_problems(browser) == []
+
+
+def axis_labels(driver: Any, chart: str, axis: str) -> list[str]:
+    return [label.text for label in driver.find_elements(By.CSS_SELECTOR, f'[data-testid="{chart}"] text.axis-label.{axis}')]
+
+
+def test_chart_axes_repeat_no_label_at_a_low_rate(browser: Any, quiet_gateway: str) -> None:
+    with bearer_client(quiet_gateway, USER_TOKEN) as user_http:
+        send_chat(user_http, 1)
+    time.sleep(0.6)  # outcomes reach the database within about 250 ms
+    login(browser, quiet_gateway)
+    visible(browser, "view-overview")
+
+    def labels_after(range_value: str, expected_rps: list[str]) -> None:
+        Select(visible(browser, "overview-range")).select_by_value(range_value)
+        # One request in one bucket (60 s for the last hour, 900 s for 24 hours): ticks at 1/2/5 steps.
+        wait_for(browser, lambda d: axis_labels(d, "chart-rps", "y") == expected_rps,
+                 f"the requests axis {expected_rps} over {range_value}")
+        for chart in ("chart-rps", "chart-errors", "chart-p95"):
+            for axis in ("x", "y"):
+                labels = axis_labels(browser, chart, axis)
+                assert labels and len(set(labels)) == len(labels), f"{chart} {axis} over {range_value}: {labels}"
+
+    # Once 0, 0.01, 0.01, 0.01, 0.02 (0.005 and 0.015 rounded to two decimals).
+    labels_after("1h", ["0", "0.005", "0.01", "0.015", "0.02"])
+    # Once 0 five times; and 24 hours apart, the first and last time of day read the same.
+    labels_after("24h", ["0", "0.0005", "0.001", "0.0015"])
     assert browser_problems(browser) == []
 
 

@@ -13,10 +13,29 @@ package struct AdminPageController: Sendable {
     package init() {}
 
     package func addRoutes(to router: Router<GatewayContext>) {
+        let html = "text/html; charset=utf-8"
+        let css = "text/css; charset=utf-8"
+        // The page's ES modules import each other by relative path: each is served as its own file, and a new
+        // module needs a line here and an `.embedInCode` line in Package.swift.
+        let javascript = "text/javascript; charset=utf-8"
         let files: [(String, [UInt8], String)] = [
-            ("/admin", PackageResources.index_html, "text/html; charset=utf-8"),
-            ("/admin/app.js", PackageResources.app_js, "text/javascript; charset=utf-8"),
-            ("/admin/app.css", PackageResources.app_css, "text/css; charset=utf-8"),
+            ("/admin", PackageResources.index_html, html),
+            ("/admin/app.css", PackageResources.app_css, css),
+            ("/admin/app.js", PackageResources.app_js, javascript),
+            ("/admin/api.js", PackageResources.api_js, javascript),
+            ("/admin/format.js", PackageResources.format_js, javascript),
+            ("/admin/dom.js", PackageResources.dom_js, javascript),
+            ("/admin/charts.js", PackageResources.charts_js, javascript),
+            ("/admin/shell.js", PackageResources.shell_js, javascript),
+            ("/admin/overview.js", PackageResources.overview_js, javascript),
+            ("/admin/backends.js", PackageResources.backends_js, javascript),
+            ("/admin/models.js", PackageResources.models_js, javascript),
+            ("/admin/rollouts.js", PackageResources.rollouts_js, javascript),
+            ("/admin/experiments.js", PackageResources.experiments_js, javascript),
+            ("/admin/users.js", PackageResources.users_js, javascript),
+            ("/admin/providers.js", PackageResources.providers_js, javascript),
+            ("/admin/audit.js", PackageResources.audit_js, javascript),
+            ("/admin/config.js", PackageResources.config_js, javascript),
         ]
         for (path, bytes, type) in files {
             router.get(RouterPath(path)) { _, _ in Self.response(bytes, type: type) }
