@@ -144,10 +144,10 @@ package func buildApplication(
         configuration: configuration, routing: liveRouter, health: health, sessions: sessions, rateLimits: rateLimits, budgets: budgets,
         sink: traceExporter ?? recentOutcomes, exportsTraces: traceExporter != nil,
         adapters: UpstreamAdapters(client: upstream, mock: MockUpstream(), maxEventBytes: limits.maxEventBytes), limits: limits,
-        gauges: options.gauges, logger: logger)
+        gauges: options.gauges, registry: metricsRegistry, logger: logger)
     let gate = ConnectionGate(
         limit: limits.effectiveMaxConnections(openFileLimit: ConnectionLimits.raiseOpenFileLimit()), reserve: limits.reservedConnections,
-        logger: logger)
+        registry: metricsRegistry, logger: logger)
 
     let router = Router(context: GatewayContext.self)
     router.add(middleware: RequestIDMiddleware())

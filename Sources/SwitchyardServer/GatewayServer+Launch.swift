@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Metrics
 import NIOCore
 import NIOPosix
 import Prometheus
@@ -31,9 +30,7 @@ extension GatewayServer {
         } catch {
             throw CommandFailure("--listen: \(error.reason)")
         }
-        // Before anything makes a swift-metrics handle: one made earlier would report nowhere.
         let metricsRegistry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metricsRegistry))
         let server = GatewayServer(
             seed: seed, seedPath: seedPath, address: address,
             databasePath: database ?? databasePath(seed.server.database, relativeTo: seedPath),

@@ -17,7 +17,7 @@ package struct GatewayServer: Sendable {
     package var address: HostAndPort
     package var databasePath: String
     package var environment: [String: String]
-    /// Where metrics go; the process bootstraps swift-metrics with it before anything makes a handle.
+    /// Where every metric is registered: what `/metrics` renders.
     package var metricsRegistry: PrometheusCollectorRegistry
 
     package init(
@@ -55,7 +55,7 @@ package struct GatewayServer: Sendable {
         let stored = try await store.loadConfiguration()
         let (adminTokens, adminTokenNotice) = try await Self.adminTokens(seed: seed, store: store, environment: environment)
 
-        let writer = EventWriter(store: store, logger: logger)
+        let writer = EventWriter(store: store, registry: metricsRegistry, logger: logger)
         let banner = Banner(
             seed: seed, configuration: EffectiveConfiguration(stored, environment: environment), adminTokenNotice: adminTokenNotice,
             host: address.host, servesBuiltInExample: seedPath == nil)

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import Logging
-import Metrics
+import Prometheus
 import ServiceLifecycle
 import SwitchyardCore
 import Synchronization
@@ -14,14 +14,22 @@ package final class EventWriter: OutcomeSink, Service {
     private let interval: Duration
     private let logger: Logger
     private let queue = Mutex<[OutcomeEvent]>([])
-    private let writeFailures = Counter(label: "switchyard_outcome_write_failures_total")
-    private let queued = Gauge(label: "switchyard_outcome_events_queued")
-    private let sqliteMemory = Gauge(label: "switchyard_sqlite_memory_bytes")
+    private let writeFailures: Counter
+    private let queued: Gauge
+    private let sqliteMemory: Gauge
 
-    package init(store: SQLiteStore, interval: Duration = .milliseconds(250), logger: Logger) {
+    /// `registry`: where its three gauges and counters are exported (the gateway's `/metrics`).
+    package init(
+        store: SQLiteStore, interval: Duration = .milliseconds(250), registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+        logger: Logger
+    ) {
         self.store = store
         self.interval = interval
         self.logger = logger
+        writeFailures = registry.makeCounter(
+            name: "switchyard_outcome_write_failures_total", help: "Batches of outcomes whose write to the database failed (kept and retried).")
+        queued = registry.makeGauge(name: "switchyard_outcome_events_queued", help: "Outcomes waiting to be written to the database.")
+        sqliteMemory = registry.makeGauge(name: "switchyard_sqlite_memory_bytes", help: "Memory SQLite holds (sqlite3_memory_used).")
     }
 
     package func record(_ event: OutcomeEvent) {
@@ -44,8 +52,8 @@ package final class EventWriter: OutcomeSink, Service {
             writeFailures.increment()
             logger.error("writing outcome events failed", metadata: ["error": "\(error)"])
         }
-        queued.record(pendingCount)
-        sqliteMemory.record(sqlite3_memory_used())
+        queued.set(Double(pendingCount))
+        sqliteMemory.set(Double(sqlite3_memory_used()))
     }
 
     /// Writes every queued event now. Events are put back if the write fails, so none is lost.

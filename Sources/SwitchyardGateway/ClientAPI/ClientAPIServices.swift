@@ -1,4 +1,5 @@
 import Logging
+import Prometheus
 import SwitchyardCore
 
 /// What the client API's request path needs, built once by the composition root and shared by every
@@ -17,12 +18,14 @@ final class ClientAPIServices: Sendable {
     let adapters: UpstreamAdapters
     let limits: ConnectionLimits
     let gauges: RequestPathGauges
+    /// SSE comments sent to keep a quiet stream open.
+    let keepAlivesSent: Counter
     let logger: Logger
 
     init(
         configuration: ConfigurationHolder, routing: LiveRouter, health: HealthRegistry, sessions: SessionTable, rateLimits: RateLimits,
         budgets: Budgets, sink: any OutcomeSink, exportsTraces: Bool = false, adapters: UpstreamAdapters, limits: ConnectionLimits,
-        gauges: RequestPathGauges, logger: Logger
+        gauges: RequestPathGauges, registry: PrometheusCollectorRegistry, logger: Logger
     ) {
         self.configuration = configuration
         self.routing = routing
@@ -35,6 +38,8 @@ final class ClientAPIServices: Sendable {
         self.adapters = adapters
         self.limits = limits
         self.gauges = gauges
+        keepAlivesSent = registry.makeCounter(
+            name: "switchyard_sse_keepalives_total", help: "Keep-alive comments sent on streams while the upstream was quiet.")
         self.logger = logger
     }
 }

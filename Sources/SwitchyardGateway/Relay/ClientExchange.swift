@@ -1,9 +1,9 @@
 import Foundation
 import HTTPTypes
 import Logging
-import Metrics
 import NIOCore
 import NIOHTTP1
+import Prometheus
 import SwitchyardCore
 
 /// Where an exchange writes its answer: the client's connection, on its event loop.
@@ -811,7 +811,7 @@ final class ClientExchange: UpstreamResponseHandler {
         writeBody(Relay.keepAliveComment)
         writer.flush()
         wroteSinceFlush = false
-        Relay.keepAlivesSent.increment()
+        services.keepAlivesSent.increment()
     }
 
     static func idleTimeout(_ seconds: Double) -> GatewayError {

@@ -1,5 +1,4 @@
 import Foundation
-import Metrics
 import NIOCore
 
 /// What every relayed answer shares: the SSE keep-alive comment and error event, and `Retry-After`.
@@ -13,9 +12,6 @@ enum Relay {
     static let maximumHops = 5
     /// The header value the next gateway gets, by the hops before this one: no string built per request.
     static let hopCounts = (1...maximumHops).map(String.init)
-
-    /// Keep-alive comments sent, exported once a metrics backend is bootstrapped.
-    static let keepAlivesSent = Counter(label: "switchyard_sse_keepalives_total")
 
     /// The SSE event that ends a failed stream: the error in OpenAI's shape, alone in its event.
     static func errorEvent(_ error: GatewayError) -> ByteBuffer {

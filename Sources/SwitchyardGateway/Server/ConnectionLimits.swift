@@ -1,6 +1,6 @@
 import Logging
-import Metrics
 import NIOCore
+import Prometheus
 import Synchronization
 
 #if canImport(Glibc)
@@ -79,12 +79,14 @@ package final class ConnectionGate: Sendable {
     let limit: Int
     let reserve: Int
     private let logger: Logger
-    private let refusedCounter = Counter(label: "switchyard_connections_refused_total")
+    private let refusedCounter: Counter
 
-    package init(limit: Int, reserve: Int, logger: Logger) {
+    package init(limit: Int, reserve: Int, registry: PrometheusCollectorRegistry, logger: Logger) {
         self.limit = limit
         self.reserve = min(reserve, max(limit - 1, 0))
         self.logger = logger
+        refusedCounter = registry.makeCounter(
+            name: "switchyard_connections_refused_total", help: "Client connections closed at once: the connection limit was reached.")
     }
 
     package var openConnections: Int { open.load(ordering: .relaxed) }
