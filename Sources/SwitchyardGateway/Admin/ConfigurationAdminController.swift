@@ -16,9 +16,9 @@ package struct ConfigurationAdminController: Sendable {
         }
         router.put("/api/settings") { request, _ in
             let actor = AdminAuthenticator.actor
-            let body = try await AdminAuthenticator.jsonObject(request)
+            let body = try await AdminRequestBody.jsonObject(request)
             let current = await writer.configuration.settings
-            let settings = try AdminAuthenticator.readObject { () throws(ConfigurationErrors) in try ObjectReader.settings(body: body, over: current)
+            let settings = try AdminRequestBody.readObject { () throws(ConfigurationErrors) in try ObjectReader.settings(body: body, over: current)
             }
             try await writer.mapErrors { try await writer.put(.settings(settings), .update, actor: actor) }
             return Response.json(Self.json(settings))

@@ -12,7 +12,7 @@ package struct ExperimentAdminController: Sendable {
     package func addRoutes(to router: Router<GatewayContext>) {
         router.post("/api/experiments") { request, _ in
             let actor = AdminAuthenticator.actor
-            let spec = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request), ExperimentRequest.read(from:))
+            let spec = try AdminRequestBody.read(try await AdminRequestBody.jsonObject(request), ExperimentRequest.read(from:))
             let experiment = try await writer.mapErrors { try await writer.createExperiment(spec, actor: actor) }
             return Response.json(Self.json(experiment), status: .created)
         }
@@ -48,7 +48,7 @@ package struct ExperimentAdminController: Sendable {
             router.post("/api/experiments/{id}/\(transition.rawValue)") { request, context in
                 let actor = AdminAuthenticator.actor
                 let id = try context.pathParameter("id")
-                let body = try await AdminAuthenticator.jsonObject(request)
+                let body = try await AdminRequestBody.jsonObject(request)
                 if let unknown = body.keys.sorted().first {
                     throw AdminError(status: .unprocessableContent, message: "Unknown field '\(unknown)'; this call takes no body.", field: unknown)
                 }
@@ -65,7 +65,7 @@ package struct ExperimentAdminController: Sendable {
         router.post("/api/experiments/{id}/feedback") { request, context in
             let id = try context.pathParameter("id")
             let experiment = try await writer.mapErrors { try await writer.experiment(id) }
-            let (requestID, score, user) = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request)) {
+            let (requestID, score, user) = try AdminRequestBody.read(try await AdminRequestBody.jsonObject(request)) {
                 table -> (String, Double, String?)? in
                 let requestID = table.requiredString("request_id")
                 let score = table.values["score"] == nil ? nil : table.number("score", in: -1e12...1e12)

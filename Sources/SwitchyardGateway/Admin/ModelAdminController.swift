@@ -17,8 +17,8 @@ package struct ModelAdminController: Sendable {
         }
         router.post("/api/models") { request, _ in
             let actor = AdminAuthenticator.actor
-            var body = try await AdminAuthenticator.jsonObject(request)
-            let name = try AdminAuthenticator.identity(&body, "name")
+            var body = try await AdminRequestBody.jsonObject(request)
+            let name = try AdminRequestBody.identity(&body, "name")
             let model = try await readModel(name: name, body: body)
             try await writer.mapErrors { try await writer.put(.model(model), .create, actor: actor) }
             return Response.json(Self.json(model), status: .created)
@@ -33,7 +33,7 @@ package struct ModelAdminController: Sendable {
         router.put("/api/models/{model}") { request, context in
             let actor = AdminAuthenticator.actor
             let name = try context.pathParameter("model")
-            let model = try await readModel(name: name, body: try await AdminAuthenticator.jsonObject(request))
+            let model = try await readModel(name: name, body: try await AdminRequestBody.jsonObject(request))
             try await writer.mapErrors { try await writer.put(.model(model), .update, actor: actor) }
             return Response.json(Self.json(model))
         }
@@ -57,10 +57,10 @@ package struct ModelAdminController: Sendable {
         }
         router.post("\(models)/versions") { request, context in
             let actor = AdminAuthenticator.actor
-            let body = try await AdminAuthenticator.jsonObject(request)
+            let body = try await AdminRequestBody.jsonObject(request)
             let name = try context.pathParameter("model")
             let providers = await Set(writer.configuration.providers.map(\.id))
-            let version = try AdminAuthenticator.read(body) { Self.readVersion(from: $0, providers: providers, requireName: true) }
+            let version = try AdminRequestBody.read(body) { Self.readVersion(from: $0, providers: providers, requireName: true) }
             let model = try await writer.mapErrors {
                 try await writer.change(model: name, actor: actor, action: "create_version") { model throws(ReleaseError) in
                     guard !model.versions.contains(where: { $0.name == version.name }) else {
@@ -81,10 +81,10 @@ package struct ModelAdminController: Sendable {
         }
         router.put("\(models)/versions/{version}") { request, context in
             let actor = AdminAuthenticator.actor
-            let body = try await AdminAuthenticator.jsonObject(request)
+            let body = try await AdminRequestBody.jsonObject(request)
             let (name, versionName) = (try context.pathParameter("model"), try context.pathParameter("version"))
             let providers = await Set(writer.configuration.providers.map(\.id))
-            let update = try AdminAuthenticator.read(body) { Self.readVersionUpdate(from: $0, providers: providers) }
+            let update = try AdminRequestBody.read(body) { Self.readVersionUpdate(from: $0, providers: providers) }
             let model = try await writer.mapErrors {
                 try await writer.change(model: name, actor: actor, action: "update_version") { model throws(ReleaseError) in
                     var changed = model
@@ -120,7 +120,7 @@ package struct ModelAdminController: Sendable {
         }
         router.put("\(models)/split") { request, context in
             let actor = AdminAuthenticator.actor
-            let body = try await AdminAuthenticator.jsonObject(request)
+            let body = try await AdminRequestBody.jsonObject(request)
             let weights = try Self.readSplit(body)
             let model = try await writer.mapErrors {
                 try await writer.change(model: context.pathParameter("model"), actor: actor, action: "set_split") {
@@ -132,8 +132,8 @@ package struct ModelAdminController: Sendable {
         }
         router.put("\(models)/weight") { request, context in
             let actor = AdminAuthenticator.actor
-            let body = try await AdminAuthenticator.jsonObject(request)
-            let (version, weight) = try AdminAuthenticator.read(body) { table -> (String, Int)? in
+            let body = try await AdminRequestBody.jsonObject(request)
+            let (version, weight) = try AdminRequestBody.read(body) { table -> (String, Int)? in
                 let version = table.requiredString("version")
                 let weight = Self.readPercent(table, "weight", required: true)
                 table.rejectUnknownKeys()
@@ -150,7 +150,7 @@ package struct ModelAdminController: Sendable {
         }
         router.put("\(models)/default") { request, context in
             let actor = AdminAuthenticator.actor
-            let version = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request)) { table -> String? in
+            let version = try AdminRequestBody.read(try await AdminRequestBody.jsonObject(request)) { table -> String? in
                 defer { table.rejectUnknownKeys() }
                 return table.requiredString("version")
             }
@@ -164,7 +164,7 @@ package struct ModelAdminController: Sendable {
         }
         router.post("\(models)/rollback") { request, context in
             let actor = AdminAuthenticator.actor
-            let target = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request)) { table -> String?? in
+            let target = try AdminRequestBody.read(try await AdminRequestBody.jsonObject(request)) { table -> String?? in
                 defer { table.rejectUnknownKeys() }
                 return .some(table.string("to"))
             }
@@ -181,7 +181,7 @@ package struct ModelAdminController: Sendable {
         }
         router.put("\(models)/release") { request, context in
             let actor = AdminAuthenticator.actor
-            let strategy = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request)) { table -> ReleaseStrategy? in
+            let strategy = try AdminRequestBody.read(try await AdminRequestBody.jsonObject(request)) { table -> ReleaseStrategy? in
                 defer { table.rejectUnknownKeys() }
                 guard let name = table.requiredString("strategy") else { return nil }
                 guard let strategy = ReleaseStrategy(rawValue: name) else {
@@ -211,7 +211,7 @@ package struct ModelAdminController: Sendable {
 
     private func readModel(name: String, body: [String: JSONValue]) async throws -> ModelSpec {
         let configuration = await writer.configuration
-        return try AdminAuthenticator.readObject { () throws(ConfigurationErrors) in
+        return try AdminRequestBody.readObject { () throws(ConfigurationErrors) in
             try ObjectReader.model(name: name, body: body, providers: configuration.providers, settings: configuration.settings)
         }
     }

@@ -37,9 +37,9 @@ package struct ProviderAdminController: Sendable {
         }
         router.post("/api/providers") { request, _ in
             let actor = AdminAuthenticator.actor
-            var body = try await AdminAuthenticator.jsonObject(request)
-            let id = try AdminAuthenticator.identity(&body, "id")
-            let provider = try AdminAuthenticator.readObject { () throws(ConfigurationErrors) in
+            var body = try await AdminRequestBody.jsonObject(request)
+            let id = try AdminRequestBody.identity(&body, "id")
+            let provider = try AdminRequestBody.readObject { () throws(ConfigurationErrors) in
                 try ObjectReader.provider(id: id, body: body, environment: environment)
             }
             try await refuseSelfReference(provider)
@@ -52,8 +52,8 @@ package struct ProviderAdminController: Sendable {
         router.put("/api/providers/{id}") { request, context in
             let actor = AdminAuthenticator.actor
             let stored = try await storedProvider(context.pathParameter("id"))
-            let body = Self.keepingMaskedSecrets(try await AdminAuthenticator.jsonObject(request), of: stored)
-            let provider = try AdminAuthenticator.readObject { () throws(ConfigurationErrors) in
+            let body = Self.keepingMaskedSecrets(try await AdminRequestBody.jsonObject(request), of: stored)
+            let provider = try AdminRequestBody.readObject { () throws(ConfigurationErrors) in
                 try ObjectReader.provider(id: stored.id, body: body, environment: environment)
             }.keepingSecrets(of: stored)
             try await refuseSelfReference(provider)

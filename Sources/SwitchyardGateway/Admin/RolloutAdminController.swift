@@ -12,7 +12,7 @@ package struct RolloutAdminController: Sendable {
         let models = "/api/models/{model}"
         router.post("\(models)/rollouts") { request, context in
             let actor = AdminAuthenticator.actor
-            let spec = try AdminAuthenticator.read(try await AdminAuthenticator.jsonObject(request), RolloutRequest.read(from:))
+            let spec = try AdminRequestBody.read(try await AdminRequestBody.jsonObject(request), RolloutRequest.read(from:))
             let rollout = try await writer.mapErrors {
                 try await writer.startRollout(
                     model: context.pathParameter("model"), canary: spec.canary, steps: spec.steps, analysis: spec.analysis, actor: actor)

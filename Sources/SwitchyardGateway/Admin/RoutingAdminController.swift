@@ -39,7 +39,7 @@ package struct RoutingAdminController: Sendable {
     // MARK: Decide
 
     private func decide(_ request: Request) async throws -> Response {
-        let body = try await AdminAuthenticator.jsonObject(request)
+        let body = try await AdminRequestBody.jsonObject(request)
         let known: Set<String> = [
             "model", "user", "api_user", "session_id", "strategy", "preferred_region", "exclude_providers", "prompt", "max_tokens",
         ]

@@ -14,11 +14,11 @@ package struct UserAdminController: Sendable {
         }
         router.post("/api/users") { request, _ in
             let actor = AdminAuthenticator.actor
-            var body = try await AdminAuthenticator.jsonObject(request)
-            let id = try AdminAuthenticator.identity(&body, "id")
+            var body = try await AdminRequestBody.jsonObject(request)
+            let id = try AdminRequestBody.identity(&body, "id")
             let token = Self.newToken()
             let models = await Set(writer.configuration.models.map(\.name))
-            let user = try AdminAuthenticator.readObject { () throws(ConfigurationErrors) in
+            let user = try AdminRequestBody.readObject { () throws(ConfigurationErrors) in
                 try ObjectReader.user(id: id, body: body, token: token, knownModels: models)
             }
             try await writer.mapErrors { try await writer.put(.user(user), .create, actor: actor) }
@@ -32,9 +32,9 @@ package struct UserAdminController: Sendable {
         router.put("/api/users/{id}") { request, context in
             let actor = AdminAuthenticator.actor
             let stored = try await user(context.pathParameter("id"))
-            let body = try await AdminAuthenticator.jsonObject(request)
+            let body = try await AdminRequestBody.jsonObject(request)
             let models = await Set(writer.configuration.models.map(\.name))
-            let user = try AdminAuthenticator.readObject { () throws(ConfigurationErrors) in
+            let user = try AdminRequestBody.readObject { () throws(ConfigurationErrors) in
                 try ObjectReader.userUpdate(stored, body: body, knownModels: models)
             }
             try await writer.mapErrors { try await writer.put(.user(user), .update, actor: actor) }
