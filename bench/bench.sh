@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Over 400 lines: the setup, every measurement and the table of one run, which must share ports and processes.
 # The request path's benchmark (issue 13's targets): one run, one table, same upstreams.
 #
 #   A: nginx returning a canned OpenAI chat completion (/v1/chat/completions) and a canned

@@ -1,3 +1,4 @@
+# Over 400 lines: the HTTP plumbing every mock upstream of the tests shares, and the OpenAI-compatible one.
 """A tiny OpenAI-compatible upstream server for the end-to-end tests.
 
 Standard library only. It serves, on 127.0.0.1 and an ephemeral port:

@@ -1,3 +1,4 @@
+# Over 400 lines: one browser session and gateway for every view of the page; starting Chromium per module is slow.
 """Browser tests of the built-in admin page (`GET /admin`), in a real headless Chromium.
 
 This module runs its own gateway on the seed below (built-in `mock` provider only):

@@ -1,3 +1,4 @@
+# Over 400 lines: the experiment lifecycle and its statistics run on this module's one gateway; a restart test needs its state.
 """End-to-end tests of A/B experiments: the experiments API and its lifecycle, variant assignment
 (sticky per end user, across a restart too), the statistics of the results, and feedback.
 

@@ -1,3 +1,4 @@
+# Over 400 lines: failover, breakers and sessions share this module's fault-injecting upstream and gateway.
 """End-to-end tests of routing and backend health: failover, circuit breaker,
 mid-stream failures, routing filters, sticky sessions and the routing admin API.
 

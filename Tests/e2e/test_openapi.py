@@ -1,3 +1,4 @@
+# Over 400 lines: one check per documented admin operation, all against this module's one gateway and document.
 """End-to-end tests of the admin API's OpenAPI document.
 
 `Sources/SwitchyardGateway/Resources/openapi.json` is embedded in the binary and served at

@@ -1,3 +1,4 @@
+# Over 400 lines: every format's plain, streamed, tool and error paths share this module's vendor upstreams and gateway.
 """End-to-end tests of the vendor provider formats: Anthropic, Azure OpenAI, Ollama
 and the mock speaking Anthropic, driven through the gateway with the `openai` SDK.
 

@@ -1,3 +1,4 @@
+# Over 400 lines: versions, canaries, rollback and rollouts share this module's gateway and its release state.
 """End-to-end tests of releases: the versions API, sticky canaries, rollback and
 rollouts (automatic abort, promotion, manual control, too little data).
 

@@ -1,3 +1,4 @@
+# Over 400 lines: each vendor's wire format (Anthropic, Azure OpenAI, Ollama) as the SDKs expect it, errors included.
 """Fake vendor upstreams for the provider-format tests: Anthropic, Azure OpenAI and Ollama.
 
 Standard library only; the plumbing (threaded HTTP/1.1 server, chunked bodies,
