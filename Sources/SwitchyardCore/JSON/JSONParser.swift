@@ -24,8 +24,8 @@ extension JSONValue {
     }
 
     package static func parse(buffer: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue {
-        var reader = Reader(bytes: buffer)
-        let value = try reader.value(depth: 0)
+        var reader = JSONByteReader(bytes: buffer)
+        let value = try reader.tree(depth: 0)
         reader.skipWhitespace()
         guard reader.index == buffer.count else { throw reader.error("unexpected data after the value") }
         return value
@@ -34,213 +34,13 @@ extension JSONValue {
     /// Parses the value that starts at `offset` (after optional white space) and returns where it ends;
     /// what follows is not looked at.
     package static func parseValue(in buffer: UnsafeRawBufferPointer, at offset: Int) throws(JSONParseError) -> (value: JSONValue, end: Int) {
-        var reader = Reader(bytes: buffer)
+        var reader = JSONByteReader(bytes: buffer)
         reader.index = offset
-        let value = try reader.value(depth: 0)
+        let value = try reader.tree(depth: 0)
         return (value, reader.index)
     }
 
-    private struct Reader {
-        let bytes: UnsafeRawBufferPointer
-        var index = 0
-
-        init(bytes: UnsafeRawBufferPointer) {
-            self.bytes = bytes
-        }
-
-        func error(_ reason: String) -> JSONParseError {
-            JSONParseError(offset: index, reason: reason)
-        }
-
-        mutating func skipWhitespace() {
-            while index < bytes.count {
-                switch bytes[index] {
-                case 0x20, 0x0A, 0x0D, 0x09: index += 1
-                default: return
-                }
-            }
-        }
-
-        mutating func value(depth: Int) throws(JSONParseError) -> JSONValue {
-            guard depth < JSONValue.maximumDepth else { throw error("nested too deeply") }
-            skipWhitespace()
-            guard index < bytes.count else { throw error("unexpected end") }
-            switch bytes[index] {
-            case UInt8(ascii: "{"): return try object(depth: depth)
-            case UInt8(ascii: "["): return try array(depth: depth)
-            case UInt8(ascii: "\""): return .string(try string())
-            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-            case UInt8(ascii: "n"): try literal("null"); return .null
-            default: return .number(try number())
-            }
-        }
-
-        mutating func literal(_ word: StaticString) throws(JSONParseError) {
-            let count = word.utf8CodeUnitCount
-            guard index + count <= bytes.count else { throw error("unexpected end") }
-            for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] {
-                throw error("unknown literal")
-            }
-            index += count
-        }
-
-        mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
-            index += 1
-            var result: [String: JSONValue] = [:]
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object(result)
-            }
-            while true {
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
-                let key = try string()
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
-                index += 1
-                result[key] = try value(depth: depth + 1)
-                skipWhitespace()
-                guard index < bytes.count else { throw error("unexpected end") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                } else if bytes[index] == UInt8(ascii: "}") {
-                    index += 1
-                    return .object(result)
-                } else {
-                    throw error("expected ',' or '}'")
-                }
-            }
-        }
-
-        mutating func array(depth: Int) throws(JSONParseError) -> JSONValue {
-            index += 1
-            var result: [JSONValue] = []
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return .array(result)
-            }
-            while true {
-                result.append(try value(depth: depth + 1))
-                skipWhitespace()
-                guard index < bytes.count else { throw error("unexpected end") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                } else if bytes[index] == UInt8(ascii: "]") {
-                    index += 1
-                    return .array(result)
-                } else {
-                    throw error("expected ',' or ']'")
-                }
-            }
-        }
-
-        mutating func string() throws(JSONParseError) -> String {
-            index += 1
-            let start = index
-            // Fast path: no escapes.
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") {
-                    let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-                    index += 1
-                    return text
-                }
-                if byte == UInt8(ascii: "\\") { break }
-                if byte < 0x20 { throw error("control character in string") }
-                index += 1
-            }
-            var scalars = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
-            while index < bytes.count {
-                let byte = bytes[index]
-                switch byte {
-                case UInt8(ascii: "\""):
-                    index += 1
-                    return String(decoding: scalars, as: UTF8.self)
-                case UInt8(ascii: "\\"):
-                    index += 1
-                    guard index < bytes.count else { throw error("unexpected end") }
-                    let escaped = bytes[index]
-                    index += 1
-                    switch escaped {
-                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scalars.append(escaped)
-                    case UInt8(ascii: "b"): scalars.append(0x08)
-                    case UInt8(ascii: "f"): scalars.append(0x0C)
-                    case UInt8(ascii: "n"): scalars.append(0x0A)
-                    case UInt8(ascii: "r"): scalars.append(0x0D)
-                    case UInt8(ascii: "t"): scalars.append(0x09)
-                    case UInt8(ascii: "u"):
-                        var code = try hex4()
-                        if (0xD800..<0xDC00).contains(code) {
-                            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
-                                throw error("lone surrogate")
-                            }
-                            index += 2
-                            let low = try hex4()
-                            guard (0xDC00..<0xE000).contains(low) else { throw error("invalid surrogate pair") }
-                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                        } else if (0xDC00..<0xE000).contains(code) {
-                            throw error("lone surrogate")
-                        }
-                        guard let scalar = Unicode.Scalar(code) else { throw error("invalid escape") }
-                        scalars.append(contentsOf: UTF8.encode(scalar)!)
-                    default:
-                        throw error("invalid escape")
-                    }
-                default:
-                    if byte < 0x20 { throw error("control character in string") }
-                    scalars.append(byte)
-                    index += 1
-                }
-            }
-            throw error("unterminated string")
-        }
-
-        mutating func hex4() throws(JSONParseError) -> UInt32 {
-            guard index + 4 <= bytes.count else { throw error("unexpected end") }
-            var value: UInt32 = 0
-            for _ in 0..<4 {
-                let byte = bytes[index]
-                let digit: UInt32
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-                default: throw error("invalid hex digit")
-                }
-                value = value * 16 + digit
-                index += 1
-            }
-            return value
-        }
-
-        mutating func number() throws(JSONParseError) -> Double {
-            let start = index
-            func digits() -> Int {
-                let first = index
-                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
-                return index - first
-            }
-            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
-            let integerDigits = digits()
-            guard integerDigits > 0 else { throw error("invalid value") }
-            if integerDigits > 1 && bytes[index - integerDigits] == UInt8(ascii: "0") { throw error("leading zero") }
-            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-                index += 1
-                guard digits() > 0 else { throw error("invalid number") }
-            }
-            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
-                index += 1
-                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
-                guard digits() > 0 else { throw error("invalid number") }
-            }
-            let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-            guard let value = Double(text), value.isFinite else { throw error("number out of range") }
-            return value
-        }
-    }
+    // MARK: Reading
 
     // MARK: Writing
 
@@ -317,6 +117,49 @@ extension JSONValue {
             output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
             output.append(hex[Int(byte >> 4)])
             output.append(hex[Int(byte & 0x0F)])
+        }
+    }
+}
+
+extension JSONByteReader {
+    /// The value at `depth` after optional white space, built as a tree: the same grammar, errors
+    /// and offsets as every scan of the byte reader, since it is made of the same pieces.
+    mutating func tree(depth: Int) throws(JSONParseError) -> JSONValue {
+        switch try startValue(depth: depth) {
+        case UInt8(ascii: "{"):
+            var object: [String: JSONValue] = [:]
+            var more = try beginObject()
+            while more {
+                try expectKey()
+                let key = try decodedString()
+                try expectColon()
+                object[key] = try tree(depth: depth + 1)
+                more = try endMember()
+            }
+            return .object(object)
+        case UInt8(ascii: "["):
+            var array: [JSONValue] = []
+            var more = try beginArray()
+            while more {
+                array.append(try tree(depth: depth + 1))
+                more = try endElement()
+            }
+            return .array(array)
+        case UInt8(ascii: "\""):
+            return .string(try decodedString())
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
+        default:
+            let range = try number()
+            guard let value = Self.double(bytes, range), value.isFinite else { throw error("number out of range") }
+            return .number(value)
         }
     }
 }
