@@ -26,7 +26,7 @@ package struct GatewayOptions: Sendable {
     /// Client connection deadlines and caps (the body limit is `maxBodyBytes`).
     package var connections = ConnectionLimits()
     /// Upstream connections per origin per event loop.
-    package var upstreamPoolSize = 128
+    package var upstreamPoolSize = 1024
     /// Extra roots to trust for upstream TLS, beside the system's (tests).
     package var upstreamTrustRootsPEM: [String] = []
     /// Exchanges in flight and timers armed on the request path (`/metrics`; tests look for leaks).

@@ -26,7 +26,7 @@ package struct ServerSpec: Sendable, Hashable {
     /// One upstream SSE event larger than this ends the stream with an error event.
     package var maxStreamEventBytes = 1 << 20
     /// Keep-alive connections to one upstream origin, per event loop (one loop per core).
-    package var upstreamPoolSize = 128
+    package var upstreamPoolSize = 1024
 
     package init(
         listen: String = Self.defaultListen, database: String = Self.defaultDatabase, adminToken: SecretReference? = nil,

@@ -14,7 +14,7 @@ package struct UpstreamPoolSettings: Sendable {
     package var additionalTrustRootsPEM: [String]
 
     package init(
-        maxConnectionsPerOrigin: Int = 128, connectTimeout: TimeAmount = .seconds(5), idleTimeout: TimeAmount = .seconds(60),
+        maxConnectionsPerOrigin: Int = 1024, connectTimeout: TimeAmount = .seconds(5), idleTimeout: TimeAmount = .seconds(60),
         additionalTrustRootsPEM: [String] = []
     ) {
         self.maxConnectionsPerOrigin = maxConnectionsPerOrigin
