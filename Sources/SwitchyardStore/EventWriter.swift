@@ -100,11 +100,7 @@ package final class EventWriter: OutcomeSink, Service {
         var rollups: [RollupKey: VariantTotals] = [:]
         var experimentRollups: [ExperimentKey: VariantTotals] = [:]
         for event in events {
-            try insert.execute(arguments: [
-                event.time, event.requestID, event.userID, event.model, event.version, event.backend, event.endpoint,
-                event.status, event.stream, event.latencyMilliseconds, event.timeToFirstTokenMilliseconds, event.inputTokens,
-                event.outputTokens, event.costUSD, event.error, event.traceID, event.experiment, event.variant,
-            ])
+            try insertRow(event, with: insert, db: db)
             let key = RollupKey(
                 minute: Int(event.time / 60) * 60, model: event.model, version: event.version, backend: event.backend,
                 experiment: event.experiment ?? "", variant: event.variant ?? "")
@@ -122,6 +118,54 @@ package final class EventWriter: OutcomeSink, Service {
             try merge(rollup, into: "experiment_rollup", keyColumns: ["experiment", "variant"], key: [key.experiment, key.variant], db: db)
         }
     }
+
+    /// Binds and runs one `request_log` insert through SQLite's own calls: GRDB's `StatementArguments`
+    /// boxed each of the 18 values, about a quarter of the writer's cost per row. The values are
+    /// stored as GRDB stores them (a `Bool` as 0 or 1).
+    private static func insertRow(_ event: OutcomeEvent, with insert: Statement, db: Database) throws {
+        let statement = insert.sqliteStatement
+        var column: Int32 = 0
+        func bind(_ text: String?) {
+            column += 1
+            if let text { sqlite3_bind_text(statement, column, text, -1, transient) } else { sqlite3_bind_null(statement, column) }
+        }
+        func bind(_ number: Double?) {
+            column += 1
+            if let number { sqlite3_bind_double(statement, column, number) } else { sqlite3_bind_null(statement, column) }
+        }
+        func bind(_ integer: Int) {
+            column += 1
+            sqlite3_bind_int64(statement, column, Int64(integer))
+        }
+        sqlite3_reset(statement)
+        bind(event.time)
+        bind(event.requestID)
+        bind(event.userID)
+        bind(event.model)
+        bind(event.version)
+        bind(event.backend)
+        bind(event.endpoint)
+        bind(event.status)
+        bind(event.stream ? 1 : 0)
+        bind(event.latencyMilliseconds)
+        bind(event.timeToFirstTokenMilliseconds)
+        bind(event.inputTokens)
+        bind(event.outputTokens)
+        bind(event.costUSD)
+        bind(event.error)
+        bind(event.traceID)
+        bind(event.experiment)
+        bind(event.variant)
+        let code = sqlite3_step(statement)
+        sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        }
+    }
+
+    /// SQLite copies the text before the call returns.
+    private static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
 
     /// Adds a batch's rollup to the stored row with the same key, or stores it.
     private static func merge(
