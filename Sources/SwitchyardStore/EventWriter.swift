@@ -27,9 +27,15 @@ package final class EventWriter: OutcomeSink, Service {
         self.interval = interval
         self.logger = logger
         writeFailures = registry.makeCounter(
-            name: "switchyard_outcome_write_failures_total", help: "Batches of outcomes whose write to the database failed (kept and retried).")
-        queued = registry.makeGauge(name: "switchyard_outcome_events_queued", help: "Outcomes waiting to be written to the database.")
-        sqliteMemory = registry.makeGauge(name: "switchyard_sqlite_memory_bytes", help: "Memory SQLite holds (sqlite3_memory_used).")
+            descriptor: MetricNameDescriptor(
+                metricName: "switchyard_outcome_write_failures", unitName: "total",
+                helpText: "Batches of outcomes whose write to the database failed (kept and retried)."))
+        queued = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "switchyard_outcome_events_queued", unitName: "", helpText: "Outcomes waiting to be written to the database."))
+        sqliteMemory = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "switchyard_sqlite_memory", unitName: "bytes", helpText: "Memory SQLite holds (sqlite3_memory_used)."))
     }
 
     package func record(_ event: OutcomeEvent) {

@@ -39,7 +39,9 @@ final class ClientAPIServices: Sendable {
         self.limits = limits
         self.gauges = gauges
         keepAlivesSent = registry.makeCounter(
-            name: "switchyard_sse_keepalives_total", help: "Keep-alive comments sent on streams while the upstream was quiet.")
+            descriptor: MetricNameDescriptor(
+                metricName: "switchyard_sse_keepalives", unitName: "total",
+                helpText: "Keep-alive comments sent on streams while the upstream was quiet."))
         self.logger = logger
     }
 }

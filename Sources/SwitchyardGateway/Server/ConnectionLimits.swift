@@ -86,7 +86,9 @@ package final class ConnectionGate: Sendable {
         self.reserve = min(reserve, max(limit - 1, 0))
         self.logger = logger
         refusedCounter = registry.makeCounter(
-            name: "switchyard_connections_refused_total", help: "Client connections closed at once: the connection limit was reached.")
+            descriptor: MetricNameDescriptor(
+                metricName: "switchyard_connections_refused", unitName: "total",
+                helpText: "Client connections closed at once: the connection limit was reached."))
     }
 
     package var openConnections: Int { open.load(ordering: .relaxed) }
