@@ -171,6 +171,7 @@ import Testing
         #expect(keys(of: provider("format = \"mock\"\nheaders = { \"X-Ünïcode\" = \"yes\" }")) == ["providers.demo.headers"])
         #expect(keys(of: provider("format = \"mock\"\nheaders = { \"X-A\" = \"a\\r\\nInjected: b\" }")) == ["providers.demo.headers.X-A"])
         #expect(keys(of: provider("format = \"ollama\"\nmodels_path = \"api/tags\"")) == ["providers.demo.models_path"])
+        #expect(keys(of: provider("format = \"anthropic\"\napi_version = \"1\\r\\nInjected: b\"")) == ["providers.demo.api_version"])
         #expect(
             keys(of: provider("format = \"anthropic\"\nhealth_check = \"chat\"\nhealth_check_model = \"c\"")) == ["providers.demo.health_check"])
     }

@@ -137,6 +137,8 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
         }
         let enabled = table.bool("enabled") ?? true
         let apiVersion = table.string("api_version")
+        // Sent as a header (`anthropic-version`) or in the query: one line of printable characters.
+        if let apiVersion, let problem = ObjectName.problem(apiVersion) { table.fail("api_version", problem) }
         let modelsPath = table.string("models_path")
         if let modelsPath, !modelsPath.hasPrefix("/") { table.fail("models_path", "must start with \"/\", got \"\(modelsPath)\"") }
         var speaks = MockWireFormat.openai
