@@ -9,7 +9,7 @@ package struct TraceContext: Sendable, Hashable {
 
     /// Parses a `traceparent` header; `nil` for anything malformed (which then starts a new trace).
     package init?(traceparent: String) {
-        let parts = traceparent.trimmingASCIISpaces().split(separator: "-", omittingEmptySubsequences: false)
+        let parts = traceparent.trimmingOptionalWhitespace().split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff", Self.isHex(parts[0]),
             parts[1].count == 32, Self.isHex(parts[1]), parts[1] != Substring(String(repeating: "0", count: 32)),
             parts[2].count == 16, Self.isHex(parts[2]), parts[2] != Substring(String(repeating: "0", count: 16)),
@@ -62,14 +62,5 @@ package struct TraceContext: Sendable, Hashable {
 
     private static func isHex(_ text: Substring) -> Bool {
         text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
-    }
-}
-
-extension String {
-    fileprivate func trimmingASCIISpaces() -> Substring {
-        var text = Substring(self)
-        while text.first == " " || text.first == "\t" { text.removeFirst() }
-        while text.last == " " || text.last == "\t" { text.removeLast() }
-        return text
     }
 }

@@ -12,10 +12,10 @@ package struct AdminAuthenticator: Sendable {
 
     /// Throws 401 unless the request carries an admin token.
     func authorize(_ request: Request) throws {
-        guard let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") else {
+        guard let authorization = request.headers[.authorization], let token = BearerToken.credentials(inAuthorization: authorization) else {
             throw AdminError.unauthorized()
         }
-        let digest = TokenDigest(token: String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        let digest = TokenDigest(token: token)
         guard tokens.contains(where: { $0.constantTimeEquals(digest) }) else { throw AdminError.unauthorized() }
     }
 }

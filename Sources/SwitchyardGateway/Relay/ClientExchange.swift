@@ -214,36 +214,11 @@ final class ClientExchange: UpstreamResponseHandler {
 
     /// The enabled user whose token came as `Authorization: Bearer …` or `x-api-key`.
     static func authenticate(_ headers: HTTPHeaders, in configuration: EffectiveConfiguration) -> UserSpec? {
-        let token = headers.first(name: "authorization").flatMap(bearerToken) ?? headers.first(name: "x-api-key").flatMap(trimmingSpaces)
+        let token =
+            headers.first(name: "authorization").flatMap(BearerToken.credentials(inAuthorization:))
+            ?? headers.first(name: "x-api-key").flatMap(BearerToken.credentials(inAPIKey:))
         guard let token else { return nil }
         return configuration.user(forToken: token)
-    }
-
-    /// The credentials of an `Authorization` value whose scheme is `Bearer` (any case), without
-    /// surrounding spaces; `nil` for another scheme or no credentials.
-    static func bearerToken(_ authorization: String) -> String? {
-        var authorization = authorization
-        return authorization.withUTF8 { value in
-            let space = UInt8(ascii: " ")
-            guard let start = value.firstIndex(where: { $0 != space }), value.count - start > 6,
-                value[start] | 0x20 == UInt8(ascii: "b"), value[start + 1] | 0x20 == UInt8(ascii: "e"),
-                value[start + 2] | 0x20 == UInt8(ascii: "a"), value[start + 3] | 0x20 == UInt8(ascii: "r"),
-                value[start + 4] | 0x20 == UInt8(ascii: "e"), value[start + 5] | 0x20 == UInt8(ascii: "r"), value[start + 6] == space
-            else { return nil }
-            return trimmingSpaces(UnsafeBufferPointer(rebasing: value[(start + 7)...]))
-        }
-    }
-
-    private static func trimmingSpaces(_ text: String) -> String? {
-        var text = text
-        return text.withUTF8 { trimmingSpaces($0) }
-    }
-
-    /// The text without leading and trailing spaces and tabs; `nil` when nothing else is left.
-    private static func trimmingSpaces(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else { return nil }
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[first...last]), as: UTF8.self)
     }
 
     // MARK: Attempts
