@@ -66,7 +66,7 @@ package enum ProviderChecks {
         lines: [String], answered: Bool
     ) {
         let seed = try SeedFile.load(path: config)
-        let settings = EffectiveConfiguration(seed.configuration, environment: ProcessInfo.processInfo.environment).settings
+        let settings = seed.configuration.settings
         guard let spec = seed.configuration.providers.first(where: { $0.id == providerID }) else {
             throw CommandFailure("no provider '\(providerID)' in \(config)")
         }

@@ -31,17 +31,6 @@ extension JSONValue {
         return value
     }
 
-    /// Parses the value that starts at `offset` (after optional white space) and returns where it ends;
-    /// what follows is not looked at.
-    package static func parseValue(in buffer: UnsafeRawBufferPointer, at offset: Int) throws(JSONParseError) -> (value: JSONValue, end: Int) {
-        var reader = JSONByteReader(bytes: buffer)
-        reader.index = offset
-        let value = try reader.tree(depth: 0)
-        return (value, reader.index)
-    }
-
-    // MARK: Reading
-
     // MARK: Writing
 
     /// Appends this value's JSON text to `output`.
