@@ -74,6 +74,7 @@ let package = Package(
                 .embedInCode("Resources/admin/backends.js"),
                 .embedInCode("Resources/admin/models.js"),
                 .embedInCode("Resources/admin/rollouts.js"),
+                .embedInCode("Resources/admin/shadow.js"),
                 .embedInCode("Resources/admin/experiments.js"),
                 .embedInCode("Resources/admin/users.js"),
                 .embedInCode("Resources/admin/providers.js"),

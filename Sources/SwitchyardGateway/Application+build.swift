@@ -81,11 +81,12 @@ package struct GatewayStores: Sendable {
     package var experiments: any ExperimentRepository
     package var catalog: any ModelCatalogRepository
     package var stats: any StatsRepository
+    package var shadows: any ShadowRepository
 
     package init(
         configuration: any ConfigurationRepository, releases: any ReleaseRepository, sessions: any SessionRepository, outcomes: any OutcomeSink,
         usage: any UsageRepository, experiments: any ExperimentRepository, catalog: any ModelCatalogRepository = InMemoryModelCatalog(),
-        stats: any StatsRepository
+        stats: any StatsRepository, shadows: any ShadowRepository
     ) {
         self.configuration = configuration
         self.releases = releases
@@ -95,6 +96,7 @@ package struct GatewayStores: Sendable {
         self.experiments = experiments
         self.catalog = catalog
         self.stats = stats
+        self.shadows = shadows
     }
 }
 
@@ -174,6 +176,9 @@ package func buildApplication(
     RoutingAdminController(configuration: configuration, client: liveRouter, health: health, sessions: sessions).addRoutes(to: router)
     ModelAdminController(writer: writer).addRoutes(to: router)
     RolloutAdminController(writer: writer).addRoutes(to: router)
+    ShadowAdminController(
+        writer: writer, configuration: configuration, recorded: stores.shadows, traffic: clientAPI.shadows, outcomes: stores.outcomes
+    ).addRoutes(to: router)
     UserAdminController(writer: writer).addRoutes(to: router)
     UsageAdminController(usage: stores.usage).addRoutes(to: router)
     ExperimentAdminController(writer: writer, recorded: stores.experiments, outcomes: stores.outcomes).addRoutes(to: router)

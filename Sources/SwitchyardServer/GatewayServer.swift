@@ -69,7 +69,7 @@ package struct GatewayServer: Sendable {
             options: options,
             stores: GatewayStores(
                 configuration: store, releases: store, sessions: store, outcomes: writer, usage: store, experiments: store, catalog: store,
-                stats: store),
+                stats: store, shadows: store),
             environment: environment,
             seedChangedModels: (report.created + report.updated).filter { $0.hasPrefix("model:") }.map { String($0.dropFirst(6)) },
             metricsRegistry: metricsRegistry,

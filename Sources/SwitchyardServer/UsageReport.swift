@@ -26,7 +26,7 @@ package enum UsageReport {
         try store.close()
         return [[groupBy, "requests", "errors", "tokens_in", "tokens_out", "cost_usd"].joined(separator: "\t")]
             + rows.map {
-                "\($0.key)\t\($0.requests)\t\($0.errors)\t\($0.inputTokens)\t\($0.outputTokens)\t\(String(format: "%.6f", $0.costUSD))"
+                "\($0.shadow ? "shadow:" : "")\($0.key)\t\($0.requests)\t\($0.errors)\t\($0.inputTokens)\t\($0.outputTokens)\t\(String(format: "%.6f", $0.costUSD))"
             }
     }
 }

@@ -100,13 +100,19 @@ package final class EventWriter: OutcomeSink, Service {
         let insert = try db.cachedStatement(
             sql: """
                 INSERT INTO request_log (time, request_id, user_id, model, version, backend, endpoint, status, stream,
-                    latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, error, trace_id, experiment, variant)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, error, trace_id, experiment, variant,
+                    shadow, shadow_similarity, shadow_exact)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         var rollups: [RollupKey: VariantTotals] = [:]
         var experimentRollups: [ExperimentKey: VariantTotals] = [:]
+        var examples: [OutcomeEvent] = []
         for event in events {
             try insertRow(event, with: insert, db: db)
+            guard !event.shadow else {
+                if event.agreement?.example != nil { examples.append(event) }
+                continue
+            }
             let key = RollupKey(
                 minute: Int(event.time / 60) * 60, model: event.model, version: event.version, backend: event.backend,
                 experiment: event.experiment ?? "", variant: event.variant ?? "")
@@ -122,6 +128,32 @@ package final class EventWriter: OutcomeSink, Service {
         }
         for (key, rollup) in experimentRollups {
             try merge(rollup, into: "experiment_rollup", keyColumns: ["experiment", "variant"], key: [key.experiment, key.variant], db: db)
+        }
+        if !examples.isEmpty { try keepExamples(examples, db: db) }
+    }
+
+    /// Stores the answer pairs of shadow copies that kept their text, then keeps only the `keep_examples`
+    /// pairs of each shadow version that differ most (lowest similarity).
+    private static func keepExamples(_ events: [OutcomeEvent], db: Database) throws {
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO shadow_examples (model, version, request_id, time, similarity, primary_text, shadow_text)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+        var versions: [String: (model: String, version: String, keep: Int)] = [:]
+        for event in events {
+            guard let agreement = event.agreement, let example = agreement.example else { continue }
+            try insert.execute(
+                arguments: [event.model, event.version, event.requestID, event.time, agreement.similarity, example.primary, example.shadow])
+            let key = event.model + "\u{0}" + event.version
+            versions[key] = (event.model, event.version, max(versions[key]?.keep ?? 0, example.keep))
+        }
+        for (model, version, keep) in versions.values {
+            try db.execute(
+                sql: """
+                    DELETE FROM shadow_examples WHERE model = ? AND version = ? AND id NOT IN (
+                        SELECT id FROM shadow_examples WHERE model = ? AND version = ? ORDER BY similarity, time DESC LIMIT ?)
+                    """, arguments: [model, version, model, version, keep])
         }
     }
 
@@ -162,6 +194,9 @@ package final class EventWriter: OutcomeSink, Service {
         bind(event.traceID)
         bind(event.experiment)
         bind(event.variant)
+        bind(event.shadow ? 1 : 0)
+        bind(event.agreement?.similarity)
+        if let agreement = event.agreement { bind(agreement.exactMatch ? 1 : 0) } else { bind(nil as Double?) }
         let code = sqlite3_step(statement)
         sqlite3_reset(statement)
         sqlite3_clear_bindings(statement)

@@ -267,6 +267,29 @@ enum Migrations {
                     );
                     """)
         }
+        // Shadow traffic: a model's shadow, shadow copies in the request log (kept out of the rollups,
+        // which are the served traffic), and the answer pairs that differ most.
+        migrator.registerMigration("v5-shadow") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE models ADD COLUMN shadow_json TEXT;
+                    ALTER TABLE request_log ADD COLUMN shadow INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE request_log ADD COLUMN shadow_similarity REAL;
+                    ALTER TABLE request_log ADD COLUMN shadow_exact INTEGER;
+                    CREATE INDEX request_log_shadow ON request_log(model, version, time) WHERE shadow = 1;
+                    CREATE TABLE shadow_examples (
+                        id INTEGER PRIMARY KEY,
+                        model TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        request_id TEXT NOT NULL,
+                        time REAL NOT NULL,
+                        similarity REAL NOT NULL,
+                        primary_text TEXT NOT NULL,
+                        shadow_text TEXT NOT NULL
+                    );
+                    CREATE INDEX shadow_examples_by_version ON shadow_examples(model, version, similarity);
+                    """)
+        }
         return migrator
     }
 }

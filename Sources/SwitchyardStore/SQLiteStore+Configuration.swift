@@ -91,6 +91,7 @@ extension SQLiteStore: ConfigurationRepository {
             model.previousDefault = row["previous_default"]
             model.seedRollout = try (row["seed_rollout_json"] as String?).map { try decode(RolloutRequest.self, $0) }
             model.releaseStrategy = ReleaseStrategy(rawValue: row["release_strategy"]) ?? .weight
+            model.shadow = try (row["shadow_json"] as String?).map { try decode(ShadowSpec.self, $0) }
             return model
         }
         configuration.users = try Row.fetchAll(db, sql: "SELECT * FROM users ORDER BY id").compactMap { row in
@@ -163,16 +164,17 @@ extension SQLiteStore: ConfigurationRepository {
         try db.execute(
             sql: """
                 INSERT INTO models (name, strategy, smart_ai_json, sticky, hash_seed, previous_default, seed_rollout_json,
-                    release_strategy, enabled, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    release_strategy, shadow_json, enabled, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(name) DO UPDATE SET strategy = excluded.strategy, smart_ai_json = excluded.smart_ai_json,
                     sticky = excluded.sticky, hash_seed = excluded.hash_seed, previous_default = excluded.previous_default,
                     seed_rollout_json = excluded.seed_rollout_json, release_strategy = excluded.release_strategy,
-                    enabled = excluded.enabled, updated_at = excluded.updated_at
+                    shadow_json = excluded.shadow_json, enabled = excluded.enabled, updated_at = excluded.updated_at
                 """,
             arguments: [
                 model.name, model.strategy.rawValue, try model.smartAI.map(encode), model.sticky.rawValue, model.hashSeed,
-                model.previousDefault, try model.seedRollout.map(encode), model.releaseStrategy.rawValue, model.enabled, now, now,
+                model.previousDefault, try model.seedRollout.map(encode), model.releaseStrategy.rawValue, try model.shadow.map(encode),
+                model.enabled, now, now,
             ])
         let names = model.versions.map(\.name)
         let placeholders = Array(repeating: "?", count: names.count).joined(separator: ", ")

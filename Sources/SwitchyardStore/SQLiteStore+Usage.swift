@@ -6,7 +6,7 @@ extension SQLiteStore: UsageRepository {
         try await pool.read { db in
             var spend: [String: Double] = [:]
             for row in try Row.fetchAll(
-                db, sql: "SELECT user_id, SUM(cost_usd) AS cost FROM request_log WHERE time >= ? GROUP BY user_id", arguments: [time])
+                db, sql: "SELECT user_id, SUM(cost_usd) AS cost FROM request_log WHERE time >= ? AND shadow = 0 GROUP BY user_id", arguments: [time])
             {
                 spend[row["user_id"]] = row["cost"]
             }
@@ -26,7 +26,8 @@ extension SQLiteStore: UsageRepository {
             var conditions: [String] = []
             var arguments: StatementArguments = []
             if let user = query.user {
-                conditions.append("user_id = ?")
+                // Shadow copies are the operator's, never a user's usage.
+                conditions.append("user_id = ? AND shadow = 0")
                 arguments += [user]
             }
             if let model = query.model {
@@ -43,15 +44,15 @@ extension SQLiteStore: UsageRepository {
             }
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             let sql = """
-                SELECT \(key) AS key, COUNT(*) AS requests,
+                SELECT \(key) AS key, shadow, COUNT(*) AS requests,
                     SUM(CASE WHEN status >= 500 OR status IN (429, 499) THEN 1 ELSE 0 END) AS errors,
                     SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, SUM(cost_usd) AS cost
-                FROM request_log \(filter) GROUP BY key ORDER BY key
+                FROM request_log \(filter) GROUP BY key, shadow ORDER BY key, shadow
                 """
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                 UsageRow(
                     key: row["key"], requests: row["requests"], errors: row["errors"], inputTokens: row["tokens_in"],
-                    outputTokens: row["tokens_out"], costUSD: row["cost"])
+                    outputTokens: row["tokens_out"], costUSD: row["cost"], shadow: row["shadow"])
             }
         }
     }

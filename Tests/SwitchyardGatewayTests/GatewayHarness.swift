@@ -150,7 +150,7 @@ struct GatewayHarness {
         let outcomes = InMemoryOutcomeSink()
         let stores = GatewayStores(
             configuration: repository, releases: InMemoryReleaseRepository(configuration: repository), sessions: InMemorySessionRepository(),
-            outcomes: outcomes, usage: outcomes, experiments: outcomes, stats: outcomes)
+            outcomes: outcomes, usage: outcomes, experiments: outcomes, stats: outcomes, shadows: outcomes)
         let (gatewayPorts, gatewayPortSink) = AsyncStream.makeStream(of: Int.self)
         let gateway = try await buildApplication(
             options: options, stores: stores, environment: [:], logger: logger, onServerRunning: { gatewayPortSink.yield($0) })

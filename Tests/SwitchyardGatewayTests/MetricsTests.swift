@@ -24,7 +24,9 @@ import Testing
             ] {
                 #expect(text.contains(name), "\(name) is exported")
             }
-            #expect(text.contains(#"switchyard_requests_total{model="ok",version="v7",provider="up",backend="up/ok",status_class="2xx"} 1"#))
+            #expect(
+                text.contains(
+                    #"switchyard_requests_total{model="ok",version="v7",provider="up",backend="up/ok",status_class="2xx",role="primary"} 1"#))
             #expect(text.contains(#"status_class="5xx""#))
             #expect(text.contains(#"gen_ai_token_type="output""#))
             #expect(text.contains(#"switchyard_release_weight{model="ok",version="v7"} 100"#))

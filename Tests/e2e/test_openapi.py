@@ -581,6 +581,40 @@ def test_rollouts(admin: Admin) -> None:
     assert [entry["action"] for entry in audited(admin, f"rollout:{rollout_id}")][-1] == "start"
 
 
+def test_shadow(admin: Admin, http: httpx.Client) -> None:
+    release = admin.get("/api/models/canary/release", expect=200).json()
+    default = release["default"]
+    candidate = next(version["name"] for version in release["versions"] if version["name"] != default)
+    body = {"version": candidate, "share": 100, "max_in_flight": 8, "keep_examples": 2}
+    shown = admin.put("/api/models/canary/shadow", expect=200, json=body).json()
+    assert shown["shadow"] == body and shown["effective"] == body and shown["source"] == "model"
+    for index in range(5):
+        assert chat(http, "canary", user=f"shadowed-{index}", token=USER_TOKEN).status_code == 200
+    deadline = time.monotonic() + 10
+    results = admin.get("/api/models/canary/shadow/results", expect=200).json()
+    while results["shadow"]["requests"] < 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        results = admin.get("/api/models/canary/shadow/results", expect=200).json()
+    assert results["version"] == candidate and results["shadow"]["requests"] == 5 and results["primary"]["requests"] == 5, results
+    assert results["agreement"]["compared"] == 5 and len(results["agreement"]["histogram"]) == 10
+    assert admin.get("/api/models/canary/shadow", expect=200).json()["effective"]["version"] == candidate
+    assert field_of(admin.put("/api/models/canary/shadow", expect=422, json={"version": default, "share": 5})) == "shadow.version"
+    assert field_of(admin.put("/api/models/canary/shadow", expect=404, json={"version": "v7", "share": 5})) == "version"
+    stopped = admin.delete("/api/models/canary/shadow", expect=200).json()
+    assert stopped["shadow"] is None and stopped["effective"] is None
+    assert field_of(admin.get("/api/models/canary/shadow/results", expect=400)) == "version"
+    assert admin.get("/api/models/canary/shadow/results", expect=200, params={"version": candidate, "since": "0"}).json()["shadow"]["requests"] == 5
+
+    rollout = admin.post("/api/models/canary/rollouts", expect=201, json={
+        "canary": candidate, "steps": [{"shadow": {"share": 50, "duration": "1h", "min_requests": 10}}, {"set_weight": 5}],
+        "analysis": {"min_agreement": 0.5}}).json()
+    assert rollout["shadow_verdict"] == "running" and rollout["canary_weight"] == 0
+    assert rollout["steps"][0] == {"shadow": {"share": 50, "duration": "3600s", "min_requests": 10}}
+    assert admin.get("/api/models/canary/shadow", expect=200).json()["source"] == "rollout"
+    assert admin.post(f"/api/rollouts/{rollout['id']}/abort", expect=200).json()["shadow_verdict"] == "stopped"
+    assert {"set_shadow", "stop_shadow"} <= {entry["action"] for entry in audited(admin, "model:canary")}
+
+
 def test_experiments(admin: Admin, http: httpx.Client) -> None:
     created = admin.post("/api/experiments", expect=201, json={
         "name": "tuned prompt", "description": "does v2 do better?", "model": "trial", "strategy": "consistent_hash",
@@ -853,6 +887,7 @@ BODY_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
     ("put", "/api/models/chat/weight", {"version": "v2", "weight": 10}, {"version": "v2", "weight": "5"}, "weight"),
     ("put", "/api/models/chat/default", {"version": "v1"}, {"version": 2}, "version"),
     ("post", "/api/models/chat/rollback", {"to": "v1"}, {"to": 1}, "to"),
+    ("put", "/api/models/chat/shadow", {"version": "v2", "share": 10}, {"version": "v2", "share": "ten"}, "share"),
     ("post", "/api/models/chat/rollouts", {"canary": "v2", "steps": [{"pause": {}}]},
      {"canary": "v2", "steps": [{"pause": "soon"}]}, "steps[0].pause"),
     ("post", "/api/experiments", EXPERIMENT_BODY, {**EXPERIMENT_BODY, "min_samples": "many"}, "min_samples"),

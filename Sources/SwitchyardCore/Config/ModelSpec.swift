@@ -137,6 +137,8 @@ package struct ModelSpec: Sendable, Hashable, Codable {
     /// `[models.NAME.rollout]`: started when this model's seed form first appears or changes.
     package var seedRollout: RolloutRequest?
     package var releaseStrategy: ReleaseStrategy = .weight
+    /// `[models.NAME.shadow]`: a candidate version that gets copies of a share of the requests.
+    package var shadow: ShadowSpec?
 
     package init(
         name: String, strategy: BalancingStrategy = .weightedRandom, versions: [VersionSpec], enabled: Bool = true,
@@ -165,6 +167,7 @@ package struct ModelSpec: Sendable, Hashable, Codable {
         previousDefault = try container.decodeIfPresent(String.self, forKey: .previousDefault)
         seedRollout = try container.decodeIfPresent(RolloutRequest.self, forKey: .seedRollout)
         releaseStrategy = try container.decodeIfPresent(ReleaseStrategy.self, forKey: .releaseStrategy) ?? .weight
+        shadow = try container.decodeIfPresent(ShadowSpec.self, forKey: .shadow)
     }
 
     package var defaultVersion: VersionSpec? {
@@ -223,6 +226,7 @@ extension ModelSpec {
             }
         }
         let rollout = table.table("rollout").flatMap(RolloutRequest.read(from:))
+        let shadow = table.table("shadow").flatMap(ShadowSpec.read(from:))
         let smartAI = table.table("smart_ai").map { SmartAISettings.readSelection(from: $0, defaults: defaultSmartAI) }
         let shorthandBackends = table.tables("backends")
         let versionTables = table.namedTables("versions")
@@ -248,12 +252,20 @@ extension ModelSpec {
         } else if let rollout {
             table.errors.add(table.keyPath("rollout.canary"), "unknown version \"\(rollout.canary)\"")
         }
+        if let shadow {
+            if let version = versions.first(where: { $0.name == shadow.version }) {
+                if version.isDefault { table.errors.add(table.keyPath("shadow.version"), "the shadow cannot be the default version") }
+            } else {
+                table.errors.add(table.keyPath("shadow.version"), "unknown version \"\(shadow.version)\"")
+            }
+        }
         guard table.errors.errors.count == errorCount else { return nil }
         var model = ModelSpec(
             name: name, strategy: strategy, versions: versions, enabled: enabled, smartAI: smartAI, sticky: sticky, hashSeed: hashSeed
         ).orderedForRelease(canary: rollout?.canary)
         model.seedRollout = rollout
         model.releaseStrategy = releaseStrategy
+        model.shadow = shadow
         return model
     }
 

@@ -93,6 +93,7 @@ package enum SeedExport {
         }
         table["versions"] = .table(versions)
         if let rollout = model.seedRollout { table["rollout"] = .table(rolloutTable(rollout)) }
+        if let shadow = model.shadow { table["shadow"] = .table(shadowTable(shadow)) }
         return table
     }
 
@@ -120,6 +121,13 @@ package enum SeedExport {
             case .setWeight(let points): return .table(["set_weight": percent(points)])
             case .pause(let seconds?): return .table(["pause": .string(Duration.text(seconds: seconds))])
             case .pause(nil): return .table(["pause": .table([:])])
+            case .shadow(let shadow):
+                return .table([
+                    "shadow": .table([
+                        "share": percent(shadow.shareBasisPoints), "duration": .string(Duration.text(seconds: shadow.durationSeconds)),
+                        "min_requests": .integer(shadow.minRequests),
+                    ])
+                ])
             }
         }
         let analysis = rollout.analysis
@@ -133,7 +141,15 @@ package enum SeedExport {
         analysisTable["max_p95_ttft_ms"] = analysis.maxP95TTFTMilliseconds.map(number)
         analysisTable["max_error_rate_increase"] = analysis.maxErrorRateIncrease.map(number)
         analysisTable["max_latency_ratio"] = analysis.maxLatencyRatio.map(number)
+        analysisTable["min_agreement"] = analysis.minAgreement.map(number)
         return ["canary": .string(rollout.canary), "steps": .array(steps), "analysis": .table(analysisTable)]
+    }
+
+    static func shadowTable(_ shadow: ShadowSpec) -> [String: TOMLNode] {
+        [
+            "version": .string(shadow.version), "share": percent(shadow.shareBasisPoints), "max_in_flight": .integer(shadow.maxInFlight),
+            "keep_examples": .integer(shadow.keepExamples),
+        ]
     }
 
     package static func userTable(_ user: UserSpec) -> [String: TOMLNode] {

@@ -31,6 +31,10 @@ package struct OutcomeEvent: Sendable, Hashable, Codable {
     package var variant: String?
     /// The server and upstream spans, only while traces are exported (`[telemetry] otlp_endpoint`).
     package var trace: RequestTrace?
+    /// A shadow copy: no client saw its answer; kept out of usage, budgets, rate limits and the primary's metrics.
+    package var shadow = false
+    /// Shadow copies: how its answer compares with the primary's, when both answered with text.
+    package var agreement: ShadowAgreement?
 
     package init(
         time: Double, requestID: String, userID: String, model: String, version: String, backend: String, endpoint: String,
@@ -56,6 +60,27 @@ package struct OutcomeEvent: Sendable, Hashable, Codable {
     }
 
     package var isError: Bool { status >= 500 || status == 429 || status == 499 }
+}
+
+/// A shadow's answer against the primary's (see `AnswerAgreement`), with both texts when the model keeps examples.
+package struct ShadowAgreement: Sendable, Hashable, Codable {
+    package var similarity: Double
+    package var exactMatch: Bool
+    package var example: ShadowExample?
+
+    /// - Parameter keepExamples: how many differing pairs the model keeps; 0 keeps no text.
+    package init(primary: String, shadow: String, keepExamples: Int) {
+        similarity = AnswerAgreement.similarity(primary, shadow)
+        exactMatch = AnswerAgreement.isExactMatch(primary, shadow)
+        example = keepExamples > 0 && !exactMatch ? ShadowExample(primary: primary, shadow: shadow, keep: keepExamples) : nil
+    }
+}
+
+package struct ShadowExample: Sendable, Hashable, Codable {
+    package var primary: String
+    package var shadow: String
+    /// The model's `keep_examples` when the pair was made: how many pairs of its version are kept.
+    package var keep: Int
 }
 
 /// Token counts reported by an upstream.

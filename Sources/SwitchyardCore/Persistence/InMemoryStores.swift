@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// Keeps outcome events in memory: for tests and for running without a database.
-package final class InMemoryOutcomeSink: OutcomeSink, UsageRepository, ExperimentRepository, StatsRepository {
+package final class InMemoryOutcomeSink: OutcomeSink, UsageRepository, ExperimentRepository, StatsRepository, ShadowRepository {
     private let events = Mutex<[OutcomeEvent]>([])
     private let feedback = Mutex<[String: ExperimentFeedback]>([:])
 
@@ -55,14 +55,39 @@ package final class InMemoryOutcomeSink: OutcomeSink, UsageRepository, Experimen
         feedback.withLock { $0[score.experiment + "\u{0}" + score.requestID] = score }
     }
 
+    package func shadowPairs(model: String, version: String, since: Double, limit: Int) async throws -> [ShadowPairRecord] {
+        let events = recorded
+        func answer(_ event: OutcomeEvent) -> AnswerRecord {
+            AnswerRecord(
+                status: event.status, latencyMilliseconds: event.latencyMilliseconds,
+                timeToFirstTokenMilliseconds: event.timeToFirstTokenMilliseconds,
+                inputTokens: event.inputTokens, outputTokens: event.outputTokens, costUSD: event.costUSD)
+        }
+        return events.filter { $0.shadow && $0.model == model && $0.version == version && $0.time >= since }.suffix(limit).reversed().map { copy in
+            ShadowPairRecord(
+                shadow: answer(copy), primary: events.last { !$0.shadow && $0.requestID == copy.requestID }.map(answer),
+                similarity: copy.agreement?.similarity, exactMatch: copy.agreement?.exactMatch)
+        }
+    }
+
+    package func shadowExamples(model: String, version: String, limit: Int) async throws -> [ShadowExampleRecord] {
+        let kept = recorded.filter { $0.shadow && $0.model == model && $0.version == version }.compactMap { event -> ShadowExampleRecord? in
+            guard let agreement = event.agreement, let example = agreement.example else { return nil }
+            return ShadowExampleRecord(
+                requestID: event.requestID, time: event.time, similarity: agreement.similarity, primaryText: example.primary,
+                shadowText: example.shadow)
+        }
+        return Array(kept.sorted { ($0.similarity, -$0.time) < ($1.similarity, -$1.time) }.prefix(limit))
+    }
+
     package func spendByUser(since time: Double) async throws -> [String: Double] {
-        recorded.filter { $0.time >= time }.reduce(into: [:]) { $0[$1.userID, default: 0] += $1.costUSD }
+        recorded.filter { $0.time >= time && !$0.shadow }.reduce(into: [:]) { $0[$1.userID, default: 0] += $1.costUSD }
     }
 
     package func usage(_ query: UsageQuery) async throws -> [UsageRow] {
         var rows: [String: UsageRow] = [:]
         for event in recorded {
-            guard query.user.map({ $0 == event.userID }) ?? true, query.model.map({ $0 == event.model }) ?? true,
+            guard query.user.map({ $0 == event.userID && !event.shadow }) ?? true, query.model.map({ $0 == event.model }) ?? true,
                 query.from.map({ event.time >= $0 }) ?? true, query.to.map({ event.time < $0 }) ?? true
             else { continue }
             let key: String
@@ -72,15 +97,16 @@ package final class InMemoryOutcomeSink: OutcomeSink, UsageRepository, Experimen
             case .version: key = "\(event.model)/\(event.version)"
             case .day: key = Date(timeIntervalSince1970: event.time).formatted(.iso8601.year().month().day())
             }
-            var row = rows[key] ?? UsageRow(key: key, requests: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUSD: 0)
+            let rowKey = event.shadow ? key + "\u{0}shadow" : key
+            var row = rows[rowKey] ?? UsageRow(key: key, requests: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUSD: 0, shadow: event.shadow)
             row.requests += 1
             row.errors += event.isError ? 1 : 0
             row.inputTokens += event.inputTokens
             row.outputTokens += event.outputTokens
             row.costUSD += event.costUSD
-            rows[key] = row
+            rows[rowKey] = row
         }
-        return rows.values.sorted { $0.key < $1.key }
+        return rows.values.sorted { ($0.key, $0.shadow ? 1 : 0) < ($1.key, $1.shadow ? 1 : 0) }
     }
 }
 

@@ -72,8 +72,11 @@ package struct UsageRow: Sendable, Hashable {
     package var inputTokens: Int
     package var outputTokens: Int
     package var costUSD: Double
+    /// Shadow copies, on their own line: never part of a user's usage.
+    package var shadow: Bool
 
-    package init(key: String, requests: Int, errors: Int, inputTokens: Int, outputTokens: Int, costUSD: Double) {
+    package init(key: String, requests: Int, errors: Int, inputTokens: Int, outputTokens: Int, costUSD: Double, shadow: Bool = false) {
+        self.shadow = shadow
         self.key = key
         self.requests = requests
         self.errors = errors
@@ -145,6 +148,14 @@ package struct TimeseriesPoint: Sendable, Hashable {
 }
 
 /// Reads traffic over time from the per-minute rollups.
+/// Shadow copies as recorded: each with the primary it copied, and the kept answer pairs.
+package protocol ShadowRepository: Sendable {
+    /// The newest `limit` copies to `model`'s `version` since `since`, newest first.
+    func shadowPairs(model: String, version: String, since: Double, limit: Int) async throws -> [ShadowPairRecord]
+    /// The kept pairs that differ most, least alike first.
+    func shadowExamples(model: String, version: String, limit: Int) async throws -> [ShadowExampleRecord]
+}
+
 package protocol StatsRepository: Sendable {
     /// One point per bucket of the query, empty buckets included.
     func timeseries(_ query: TimeseriesQuery) async throws -> [TimeseriesPoint]

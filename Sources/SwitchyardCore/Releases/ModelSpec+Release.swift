@@ -86,6 +86,8 @@ extension ModelSpec {
         model.previousDefault = previous
         // The seed's rollout of this version is done once it is the default.
         if model.seedRollout?.canary == name { model.seedRollout = nil }
+        // A version that serves everyone has nothing left to be shadowed against.
+        if model.shadow?.version == name { model.shadow = nil }
         return model.orderedForRelease()
     }
 
@@ -131,6 +133,13 @@ extension ModelSpec {
             if version.backends.isEmpty { problems.append(.invalid("versions.\(version.name).backends", "A version needs at least one backend.")) }
             for (index, backend) in version.backends.enumerated() where !knownProviders.contains(backend.provider) {
                 problems.append(.invalid("versions.\(version.name).backends[\(index)].provider", "Unknown provider '\(backend.provider)'."))
+            }
+        }
+        if let shadow {
+            if let version = versions.first(where: { $0.name == shadow.version }) {
+                if version.isDefault { problems.append(.invalid("shadow.version", "The shadow cannot be the default version.")) }
+            } else {
+                problems.append(.invalid("shadow.version", "No version '\(shadow.version)'."))
             }
         }
         return problems

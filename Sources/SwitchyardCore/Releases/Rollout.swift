@@ -6,6 +6,23 @@ package enum RolloutStep: Sendable, Hashable, Codable {
     case setWeight(basisPoints: Int)
     /// Wait this long before the next step, or (`nil`) until someone promotes.
     case pause(seconds: Double?)
+    /// Copy a share of the requests to the canary, which serves no one, and judge its copies against
+    /// the stable version's answers; the next step runs once `duration` is over and a judgement passed.
+    case shadow(ShadowStep)
+}
+
+/// The shadow step a rollout may open with.
+package struct ShadowStep: Sendable, Hashable, Codable {
+    package var shareBasisPoints: Int
+    package var durationSeconds: Double
+    /// Shadow copies (and stable answers) needed before a judgement; overrides the analysis' `min_requests`.
+    package var minRequests: Int
+
+    package init(shareBasisPoints: Int, durationSeconds: Double, minRequests: Int) {
+        self.shareBasisPoints = shareBasisPoints
+        self.durationSeconds = durationSeconds
+        self.minRequests = minRequests
+    }
 }
 
 /// How a rollout judges its canary against the stable version.
@@ -22,6 +39,8 @@ package struct RolloutAnalysis: Sendable, Hashable, Codable {
     package var maxErrorRateIncrease: Double?
     /// Canary p95 latency over the stable version's.
     package var maxLatencyRatio: Double?
+    /// Shadow steps only: the least mean similarity of the canary's answers to the stable version's (0…1).
+    package var minAgreement: Double?
     package var significance: Double = 0.05
     /// Consecutive failed evaluations before the rollout aborts.
     package var failureLimit: Int = 2
@@ -42,12 +61,17 @@ package struct VersionWindow: Sendable, Hashable, Codable {
     package var errors: Int
     package var p95LatencyMilliseconds: Double?
     package var p95TTFTMilliseconds: Double?
+    /// Shadow copies only: the mean similarity of their answers to the primary's (see `AnswerAgreement`).
+    package var meanAgreement: Double?
 
-    package init(requests: Int, errors: Int, p95LatencyMilliseconds: Double? = nil, p95TTFTMilliseconds: Double? = nil) {
+    package init(
+        requests: Int, errors: Int, p95LatencyMilliseconds: Double? = nil, p95TTFTMilliseconds: Double? = nil, meanAgreement: Double? = nil
+    ) {
         self.requests = requests
         self.errors = errors
         self.p95LatencyMilliseconds = p95LatencyMilliseconds
         self.p95TTFTMilliseconds = p95TTFTMilliseconds
+        self.meanAgreement = meanAgreement
     }
 
     package var errorRate: Double? {
@@ -132,6 +156,25 @@ package struct Rollout: Sendable, Hashable, Codable {
 
     package var isFinished: Bool { state == .promoted || state == .aborted }
 
+    /// The shadow step in effect, while the rollout is unfinished and on one.
+    package var currentShadowStep: ShadowStep? {
+        guard !isFinished, currentStep < steps.count, case .shadow(let step) = steps[currentStep] else { return nil }
+        return step
+    }
+
+    /// What the shadow step decided: `nil` without one; `running` while on it; `passed` once a later
+    /// step ran; `failed` when the rollout ended on it by its analysis; `stopped` when ended on it otherwise.
+    package var shadowVerdict: String? {
+        guard let index = steps.firstIndex(where: { if case .shadow = $0 { true } else { false } }) else { return nil }
+        if currentStep > index { return "passed" }
+        guard currentStep == index else { return nil }
+        switch state {
+        case .progressing, .paused: return "running"
+        case .aborted: return reason?.hasPrefix("analysis failed") == true ? "failed" : "stopped"
+        case .promoted: return "passed"
+        }
+    }
+
     /// Runs the steps that take effect now: weights are set at once; a timed pause ends when its time
     /// is up and the canary passed an evaluation during it; an open pause waits for a promote. Call
     /// after creation, on every tick and after a resume.
@@ -158,6 +201,12 @@ package struct Rollout: Sendable, Hashable, Codable {
                 state = .paused
                 reason = "step"
                 updatedAt = now
+                return actions
+            case .shadow(let step):
+                if now - stepStartedAt >= step.durationSeconds && lastResultInStep == "pass" {
+                    moveToNextStep(now: now)
+                    continue
+                }
                 return actions
             }
         }
@@ -186,12 +235,15 @@ package struct Rollout: Sendable, Hashable, Codable {
             return []
         }
         nextEvaluationAt = now + analysis.intervalSeconds
+        let shadowStep = currentShadowStep
+        let minRequests = shadowStep?.minRequests ?? analysis.minRequests
         let needsStable = analysis.maxErrorRateIncrease != nil || analysis.maxLatencyRatio != nil
-        let enough = canary.requests >= analysis.minRequests && (!needsStable || stable.requests >= analysis.minRequests)
+        let enough = canary.requests >= minRequests && (!needsStable || stable.requests >= minRequests)
         guard enough else {
+            let what = shadowStep == nil ? "canary" : "shadow"
             record(
                 now: now, canary: canary, stable: stable, checks: [], result: "insufficient_data",
-                decision: "waiting: \(canary.requests) canary and \(stable.requests) stable requests, \(analysis.minRequests) needed")
+                decision: "waiting: \(canary.requests) \(what) and \(stable.requests) stable requests, \(minRequests) needed")
             if state == .progressing {
                 state = .paused
                 reason = "insufficient_data"
@@ -199,7 +251,7 @@ package struct Rollout: Sendable, Hashable, Codable {
             updatedAt = now
             return []
         }
-        let checks = Self.checks(analysis, canary: canary, stable: stable)
+        let checks = Self.checks(analysis, canary: canary, stable: stable, shadow: shadowStep != nil)
         let failed = checks.filter { !$0.passed }
         if failed.isEmpty {
             consecutiveFailures = 0
@@ -236,8 +288,12 @@ package struct Rollout: Sendable, Hashable, Codable {
         }
     }
 
-    static func checks(_ analysis: RolloutAnalysis, canary: VersionWindow, stable: VersionWindow) -> [RolloutCheck] {
+    static func checks(_ analysis: RolloutAnalysis, canary: VersionWindow, stable: VersionWindow, shadow: Bool = false) -> [RolloutCheck] {
         var checks: [RolloutCheck] = []
+        if shadow, let limit = analysis.minAgreement {
+            let value = canary.meanAgreement
+            checks.append(RolloutCheck(name: "min_agreement", measured: value, threshold: limit, pValue: nil, passed: (value ?? 0) >= limit))
+        }
         if let limit = analysis.maxErrorRate {
             let rate = canary.errorRate ?? 0
             checks.append(RolloutCheck(name: "max_error_rate", measured: rate, threshold: limit, pValue: nil, passed: rate <= limit))

@@ -19,6 +19,9 @@ package struct RolloutRequest: Sendable, Hashable, Codable {
             table.fail("steps", "is required")
         }
         let analysis = table.table("analysis").map(readAnalysis) ?? .standard
+        if let late = steps.dropFirst().firstIndex(where: { if case .shadow = $0 { true } else { false } }) {
+            table.fail("steps[\(late)].shadow", "a shadow step can only be the first step: it judges the canary before anyone is served by it")
+        }
         table.rejectUnknownKeys()
         guard let canary, table.errors.errors.count == errorCount else { return nil }
         return RolloutRequest(canary: canary, steps: steps, analysis: analysis)
@@ -27,8 +30,11 @@ package struct RolloutRequest: Sendable, Hashable, Codable {
     private static func readStep(_ table: TableReader) -> RolloutStep? {
         defer { table.rejectUnknownKeys() }
         if table.values.count != 1 {
-            table.fail("", "a step is either {\"set_weight\": PERCENT} or {\"pause\": DURATION or {}}")
+            table.fail("", "a step is {\"set_weight\": PERCENT}, {\"pause\": DURATION or {}} or {\"shadow\": {share, duration, min_requests}}")
             return nil
+        }
+        if let shadow = table.table("shadow") {
+            return readShadowStep(shadow)
         }
         if table.values["set_weight"] != nil {
             guard let percent = table.number("set_weight", in: 0...100) else { return nil }
@@ -51,6 +57,28 @@ package struct RolloutRequest: Sendable, Hashable, Codable {
         return .pause(seconds: seconds)
     }
 
+    private static func readShadowStep(_ table: TableReader) -> RolloutStep? {
+        defer { table.rejectUnknownKeys() }
+        let errorCount = table.errors.errors.count
+        var share: Int?
+        if let percent = table.number("share", in: 0.01...100) {
+            share = basisPoints(fromPercent: percent)
+            if share == nil { table.fail("share", "a percentage with at most two decimals, got \(percent)") }
+        } else if table.values["share"] == nil {
+            table.fail("share", "is required")
+        }
+        var duration: Double?
+        if let text = table.string("duration") {
+            duration = Duration.seconds(parsing: text)
+            if duration == nil { table.fail("duration", "expected a duration like \"30s\", \"10m\" or \"1h\", got \"\(text)\"") }
+        } else if table.values["duration"] == nil {
+            table.fail("duration", "is required")
+        }
+        let minRequests = table.integer("min_requests", in: 1...10_000_000) ?? RolloutAnalysis().minRequests
+        guard let share, let duration, table.errors.errors.count == errorCount else { return nil }
+        return .shadow(ShadowStep(shareBasisPoints: share, durationSeconds: duration, minRequests: minRequests))
+    }
+
     private static func readAnalysis(_ table: TableReader) -> RolloutAnalysis {
         var analysis = RolloutAnalysis()
         func duration(_ key: String) -> Double? {
@@ -69,6 +97,7 @@ package struct RolloutRequest: Sendable, Hashable, Codable {
         analysis.maxP95TTFTMilliseconds = table.number("max_p95_ttft_ms", in: 0...86_400_000)
         analysis.maxErrorRateIncrease = table.number("max_error_rate_increase", in: 0...1)
         analysis.maxLatencyRatio = table.number("max_latency_ratio", in: 0.01...1_000)
+        analysis.minAgreement = table.number("min_agreement", in: 0...1)
         analysis.significance = table.number("significance", in: 0.0001...0.5) ?? analysis.significance
         analysis.failureLimit = table.integer("failure_limit", in: 1...1_000) ?? analysis.failureLimit
         table.rejectUnknownKeys()

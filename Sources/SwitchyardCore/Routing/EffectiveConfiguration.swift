@@ -92,8 +92,16 @@ package struct EffectiveConfiguration: Sendable {
         package var hasActiveRollout: Bool
         /// The running experiment on this model: its variants decide the version instead of the release strategy.
         package var experiment: ActiveExperiment?
+        /// The version that gets copies of a share of the requests: the model's `shadow`, or a rollout's shadow step.
+        package var shadow: Shadow?
 
         package var defaultVersion: Version { versions[defaultVersionIndex] }
+    }
+
+    /// A candidate version that gets copies of a share of a model's requests and serves no one.
+    package struct Shadow: Sendable {
+        package var version: Version
+        package var spec: ShadowSpec
     }
 
     package var settings: GatewaySettings
@@ -105,8 +113,10 @@ package struct EffectiveConfiguration: Sendable {
     /// - Parameters:
     ///   - rolloutModels: models with a rollout in progress.
     ///   - experiments: the running experiments, at most one per model.
+    ///   - rolloutShadows: the shadow of each model whose rollout is on a shadow step (it replaces the model's own).
     package init(
-        _ spec: ConfigurationSpec, environment: [String: String], rolloutModels: Set<String> = [], experiments: [Experiment] = []
+        _ spec: ConfigurationSpec, environment: [String: String], rolloutModels: Set<String> = [], experiments: [Experiment] = [],
+        rolloutShadows: [String: ShadowSpec] = [:]
     ) {
         settings = spec.settings
         var providers: [String: Provider] = [:]
@@ -114,25 +124,31 @@ package struct EffectiveConfiguration: Sendable {
             providers[provider.id] = Provider(spec: provider, environment: environment)
         }
         var models: [String: Model] = [:]
+        func effective(_ version: VersionSpec) -> Version {
+            Version(
+                name: version.name, weightBasisPoints: version.weightBasisPoints, isDefault: version.isDefault,
+                params: version.params,
+                backends: version.backends.compactMap { backend in
+                    guard let provider = providers[backend.provider], backend.weight > 0 else { return nil }
+                    return Backend(
+                        provider: provider, upstreamModel: backend.model, weight: backend.weight, priority: backend.priority,
+                        tags: backend.tags, mock: backend.mock ?? MockSettings(), label: "\(provider.id)/\(backend.model)",
+                        deployment: backend.deployment)
+                })
+        }
         for model in spec.models where model.enabled {
-            let versions = model.versions.filter(\.isActive).map { version in
-                Version(
-                    name: version.name, weightBasisPoints: version.weightBasisPoints, isDefault: version.isDefault,
-                    params: version.params,
-                    backends: version.backends.compactMap { backend in
-                        guard let provider = providers[backend.provider], backend.weight > 0 else { return nil }
-                        return Backend(
-                            provider: provider, upstreamModel: backend.model, weight: backend.weight, priority: backend.priority,
-                            tags: backend.tags, mock: backend.mock ?? MockSettings(), label: "\(provider.id)/\(backend.model)",
-                            deployment: backend.deployment)
-                    })
-            }
+            let versions = model.versions.filter(\.isActive).map(effective)
             guard let defaultIndex = versions.firstIndex(where: \.isDefault) else { continue }
+            let shadow = (rolloutShadows[model.name] ?? model.shadow).flatMap { shadow -> Shadow? in
+                guard shadow.shareBasisPoints > 0, let version = model.versions.first(where: { $0.name == shadow.version && !$0.isDefault })
+                else { return nil }
+                return Shadow(version: effective(version), spec: shadow)
+            }
             models[model.name] = Model(
                 name: model.name, strategy: model.strategy, versions: versions,
                 split: ReleaseSplit(weights: versions.map(\.weightBasisPoints)), defaultVersionIndex: defaultIndex,
                 smartAI: model.smartAI ?? spec.settings.smartAI, sticky: model.sticky, hashSeed: model.effectiveHashSeed,
-                releaseStrategy: model.releaseStrategy, hasActiveRollout: rolloutModels.contains(model.name))
+                releaseStrategy: model.releaseStrategy, hasActiveRollout: rolloutModels.contains(model.name), shadow: shadow)
         }
         for experiment in experiments where experiment.status == .running {
             models[experiment.model]?.experiment = ActiveExperiment(experiment)

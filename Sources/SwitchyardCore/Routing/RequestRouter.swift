@@ -95,10 +95,37 @@ package struct RequestRouter: Sendable {
             if let score = result.scores[ordered[0].index] { reason += " (score \(Self.format(score)))" }
             if sessionUse == .kept { reason += "; kept for the conversation" }
         }
-        return RouteDecision(
+        var decision = RouteDecision(
             model: model, version: version, backends: ordered.map(\.backend), strategy: strategy, bucket: choice.bucket,
             releaseStrategy: choice.releaseStrategy, reason: reason, candidates: explanations,
             fellBackFrom: fellBackFrom, unhealthyVersion: unhealthyVersion, session: sessionUse, usesUnhealthyBackends: pool.unhealthyOnly)
+        if let shadow = model.shadow, shadow.version.name != version.name {
+            decision.shadow = shadowRoute(
+                shadow, for: request, model: model, choice: choice, strategy: strategy, health: health, turn: turn, using: &random)
+            if explain, let route = decision.shadow {
+                decision.reason +=
+                    route.backends.first.map { "; a copy goes to the shadow \(route.version.name) (\($0.label))" }
+                    ?? "; no backend of the shadow \(route.version.name) is healthy, so no copy goes"
+            }
+        }
+        return decision
+    }
+
+    /// The shadow's backends when the request's bucket is in the shadow's share: the split's sticky
+    /// bucket when one chose, else the same hash of the sticky key, else a random draw. No backends
+    /// when none of the shadow version is healthy: a copy would only measure open circuits.
+    private func shadowRoute<R: RandomNumberGenerator>(
+        _ shadow: EffectiveConfiguration.Shadow, for request: RouteRequest, model: EffectiveConfiguration.Model, choice: VersionChoice,
+        strategy: BalancingStrategy, health: (String) -> BackendStatus, turn: Int, using random: inout R
+    ) -> ShadowRoute? {
+        let bucket =
+            choice.bucket ?? Self.stickyKey(for: request, mode: model.sticky).map { StickyHash.bucket(seed: model.hashSeed, key: $0) }
+            ?? Int.random(in: 0..<ReleaseSplit.bucketCount, using: &random)
+        guard shadow.spec.covers(bucket: bucket) else { return nil }
+        let pool = candidates(of: shadow.version, for: request, strategy: strategy, health: health, explain: false)
+        guard !pool.usable.isEmpty, !pool.unhealthyOnly else { return ShadowRoute(version: shadow.version, backends: [], spec: shadow.spec) }
+        let ordered = strategy.order(pool.usable, estimate: request.estimate, turn: turn, smartAI: model.smartAI, explain: false, using: &random)
+        return ShadowRoute(version: shadow.version, backends: ordered.ordered.map(\.backend), spec: shadow.spec)
     }
 
     /// Stable partition: the candidates matching `preferred` first, each group in its order. Leaves the

@@ -39,4 +39,13 @@ package struct RouteDecision: Sendable {
     package var usesUnhealthyBackends = false
     /// The experiment variant the request met, when an experiment runs on the requested model.
     package var experiment: ExperimentAssignment?
+    /// Where a copy of this request goes, when its bucket is in the model's shadow share.
+    package var shadow: ShadowRoute?
+}
+
+/// The shadow version a copy of a request goes to, with its backends in the order to try.
+package struct ShadowRoute: Sendable {
+    package var version: EffectiveConfiguration.Version
+    package var backends: [EffectiveConfiguration.Backend]
+    package var spec: ShadowSpec
 }

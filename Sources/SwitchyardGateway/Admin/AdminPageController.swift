@@ -31,6 +31,7 @@ package struct AdminPageController: Sendable {
             ("/admin/backends.js", PackageResources.backends_js, javascript),
             ("/admin/models.js", PackageResources.models_js, javascript),
             ("/admin/rollouts.js", PackageResources.rollouts_js, javascript),
+            ("/admin/shadow.js", PackageResources.shadow_js, javascript),
             ("/admin/experiments.js", PackageResources.experiments_js, javascript),
             ("/admin/users.js", PackageResources.users_js, javascript),
             ("/admin/providers.js", PackageResources.providers_js, javascript),

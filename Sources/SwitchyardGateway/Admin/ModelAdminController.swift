@@ -319,7 +319,7 @@ package struct ModelAdminController: Sendable {
             "name": .string(model.name), "strategy": .string(model.strategy.rawValue), "sticky": .string(model.sticky.rawValue),
             "hash_seed": .string(model.effectiveHashSeed), "release_strategy": .string(model.releaseStrategy.rawValue),
             "enabled": .bool(model.enabled), "default": .string(model.defaultVersionName),
-            "versions": .array(model.versions.map(Self.json)),
+            "versions": .array(model.versions.map(Self.json)), "shadow": model.shadow.map(ShadowAdminController.json) ?? .null,
         ])
     }
 

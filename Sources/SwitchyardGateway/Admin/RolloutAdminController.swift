@@ -44,6 +44,13 @@ package struct RolloutAdminController: Sendable {
             case .setWeight(let points): return .object(["set_weight": .number(Double(points) / 100)])
             case .pause(let seconds?): return .object(["pause": .string(Duration.text(seconds: seconds))])
             case .pause(nil): return .object(["pause": .object([:])])
+            case .shadow(let shadow):
+                return .object([
+                    "shadow": .object([
+                        "share": .number(Double(shadow.shareBasisPoints) / 100), "duration": .string(Duration.text(seconds: shadow.durationSeconds)),
+                        "min_requests": .number(Double(shadow.minRequests)),
+                    ])
+                ])
             }
         }
         func window(_ window: VersionWindow) -> JSONValue {
@@ -52,6 +59,7 @@ package struct RolloutAdminController: Sendable {
                 "error_rate": window.errorRate.map(JSONValue.number) ?? .null,
                 "p95_latency_ms": window.p95LatencyMilliseconds.map(JSONValue.number) ?? .null,
                 "p95_ttft_ms": window.p95TTFTMilliseconds.map(JSONValue.number) ?? .null,
+                "mean_agreement": window.meanAgreement.map(JSONValue.number) ?? .null,
             ])
         }
         let evaluations: [JSONValue] = rollout.evaluations.map { evaluation in
@@ -73,7 +81,7 @@ package struct RolloutAdminController: Sendable {
             "id": .string(rollout.id), "model": .string(rollout.model), "canary": .string(rollout.canary), "stable": .string(rollout.stable),
             "state": .string(rollout.state.rawValue), "reason": rollout.reason.map(JSONValue.string) ?? .null,
             "current_step": .number(Double(rollout.currentStep)), "canary_weight": .number(Double(rollout.canaryWeightBasisPoints) / 100),
-            "steps": .array(steps),
+            "steps": .array(steps), "shadow_verdict": rollout.shadowVerdict.map(JSONValue.string) ?? .null,
             "analysis": .object([
                 "interval": .string(Duration.text(seconds: analysis.intervalSeconds)),
                 "window": .string(Duration.text(seconds: analysis.windowSeconds)),
@@ -82,6 +90,7 @@ package struct RolloutAdminController: Sendable {
                 "max_p95_ttft_ms": analysis.maxP95TTFTMilliseconds.map(JSONValue.number) ?? .null,
                 "max_error_rate_increase": analysis.maxErrorRateIncrease.map(JSONValue.number) ?? .null,
                 "max_latency_ratio": analysis.maxLatencyRatio.map(JSONValue.number) ?? .null,
+                "min_agreement": analysis.minAgreement.map(JSONValue.number) ?? .null,
                 "significance": .number(analysis.significance), "failure_limit": .number(Double(analysis.failureLimit)),
             ]),
             "evaluations": .array(evaluations), "created_at": .number(rollout.createdAt), "updated_at": .number(rollout.updatedAt),

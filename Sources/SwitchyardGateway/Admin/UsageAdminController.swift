@@ -22,7 +22,7 @@ package struct UsageAdminController: Sendable {
                 .object([
                     "key": .string(row.key), "requests": .number(Double(row.requests)), "errors": .number(Double(row.errors)),
                     "tokens_in": .number(Double(row.inputTokens)), "tokens_out": .number(Double(row.outputTokens)),
-                    "cost_usd": .number(row.costUSD),
+                    "cost_usd": .number(row.costUSD), "role": .string(row.shadow ? "shadow" : "primary"),
                 ])
             }
             return Response.json(.object(["group_by": .string(query.groupBy.rawValue), "rows": .array(rows)]))

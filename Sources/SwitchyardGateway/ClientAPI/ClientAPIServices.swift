@@ -16,6 +16,7 @@ final class ClientAPIServices: Sendable {
     /// Whether outcomes carry their spans (an OTLP endpoint is set); without it no span is built.
     let exportsTraces: Bool
     let adapters: UpstreamAdapters
+    let shadows: ShadowTraffic
     let limits: ConnectionLimits
     let gauges: RequestPathGauges
     /// SSE comments sent to keep a quiet stream open.
@@ -36,6 +37,7 @@ final class ClientAPIServices: Sendable {
         self.sink = sink
         self.exportsTraces = exportsTraces
         self.adapters = adapters
+        shadows = ShadowTraffic(registry: registry)
         self.limits = limits
         self.gauges = gauges
         keepAlivesSent = registry.makeCounter(

@@ -28,7 +28,8 @@ package final class Budgets: OutcomeSink {
     }
 
     package func record(_ event: OutcomeEvent) {
-        if event.costUSD > 0 {
+        // A shadow copy is the operator's experiment, not the user's spending.
+        if event.costUSD > 0 && !event.shadow {
             spend.withLock { spend in
                 spend[event.userID, default: Spend(periods: BudgetPeriods(at: event.time))].add(event.costUSD, at: event.time)
             }

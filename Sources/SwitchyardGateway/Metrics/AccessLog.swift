@@ -18,7 +18,7 @@ package final class AccessLog: OutcomeSink {
     package func record(_ event: OutcomeEvent) {
         next.record(event)
         logger.info(
-            "request",
+            event.shadow ? "shadow copy" : "request",
             metadata: [
                 "request.id": .string(event.requestID), "trace.id": .string(event.traceID ?? ""), "user": .string(event.userID),
                 "model": .string(event.model), "version": .string(event.version), "backend": .string(event.backend),

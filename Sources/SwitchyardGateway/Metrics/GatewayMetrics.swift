@@ -30,6 +30,7 @@ package final class GatewayMetrics: OutcomeSink {
         var version: String
         var backend: String
         var status: Int
+        var shadow: Bool
     }
 
     private let series = Mutex<[SeriesKey: RequestSeries]>([:])
@@ -50,14 +51,14 @@ package final class GatewayMetrics: OutcomeSink {
         next.record(event)
         guard !event.version.isEmpty else { return }
         let statusGroup = event.status == 499 ? 499 : event.status / 100
-        let key = SeriesKey(model: event.model, version: event.version, backend: event.backend, status: statusGroup)
+        let key = SeriesKey(model: event.model, version: event.version, backend: event.backend, status: statusGroup, shadow: event.shadow)
         let handles = series.withLock { series in
             if let existing = series[key] { return existing }
             let provider = event.backend.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
             let statusClass = event.status == 499 ? "client_closed" : "\(statusGroup)xx"
             let labels = [
                 ("model", event.model), ("version", event.version), ("provider", provider), ("backend", event.backend),
-                ("status_class", statusClass),
+                ("status_class", statusClass), ("role", event.shadow ? "shadow" : "primary"),
             ]
             let made = RequestSeries(
                 requests: registry.makeCounter(

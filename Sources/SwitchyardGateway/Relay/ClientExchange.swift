@@ -71,6 +71,12 @@ final class ClientExchange: UpstreamResponseHandler {
     private var session: SessionContext?
     /// Version, experiment, trace and rate-limit headers of every answer after routing.
     private var routedHeaders: [(String, String)] = []
+    /// Where a copy of this request goes once the primary request has left.
+    private var shadowRoute: ShadowRoute?
+    /// The copy in flight, waiting for this answer's text to compare with.
+    private var shadowPair: ShadowPair?
+    /// A shadowed stream's text so far.
+    private var streamedText = ""
 
     private var nextBackend = 0
     private var attempts = 0
@@ -205,6 +211,13 @@ final class ClientExchange: UpstreamResponseHandler {
         versionParams = decision.version.params
         isStream = body.stream
         clientWantsUsage = body.clientWantsUsage
+        if let shadow = decision.shadow {
+            if shadow.backends.isEmpty {
+                services.shadows.count(model: modelName, version: shadow.version.name, .droppedNoBackend)
+            } else {
+                shadowRoute = shadow
+            }
+        }
         session = sessionID.map {
             SessionContext(id: $0, user: user.id, model: decision.model.name, table: services.sessions, ttl: configuration.settings.sessionTTLSeconds)
         }
@@ -271,6 +284,7 @@ final class ClientExchange: UpstreamResponseHandler {
             endpoint: endpoint, body: upstreamBody, stream: isStream, requestID: requestID, forwardedHeaders: forwardedHeaders())
         do {
             attempt = try services.adapters.start(request, to: backend, settings: settings, on: loop, handler: self)
+            if shadowRoute != nil { startShadow() }
         } catch {
             // The request cannot be put in this backend's format: the client's to fix, not a backend failure.
             if error.status.code < 500, error.status != .tooManyRequests {
@@ -283,14 +297,35 @@ final class ClientExchange: UpstreamResponseHandler {
     }
 
     /// Client headers from the allow-list, and the trace context of the upstream span.
-    private func forwardedHeaders() -> [(String, String)] {
+    private func forwardedHeaders(traceparent: String? = nil) -> [(String, String)] {
         var forwarded: [(String, String)] = []
         for name in LiveRouter.forwardedHeaderNames {
             if let value = requestHead.headers.first(name: name) { forwarded.append((name, value)) }
         }
-        forwarded.append(("traceparent", upstreamTraceparent))
+        forwarded.append(("traceparent", traceparent ?? upstreamTraceparent))
         forwarded.append((Relay.hopsHeader, Relay.hopCounts[hops]))
         return forwarded
+    }
+
+    /// Sends the copy to the shadow version, when a slot is free: once, after the primary request left.
+    private func startShadow() {
+        guard let route = shadowRoute, let body, let draft else { return }
+        shadowRoute = nil
+        guard services.shadows.acquire(model: modelName, version: route.version.name, limit: route.spec.maxInFlight) else { return }
+        let pair = ShadowPair(sink: services.sink, keepExamples: route.spec.keepExamples)
+        shadowPair = pair
+        ShadowExchange(
+            services: services, loop: loop, route: route, body: body, endpoint: endpoint, isStream: isStream, requestID: requestID,
+            userID: draft.userID, model: modelName, forwardedHeaders: forwardedHeaders(traceparent: trace.child(using: &random).traceparent),
+            settings: settings, pair: pair
+        ).start()
+    }
+
+    /// The text of the answer the client got, for the shadow comparison.
+    private func answerText() -> String? {
+        if isStream && clientHeadSent { return streamedText }
+        guard let answer = collected.withUnsafeReadableBytes({ try? JSONValue.parse(buffer: $0) }) else { return nil }
+        return AnswerText.ofCompletion(answer)
     }
 
     /// The current attempt failed before its answer began: counted against the backend, then the next one.
@@ -526,6 +561,9 @@ final class ClientExchange: UpstreamResponseHandler {
             if requestTrace != nil, requestTrace?.responseModel == nil, event.contains("\"model\"") {
                 requestTrace?.responseModel = Self.withEventData(event, UsageReader.responseModel) ?? nil
             }
+            if shadowPair != nil, let chunk = Self.withEventData(event, { try? JSONValue.parse(buffer: $0) }) ?? nil {
+                streamedText += AnswerText.ofChunk(chunk)
+            }
             if event.contains("\"usage\""), let found = Self.withEventData(event, { UsageReader.usage(in: $0) }) ?? nil {
                 usage = found
                 if !clientWantsUsage && Self.withEventData(event, UsageReader.isUsageOnlyChunk) == true { return false }
@@ -580,7 +618,7 @@ final class ClientExchange: UpstreamResponseHandler {
     }
 
     /// Calls `body` with the JSON payload of one `data:` event (from its first `{` to its last `}`).
-    private static func withEventData<Result>(_ event: ByteBuffer, _ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
+    static func withEventData<Result>(_ event: ByteBuffer, _ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
         event.withUnsafeReadableBytes { bytes -> Result? in
             guard let start = bytes.firstIndex(of: UInt8(ascii: "{")), let end = bytes.lastIndex(of: UInt8(ascii: "}")), start < end
             else { return nil }
@@ -602,6 +640,10 @@ final class ClientExchange: UpstreamResponseHandler {
 
     /// Hands the outcome on, carrying the request's spans when traces are exported.
     private func record(_ event: OutcomeEvent) {
+        if let shadowPair {
+            shadowPair.primaryFinished(text: event.status == 200 ? answerText() : nil)
+            self.shadowPair = nil
+        }
         guard requestTrace != nil else { return services.sink.record(event) }
         // The request's end as the outcome measured it: no span of it ends later.
         let end = event.time + event.latencyMilliseconds / 1000

@@ -29,7 +29,7 @@ enum UsageReader {
         return object["usage"]?.objectValue != nil && (object["choices"]?.arrayValue?.isEmpty ?? true)
     }
 
-    private static func tokenUsage(_ value: JSONValue) -> TokenUsage? {
+    static func tokenUsage(_ value: JSONValue) -> TokenUsage? {
         guard case .object(let usage) = value else { return nil }
         let input = usage["prompt_tokens"]?.intValue()
         let output = usage["completion_tokens"]?.intValue()

@@ -41,9 +41,19 @@ package actor ConfigurationWriter {
 
     private func publish() {
         let rolloutModels = Set(rollouts.values.filter { !$0.isFinished }.map(\.model))
+        var rolloutShadows: [String: ShadowSpec] = [:]
+        for rollout in rollouts.values {
+            guard let step = rollout.currentShadowStep else { continue }
+            // The model's own shadow settings bound the rollout's copies too, when it has them.
+            let own = stored.models.first { $0.name == rollout.model }?.shadow
+            rolloutShadows[rollout.model] = ShadowSpec(
+                version: rollout.canary, shareBasisPoints: step.shareBasisPoints, maxInFlight: own?.maxInFlight ?? ShadowSpec.defaultMaxInFlight,
+                keepExamples: own?.keepExamples ?? 0)
+        }
         holder.replace(
             with: EffectiveConfiguration(
-                stored, environment: environment, rolloutModels: rolloutModels, experiments: experiments.values.filter { $0.status == .running }))
+                stored, environment: environment, rolloutModels: rolloutModels, experiments: experiments.values.filter { $0.status == .running },
+                rolloutShadows: rolloutShadows))
     }
 
     package var configuration: ConfigurationSpec { stored }
@@ -247,8 +257,10 @@ package actor ConfigurationWriter {
             var actions = rollout.advance(now: now)
             if now >= rollout.nextEvaluationAt {
                 let since = max(rollout.stepStartedAt, now - rollout.analysis.windowSeconds)
+                // On a shadow step the canary serves no one: its copies are judged.
+                let shadow = rollout.currentShadowStep != nil
                 actions += rollout.evaluate(
-                    now: now, canary: outcomes.window(model: rollout.model, version: rollout.canary, since: since),
+                    now: now, canary: outcomes.window(model: rollout.model, version: rollout.canary, since: since, shadow: shadow),
                     stable: outcomes.window(model: rollout.model, version: rollout.stable, since: since))
             }
             guard rollout != before else { continue }
@@ -263,6 +275,7 @@ package actor ConfigurationWriter {
 
     private static func describe(_ rollout: Rollout) -> String {
         var text = "\(rollout.state.rawValue), step \(rollout.currentStep), canary at \(percentText(basisPoints: rollout.canaryWeightBasisPoints)) %"
+        if let step = rollout.currentShadowStep { text += ", shadow copies of \(percentText(basisPoints: step.shareBasisPoints)) %" }
         if let reason = rollout.reason { text += ": \(reason)" }
         return text
     }

@@ -16,6 +16,8 @@ package final class RecentOutcomes: OutcomeSink {
         /// `nil` for a failure without a served answer of this version.
         var latency: Double?
         var ttft: Double?
+        /// Shadow copies: similarity of the answer to the primary's.
+        var agreement: Double?
     }
 
     /// The samples of one version, oldest first; those before `head` are dropped.
@@ -62,8 +64,9 @@ package final class RecentOutcomes: OutcomeSink {
         self.next = next
     }
 
-    private static func key(_ model: String, _ version: String) -> String {
-        model + "\u{0}" + version
+    /// Shadow copies of a version are kept apart from the requests it served.
+    private static func key(_ model: String, _ version: String, shadow: Bool = false) -> String {
+        model + (shadow ? "\u{1}" : "\u{0}") + version
     }
 
     package func record(_ event: OutcomeEvent) {
@@ -71,8 +74,8 @@ package final class RecentOutcomes: OutcomeSink {
         guard !event.version.isEmpty else { return }
         let sample = Sample(
             time: event.time, isError: event.isError && event.status != 499, latency: event.latencyMilliseconds,
-            ttft: event.timeToFirstTokenMilliseconds)
-        let key = Self.key(event.model, event.version)
+            ttft: event.timeToFirstTokenMilliseconds, agreement: event.agreement?.similarity)
+        let key = Self.key(event.model, event.version, shadow: event.shadow)
         state.withLock { state in
             state.windows[key, default: Window()].append(sample, horizon: state.horizon(of: key))
             // A version that could not serve (its backends' circuits open) failed this request.
@@ -90,8 +93,9 @@ package final class RecentOutcomes: OutcomeSink {
     package func keep(windows: [(model: String, version: String, seconds: Double)], now: Double) {
         var horizons: [String: Double] = [:]
         for window in windows {
-            let key = Self.key(window.model, window.version)
-            horizons[key] = max(horizons[key] ?? Self.unwatchedHorizonSeconds, window.seconds)
+            for key in [Self.key(window.model, window.version), Self.key(window.model, window.version, shadow: true)] {
+                horizons[key] = max(horizons[key] ?? Self.unwatchedHorizonSeconds, window.seconds)
+            }
         }
         state.withLock { state in
             state.horizons = horizons
@@ -111,12 +115,15 @@ package final class RecentOutcomes: OutcomeSink {
         state.withLock { state in state.windows.values.reduce(0) { $0 + $1.samples.count - $1.head } }
     }
 
-    /// Outcomes of one version since `since` (seconds since 1970). Client departures (499) are not the version's fault.
-    package func window(model: String, version: String, since: Double) -> VersionWindow {
-        let selected = state.withLock { state in state.windows[Self.key(model, version)]?.since(since) ?? [] }
+    /// Outcomes of one version since `since` (seconds since 1970), of the requests it served or (`shadow`)
+    /// of the copies it got. Client departures (499) are not the version's fault.
+    package func window(model: String, version: String, since: Double, shadow: Bool = false) -> VersionWindow {
+        let selected = state.withLock { state in state.windows[Self.key(model, version, shadow: shadow)]?.since(since) ?? [] }
+        let agreements = selected.compactMap(\.agreement)
         return VersionWindow(
             requests: selected.count, errors: selected.filter(\.isError).count,
             p95LatencyMilliseconds: Statistics.percentile(selected.compactMap(\.latency), 0.95),
-            p95TTFTMilliseconds: Statistics.percentile(selected.compactMap(\.ttft), 0.95))
+            p95TTFTMilliseconds: Statistics.percentile(selected.compactMap(\.ttft), 0.95),
+            meanAgreement: agreements.isEmpty ? nil : agreements.reduce(0, +) / Double(agreements.count))
     }
 }

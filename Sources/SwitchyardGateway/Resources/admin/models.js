@@ -4,6 +4,7 @@ import { api, InputError, paths } from "./api.js";
 import { splitBar } from "./charts.js";
 import { append, badge, button, card, clear, confirmButton, el, facts, field, flash, inlineError, row, select, stateBadge, table } from "./dom.js";
 import { dash, fmtShare } from "./format.js";
+import { shadowCard } from "./shadow.js";
 import { linkTo } from "./shell.js";
 
 export const title = "Models & versions";
@@ -52,7 +53,8 @@ function drawRelease(box, release) {
         ? el("span", { class: "legend-item" }, el("span", { class: `swatch s${k % 10}` }), `${v.name} ${fmtShare(v.weight)}`) : null)))),
     card("Versions", versionsTable(release, reload)),
     card("Split editor", splitEditor(release, reload)),
-    card("Default, rollback and strategy", releaseControls(release, reload)));
+    card("Default, rollback and strategy", releaseControls(release, reload)),
+    shadowCard(release));
 }
 
 function versionsTable(release, reload) {

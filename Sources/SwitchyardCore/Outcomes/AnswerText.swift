@@ -1,0 +1,29 @@
+/// The text of a chat completion, for comparing two answers to the same request: the first
+/// choice's message content, or — when it only calls tools — each call's name and arguments.
+package enum AnswerText {
+    /// The text of a whole answer; `nil` when it is not a chat completion.
+    package static func ofCompletion(_ answer: JSONValue) -> String? {
+        guard let message = firstChoice(answer)?["message"]?.objectValue else { return nil }
+        return text(of: message)
+    }
+
+    /// The text one stream chunk adds (empty for a chunk without content).
+    package static func ofChunk(_ chunk: JSONValue) -> String {
+        guard let delta = firstChoice(chunk)?["delta"]?.objectValue else { return "" }
+        return text(of: delta)
+    }
+
+    private static func firstChoice(_ document: JSONValue) -> [String: JSONValue]? {
+        document.objectValue?["choices"]?.arrayValue?.first?.objectValue
+    }
+
+    private static func text(of message: [String: JSONValue]) -> String {
+        var text = message["content"]?.stringValue ?? ""
+        for call in message["tool_calls"]?.arrayValue ?? [] {
+            guard let function = call.objectValue?["function"]?.objectValue else { continue }
+            if let name = function["name"]?.stringValue { text += (text.isEmpty ? "" : " ") + name }
+            if let arguments = function["arguments"]?.stringValue { text += arguments }
+        }
+        return text
+    }
+}
