@@ -54,7 +54,10 @@ struct TemporaryDatabase: ~Copyable {
     @Test func migratesAnEmptyFile() async throws {
         let database = try TemporaryDatabase()
         let store = try SQLiteStore(path: database.path)
-        #expect(try await store.appliedMigrations() == ["v1-foundation", "v2-routing-health", "v3-releases", "v4-experiments-providers"])
+        #expect(
+            try await store.appliedMigrations() == [
+                "v1-foundation", "v2-routing-health", "v3-releases", "v4-experiments-providers", "v5-rollout-history",
+            ])
         let mode = try await store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
         let foreignKeys = try await store.pool.read { db in try Bool.fetchOne(db, sql: "PRAGMA foreign_keys") }
@@ -83,7 +86,10 @@ struct TemporaryDatabase: ~Copyable {
             try pool.close()
         }
         let store = try SQLiteStore(path: database.path)
-        #expect(try await store.appliedMigrations() == ["v1-foundation", "v2-routing-health", "v3-releases", "v4-experiments-providers"])
+        #expect(
+            try await store.appliedMigrations() == [
+                "v1-foundation", "v2-routing-health", "v3-releases", "v4-experiments-providers", "v5-rollout-history",
+            ])
         let configuration = try await store.loadConfiguration()
         #expect(configuration.settings.requestTimeoutSeconds == 12, "stored settings keep their values")
         #expect(configuration.settings.maxRetries == GatewaySettings().maxRetries, "keys added later take their defaults")
