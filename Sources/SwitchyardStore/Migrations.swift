@@ -267,12 +267,38 @@ enum Migrations {
                     );
                     """)
         }
-        // Shadow traffic: a model's shadow, shadow copies in the request log (kept out of the rollups,
-        // which are the served traffic), and the answer pairs that differ most.
-        migrator.registerMigration("v5-shadow") { db in
+        migrator.registerMigration("v5-rollout-history") { db in
+            // A rollout list reads these columns, never rollout_json (up to 500 evaluations each); rows from
+            // before are filled from their JSON. A finished rollout never changes again, so its last update is its end.
+            try db.execute(
+                sql: """
+                    ALTER TABLE rollouts ADD COLUMN stable TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE rollouts ADD COLUMN reason TEXT;
+                    ALTER TABLE rollouts ADD COLUMN ended_at REAL;
+                    ALTER TABLE rollouts ADD COLUMN current_step INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE rollouts ADD COLUMN step_count INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE rollouts ADD COLUMN canary_weight_bp INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE rollouts ADD COLUMN evaluation_count INTEGER NOT NULL DEFAULT 0;
+                    UPDATE rollouts SET
+                        stable = COALESCE(json_extract(rollout_json, '$.stable'), ''),
+                        reason = json_extract(rollout_json, '$.reason'),
+                        ended_at = CASE WHEN state IN ('promoted', 'aborted') THEN updated_at END,
+                        current_step = COALESCE(json_extract(rollout_json, '$.currentStep'), 0),
+                        step_count = COALESCE(json_array_length(rollout_json, '$.steps'), 0),
+                        canary_weight_bp = COALESCE(json_extract(rollout_json, '$.canaryWeightBasisPoints'), 0),
+                        evaluation_count = COALESCE(json_array_length(rollout_json, '$.evaluations'), 0);
+                    CREATE INDEX rollouts_by_start ON rollouts(created_at, id);
+                    CREATE INDEX rollouts_by_model_start ON rollouts(model, created_at, id);
+                    CREATE INDEX rollouts_by_state_start ON rollouts(state, created_at, id);
+                    """)
+        }
+        // Shadow traffic: a model's shadow, a rollout's shadow verdict, shadow copies in the request log
+        // (kept out of the rollups, which are the served traffic), and the answer pairs that differ most.
+        migrator.registerMigration("v6-shadow") { db in
             try db.execute(
                 sql: """
                     ALTER TABLE models ADD COLUMN shadow_json TEXT;
+                    ALTER TABLE rollouts ADD COLUMN shadow_verdict TEXT;
                     ALTER TABLE request_log ADD COLUMN shadow INTEGER NOT NULL DEFAULT 0;
                     ALTER TABLE request_log ADD COLUMN shadow_similarity REAL;
                     ALTER TABLE request_log ADD COLUMN shadow_exact INTEGER;

@@ -12,15 +12,21 @@ extension SQLiteStore: ReleaseRepository {
                 try Self.delete(key: key, db: db)
             }
             if let rollout = change.rollout {
+                let summary = RolloutSummary(rollout)
                 try db.execute(
                     sql: """
-                        INSERT INTO rollouts (id, model, canary, state, rollout_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT(id) DO UPDATE SET state = excluded.state, rollout_json = excluded.rollout_json,
-                            updated_at = excluded.updated_at
+                        INSERT INTO rollouts (id, model, canary, stable, state, reason, rollout_json, created_at, updated_at, ended_at,
+                            current_step, step_count, canary_weight_bp, evaluation_count, shadow_verdict)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT(id) DO UPDATE SET state = excluded.state, reason = excluded.reason, rollout_json = excluded.rollout_json,
+                            updated_at = excluded.updated_at, ended_at = excluded.ended_at, current_step = excluded.current_step,
+                            step_count = excluded.step_count, canary_weight_bp = excluded.canary_weight_bp,
+                            evaluation_count = excluded.evaluation_count, shadow_verdict = excluded.shadow_verdict
                         """,
                     arguments: [
-                        rollout.id, rollout.model, rollout.canary, rollout.state.rawValue, try Self.encode(rollout), rollout.createdAt,
-                        rollout.updatedAt,
+                        rollout.id, rollout.model, rollout.canary, rollout.stable, rollout.state.rawValue, rollout.reason, try Self.encode(rollout),
+                        rollout.createdAt, rollout.updatedAt, summary.endedAt, summary.currentStep, summary.stepCount,
+                        summary.canaryWeightBasisPoints, summary.evaluationCount, summary.shadowVerdict,
                     ])
                 if let event = change.rolloutEvent {
                     try db.execute(
@@ -48,6 +54,44 @@ extension SQLiteStore: ReleaseRepository {
     package func loadRollout(id: String) async throws -> Rollout? {
         try await pool.read { db in
             try String.fetchOne(db, sql: "SELECT rollout_json FROM rollouts WHERE id = ?", arguments: [id]).map { try Self.decode(Rollout.self, $0) }
+        }
+    }
+
+    package func rolloutSummaries(_ query: RolloutQuery) async throws -> [RolloutSummary] {
+        try await pool.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let model = query.model {
+                conditions.append("model = ?")
+                arguments += [model]
+            }
+            if let state = query.state {
+                conditions.append("state = ?")
+                arguments += [state.rawValue]
+            }
+            if let since = query.since {
+                conditions.append("created_at >= ?")
+                arguments += [since]
+            }
+            if let after = query.after {
+                conditions.append("(created_at < ? OR (created_at = ? AND id < ?))")
+                arguments += [after.startedAt, after.startedAt, after.id]
+            }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            arguments += [query.limit]
+            let sql = """
+                SELECT id, model, canary, stable, state, reason, created_at, ended_at, current_step, step_count, canary_weight_bp,
+                    evaluation_count, shadow_verdict
+                FROM rollouts \(filter) ORDER BY created_at DESC, id DESC LIMIT ?
+                """
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                RolloutSummary(
+                    id: row["id"], model: row["model"], canary: row["canary"], stable: row["stable"],
+                    state: Rollout.State(rawValue: row["state"]) ?? .aborted, reason: row["reason"], startedAt: row["created_at"],
+                    endedAt: row["ended_at"], currentStep: row["current_step"], stepCount: row["step_count"],
+                    canaryWeightBasisPoints: row["canary_weight_bp"], evaluationCount: row["evaluation_count"],
+                    shadowVerdict: row["shadow_verdict"])
+            }
         }
     }
 

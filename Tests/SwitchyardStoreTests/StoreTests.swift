@@ -55,7 +55,10 @@ struct TemporaryDatabase: ~Copyable {
         let database = try TemporaryDatabase()
         let store = try SQLiteStore(path: database.path)
         #expect(
-            try await store.appliedMigrations() == ["v1-foundation", "v2-routing-health", "v3-releases", "v4-experiments-providers", "v5-shadow"])
+            try await store.appliedMigrations() == [
+                "v1-foundation", "v2-routing-health", "v3-releases", "v4-experiments-providers", "v5-rollout-history",
+                "v6-shadow",
+            ])
         let mode = try await store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
         let foreignKeys = try await store.pool.read { db in try Bool.fetchOne(db, sql: "PRAGMA foreign_keys") }
@@ -85,7 +88,10 @@ struct TemporaryDatabase: ~Copyable {
         }
         let store = try SQLiteStore(path: database.path)
         #expect(
-            try await store.appliedMigrations() == ["v1-foundation", "v2-routing-health", "v3-releases", "v4-experiments-providers", "v5-shadow"])
+            try await store.appliedMigrations() == [
+                "v1-foundation", "v2-routing-health", "v3-releases", "v4-experiments-providers", "v5-rollout-history",
+                "v6-shadow",
+            ])
         let configuration = try await store.loadConfiguration()
         #expect(configuration.settings.requestTimeoutSeconds == 12, "stored settings keep their values")
         #expect(configuration.settings.maxRetries == GatewaySettings().maxRetries, "keys added later take their defaults")

@@ -492,3 +492,67 @@ def test_a_refused_token_returns_to_the_login_form_and_logout_clears_it(browser:
     assert "log in again" in visible(browser, "login-error").text.lower()
     assert browser.execute_script("return window.sessionStorage.getItem('switchyard.adminToken')") is None
     assert browser_problems(browser) == []
+
+
+def rollout_of_chat(admin: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    response = admin.post("/api/models/chat/rollouts", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_rollouts_view_lists_the_history_and_opens_a_rollouts_timeline(
+        browser: Any, gateway: str, admin: httpx.Client, user_http: httpx.Client) -> None:
+    first = rollout_of_chat(admin, {"canary": "v2", "steps": [{"set_weight": 50}, {"pause": {}}],
+                                    "analysis": {"interval": "1s", "min_requests": 5}})
+    send_chat(user_http, 40)
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        evaluations = admin.get(f"/api/rollouts/{first['id']}").json()["evaluations"]
+        if sum(1 for e in evaluations if e["result"] == "pass") >= 2:
+            break
+        assert time.monotonic() < deadline, f"no two passing evaluations: {evaluations}"
+        time.sleep(0.2)
+
+    # The running rollout: its evaluations as a timeline (canary and stable lines) and its decisions.
+    login(browser, gateway)
+    visible(browser, "view-overview")
+    open_page(browser, gateway, "rollouts/chat")
+    wait_for(browser, lambda d: by_testid(d, "rollout").get_attribute("data-id") == first["id"], "the running rollout")
+    for chart in ("rollout-chart-errors", "rollout-chart-p95"):
+        wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, f'[data-testid="{chart}"] path.line')) == 2,
+                 f"the canary and stable lines of {chart}")
+    decisions = by_testid(browser, "evaluations-table").text
+    assert "continue" in decisions and "max_error_rate_increase" in decisions, decisions
+
+    # Its controls still work: abort from the page.
+    visible(browser, "rollout-abort").click()
+    visible(browser, "rollout-abort-confirm").click()
+    wait_for(browser, lambda d: admin.get(f"/api/rollouts/{first['id']}").json()["state"] == "aborted", "the abort")
+
+    second = rollout_of_chat(admin, {"canary": "v2", "steps": [{"set_weight": 1}, {"pause": {}}]})
+    assert admin.post(f"/api/rollouts/{second['id']}/abort").status_code == 200
+
+    # The history, newest first; no rollout runs, so the latest is shown above it. (The page is on
+    # this route already, and going to the same URL again may not draw it again: reload.)
+    browser.refresh()
+    visible(browser, "view-rollouts")
+    wait_for(browser, lambda d: by_testid(d, "rollout").get_attribute("data-id") == second["id"], "the latest rollout")
+    by_testid(browser, "rollout-history")
+    rows = browser.find_elements(By.CSS_SELECTOR, '[data-testid="rollout-history-row"]')
+    assert [r.get_attribute("data-id") for r in rows][:2] == [second["id"], first["id"]]
+    assert "aborted" in rows[1].text and "2 of 2" in rows[1].text, rows[1].text
+
+    # A row opens its rollout: the timeline of a finished one, with when it ended.
+    rows[1].click()
+    wait_for(browser, lambda d: d.current_url.endswith(f"#/rollouts/chat/{first['id']}"), "the opened rollout's route")
+    wait_for(browser, lambda d: by_testid(d, "rollout").get_attribute("data-id") == first["id"], "the opened rollout")
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, '[data-testid="rollout-chart-errors"] path.line')) == 2,
+             "the opened rollout's timeline")
+    facts = by_testid(browser, "rollout-facts").text
+    assert "aborted" in facts and "Ended" in facts and "running" not in facts, facts
+    assert by_testid(browser, "rollout-promote").get_attribute("disabled") is not None
+
+    # Filtered by state: neither rollout of chat was promoted.
+    Select(by_testid(browser, "rollout-history-state")).select_by_value("promoted")
+    wait_for(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="rollout-history-row"]'), "an empty filtered list")
+    assert browser_problems(browser) == []

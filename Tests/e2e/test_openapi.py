@@ -580,6 +580,17 @@ def test_rollouts(admin: Admin) -> None:
     assert field_of(admin.get("/api/rollouts/r-000000000000", expect=404)) == "id"
     assert [entry["action"] for entry in audited(admin, f"rollout:{rollout_id}")][-1] == "start"
 
+    # The history: both, finished, newest first; a page at a time.
+    history = admin.get("/api/rollouts", params={"model": "canary"}, expect=200).json()
+    assert [r["id"] for r in history["rollouts"]] == [second["id"], rollout_id] and history["next"] is None
+    assert history["rollouts"][1]["state"] == "promoted" and history["rollouts"][1]["ended_at"] is not None
+    first = admin.get("/api/models/canary/rollouts", params={"limit": 1, "since": "2020-01-01T00:00:00Z"}, expect=200).json()
+    assert [r["id"] for r in first["rollouts"]] == [second["id"]] and first["next"]
+    rest = admin.get("/api/models/canary/rollouts", params={"limit": 1, "before": first["next"]}, expect=200).json()
+    assert [r["id"] for r in rest["rollouts"]] == [rollout_id] and rest["next"] is None
+    promoted_only = admin.get("/api/models/canary/rollouts", params={"state": "promoted"}, expect=200).json()
+    assert [r["id"] for r in promoted_only["rollouts"]] == [rollout_id]
+
 
 def test_shadow(admin: Admin, http: httpx.Client) -> None:
     release = admin.get("/api/models/canary/release", expect=200).json()
@@ -992,6 +1003,10 @@ def test_query_parameters_of_the_wrong_type_are_refused(admin: Admin) -> None:
         ("/api/usage", {"to": "tomorrow-ish"}, "to"),
         ("/api/stats/timeseries", {"step": "minute"}, "step"),
         ("/api/stats/timeseries", {"to": "x"}, "to"),
+        ("/api/rollouts", {"state": "sleeping"}, "state"),
+        ("/api/rollouts", {"limit": 501}, "limit"),
+        ("/api/rollouts", {"since": "soon"}, "since"),
+        ("/api/models/chat/rollouts", {"before": "not-a-cursor"}, "before"),
     ]
     for path, params, field in cases:
         refused = admin.get(path, params=params, expect=400, valid=False)
@@ -1022,6 +1037,7 @@ def test_not_found_names_the_path_parameter(admin: Admin) -> None:
         ("put", "/api/models/nope", {"backends": [{"provider": "mock", "model": "x"}]}, "name"),
         ("delete", "/api/models/nope", None, "name"),
         ("get", "/api/models/nope/weights", None, "name"),
+        ("get", "/api/models/nope/rollouts", None, "model"),
         ("post", "/api/models/nope/refresh", None, "model"),
         ("put", "/api/models/nope/split", {"weights": {"v1": 100}}, "model"),
         ("put", "/api/models/chat/versions/nope", {"weight": 1}, "version"),

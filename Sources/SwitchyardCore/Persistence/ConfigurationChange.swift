@@ -74,6 +74,9 @@ package protocol ReleaseRepository: Sendable {
     func apply(_ change: ConfigurationChange) async throws
     func loadRollouts() async throws -> [Rollout]
     func loadRollout(id: String) async throws -> Rollout?
+    /// The rollouts the query selects, newest first (start time, then id, both descending), at most
+    /// `query.limit`; filtered and ordered by the store, not in memory.
+    func rolloutSummaries(_ query: RolloutQuery) async throws -> [RolloutSummary]
     func loadExperiments() async throws -> [Experiment]
     /// By version name; versions the store keeps no times for are missing.
     func versionTimes(model: String) async throws -> [String: VersionTimes]

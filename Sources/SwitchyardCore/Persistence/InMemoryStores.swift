@@ -205,6 +205,11 @@ package final class InMemoryReleaseRepository: ReleaseRepository {
         state.withLock { $0.rollouts[id] }
     }
 
+    package func rolloutSummaries(_ query: RolloutQuery) async throws -> [RolloutSummary] {
+        let rollouts = state.withLock { Array($0.rollouts.values) }
+        return Array(rollouts.map(RolloutSummary.init).filter(query.matches).sorted(by: RolloutSummary.newestFirst).prefix(query.limit))
+    }
+
     package func loadExperiments() async throws -> [Experiment] {
         state.withLock { Array($0.experiments.values) }
     }

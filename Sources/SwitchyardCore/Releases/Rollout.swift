@@ -104,7 +104,7 @@ package struct RolloutEvaluation: Sendable, Hashable, Codable {
 ///
 /// `progressing → paused → progressing … → promoted`, or `→ aborted` (canary at 0, default unchanged).
 package struct Rollout: Sendable, Hashable, Codable {
-    package enum State: String, Sendable, Hashable, Codable {
+    package enum State: String, Sendable, Hashable, Codable, CaseIterable {
         case progressing, paused, promoted, aborted
     }
 
@@ -174,6 +174,10 @@ package struct Rollout: Sendable, Hashable, Codable {
         case .promoted: return "passed"
         }
     }
+
+    /// When it was promoted or aborted, `nil` while it runs: a finished rollout never changes
+    /// again, so its last update is its end.
+    package var endedAt: Double? { isFinished ? updatedAt : nil }
 
     /// Runs the steps that take effect now: weights are set at once; a timed pause ends when its time
     /// is up and the canary passed an evaluation during it; an open pause waits for a promote. Call

@@ -95,7 +95,8 @@ package struct ExperimentAdminController: Sendable {
         }
     }
 
-    private static func integer(_ text: String?, field: String, in range: ClosedRange<Int>) throws -> Int? {
+    /// A whole-number query parameter within `range`, or `nil` when absent; 400 naming `field` otherwise.
+    static func integer(_ text: String?, field: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let text else { return nil }
         guard let value = Int(text), range.contains(value) else {
             throw AdminError.invalid(field, "'\(field)' must be a whole number from \(range.lowerBound) to \(range.upperBound).")

@@ -4,12 +4,27 @@ import Hummingbird
 import NIOCore
 import SwitchyardCore
 
-/// Rollouts through the admin API: start one on a model, read it, promote, pause, resume or abort it.
+/// Rollouts through the admin API: start one on a model, list them, read one, promote, pause, resume or abort it.
 package struct RolloutAdminController: Sendable {
     let writer: ConfigurationWriter
 
+    /// Rollouts a list page holds when the request does not say.
+    static let defaultPageSize = 50
+    static let maxPageSize = 500
+
     package func addRoutes(to router: Router<GatewayContext>) {
         let models = "/api/models/{model}"
+        router.get("/api/rollouts") { request, _ in
+            try await list(request, model: request.uri.queryParameters.get("model"))
+        }
+        router.get("\(models)/rollouts") { request, context in
+            // A disabled model's history is listed too; a deleted model's is found with /api/rollouts?model=.
+            let name = try context.pathParameter("model")
+            guard await writer.configuration.models.contains(where: { $0.name == name }) else {
+                throw AdminError.notFound("Model '\(name)'", field: "model")
+            }
+            return try await list(request, model: name)
+        }
         router.post("\(models)/rollouts") { request, context in
             let actor = AdminAuthenticator.actor
             let spec = try AdminRequestBody.read(try await AdminRequestBody.jsonObject(request), RolloutRequest.read(from:))
@@ -36,7 +51,59 @@ package struct RolloutAdminController: Sendable {
         }
     }
 
+    /// A page of rollouts, newest first: `{"rollouts": [...], "next": cursor or null}`; `next` goes back as `before`.
+    private func list(_ request: Request, model: String?) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        var state: Rollout.State?
+        if let text = parameters.get("state") {
+            guard let parsed = Rollout.State(rawValue: text) else {
+                throw AdminError.invalid("state", "'state' is one of \(Rollout.State.allCases.map(\.rawValue).joined(separator: ", ")).")
+            }
+            state = parsed
+        }
+        let since = try UsageAdminController.time(parameters.get("since"), field: "since")
+        let limit = try ExperimentAdminController.integer(parameters.get("limit"), field: "limit", in: 1...Self.maxPageSize) ?? Self.defaultPageSize
+        let before = try Self.cursor(parameters.get("before"))
+        // One more than the page: whether it exists says whether there is a next page.
+        let found = try await writer.rolloutSummaries(RolloutQuery(model: model, state: state, since: since, after: before, limit: limit + 1))
+        let page = found.prefix(limit)
+        let next = found.count > limit ? page.last.map { Self.text($0.cursor) } : nil
+        return Response.json(.object(["rollouts": .array(page.map(Self.json)), "next": next.map(JSONValue.string) ?? .null]))
+    }
+
+    /// A cursor as the API shows it: opaque to clients (base64url of the start time and the id).
+    static func text(_ cursor: RolloutCursor) -> String {
+        Data("\(cursor.startedAt) \(cursor.id)".utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// The cursor a `before` parameter carries; 400 naming `before` for anything but a `next` this API gave.
+    static func cursor(_ text: String?) throws -> RolloutCursor? {
+        guard let text else { return nil }
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64), let decoded = String(data: data, encoding: .utf8),
+            let space = decoded.firstIndex(of: " "), let startedAt = Double(decoded[..<space]), startedAt.isFinite,
+            case let id = String(decoded[decoded.index(after: space)...]), !id.isEmpty
+        else {
+            throw AdminError.invalid("before", "'before' must be the 'next' of an earlier page, as given.")
+        }
+        return RolloutCursor(startedAt: startedAt, id: id)
+    }
+
     // MARK: JSON shapes
+
+    static func json(_ summary: RolloutSummary) -> JSONValue {
+        .object([
+            "id": .string(summary.id), "model": .string(summary.model), "canary": .string(summary.canary), "stable": .string(summary.stable),
+            "state": .string(summary.state.rawValue), "reason": summary.reason.map(JSONValue.string) ?? .null,
+            "started_at": .number(summary.startedAt), "ended_at": summary.endedAt.map(JSONValue.number) ?? .null,
+            "current_step": .number(Double(summary.currentStep)), "steps_reached": .number(Double(summary.stepsReached)),
+            "step_count": .number(Double(summary.stepCount)), "canary_weight": .number(Double(summary.canaryWeightBasisPoints) / 100),
+            "evaluation_count": .number(Double(summary.evaluationCount)),
+            "shadow": summary.shadowVerdict.map(JSONValue.string) ?? .null,
+        ])
+    }
 
     static func json(_ rollout: Rollout) -> JSONValue {
         let steps: [JSONValue] = rollout.steps.map { step in
@@ -94,6 +161,7 @@ package struct RolloutAdminController: Sendable {
                 "significance": .number(analysis.significance), "failure_limit": .number(Double(analysis.failureLimit)),
             ]),
             "evaluations": .array(evaluations), "created_at": .number(rollout.createdAt), "updated_at": .number(rollout.updatedAt),
+            "ended_at": rollout.endedAt.map(JSONValue.number) ?? .null,
         ])
     }
 }

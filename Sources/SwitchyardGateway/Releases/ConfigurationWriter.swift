@@ -84,6 +84,12 @@ package actor ConfigurationWriter {
         Dictionary(grouping: rollouts.values, by: \.model).values.compactMap { $0.max { $0.createdAt < $1.createdAt } }
     }
 
+    /// Stored rollouts, finished ones included, newest first; read from the repository without
+    /// waiting for the writer's turn.
+    package nonisolated func rolloutSummaries(_ query: RolloutQuery) async throws -> [RolloutSummary] {
+        try await releases.rolloutSummaries(query)
+    }
+
     package func versionTimes(model: String) async throws -> [String: VersionTimes] {
         try await releases.versionTimes(model: model)
     }

@@ -1,4 +1,4 @@
-// The overview's SVG charts and the models view's split bar, drawn from plain numbers.
+// The SVG charts (the overview's traffic, a rollout's evaluations) and the models view's split bar, drawn from plain numbers.
 
 import { clear, el } from "./dom.js";
 import { dash, fmtClock, fmtShare, fmtTime } from "./format.js";
@@ -28,19 +28,30 @@ function axisTicks(peak) {
 }
 
 /**
- * A line chart. `series`: [{label, values: [number|null]}] over the shared `times`.
+ * A line chart. `series`: [{label, values: [number|null]}] over the shared `times` (ascending).
  * Gaps (null) break the line; single points are drawn as dots. `format(value, step)` writes a
  * value; on the y-axis `step` is the spacing of its ticks (see `decimalsFor`), otherwise absent.
+ * `spacing`: "even" puts the points at equal distances (regular buckets); "time" places each
+ * at its time, for points taken at irregular moments.
  */
-export function lineChart({ title, times, series, format, testid }) {
+export function lineChart({ title, times, series, format, testid, spacing = "even" }) {
   const W = 600, H = 220, L = 56, R = 12, T = 12, B = 26;
   const plotW = W - L - R, plotH = H - T - B;
   const n = times.length;
   const all = series.flatMap((s) => s.values).filter((v) => v !== null && v !== undefined);
   const axis = axisTicks(Math.max(0, ...all));
   const top = axis.values[axis.values.length - 1];
-  const x = (i) => L + (n <= 1 ? plotW / 2 : (i / (n - 1)) * plotW);
+  const first = times[0], span = n > 1 ? times[n - 1] - times[0] : 0;
+  const byTime = spacing === "time" && span > 0;
+  const xAt = (t) => L + ((t - first) / span) * plotW;
+  const x = (i) => (byTime ? xAt(times[i]) : L + (n <= 1 ? plotW / 2 : (i / (n - 1)) * plotW));
   const y = (v) => T + plotH - (v / top) * plotH;
+  /** The index of the point drawn nearest to the chart's horizontal position `px`. */
+  const nearest = (px) => {
+    if (!byTime) return Math.max(0, Math.min(n - 1, Math.round(((px - L) / plotW) * (n - 1))));
+    const t = first + ((px - L) / plotW) * span;
+    return times.reduce((best, time, i) => (Math.abs(time - t) < Math.abs(times[best] - t) ? i : best), 0);
+  };
 
   const svg = el("svg:svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": title, testid });
   for (const v of axis.values) {
@@ -49,12 +60,19 @@ export function lineChart({ title, times, series, format, testid }) {
   }
   // Times of day: 24 hours apart, the first and last tick read the same; only the later one is kept.
   const ticks = Math.min(6, n);
-  const indices = Array.from({ length: ticks }, (_, k) => (ticks === 1 ? 0 : Math.round((k * (n - 1)) / (ticks - 1))));
-  indices.forEach((i, k) => {
-    const label = fmtClock(times[i]);
-    if (indices.slice(k + 1).some((later) => fmtClock(times[later]) === label)) return;
+  const marks = Array.from({ length: ticks }, (_, k) => {
+    if (byTime) {
+      const t = first + (ticks === 1 ? 0 : (k * span) / (ticks - 1));
+      return { at: xAt(t), time: t };
+    }
+    const i = ticks === 1 ? 0 : Math.round((k * (n - 1)) / (ticks - 1));
+    return { at: x(i), time: times[i] };
+  });
+  marks.forEach(({ at, time }, k) => {
+    const label = fmtClock(time);
+    if (marks.slice(k + 1).some((later) => fmtClock(later.time) === label)) return;
     const anchor = k === 0 && ticks > 1 ? "start" : k === ticks - 1 && ticks > 1 ? "end" : "middle";
-    svg.append(svgText(x(i), H - 6, label, { class: "axis-label x", "text-anchor": anchor }));
+    svg.append(svgText(at, H - 6, label, { class: "axis-label x", "text-anchor": anchor }));
   });
   svg.append(el("svg:line", { x1: L, x2: W - R, y1: T + plotH, y2: T + plotH, class: "axis" }));
 
@@ -85,8 +103,7 @@ export function lineChart({ title, times, series, format, testid }) {
   overlay.addEventListener("mousemove", (event) => {
     if (!n) return;
     const box = svg.getBoundingClientRect();
-    const px = ((event.clientX - box.left) / box.width) * W;
-    const i = Math.max(0, Math.min(n - 1, Math.round(((px - L) / plotW) * (n - 1))));
+    const i = nearest(((event.clientX - box.left) / box.width) * W);
     cursor.setAttribute("x1", x(i));
     cursor.setAttribute("x2", x(i));
     cursor.setAttribute("visibility", "visible");

@@ -1,16 +1,20 @@
-// Canary rollouts of a model: the running (or last) one with its steps and evaluations, and starting one.
+// Canary rollouts of a model: the running one (or one opened from the history) with its steps, its
+// evaluations as a timeline and its decisions; the model's rollouts, newest first; starting one.
 
 import { api, InputError, paths, withQuery } from "./api.js";
+import { lineChart } from "./charts.js";
 import { append, button, card, clear, confirmButton, el, facts, field, flash, form, inlineError, input, row, select, stateBadge, table } from "./dom.js";
 import { dash, fmtMs, fmtNum, fmtRate, fmtShare, fmtTime } from "./format.js";
 import { linkTo } from "./shell.js";
 
 export const title = "Rollouts";
 
-/** Session storage key prefix (+ model name) of the last rollout started from this page. */
-const LAST_ROLLOUT_KEY = "switchyard.lastRollout.";
+/** Rollouts per page of a model's history. */
+const HISTORY_PAGE = 20;
+const STATES = ["progressing", "paused", "promoted", "aborted"];
 
-export async function render(root, [selected]) {
+/** Route `#/rollouts/MODEL` shows MODEL's running rollout, `#/rollouts/MODEL/ID` the rollout ID. */
+export async function render(root, [selected, openedId]) {
   const models = ((await api("GET", paths.models)).models || []).filter((m) => m.enabled !== false);
   if (!models.length) {
     append(root, el("p", { class: "muted" }, "No models."));
@@ -23,32 +27,91 @@ export async function render(root, [selected]) {
   const box = el("div", { id: "rollout-box", testid: "rollout-box" });
   const lookupForm = form({ class: "inline-form" }, [field("Show rollout by id", lookup), el("button", { type: "submit" }, "Show")], async () => {
     const id = lookup.value.trim();
-    if (id) drawRollout(box, await api("GET", paths.rollout(id)), () => renderRolloutSection(box, name));
+    if (!id) return;
+    const rollout = await api("GET", paths.rollout(id));
+    location.hash = linkTo("rollouts", rollout.model, rollout.id);
   });
   append(root, el("div", { class: "toolbar" }, field("Model", modelSelect), lookupForm), box);
-  await renderRolloutSection(box, name).catch((error) => inlineError(box, `Rollouts of ${name}`, error));
+  await renderRolloutSection(box, name, openedId).catch((error) => inlineError(box, `Rollouts of ${name}`, error));
 }
 
-async function renderRolloutSection(box, model) {
-  const release = await api("GET", paths.release(model));
-  const refresh = () => renderRolloutSection(box, model);
+async function renderRolloutSection(box, model, openedId) {
+  const refresh = () => renderRolloutSection(box, model, openedId);
+  const [release, latest] = await Promise.all([
+    api("GET", paths.release(model)),
+    api("GET", withQuery(paths.modelRollouts(model), { limit: HISTORY_PAGE })),
+  ]);
   let rollout = release.rollout;
   let note = null;
-  if (!rollout) {
-    const last = sessionStorage.getItem(LAST_ROLLOUT_KEY + model);
-    if (last) {
-      try {
-        rollout = await api("GET", paths.rollout(last));
-        note = "No rollout is running; this is the last one started from this page.";
-      } catch (_) {
-        rollout = null;
-      }
-    }
+  if (openedId) {
+    rollout = await api("GET", paths.rollout(openedId));
+    if (release.rollout && release.rollout.id !== rollout.id) note = `Rollout ${release.rollout.id} of ${model} is running.`;
+  } else if (!rollout && latest.rollouts.length) {
+    rollout = await api("GET", paths.rollout(latest.rollouts[0].id));
+    note = `No rollout of ${model} is running; this is the latest.`;
   }
   clear(box);
   if (rollout) drawRollout(box, rollout, refresh, note);
-  else append(box, card("Running rollout", el("p", { class: "muted", testid: "no-rollout" }, `No rollout of ${model} is running.`)));
-  append(box, card(`Start a rollout of ${model}`, rolloutStartForm(release, refresh)));
+  else append(box, card("Running rollout", el("p", { class: "muted", testid: "no-rollout" }, `No rollout of ${model} has run.`)));
+  append(box, historyCard(model, latest, rollout && rollout.id));
+  // A rollout just started is the running one: show it, not the one opened before.
+  const started = () => {
+    window.history.replaceState(null, "", linkTo("rollouts", model));
+    return renderRolloutSection(box, model, null);
+  };
+  append(box, card(`Start a rollout of ${model}`, rolloutStartForm(release, started)));
+}
+
+/** The model's rollouts, newest first, a page at a time; a row opens its rollout. */
+function historyCard(model, firstPage, shownId) {
+  const line = (s) => {
+    const open = linkTo("rollouts", s.model, s.id);
+    const tr = row(
+      el("a", { href: open, testid: `rollout-link-${s.id}` }, s.id),
+      stateBadge(s.state),
+      `${s.canary} / ${s.stable}`,
+      fmtTime(s.started_at),
+      s.ended_at === null ? "running" : fmtTime(s.ended_at),
+      `${s.steps_reached} of ${s.step_count}`,
+      fmtShare(s.canary_weight),
+      fmtNum(s.evaluation_count),
+      s.shadow ? stateBadge(s.shadow) : dash,
+      s.reason || dash);
+    tr.classList.add("clickable");
+    if (s.id === shownId) tr.classList.add("selected");
+    tr.setAttribute("data-testid", "rollout-history-row");
+    tr.dataset.id = s.id;
+    tr.addEventListener("click", (event) => {
+      if (!event.target.closest("a")) location.hash = open;
+    });
+    return tr;
+  };
+  const headers = ["Rollout", "State", "Canary / stable", "Started", "Ended", "Steps reached", "Canary weight", "Evaluations", "Shadow step", "Reason"];
+  const holder = el("div", {});
+  const stateFilter = select("state", [["", "any state"], ...STATES.map((s) => [s, s])], { id: "rollout-history-state", testid: "rollout-history-state" });
+  let next = null;
+  let tbody = null;
+  const more = button("Older rollouts", async () => {
+    const page = await api("GET", withQuery(paths.modelRollouts(model), { limit: HISTORY_PAGE, state: stateFilter.value || null, before: next }));
+    append(tbody, page.rollouts.map(line));
+    show(page, false);
+  }, { testid: "rollout-history-more" });
+  const show = (page, fresh) => {
+    if (fresh) {
+      const node = table(headers, page.rollouts.map(line), { testid: "rollout-history" });
+      tbody = node.querySelector("tbody");
+      clear(holder, node);
+    }
+    next = page.next;
+    more.hidden = !next;
+  };
+  stateFilter.addEventListener("change", () => {
+    api("GET", withQuery(paths.modelRollouts(model), { limit: HISTORY_PAGE, state: stateFilter.value || null }))
+      .then((page) => show(page, true))
+      .catch((error) => inlineError(holder, "Rollouts", error));
+  });
+  show(firstPage, true);
+  return card(`Rollouts of ${model}`, el("div", { class: "toolbar" }, field("State", stateFilter)), holder, el("div", { class: "button-row" }, more));
 }
 
 function stepText(step) {
@@ -72,26 +135,45 @@ function drawRollout(box, r, refresh, note) {
     finished ? null : confirmButton("Abort", "rollout-abort", act("abort"), { question: "Abort and send the canary's share back?" }));
   const analysis = r.analysis || {};
   const existing = box.querySelector("[data-testid=rollout]");
+  const evaluations = r.evaluations || [];
   const section = card(`Rollout ${r.id}`,
-    note ? el("p", { class: "muted" }, note) : null,
+    note ? el("p", { class: "muted", testid: "rollout-note" }, note) : null,
     facts([
       ["State", [stateBadge(r.state), r.reason ? ` ${r.reason}` : ""]],
       ["Canary / stable", `${r.canary} / ${r.stable}`],
       ["Canary weight", fmtShare(r.canary_weight)],
       ["Current step", `${r.current_step + 1 > (r.steps || []).length ? "all done" : r.current_step + 1} of ${(r.steps || []).length}`],
       ["Started", fmtTime(r.created_at)],
+      ["Ended", r.ended_at === null || r.ended_at === undefined ? "running" : fmtTime(r.ended_at)],
       ["Updated", fmtTime(r.updated_at)],
-    ]),
+    ], { testid: "rollout-facts" }),
     el("h3", {}, "Steps"),
     el("ol", { class: "steps" }, (r.steps || []).map((s, i) => el("li", { class: [i === r.current_step && "current", i < r.current_step && "done"] }, stepText(s)))),
     el("h3", {}, "Analysis"),
     facts(Object.entries(analysis).map(([k, v]) => [k, v === null ? dash : typeof v === "object" ? JSON.stringify(v) : String(v)]), { class: "facts compact" }),
     controls,
     el("h3", {}, "Evaluations"),
-    evaluationsTable(r.evaluations || []));
+    evaluationTimeline(evaluations),
+    el("h3", {}, "Decisions"),
+    evaluationsTable(evaluations));
   section.setAttribute("data-testid", "rollout");
+  section.dataset.id = r.id;
   if (existing) existing.replaceWith(section);
   else box.prepend(section);
+}
+
+/** Canary against stable, per evaluation over time: error rate and p95 latency. */
+function evaluationTimeline(evaluations) {
+  if (!evaluations.length) return el("p", { class: "muted", testid: "rollout-timeline" }, "No evaluation yet.");
+  const times = evaluations.map((e) => e.time);
+  const value = (key) => (w) => (w && w[key] !== null && w[key] !== undefined ? w[key] : null);
+  const pair = (key) => [
+    { label: "canary", values: evaluations.map((e) => value(key)(e.canary)) },
+    { label: "stable", values: evaluations.map((e) => value(key)(e.stable)) },
+  ];
+  return el("div", { class: "charts", testid: "rollout-timeline" },
+    lineChart({ title: "Error rate", times, series: pair("error_rate"), format: (v) => fmtRate(v, 1), testid: "rollout-chart-errors", spacing: "time" }),
+    lineChart({ title: "p95 latency", times, series: pair("p95_latency_ms"), format: fmtMs, testid: "rollout-chart-p95", spacing: "time" }));
 }
 
 function evaluationsTable(evaluations) {
@@ -99,7 +181,7 @@ function evaluationsTable(evaluations) {
   const checks = (list) => el("ul", { class: "checks" }, (list || []).map((c) => el("li", { class: c.passed ? "pass" : "fail" },
     `${c.passed ? "✓" : "✗"} ${c.name}: ${fmtNum(c.measured, 4)} vs ${fmtNum(c.threshold, 4)}${c.p_value === null || c.p_value === undefined ? "" : ` (p = ${fmtNum(c.p_value, 4)})`}`)));
   return table(["Time", "Step", "Result", "Decision", "Canary", "Stable", "Checks"],
-    evaluations.slice().reverse().slice(0, 100).map((e) => row(fmtTime(e.time), e.step + 1, stateBadge(e.result), e.decision, win(e.canary), win(e.stable), checks(e.checks))),
+    evaluations.slice().reverse().map((e) => row(fmtTime(e.time), e.step + 1, stateBadge(e.result), e.decision, win(e.canary), win(e.stable), checks(e.checks))),
     { testid: "evaluations-table" });
 }
 
@@ -112,7 +194,7 @@ function parseSteps(text) {
   });
 }
 
-function rolloutStartForm(release, refresh) {
+function rolloutStartForm(release, started) {
   const model = release.model;
   const candidates = (release.versions || []).filter((v) => v.is_active && !v.is_default).map((v) => v.name);
   if (!candidates.length) return el("p", { class: "muted" }, "A rollout needs an active version other than the default one.");
@@ -143,8 +225,7 @@ function rolloutStartForm(release, refresh) {
     const body = { canary: f.elements.canary.value, steps: parseSteps(f.elements.steps.value) };
     if (Object.keys(analysis).length) body.analysis = analysis;
     const rollout = await api("POST", paths.modelRollouts(model), body);
-    sessionStorage.setItem(LAST_ROLLOUT_KEY + model, rollout.id);
     flash(`Rollout ${rollout.id} started.`);
-    await refresh();
+    await started();
   });
 }
