@@ -88,13 +88,37 @@ import Testing
                "message": {"role": "assistant", "content": "Let me check.",
                  "tool_calls": [{"id": "toolu_01A09q90qw90lq917835lq9", "type": "function",
                    "function": {"name": "get_weather", "arguments": "{\\"location\\":\\"Paris\\"}"}}]}}],
-             "usage": {"prompt_tokens": 2100, "completion_tokens": 503, "total_tokens": 2603}}
+             "usage": {"prompt_tokens": 2100, "completion_tokens": 503, "total_tokens": 2603,
+               "prompt_tokens_details": {"cached_tokens": 5, "cache_write_tokens": 0}}}
             """)
         #expect(AnthropicTranslation.response(message, created: 1_700_000_000) == expected)
         #expect(AnthropicTranslation.finishReason("end_turn") == "stop")
         #expect(AnthropicTranslation.finishReason("stop_sequence") == "stop")
         #expect(AnthropicTranslation.finishReason("max_tokens") == "length")
         #expect(AnthropicTranslation.finishReason("refusal") == "content_filter")
+    }
+
+    @Test func cacheReadsAndWritesStayApartFromPlainInput() {
+        // Prompt caching → "Tracking cache performance": a stream whose message_start reports cache reads and writes.
+        var translator = AnthropicStreamTranslator(created: 0, includeUsage: true)
+        _ = translator.translate(
+            json(
+                #"{"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":21,"cache_creation_input_tokens":188,"cache_read_input_tokens":1800,"output_tokens":1}}}"#
+            ))
+        _ = translator.translate(
+            json(#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":393}}"#))
+        let end = translator.translate(json(#"{"type":"message_stop"}"#))
+        #expect(
+            json(end[0])["usage"]
+                == json(
+                    #"{"prompt_tokens":2009,"completion_tokens":393,"total_tokens":2402,"prompt_tokens_details":{"cached_tokens":1800,"cache_write_tokens":188}}"#
+                ))
+        #expect(translator.usage == TokenUsage(input: 2009, output: 393, cachedInput: 1800, cacheWrite: 188))
+        // A message_delta that repeats the input counts (newer API versions) replaces them.
+        var usage = translator.usage
+        usage.merge(anthropic: json(#"{"input_tokens":30,"output_tokens":400}"#))
+        #expect(usage == TokenUsage(input: 2018, output: 400, cachedInput: 1800, cacheWrite: 188))
+        #expect(TokenUsage(chat: usage.chatJSON) == usage && TokenUsage(anthropic: usage.anthropicJSON) == usage)
     }
 
     @Test func errorsKeepTheirMeaning() {
@@ -148,7 +172,11 @@ import Testing
             chunk(output[8][0])["choices"]?.arrayValue?.first?["delta"]
                 == json(#"{"tool_calls":[{"index":0,"function":{"arguments":"ncisco, CA\"}"}}]}"#))
         #expect(chunk(output[10][0])["choices"]?.arrayValue?.first?["finish_reason"] == "tool_calls")
-        #expect(chunk(output[11][0]) == json(#"{\#(head),"choices":[],"usage":{"prompt_tokens":25,"completion_tokens":89,"total_tokens":114}}"#))
+        #expect(
+            chunk(output[11][0])
+                == json(
+                    #"{\#(head),"choices":[],"usage":{"prompt_tokens":25,"completion_tokens":89,"total_tokens":114,"prompt_tokens_details":{"cached_tokens":0,"cache_write_tokens":0}}}"#
+                ))
         #expect(output[11][1] == "[DONE]")
         #expect(translator.finished && translator.failure == nil)
     }
