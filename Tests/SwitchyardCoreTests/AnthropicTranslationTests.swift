@@ -98,6 +98,44 @@ import Testing
         #expect(AnthropicTranslation.finishReason("refusal") == "content_filter")
     }
 
+    @Test func cacheControlOnChatPartsBecomesAnthropicCacheControl() throws {
+        // Clients that know their chat request goes to Claude mark parts as OpenRouter and LiteLLM take them.
+        let body = json(
+            """
+            {"model": "chat", "messages": [
+               {"role": "system", "content": [{"type": "text", "text": "You are terse."},
+                 {"type": "text", "text": "Long reference manual…", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]},
+               {"role": "user", "content": [{"type": "text", "text": "Summarise the manual.", "cache_control": {"type": "ephemeral"}},
+                 {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}, "cache_control": {"type": "ephemeral"}}]},
+               {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "search", "arguments": "{}"}}]},
+               {"role": "tool", "tool_call_id": "call_1", "content": [{"type": "text", "text": "results…", "cache_control": {"type": "ephemeral"}}]}],
+             "tools": [{"type": "function", "function": {"name": "search"}, "cache_control": {"type": "ephemeral"}}]}
+            """
+        ).objectValue!
+        let request = try AnthropicTranslation.request(from: body, model: "claude-sonnet-4-5", stream: false)
+        #expect(
+            request["system"]
+                == json(
+                    #"[{"type": "text", "text": "You are terse."}, {"type": "text", "text": "Long reference manual…", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]"#
+                ))
+        let messages = try #require(request["messages"]?.arrayValue)
+        #expect(
+            messages[0]["content"]
+                == json(
+                    #"[{"type": "text", "text": "Summarise the manual.", "cache_control": {"type": "ephemeral"}}, {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}, "cache_control": {"type": "ephemeral"}}]"#
+                ))
+        #expect(
+            messages[2]["content"]
+                == json(#"[{"type": "tool_result", "tool_use_id": "call_1", "content": "results…", "cache_control": {"type": "ephemeral"}}]"#))
+        #expect(request["tools"]?.arrayValue?.first?["cache_control"] == json(#"{"type": "ephemeral"}"#))
+        // Without marks the system prompt stays one string, as before.
+        let plain = try AnthropicTranslation.request(
+            from: json(#"{"messages": [{"role": "system", "content": [{"type": "text", "text": "a"}]}, {"role": "user", "content": "b"}]}"#)
+                .objectValue!,
+            model: "c", stream: false)
+        #expect(plain["system"] == "a")
+    }
+
     @Test func cacheReadsAndWritesStayApartFromPlainInput() {
         // Prompt caching → "Tracking cache performance": a stream whose message_start reports cache reads and writes.
         var translator = AnthropicStreamTranslator(created: 0, includeUsage: true)

@@ -22,6 +22,8 @@ package enum AnthropicTranslation {
     /// The Messages API body for an OpenAI chat completion body.
     package static func request(from body: [String: JSONValue], model: String, stream: Bool) throws(TranslationError) -> JSONValue {
         var system: [String] = []
+        // The same system text as blocks, kept only when a part carries `cache_control`.
+        var systemBlocks: [JSONValue] = []
         var messages: [(role: String, blocks: [JSONValue])] = []
         func append(_ role: String, _ blocks: [JSONValue]) {
             guard !blocks.isEmpty else { return }
@@ -41,6 +43,7 @@ package enum AnthropicTranslation {
             case "system", "developer":
                 let text = try plainText(message["content"], param: "\(param).content")
                 if !text.isEmpty { system.append(text) }
+                systemBlocks += textBlocks(message["content"])
             case "user":
                 append("user", try contentBlocks(message["content"], param: "\(param).content"))
             case "assistant":
@@ -62,7 +65,8 @@ package enum AnthropicTranslation {
                     throw TranslationError("a tool message needs 'tool_call_id'", param: "\(param).tool_call_id")
                 }
                 let content = try plainText(message["content"], param: "\(param).content")
-                append("user", [.object(["type": "tool_result", "tool_use_id": .string(id), "content": .string(content)])])
+                let mark = message["content"]?.arrayValue?.last { $0["cache_control"]?.objectValue != nil }
+                append("user", [marked(["type": "tool_result", "tool_use_id": .string(id), "content": .string(content)], like: mark)])
             default:
                 throw TranslationError("unsupported role '\(role)'", param: "\(param).role")
             }
@@ -75,7 +79,11 @@ package enum AnthropicTranslation {
         ]
         let maxTokens = (body["max_completion_tokens"] ?? body["max_tokens"])?.intValue(clampedTo: 1...10_000_000) ?? defaultMaxTokens
         result["max_tokens"] = .number(Double(maxTokens))
-        if !system.isEmpty { result["system"] = .string(system.joined(separator: "\n\n")) }
+        if systemBlocks.contains(where: { $0["cache_control"] != nil }) {
+            result["system"] = .array(systemBlocks)
+        } else if !system.isEmpty {
+            result["system"] = .string(system.joined(separator: "\n\n"))
+        }
         // OpenAI's temperature runs to 2, Anthropic's to 1.
         if case .number(let temperature)? = body["temperature"] { result["temperature"] = .number(min(1, max(0, temperature))) }
         if case .number(let topP)? = body["top_p"] { result["top_p"] = .number(topP) }
@@ -98,7 +106,7 @@ package enum AnthropicTranslation {
                         "name": .string(name), "input_schema": function["parameters"] ?? .object(["type": "object", "properties": .object([:])]),
                     ]
                     if let description = function["description"]?.stringValue { converted["description"] = .string(description) }
-                    return .object(converted)
+                    return marked(converted, like: tool)
                 })
         }
         if var choice = try toolChoice(body["tool_choice"]) {
@@ -143,12 +151,12 @@ package enum AnthropicTranslation {
             for (index, part) in parts.enumerated() {
                 switch part["type"]?.stringValue {
                 case "text":
-                    blocks.append(.object(["type": "text", "text": part["text"] ?? .string("")]))
+                    blocks.append(marked(["type": "text", "text": part["text"] ?? .string("")], like: part))
                 case "image_url":
                     guard let url = (part["image_url"]?["url"] ?? part["image_url"])?.stringValue else {
                         throw TranslationError("an image part needs 'image_url.url'", param: "\(param)[\(index)].image_url")
                     }
-                    blocks.append(.object(["type": "image", "source": try imageSource(url, param: "\(param)[\(index)].image_url.url")]))
+                    blocks.append(marked(["type": "image", "source": try imageSource(url, param: "\(param)[\(index)].image_url.url")], like: part))
                 default:
                     throw TranslationError("unsupported content part type for Anthropic", param: "\(param)[\(index)].type")
                 }
@@ -157,6 +165,24 @@ package enum AnthropicTranslation {
         default:
             throw TranslationError("content must be a string or an array of parts", param: param)
         }
+    }
+
+    /// Text blocks of system content, each with the `cache_control` its part carried.
+    private static func textBlocks(_ content: JSONValue?) -> [JSONValue] {
+        switch content {
+        case .string(let text)? where !text.isEmpty: return [.object(["type": "text", "text": .string(text)])]
+        case .array(let parts)?:
+            return parts.compactMap { part in part["text"]?.stringValue.map { marked(["type": "text", "text": .string($0)], like: part) } }
+        default: return []
+        }
+    }
+
+    /// `block` with the `cache_control` of `source` (a chat content part or tool), which some
+    /// clients put in OpenAI-shaped requests meant for Anthropic: it becomes Anthropic's own mark.
+    private static func marked(_ block: [String: JSONValue], like source: JSONValue?) -> JSONValue {
+        var block = block
+        if let mark = source?["cache_control"], mark.objectValue != nil { block["cache_control"] = mark }
+        return .object(block)
     }
 
     /// `data:image/png;base64,…` → a base64 source; `http(s)://…` → a URL source.
