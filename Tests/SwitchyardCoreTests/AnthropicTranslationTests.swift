@@ -88,13 +88,75 @@ import Testing
                "message": {"role": "assistant", "content": "Let me check.",
                  "tool_calls": [{"id": "toolu_01A09q90qw90lq917835lq9", "type": "function",
                    "function": {"name": "get_weather", "arguments": "{\\"location\\":\\"Paris\\"}"}}]}}],
-             "usage": {"prompt_tokens": 2100, "completion_tokens": 503, "total_tokens": 2603}}
+             "usage": {"prompt_tokens": 2100, "completion_tokens": 503, "total_tokens": 2603,
+               "prompt_tokens_details": {"cached_tokens": 5, "cache_write_tokens": 0}}}
             """)
         #expect(AnthropicTranslation.response(message, created: 1_700_000_000) == expected)
         #expect(AnthropicTranslation.finishReason("end_turn") == "stop")
         #expect(AnthropicTranslation.finishReason("stop_sequence") == "stop")
         #expect(AnthropicTranslation.finishReason("max_tokens") == "length")
         #expect(AnthropicTranslation.finishReason("refusal") == "content_filter")
+    }
+
+    @Test func cacheControlOnChatPartsBecomesAnthropicCacheControl() throws {
+        // Clients that know their chat request goes to Claude mark parts as OpenRouter and LiteLLM take them.
+        let body = json(
+            """
+            {"model": "chat", "messages": [
+               {"role": "system", "content": [{"type": "text", "text": "You are terse."},
+                 {"type": "text", "text": "Long reference manual…", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]},
+               {"role": "user", "content": [{"type": "text", "text": "Summarise the manual.", "cache_control": {"type": "ephemeral"}},
+                 {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}, "cache_control": {"type": "ephemeral"}}]},
+               {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "search", "arguments": "{}"}}]},
+               {"role": "tool", "tool_call_id": "call_1", "content": [{"type": "text", "text": "results…", "cache_control": {"type": "ephemeral"}}]}],
+             "tools": [{"type": "function", "function": {"name": "search"}, "cache_control": {"type": "ephemeral"}}]}
+            """
+        ).objectValue!
+        let request = try AnthropicTranslation.request(from: body, model: "claude-sonnet-4-5", stream: false)
+        #expect(
+            request["system"]
+                == json(
+                    #"[{"type": "text", "text": "You are terse."}, {"type": "text", "text": "Long reference manual…", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]"#
+                ))
+        let messages = try #require(request["messages"]?.arrayValue)
+        #expect(
+            messages[0]["content"]
+                == json(
+                    #"[{"type": "text", "text": "Summarise the manual.", "cache_control": {"type": "ephemeral"}}, {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}, "cache_control": {"type": "ephemeral"}}]"#
+                ))
+        #expect(
+            messages[2]["content"]
+                == json(#"[{"type": "tool_result", "tool_use_id": "call_1", "content": "results…", "cache_control": {"type": "ephemeral"}}]"#))
+        #expect(request["tools"]?.arrayValue?.first?["cache_control"] == json(#"{"type": "ephemeral"}"#))
+        // Without marks the system prompt stays one string, as before.
+        let plain = try AnthropicTranslation.request(
+            from: json(#"{"messages": [{"role": "system", "content": [{"type": "text", "text": "a"}]}, {"role": "user", "content": "b"}]}"#)
+                .objectValue!,
+            model: "c", stream: false)
+        #expect(plain["system"] == "a")
+    }
+
+    @Test func cacheReadsAndWritesStayApartFromPlainInput() {
+        // Prompt caching → "Tracking cache performance": a stream whose message_start reports cache reads and writes.
+        var translator = AnthropicStreamTranslator(created: 0, includeUsage: true)
+        _ = translator.translate(
+            json(
+                #"{"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":21,"cache_creation_input_tokens":188,"cache_read_input_tokens":1800,"output_tokens":1}}}"#
+            ))
+        _ = translator.translate(
+            json(#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":393}}"#))
+        let end = translator.translate(json(#"{"type":"message_stop"}"#))
+        #expect(
+            json(end[0])["usage"]
+                == json(
+                    #"{"prompt_tokens":2009,"completion_tokens":393,"total_tokens":2402,"prompt_tokens_details":{"cached_tokens":1800,"cache_write_tokens":188}}"#
+                ))
+        #expect(translator.usage == TokenUsage(input: 2009, output: 393, cachedInput: 1800, cacheWrite: 188))
+        // A message_delta that repeats the input counts (newer API versions) replaces them.
+        var usage = translator.usage
+        usage.merge(anthropic: json(#"{"input_tokens":30,"output_tokens":400}"#))
+        #expect(usage == TokenUsage(input: 2018, output: 400, cachedInput: 1800, cacheWrite: 188))
+        #expect(TokenUsage(chat: usage.chatJSON) == usage && TokenUsage(anthropic: usage.anthropicJSON) == usage)
     }
 
     @Test func errorsKeepTheirMeaning() {
@@ -148,7 +210,11 @@ import Testing
             chunk(output[8][0])["choices"]?.arrayValue?.first?["delta"]
                 == json(#"{"tool_calls":[{"index":0,"function":{"arguments":"ncisco, CA\"}"}}]}"#))
         #expect(chunk(output[10][0])["choices"]?.arrayValue?.first?["finish_reason"] == "tool_calls")
-        #expect(chunk(output[11][0]) == json(#"{\#(head),"choices":[],"usage":{"prompt_tokens":25,"completion_tokens":89,"total_tokens":114}}"#))
+        #expect(
+            chunk(output[11][0])
+                == json(
+                    #"{\#(head),"choices":[],"usage":{"prompt_tokens":25,"completion_tokens":89,"total_tokens":114,"prompt_tokens_details":{"cached_tokens":0,"cache_write_tokens":0}}}"#
+                ))
         #expect(output[11][1] == "[DONE]")
         #expect(translator.finished && translator.failure == nil)
     }

@@ -85,12 +85,19 @@ package struct ShadowExample: Sendable, Hashable, Codable {
 
 /// Token counts reported by an upstream.
 package struct TokenUsage: Sendable, Hashable {
+    /// Prompt tokens as OpenAI counts them: cache reads and cache writes included.
     package var input: Int
     package var output: Int
+    /// The part of `input` read from the provider's prompt cache.
+    package var cachedInput: Int
+    /// The part of `input` written to the provider's prompt cache (Anthropic bills these above plain input).
+    package var cacheWrite: Int
 
-    package init(input: Int, output: Int) {
+    package init(input: Int, output: Int, cachedInput: Int = 0, cacheWrite: Int = 0) {
         self.input = input
         self.output = output
+        self.cachedInput = cachedInput
+        self.cacheWrite = cacheWrite
     }
 
     /// USD cost at the provider's per-million-token prices.

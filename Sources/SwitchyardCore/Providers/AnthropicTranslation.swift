@@ -22,6 +22,8 @@ package enum AnthropicTranslation {
     /// The Messages API body for an OpenAI chat completion body.
     package static func request(from body: [String: JSONValue], model: String, stream: Bool) throws(TranslationError) -> JSONValue {
         var system: [String] = []
+        // The same system text as blocks, kept only when a part carries `cache_control`.
+        var systemBlocks: [JSONValue] = []
         var messages: [(role: String, blocks: [JSONValue])] = []
         func append(_ role: String, _ blocks: [JSONValue]) {
             guard !blocks.isEmpty else { return }
@@ -41,6 +43,7 @@ package enum AnthropicTranslation {
             case "system", "developer":
                 let text = try plainText(message["content"], param: "\(param).content")
                 if !text.isEmpty { system.append(text) }
+                systemBlocks += textBlocks(message["content"])
             case "user":
                 append("user", try contentBlocks(message["content"], param: "\(param).content"))
             case "assistant":
@@ -62,7 +65,8 @@ package enum AnthropicTranslation {
                     throw TranslationError("a tool message needs 'tool_call_id'", param: "\(param).tool_call_id")
                 }
                 let content = try plainText(message["content"], param: "\(param).content")
-                append("user", [.object(["type": "tool_result", "tool_use_id": .string(id), "content": .string(content)])])
+                let mark = message["content"]?.arrayValue?.last { $0["cache_control"]?.objectValue != nil }
+                append("user", [marked(["type": "tool_result", "tool_use_id": .string(id), "content": .string(content)], like: mark)])
             default:
                 throw TranslationError("unsupported role '\(role)'", param: "\(param).role")
             }
@@ -75,7 +79,11 @@ package enum AnthropicTranslation {
         ]
         let maxTokens = (body["max_completion_tokens"] ?? body["max_tokens"])?.intValue(clampedTo: 1...10_000_000) ?? defaultMaxTokens
         result["max_tokens"] = .number(Double(maxTokens))
-        if !system.isEmpty { result["system"] = .string(system.joined(separator: "\n\n")) }
+        if systemBlocks.contains(where: { $0["cache_control"] != nil }) {
+            result["system"] = .array(systemBlocks)
+        } else if !system.isEmpty {
+            result["system"] = .string(system.joined(separator: "\n\n"))
+        }
         // OpenAI's temperature runs to 2, Anthropic's to 1.
         if case .number(let temperature)? = body["temperature"] { result["temperature"] = .number(min(1, max(0, temperature))) }
         if case .number(let topP)? = body["top_p"] { result["top_p"] = .number(topP) }
@@ -98,7 +106,7 @@ package enum AnthropicTranslation {
                         "name": .string(name), "input_schema": function["parameters"] ?? .object(["type": "object", "properties": .object([:])]),
                     ]
                     if let description = function["description"]?.stringValue { converted["description"] = .string(description) }
-                    return .object(converted)
+                    return marked(converted, like: tool)
                 })
         }
         if var choice = try toolChoice(body["tool_choice"]) {
@@ -143,12 +151,12 @@ package enum AnthropicTranslation {
             for (index, part) in parts.enumerated() {
                 switch part["type"]?.stringValue {
                 case "text":
-                    blocks.append(.object(["type": "text", "text": part["text"] ?? .string("")]))
+                    blocks.append(marked(["type": "text", "text": part["text"] ?? .string("")], like: part))
                 case "image_url":
                     guard let url = (part["image_url"]?["url"] ?? part["image_url"])?.stringValue else {
                         throw TranslationError("an image part needs 'image_url.url'", param: "\(param)[\(index)].image_url")
                     }
-                    blocks.append(.object(["type": "image", "source": try imageSource(url, param: "\(param)[\(index)].image_url.url")]))
+                    blocks.append(marked(["type": "image", "source": try imageSource(url, param: "\(param)[\(index)].image_url.url")], like: part))
                 default:
                     throw TranslationError("unsupported content part type for Anthropic", param: "\(param)[\(index)].type")
                 }
@@ -157,6 +165,24 @@ package enum AnthropicTranslation {
         default:
             throw TranslationError("content must be a string or an array of parts", param: param)
         }
+    }
+
+    /// Text blocks of system content, each with the `cache_control` its part carried.
+    private static func textBlocks(_ content: JSONValue?) -> [JSONValue] {
+        switch content {
+        case .string(let text)? where !text.isEmpty: return [.object(["type": "text", "text": .string(text)])]
+        case .array(let parts)?:
+            return parts.compactMap { part in part["text"]?.stringValue.map { marked(["type": "text", "text": .string($0)], like: part) } }
+        default: return []
+        }
+    }
+
+    /// `block` with the `cache_control` of `source` (a chat content part or tool), which some
+    /// clients put in OpenAI-shaped requests meant for Anthropic: it becomes Anthropic's own mark.
+    private static func marked(_ block: [String: JSONValue], like source: JSONValue?) -> JSONValue {
+        var block = block
+        if let mark = source?["cache_control"], mark.objectValue != nil { block["cache_control"] = mark }
+        return .object(block)
     }
 
     /// `data:image/png;base64,…` → a base64 source; `http(s)://…` → a URL source.
@@ -186,20 +212,6 @@ package enum AnthropicTranslation {
         }
     }
 
-    package static func usage(inputTokens: Int, outputTokens: Int) -> JSONValue {
-        .object([
-            "prompt_tokens": .number(Double(inputTokens)), "completion_tokens": .number(Double(outputTokens)),
-            "total_tokens": .number(Double(inputTokens + outputTokens)),
-        ])
-    }
-
-    /// Prompt tokens of an Anthropic `usage`: input plus cache reads and writes, which OpenAI counts as prompt.
-    private static func inputTokens(_ usage: JSONValue?) -> Int {
-        ["input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"].reduce(0) {
-            $0 + (usage?[$1]?.intValue(clampedTo: 0...Int(Int32.max)) ?? 0)
-        }
-    }
-
     /// An OpenAI `chat.completion` from a Messages API response.
     package static func response(_ message: JSONValue, created: Int) -> JSONValue {
         var text = ""
@@ -221,7 +233,6 @@ package enum AnthropicTranslation {
         }
         var reply: [String: JSONValue] = ["role": "assistant", "content": text.isEmpty && !toolCalls.isEmpty ? .null : .string(text)]
         if !toolCalls.isEmpty { reply["tool_calls"] = .array(toolCalls) }
-        let usage = message["usage"]
         return .object([
             "id": message["id"] ?? .string(""), "object": "chat.completion", "created": .number(Double(created)),
             "model": message["model"] ?? .string(""),
@@ -230,8 +241,8 @@ package enum AnthropicTranslation {
                     "index": 0, "message": .object(reply), "finish_reason": finishReason(message["stop_reason"]?.stringValue), "logprobs": .null,
                 ])
             ]),
-            "usage": self.usage(
-                inputTokens: inputTokens(usage), outputTokens: usage?["output_tokens"]?.intValue(clampedTo: 0...Int(Int32.max)) ?? 0),
+            // Prompt tokens count cache reads and writes, as OpenAI counts them; the details keep them apart.
+            "usage": TokenUsage(anthropic: message["usage"]).chatJSON,
         ])
     }
 
@@ -270,114 +281,5 @@ package enum AnthropicTranslation {
                 "error": .object(["message": .string(message), "type": .string(type), "param": .null, "code": kind.map(JSONValue.string) ?? .null])
             ])
         )
-    }
-}
-
-/// Translates Anthropic's message event stream into OpenAI `chat.completion.chunk` events, one
-/// event at a time: nothing waits for the end of the answer.
-package struct AnthropicStreamTranslator: Sendable {
-    private var id = ""
-    private var model = ""
-    private let created: Int
-    private let includeUsage: Bool
-    private var inputTokens = 0
-    private var outputTokens = 0
-    /// Anthropic content block index → OpenAI tool call index.
-    private var toolCallIndex: [Int: Int] = [:]
-    private var finishReason: JSONValue = .null
-    package private(set) var finished = false
-    /// The OpenAI status and error body of an `error` event, once one came.
-    package private(set) var failure: (status: Int, body: JSONValue)?
-
-    package init(created: Int, includeUsage: Bool) {
-        self.created = created
-        self.includeUsage = includeUsage
-    }
-
-    /// The SSE `data:` payloads to send for one Anthropic event (given by its JSON data).
-    package mutating func translate(_ event: JSONValue) -> [String] {
-        switch event["type"]?.stringValue {
-        case "message_start":
-            let message = event["message"]
-            id = message?["id"]?.stringValue ?? id
-            model = message?["model"]?.stringValue ?? model
-            record(message?["usage"])
-            return [chunk(delta: ["role": "assistant", "content": ""])]
-        case "content_block_start":
-            guard let block = event["content_block"], block["type"]?.stringValue == "tool_use",
-                let index = event["index"]?.intValue(clampedTo: 0...1_000_000)
-            else { return [] }
-            let callIndex = toolCallIndex.count
-            toolCallIndex[index] = callIndex
-            return [
-                chunk(delta: [
-                    "tool_calls": .array([
-                        .object([
-                            "index": .number(Double(callIndex)), "id": block["id"] ?? .string(""), "type": "function",
-                            "function": .object(["name": block["name"] ?? .string(""), "arguments": ""]),
-                        ])
-                    ])
-                ])
-            ]
-        case "content_block_delta":
-            let delta = event["delta"]
-            switch delta?["type"]?.stringValue {
-            case "text_delta":
-                return [chunk(delta: ["content": delta?["text"] ?? .string("")])]
-            case "input_json_delta":
-                guard let index = event["index"]?.intValue(clampedTo: 0...1_000_000), let callIndex = toolCallIndex[index] else { return [] }
-                return [
-                    chunk(delta: [
-                        "tool_calls": .array([
-                            .object(["index": .number(Double(callIndex)), "function": .object(["arguments": delta?["partial_json"] ?? .string("")])])
-                        ])
-                    ])
-                ]
-            default:
-                return []  // thinking and signature deltas have no OpenAI form
-            }
-        case "message_delta":
-            record(event["usage"])
-            finishReason = AnthropicTranslation.finishReason(event["delta"]?["stop_reason"]?.stringValue)
-            return [chunk(delta: [:], finishReason: finishReason)]
-        case "message_stop":
-            finished = true
-            var events: [String] = []
-            if includeUsage {
-                events.append(
-                    text([
-                        "id": .string(id), "object": "chat.completion.chunk", "created": .number(Double(created)), "model": .string(model),
-                        "choices": .array([]), "usage": AnthropicTranslation.usage(inputTokens: inputTokens, outputTokens: outputTokens),
-                    ]))
-            }
-            return events + ["[DONE]"]
-        case "error":
-            // The stream ends here; the relay tells the client with an error event and no `[DONE]`.
-            finished = true
-            failure = AnthropicTranslation.error(status: AnthropicTranslation.status(ofErrorType: event["error"]?["type"]?.stringValue), body: event)
-            return []
-        default:
-            return []  // ping and events added later
-        }
-    }
-
-    private mutating func record(_ usage: JSONValue?) {
-        guard let usage else { return }
-        let input = ["input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"].compactMap {
-            usage[$0]?.intValue(clampedTo: 0...Int(Int32.max))
-        }
-        if !input.isEmpty { inputTokens = input.reduce(0, +) }
-        if let output = usage["output_tokens"]?.intValue(clampedTo: 0...Int(Int32.max)) { outputTokens = output }
-    }
-
-    private func chunk(delta: [String: JSONValue], finishReason: JSONValue = .null) -> String {
-        text([
-            "id": .string(id), "object": "chat.completion.chunk", "created": .number(Double(created)), "model": .string(model),
-            "choices": .array([.object(["index": 0, "delta": .object(delta), "finish_reason": finishReason, "logprobs": .null])]),
-        ])
-    }
-
-    private func text(_ object: [String: JSONValue]) -> String {
-        String(decoding: JSONValue.object(object).jsonBytes, as: UTF8.self)
     }
 }
