@@ -556,3 +556,40 @@ def test_rollouts_view_lists_the_history_and_opens_a_rollouts_timeline(
     Select(by_testid(browser, "rollout-history-state")).select_by_value("promoted")
     wait_for(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="rollout-history-row"]'), "an empty filtered list")
     assert browser_problems(browser) == []
+
+
+def test_the_shadow_panel_sets_shows_and_stops_a_shadow(browser: Any, gateway: str, admin: httpx.Client, user_http: httpx.Client) -> None:
+    login(browser, gateway)
+    visible(browser, "view-overview")
+    open_page(browser, gateway, "models/chat")
+    wait_for(browser, lambda d: "Shadow\nnone" in by_testid(d, "shadow-facts").text or "none" in by_testid(d, "shadow-facts").text,
+             "no shadow yet")
+
+    Select(by_testid(browser, "shadow-version")).select_by_value("v2")
+    share = by_testid(browser, "shadow-share")
+    share.clear()
+    share.send_keys("100")
+    by_testid(browser, "shadow-save").click()
+    deadline = time.monotonic() + WAIT_SECONDS
+    while admin.get("/api/models/chat/shadow").json()["shadow"] is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    state = admin.get("/api/models/chat/shadow").json()
+    assert state["shadow"] == {"version": "v2", "share": 100, "max_in_flight": 16, "keep_examples": 0}, state
+
+    for index in range(6):
+        assert chat(user_http, "chat", user=f"shadowed-page-{index}").status_code == 200
+    while admin.get("/api/models/chat/shadow/results").json()["shadow"]["requests"] < 6 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    browser.refresh()  # the same route again: a reload, not a hash change
+    comparison = by_testid(browser, "shadow-comparison")
+    assert "Latency p95" in comparison.text and "Cost per request" in comparison.text
+    wait_for(browser, lambda d: "6 sent" in by_testid(d, "shadow-agreement").text, "the copies on the page")
+    assert len(by_testid(browser, "shadow-histogram").find_elements(By.CLASS_NAME, "histogram-bar")) == 10
+
+    by_testid(browser, "shadow-stop").click()
+    by_testid(browser, "shadow-stop-confirm").click()
+    deadline = time.monotonic() + WAIT_SECONDS
+    while admin.get("/api/models/chat/shadow").json()["shadow"] is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert admin.get("/api/models/chat/shadow").json()["shadow"] is None
+    assert browser_problems(browser) == []

@@ -71,13 +71,16 @@ package final class InMemoryOutcomeSink: OutcomeSink, UsageRepository, Experimen
     }
 
     package func shadowExamples(model: String, version: String, limit: Int) async throws -> [ShadowExampleRecord] {
-        let kept = recorded.filter { $0.shadow && $0.model == model && $0.version == version }.compactMap { event -> ShadowExampleRecord? in
+        let copies = recorded.filter { $0.shadow && $0.model == model && $0.version == version }
+        // As the SQLite store keeps them: the pairs that differ most, as many as the newest copy's `keep_examples`.
+        let keep = copies.last { $0.agreement?.example != nil }?.agreement?.example?.keep ?? 0
+        let kept = copies.compactMap { event -> ShadowExampleRecord? in
             guard let agreement = event.agreement, let example = agreement.example else { return nil }
             return ShadowExampleRecord(
                 requestID: event.requestID, time: event.time, similarity: agreement.similarity, primaryText: example.primary,
                 shadowText: example.shadow)
         }
-        return Array(kept.sorted { ($0.similarity, -$0.time) < ($1.similarity, -$1.time) }.prefix(limit))
+        return Array(kept.sorted { ($0.similarity, -$0.time) < ($1.similarity, -$1.time) }.prefix(min(limit, keep)))
     }
 
     package func spendByUser(since time: Double) async throws -> [String: Double] {

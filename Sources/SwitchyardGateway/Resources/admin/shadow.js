@@ -89,8 +89,12 @@ function resultsView(results) {
 /** Answer pairs by similarity in tenths, as bars. */
 function histogram(counts) {
   const peak = Math.max(1, ...counts);
+  const bar = (count, k) => {
+    const fill = el("div", { class: "histogram-fill" });
+    fill.style.height = `${Math.round((count / peak) * 100)}%`; // CSSOM: the page's CSP allows no style attributes
+    return el("div", { class: "histogram-bar", title: `${(k / 10).toFixed(1)}–${((k + 1) / 10).toFixed(1)}: ${count}` },
+      fill, el("span", { class: "histogram-label" }, (k / 10).toFixed(1)));
+  };
   return el("div", { class: "histogram", testid: "shadow-histogram", role: "img", "aria-label": "Answer pairs by similarity" },
-    counts.map((count, k) => el("div", { class: "histogram-bar", title: `${(k / 10).toFixed(1)}–${((k + 1) / 10).toFixed(1)}: ${count}` },
-      el("div", { class: "histogram-fill", style: `height: ${Math.round((count / peak) * 100)}%` }),
-      el("span", { class: "histogram-label" }, (k / 10).toFixed(1)))));
+    counts.map(bar));
 }
