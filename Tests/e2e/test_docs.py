@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 READERS = [REPO / "Sources" / "SwitchyardCore" / "Config", REPO / "Sources" / "SwitchyardCore" / "Releases"]
 CONFIGURATION = REPO / "docs" / "configuration.md"
 READER_CALL = re.compile(
-    r"\b(?:string|requiredString|requiredName|displayText|integer|number|bool|strings|table|tables|namedTables|stringTable|jsonObject|duration)"
+    r"\b(?:string|requiredString|requiredName|displayText|integer|number|percentBasisPoints|bool|strings|table|tables|namedTables|stringTable|jsonObject|duration)"
     r"\(\"([a-z_0-9]+)\"")
 # Read by the readers, documented as table headings or in the text around a table.
 TABLES_AND_STEP_KEYS = {"server", "settings", "telemetry", "providers", "models", "users", "versions", "set_weight", "pause"}

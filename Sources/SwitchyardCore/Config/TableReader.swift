@@ -99,6 +99,16 @@ package final class TableReader {
         return value
     }
 
+    /// A percentage in `range` with at most two decimals, as basis points (`12.5` → 1250).
+    package func percentBasisPoints(_ key: String, in range: ClosedRange<Double> = 0...100) -> Int? {
+        guard let percent = number(key, in: range) else { return nil }
+        guard let points = basisPoints(fromPercent: percent) else {
+            fail(key, "a percentage with at most two decimals, got \(percent)")
+            return nil
+        }
+        return points
+    }
+
     package func integer(_ key: String, in range: ClosedRange<Int>) -> Int? {
         guard let value = integer(key) else { return nil }
         guard range.contains(value) else {

@@ -37,12 +37,7 @@ package struct RolloutRequest: Sendable, Hashable, Codable {
             return readShadowStep(shadow)
         }
         if table.values["set_weight"] != nil {
-            guard let percent = table.number("set_weight", in: 0...100) else { return nil }
-            guard let points = basisPoints(fromPercent: percent) else {
-                table.fail("set_weight", "a percentage with at most two decimals, got \(percent)")
-                return nil
-            }
-            return .setWeight(basisPoints: points)
+            return table.percentBasisPoints("set_weight").map { .setWeight(basisPoints: $0) }
         }
         if case .table(let values)? = table.values["pause"] {
             _ = table.table("pause")
@@ -60,13 +55,8 @@ package struct RolloutRequest: Sendable, Hashable, Codable {
     private static func readShadowStep(_ table: TableReader) -> RolloutStep? {
         defer { table.rejectUnknownKeys() }
         let errorCount = table.errors.errors.count
-        var share: Int?
-        if let percent = table.number("share", in: 0.01...100) {
-            share = basisPoints(fromPercent: percent)
-            if share == nil { table.fail("share", "a percentage with at most two decimals, got \(percent)") }
-        } else if table.values["share"] == nil {
-            table.fail("share", "is required")
-        }
+        let share = table.percentBasisPoints("share", in: 0.01...100)
+        if table.values["share"] == nil { table.fail("share", "is required") }
         var duration: Double?
         if let text = table.string("duration") {
             duration = Duration.seconds(parsing: text)

@@ -23,13 +23,8 @@ package struct ShadowSpec: Sendable, Hashable, Codable {
     package static func read(from table: TableReader) -> ShadowSpec? {
         let errorCount = table.errors.errors.count
         let version = table.requiredString("version")
-        var share: Int?
-        if let percent = table.number("share", in: 0...100) {
-            share = basisPoints(fromPercent: percent)
-            if share == nil { table.fail("share", "a percentage with at most two decimals, got \(percent)") }
-        } else if table.values["share"] == nil {
-            table.fail("share", "is required")
-        }
+        let share = table.percentBasisPoints("share")
+        if table.values["share"] == nil { table.fail("share", "is required") }
         let maxInFlight = table.integer("max_in_flight", in: 1...10_000) ?? defaultMaxInFlight
         let keepExamples = table.integer("keep_examples", in: 0...maximumKeptExamples) ?? 0
         table.rejectUnknownKeys()
