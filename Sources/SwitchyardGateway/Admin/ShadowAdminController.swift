@@ -20,7 +20,7 @@ package struct ShadowAdminController: Sendable {
         let shadow = "/api/models/{model}/shadow"
         router.get("\(shadow)") { request, context in
             let model = try await writer.mapErrors { try await writer.model(context.pathParameter("model")) }
-            return Response.json(state(of: model))
+            return Response.json(await state(of: model))
         }
         router.put("\(shadow)") { request, context in
             let actor = AdminAuthenticator.actor
@@ -33,7 +33,7 @@ package struct ShadowAdminController: Sendable {
                     return changed
                 }
             }
-            return Response.json(state(of: model))
+            return Response.json(await state(of: model))
         }
         router.delete("\(shadow)") { request, context in
             let actor = AdminAuthenticator.actor
@@ -44,7 +44,7 @@ package struct ShadowAdminController: Sendable {
                     return changed
                 }
             }
-            return Response.json(state(of: model))
+            return Response.json(await state(of: model))
         }
         router.get("\(shadow)/results") { request, context in
             let model = try await writer.mapErrors { try await writer.model(context.pathParameter("model")) }
@@ -64,9 +64,9 @@ package struct ShadowAdminController: Sendable {
         }
     }
 
-    private func state(of model: ModelSpec) -> JSONValue {
+    private func state(of model: ModelSpec) async -> JSONValue {
         let effective = configuration.current.models[model.name]?.shadow
-        let fromRollout = effective != nil && effective?.spec != model.shadow
+        let fromRollout = await writer.activeRollout(of: model.name)?.currentShadowStep != nil
         return .object([
             "model": .string(model.name), "shadow": model.shadow.map(Self.json) ?? .null,
             "effective": effective.map { Self.json($0.spec) } ?? .null,
