@@ -127,6 +127,15 @@ let package = Package(
         ),
         // The request path's upstream client against AsyncHTTPClient's delegate API (`make bench-clients`); not shipped.
         .executableTarget(
+            name: "switchyard-niofloor",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "switchyard-clientbench",
             dependencies: [
                 "SwitchyardGateway",

@@ -8,13 +8,14 @@
 #   C: switchyard relaying to A (models bench, bench-params, bench-anthropic) and to S (bench-stream)
 #   S: switchyard-load sse-upstream: streams of N events paced G ms apart (and a canned completion)
 #   V: a second switchyard, under valgrind --tool=callgrind, for instructions per request
+#   D: switchyard-niofloor, a bare SwiftNIO HTTP/1.1 relay to A (no gateway logic): the floor under C
 #
 # Measured, in this order:
-#   1. latency at 1 connection (wrk -t1 -c1 --latency) against A, B and C: p50 and p99, and what B
-#      and C add to A (medians over BENCH_ROUNDS rounds, A, B, C in turn);
-#   2. throughput at saturation (wrk, BENCH_CONNECTIONS connections) against A, B and C, the same
-#      way; C's CPU per request from /proc/PID/stat (user+system ticks over its measured runs /
-#      requests);
+#   1. latency at 1 connection (wrk -t1 -c1 --latency) against A, B, C and D: p50 and p99, and what
+#      B, C and D add to A (medians over BENCH_ROUNDS rounds, A, B, C, D in turn);
+#   2. throughput at saturation (wrk, BENCH_CONNECTIONS connections) against A, B, C and D, the same
+#      way; C's and D's CPU per request from /proc/PID/stat (user+system ticks over their measured
+#      runs / requests);
 #   3. streaming: BENCH_STREAMS concurrent streams (switchyard-load streams) straight to S, then
 #      through C, alternating, BENCH_STREAM_RUNS times: completed streams, time to first byte, gaps
 #      between events (medians over the runs), C's CPU per relayed event, C's RSS idle / peak during
@@ -25,6 +26,7 @@
 # Environment:
 #   SWITCHYARD_BIN            switchyard binary (default .build/release/switchyard)
 #   LOAD_BIN                  switchyard-load binary (default: beside SWITCHYARD_BIN)
+#   FLOOR_BIN                 switchyard-niofloor binary (default: beside SWITCHYARD_BIN; D is skipped without it)
 #   BENCH_THREADS             wrk threads at saturation (default 2)
 #   BENCH_CONNECTIONS         wrk connections at saturation (default 32)
 #   BENCH_DURATION            wrk duration of each measured run (default 10s)
@@ -54,6 +56,7 @@ cd "$ROOT"
 
 SWITCHYARD_BIN="${SWITCHYARD_BIN:-.build/release/switchyard}"
 LOAD_BIN="${LOAD_BIN:-$(dirname "$SWITCHYARD_BIN")/switchyard-load}"
+FLOOR_BIN="${FLOOR_BIN:-$(dirname "$SWITCHYARD_BIN")/switchyard-niofloor}"
 BENCH_THREADS="${BENCH_THREADS:-2}"
 BENCH_CONNECTIONS="${BENCH_CONNECTIONS:-32}"
 BENCH_DURATION="${BENCH_DURATION:-10s}"
@@ -79,6 +82,7 @@ STREAM_BODY="{\"model\":\"bench-stream\",\"stream\":true,\"stream_options\":{\"i
 NGINX_PID=""
 SSE_PID=""
 SWITCHYARD_PID=""
+FLOOR_PID=""
 VALGRIND_PID=""
 SAMPLER_PID=""
 NGINX=""
@@ -103,6 +107,7 @@ cleanup() {
     stop_pid "$SAMPLER_PID" 1
     stop_pid "$VALGRIND_PID" 30
     stop_pid "$SWITCHYARD_PID"
+    stop_pid "$FLOOR_PID"
     stop_pid "$SSE_PID"
     stop_pid "$NGINX_PID"
 }
@@ -154,7 +159,7 @@ free_port() {
 
 pick_ports() {
     local name port taken=" "
-    for name in PORT_A PORT_B PORT_C PORT_S PORT_V; do
+    for name in PORT_A PORT_B PORT_C PORT_S PORT_V PORT_F; do
         port="$(free_port)"
         while [[ "$taken" == *" $port "* ]]; do port="$(free_port)"; done
         taken+="$port "
@@ -460,17 +465,31 @@ measure_wrk_rounds() { # connections
         measure_wrk upstream "$conns" "http://127.0.0.1:$PORT_A$path" "$round"
         measure_wrk proxy "$conns" "http://127.0.0.1:$PORT_B$path" "$round"
         [[ "$BENCH_SKIP_SWITCHYARD" == 1 ]] || measure_wrk switchyard "$conns" "http://127.0.0.1:$PORT_C$path" "$round" "$SWITCHYARD_PID"
+        [[ -z "$FLOOR_PID" ]] || measure_wrk floor "$conns" "http://127.0.0.1:$PORT_F$path" "$round" "$FLOOR_PID"
     done
-    for key in upstream proxy switchyard; do
+    for key in upstream proxy switchyard floor; do
         for figure in rps p50 p99; do
             [[ -n "${RUNS[$key-c$conns-$figure]:-}" ]] && R[$key-c$conns-$figure]="$(median "${RUNS[$key-c$conns-$figure]}")"
         done
     done
-    local id="switchyard-c$conns"
-    if [[ -n "${TICKS[$id]:-}" ]]; then
-        R[$id-cpu]="$(awk -v t="${TICKS[$id]}" -v hz="$(getconf CLK_TCK)" -v n="${REQUESTS[$id]}" \
-            'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / n; else print "n/a" }')"
-    fi
+    local id
+    for id in "switchyard-c$conns" "floor-c$conns"; do
+        if [[ -n "${TICKS[$id]:-}" ]]; then
+            R[$id-cpu]="$(awk -v t="${TICKS[$id]}" -v hz="$(getconf CLK_TCK)" -v n="${REQUESTS[$id]}" \
+                'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / n; else print "n/a" }')"
+        fi
+    done
+}
+
+# D: the bare SwiftNIO relay (switchyard-niofloor) to A, when built: what NIO's HTTP layers and the
+# sockets cost with no gateway logic at all.
+start_floor() {
+    [[ -x "$FLOOR_BIN" ]] || { WARNINGS+=("no $FLOOR_BIN (swift build -c release --product switchyard-niofloor): the NIO floor is not measured"); return 0; }
+    "$FLOOR_BIN" "$PORT_F" "$PORT_A" >"$WORK/floor.log" 2>&1 &
+    FLOOR_PID=$!
+    wait_for_http floor "http://127.0.0.1:$PORT_F/" 10 "$FLOOR_PID" || die "switchyard-niofloor failed to start"
+    post "http://127.0.0.1:$PORT_F/v1/chat/completions" "$BODY" >/dev/null || die "switchyard-niofloor request failed"
+    log "NIO floor relay up (pid $FLOOR_PID): 127.0.0.1:$PORT_F → A"
 }
 
 rss_kb() { awk "/^$2:/ {print \$2}" "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -672,6 +691,12 @@ report() {
     echo "| $C connections: requests/s (× nginx as proxy) | $(num "${R[upstream-c$C-rps]}") | $(num "${R[proxy-c$C-rps]}")" \
         "| $(sy "$(num "${R[switchyard-c$C-rps]:-n/a}") ($(ratio "${R[switchyard-c$C-rps]:-n/a}" "${R[proxy-c$C-rps]}") ×)") | ≥ 0.5 × nginx (aim 0.8) |"
     echo "| CPU per proxied request ($C connections) | — | — | $(sy "${R[switchyard-c$C-cpu]:-n/a} µs") | ≤ 50 µs |"
+    if [[ -n "${R[floor-c$C-rps]:-}" ]]; then
+        echo "| D, bare SwiftNIO relay (no gateway logic): requests/s at $C connections (× nginx) / CPU per request | — | — |" \
+            "$(num "${R[floor-c$C-rps]}") ($(ratio "${R[floor-c$C-rps]}" "${R[proxy-c$C-rps]}") ×) / ${R[floor-c$C-cpu]:-n/a} µs | the floor under C |"
+        echo "| D: 1 connection p50 / p99 latency (added to direct) | — | — |" \
+            "$(num "${R[floor-c1-p50]:-n/a}") / $(num "${R[floor-c1-p99]:-n/a}") µs ($(diff_of "${R[floor-c1-p50]:-n/a}" "${R[upstream-c1-p50]}") / $(diff_of "${R[floor-c1-p99]:-n/a}" "${R[upstream-c1-p99]}") µs) | the floor under C |"
+    fi
     echo "| instructions per request: pass-through | — | — | $(cg "$(num "$pass")") | before / after |"
     echo "| instructions per request: \`params\` override | — | — | $(cg "$(num "${R[ir-params]:-n/a}") ($(diff_of "${R[ir-params]:-n/a}" "$pass"))") | reported |"
     echo "| instructions per request: Anthropic translation | — | — | $(cg "$(num "${R[ir-anthropic]:-n/a}") ($(diff_of "${R[ir-anthropic]:-n/a}" "$pass"))") | reported |"
@@ -709,6 +734,7 @@ main() {
     write_seed
     start_nginx
     start_sse_upstream
+    [[ "$BENCH_ONLY_CALLGRIND" == 1 ]] || start_floor
     if [[ "$BENCH_SKIP_SWITCHYARD" != 1 ]]; then
         start_switchyard
         sleep 1
@@ -722,6 +748,8 @@ main() {
     else
         measure_wrk_rounds 1
         measure_wrk_rounds "$BENCH_CONNECTIONS"
+        stop_pid "$FLOOR_PID"
+        FLOOR_PID=""
     fi
 
     if [[ "$BENCH_ONLY_CALLGRIND" == 1 ]]; then
