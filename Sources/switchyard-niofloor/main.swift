@@ -28,7 +28,8 @@ final class UpstreamHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            client.write(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: head.status, headers: head.headers)), promise: nil)
+            client.write(
+                HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: head.status, headers: head.headers)), promise: nil)
         case .body(let buffer):
             client.write(HTTPServerResponsePart.body(.byteBuffer(buffer)), promise: nil)
         case .end:
