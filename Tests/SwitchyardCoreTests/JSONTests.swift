@@ -5,6 +5,14 @@ import Testing
 
 @Suite struct JSONTests {
     @Test(arguments: [
+        (" {\"id\": 1}\n", true), ("{}", true), ("<html><body>Sign in</body></html>", false), ("[{\"id\": 1}]", false),
+        ("{\"id\": 1", false), ("", false), ("  ", false), ("{", false), ("}", false), ("Internal error", false),
+    ])
+    func answersAreTellFromPagesByTheirEnds(text: String, bracketed: Bool) {
+        #expect(Array(text.utf8).withUnsafeBytes { JSONValueKind.isBracketedObject($0) } == bracketed)
+    }
+
+    @Test(arguments: [
         #"{"model":"gpt","messages":[{"role":"user","content":"hi"}],"temperature":0.7,"n":1,"stream":true,"stop":null}"#,
         #"[1,-2.5,3e2,1E-3,0,-0,true,false,null,"",{}, []]"#,
         #""\"\\\/\b\f\n\r\t\u00e9\u4e2d\ud83d\ude00""#,

@@ -477,10 +477,10 @@ final class ClientExchange: UpstreamResponseHandler {
         record(draft.finish(status: upstreamStatus, firstByteAt: .now, usage: usage, provider: backend.provider.spec))
     }
 
-    /// Whether a whole answer is one JSON object, sent as JSON (or with no content type at all).
+    /// Whether a whole answer is a JSON object, sent as JSON (or with no content type at all).
     static func isJSONAnswer(contentType: String?, body: ByteBuffer) -> Bool {
         if let contentType, !mentionsJSON(contentType) { return false }
-        return body.withUnsafeReadableBytes { JSONValueKind.ofDocument($0) } == .object
+        return body.withUnsafeReadableBytes { JSONValueKind.isBracketedObject($0) }
     }
 
     /// Whether a content type names JSON (`application/json`, `application/problem+json`, any case).
