@@ -585,6 +585,8 @@ def test_the_shadow_panel_sets_shows_and_stops_a_shadow(browser: Any, gateway: s
     assert "Latency p95" in comparison.text and "Cost per request" in comparison.text
     wait_for(browser, lambda d: "6 sent" in by_testid(d, "shadow-agreement").text, "the copies on the page")
     assert len(by_testid(browser, "shadow-histogram").find_elements(By.CLASS_NAME, "histogram-bar")) == 10
+    browser.execute_script("arguments[0].scrollIntoView()", by_testid(browser, "shadow-box"))
+    assert browser.save_screenshot(str(SCREENSHOT.with_name("admin-shadow.png"))), "screenshot not saved"
 
     by_testid(browser, "shadow-stop").click()
     by_testid(browser, "shadow-stop-confirm").click()
