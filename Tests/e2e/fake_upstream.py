@@ -3,6 +3,7 @@
 
 Standard library only. It serves, on 127.0.0.1 and an ephemeral port:
 
+* ``POST /v1/completions`` -- legacy text completions: ``"upstream says: <prompt>"``, plain or streamed;
 * ``POST /v1/chat/completions`` -- answers ``"upstream says: <last user message>"``,
   either as one ``chat.completion`` object or, with ``"stream": true``, as a
   server-sent event stream of ``chat.completion.chunk`` objects (chunked
@@ -318,6 +319,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._chat_completions(body)
         elif route == "/v1/embeddings":
             self._embeddings(body)
+        elif route == "/v1/completions":
+            self._text_completions(body)
         else:
             self._send_openai_error(404, f"no route for POST {self.path}", code="not_found")
 
@@ -333,6 +336,36 @@ class _Handler(BaseHTTPRequestHandler):
                                     usage, wants_usage(body))
         else:
             self._send_json(200, chunks.completion(content, usage))
+
+    def _text_completions(self, body: dict[str, Any]) -> None:
+        """Legacy `/v1/completions`: answers `"upstream says: <prompt>"` as a `text_completion`."""
+        prompt = body.get("prompt")
+        if isinstance(prompt, list):
+            prompt = prompt[0] if prompt and isinstance(prompt[0], str) else ""
+        if not isinstance(prompt, str):
+            self._send_openai_error(400, "'prompt' must be a string or a list of strings")
+            return
+        text = REPLY_PREFIX + prompt
+        usage = {"prompt_tokens": count_tokens(prompt), "completion_tokens": count_tokens(text)}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        head = {"id": f"cmpl-fake-{uuid.uuid4().hex[:12]}", "object": "text_completion", "created": int(time.time()),
+                "model": body.get("model", "")}
+
+        def choice(piece: str, finish_reason: str | None) -> dict[str, Any]:
+            return {"text": piece, "index": 0, "logprobs": None, "finish_reason": finish_reason}
+
+        if not body.get("stream"):
+            self._send_json(200, {**head, "choices": [choice(text, "stop")], "usage": usage})
+            return
+        self._start_event_stream()
+        for piece in split_into_pieces(text, STREAM_CHUNKS):
+            time.sleep(STREAM_CHUNK_DELAY_SECONDS)
+            self._write_event({**head, "choices": [choice(piece, None)]})
+        self._write_event({**head, "choices": [choice("", "stop")]})
+        if wants_usage(body):
+            self._write_event({**head, "choices": [], "usage": usage})
+        self._write_event("[DONE]")
+        self._end_event_stream()
 
     def _embeddings(self, body: dict[str, Any]) -> None:
         inputs = embedding_inputs(body.get("input"))

@@ -3,13 +3,16 @@
 package enum AnswerText {
     /// The text of a whole answer; `nil` when it is not a chat completion.
     package static func ofCompletion(_ answer: JSONValue) -> String? {
-        guard let message = firstChoice(answer)?["message"]?.objectValue else { return nil }
+        guard let choice = firstChoice(answer) else { return nil }
+        // A legacy text completion carries `text` where a chat completion has a message.
+        guard let message = choice["message"]?.objectValue else { return choice["text"]?.stringValue }
         return text(of: message)
     }
 
     /// The text one stream chunk adds (empty for a chunk without content).
     package static func ofChunk(_ chunk: JSONValue) -> String {
-        guard let delta = firstChoice(chunk)?["delta"]?.objectValue else { return "" }
+        guard let choice = firstChoice(chunk) else { return "" }
+        guard let delta = choice["delta"]?.objectValue else { return choice["text"]?.stringValue ?? "" }
         return text(of: delta)
     }
 

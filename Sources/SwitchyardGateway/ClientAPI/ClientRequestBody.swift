@@ -27,6 +27,10 @@ struct ClientRequestBody {
         case .embeddings:
             guard scan.hasInput else { throw GatewayError.invalidRequest("'input' is required", param: "input") }
             guard !stream else { throw GatewayError.invalidRequest("embeddings cannot be streamed", param: "stream") }
+        case .completions:
+            guard scan.members.contains(where: { $0.key == "prompt" }) else {
+                throw GatewayError.invalidRequest("'prompt' is required", param: "prompt")
+            }
         }
     }
 

@@ -183,7 +183,7 @@ final class ClientExchange: UpstreamResponseHandler {
         if services.exportsTraces && trace.isSampled {
             requestTrace = RequestTrace(
                 traceID: trace.traceID, spanID: trace.spanID, parentSpanID: parent?.spanID,
-                operation: endpoint == .embeddings ? "embeddings" : "chat")
+                operation: endpoint.operationName)
         }
         routedHeaders.append(("x-switchyard-version", decision.version.name))
         if let experiment = decision.experiment {

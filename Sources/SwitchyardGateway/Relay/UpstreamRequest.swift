@@ -4,6 +4,19 @@ import SwitchyardCore
 package enum Endpoint: String, Sendable {
     case chatCompletions = "chat/completions"
     case embeddings
+    /// Legacy text completions: OpenAI-compatible backends only.
+    case completions
+}
+
+extension Endpoint {
+    /// `gen_ai.operation.name` of a request to this endpoint.
+    var operationName: String {
+        switch self {
+        case .chatCompletions: "chat"
+        case .embeddings: "embeddings"
+        case .completions: "text_completion"
+        }
+    }
 }
 
 /// A request as a JSON tree, for the paths that need one: format translation and the mock.
