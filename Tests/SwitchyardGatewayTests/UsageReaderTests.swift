@@ -33,4 +33,24 @@ import Testing
         #expect(!check(#"{"choices":[{"delta":{}}],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#))
         #expect(!check(#"{"choices":[],"usage":null}"#))
     }
+
+    @Test func readsAnAnthropicMessagesUsageWithItsCacheCounts() {
+        let message =
+            #"{"type":"message","content":[],"usage":{"input_tokens":10,"output_tokens":4,"cache_read_input_tokens":30,"cache_creation_input_tokens":5}}"#
+        let read = Array(message.utf8).withUnsafeBytes { UsageReader.anthropicUsage(in: $0) }
+        #expect(read == TokenUsage(input: 45, output: 4, cachedInput: 30, cacheWrite: 5))
+        #expect(Array(#"{"input_tokens":12}"#.utf8).withUnsafeBytes { UsageReader.anthropicUsage(in: $0) } == nil)
+    }
+
+    @Test func mergesAnthropicStreamUsageFromStartAndDelta() throws {
+        let start = try JSONValue.parse(
+            Array(#"{"type":"message_start","message":{"usage":{"input_tokens":7,"output_tokens":1,"cache_read_input_tokens":3}}}"#.utf8))
+        let delta = try JSONValue.parse(Array(#"{"type":"message_delta","delta":{},"usage":{"output_tokens":20}}"#.utf8))
+        let ping = try JSONValue.parse(Array(#"{"type":"ping"}"#.utf8))
+        var usage = UsageReader.merging(anthropicEvent: start, into: nil)
+        usage = UsageReader.merging(anthropicEvent: ping, into: usage)
+        usage = UsageReader.merging(anthropicEvent: delta, into: usage)
+        #expect(usage == TokenUsage(input: 10, output: 20, cachedInput: 3))
+        #expect(UsageReader.merging(anthropicEvent: ping, into: nil) == nil)
+    }
 }

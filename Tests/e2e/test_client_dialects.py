@@ -4,6 +4,7 @@ This module runs its own gateway on the seed below:
     echo    -> mock provider "demo" (OpenAI-shaped answers), upstream model "mock-echo"
     relay   -> OpenAI-compatible provider "up" (fake_upstream.py), upstream model "gpt-upstream"
     claude  -> mock provider "claudish" that speaks Anthropic's format
+    sonnet  -> Anthropic provider "vendor" (vendor_upstreams.AnthropicUpstream), upstream model "claude-text"
     secret  -> exists, but alice may not use it
 """
 
@@ -13,12 +14,14 @@ import time
 import uuid
 from typing import Iterator
 
+import anthropic
 import httpx
 import openai
 import pytest
 
 from conftest import ADMIN_TOKEN, ALICE_TOKEN, UPSTREAM_KEY, GatewaySeed, error_of
 from fake_upstream import REPLY_PREFIX, FakeUpstream
+from vendor_upstreams import ANTHROPIC_KEY, ANTHROPIC_TEXT_PREFIX, AnthropicUpstream, route_of
 
 SEED = """\
 [server]
@@ -36,6 +39,11 @@ format = "openai"
 base_url = "{upstream_url}"
 api_key = "env:E2E_UPSTREAM_KEY"
 
+[providers.vendor]
+format = "anthropic"
+base_url = "{claude_url}"
+api_key = "{claude_key}"
+
 [models.echo]
 backends = [ {{ provider = "demo", model = "mock-echo", mock = {{ chunks = 3 }} }} ]
 
@@ -45,18 +53,28 @@ backends = [ {{ provider = "up", model = "gpt-upstream" }} ]
 [models.claude]
 backends = [ {{ provider = "claudish", model = "claude-mock" }} ]
 
+[models.sonnet]
+backends = [ {{ provider = "vendor", model = "claude-text" }} ]
+
 [models.secret]
 backends = [ {{ provider = "demo", model = "x" }} ]
 
 [users.alice]
 token = "{alice_token}"
-allowed_models = ["echo", "relay", "claude"]
+allowed_models = ["echo", "relay", "claude", "sonnet"]
 """
 
 
 @pytest.fixture(scope="module")
-def gateway_seed(upstream: FakeUpstream) -> GatewaySeed:
-    toml = SEED.format(admin_token=ADMIN_TOKEN, upstream_url=upstream.base_url, alice_token=ALICE_TOKEN)
+def claude() -> Iterator[AnthropicUpstream]:
+    with AnthropicUpstream() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def gateway_seed(upstream: FakeUpstream, claude: AnthropicUpstream) -> GatewaySeed:
+    toml = SEED.format(admin_token=ADMIN_TOKEN, upstream_url=upstream.base_url, alice_token=ALICE_TOKEN,
+                       claude_url=claude.base_url, claude_key=ANTHROPIC_KEY)
     return GatewaySeed(toml, ADMIN_TOKEN, ALICE_TOKEN, env={"E2E_UPSTREAM_KEY": UPSTREAM_KEY})
 
 
@@ -162,3 +180,145 @@ def test_completions_are_recorded_like_chat(sdk: openai.OpenAI, admin_http: http
     while relay_requests() < before + 1 and time.monotonic() < deadline:
         time.sleep(0.3)
     assert relay_requests() == before + 1
+
+
+# ---------------------------------------------------------------------------
+# POST /v1/messages (Anthropic Messages in front)
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def claude_sdk(gateway: str) -> Iterator[anthropic.Anthropic]:
+    """The Anthropic SDK as alice: the token as `x-api-key`, as the SDK sends it."""
+    with anthropic.Anthropic(base_url=gateway, api_key=ALICE_TOKEN, max_retries=0) as client:
+        yield client
+
+
+def says(text: str) -> list[dict]:
+    return [{"role": "user", "content": text}]
+
+
+def text_of(message) -> str:
+    return "".join(block.text for block in message.content if block.type == "text")
+
+
+def test_messages_pass_through_to_an_anthropic_backend(claude_sdk: anthropic.Anthropic, claude: AnthropicUpstream) -> None:
+    prompt = marker("passed")
+    message = claude_sdk.messages.create(model="sonnet", max_tokens=50, system="Be brief.", messages=says(prompt),
+                                         stop_sequences=["THE END"])
+    assert message.type == "message" and message.role == "assistant"
+    assert text_of(message) == ANTHROPIC_TEXT_PREFIX + prompt
+    assert message.stop_reason == "end_turn"
+    assert message.usage.input_tokens > 0 and message.usage.output_tokens > 0
+    sent = claude.messages_requests(prompt)
+    assert len(sent) == 1
+    # The client's version goes on (the SDK's own, not the provider's default), and the provider's key.
+    assert sent[0].header("anthropic-version") == claude_sdk.default_headers["anthropic-version"]
+    assert sent[0].header("x-api-key") == ANTHROPIC_KEY
+    # Member for member as the client sent it, but for the model.
+    assert sent[0].body == {"max_tokens": 50, "messages": says(prompt), "model": "claude-text", "system": "Be brief.",
+                            "stop_sequences": ["THE END"]}
+
+
+def test_messages_stream_through_from_an_anthropic_backend(claude_sdk: anthropic.Anthropic) -> None:
+    prompt = marker("passed stream")
+    with claude_sdk.messages.stream(model="sonnet", max_tokens=50, messages=says(prompt)) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == ANTHROPIC_TEXT_PREFIX + prompt
+    assert final.stop_reason == "end_turn"
+    assert final.usage.output_tokens > 0
+
+
+@pytest.mark.parametrize("model, expected", [("relay", REPLY_PREFIX + "{}"), ("echo", "{}"), ("claude", "{}")])
+def test_messages_are_translated_for_other_backends(claude_sdk: anthropic.Anthropic, upstream: FakeUpstream,
+                                                    model: str, expected: str) -> None:
+    prompt = marker(f"translated {model}")
+    message = claude_sdk.messages.create(model=model, max_tokens=50, system="Be brief.", messages=says(prompt))
+    assert text_of(message) == expected.format(prompt)
+    assert message.stop_reason == "end_turn"
+    assert message.usage.input_tokens > 0 and message.usage.output_tokens > 0
+    if model == "relay":
+        sent = [r for r in upstream.requests if route_of(r) == "/v1/chat/completions" and prompt in str(r.body)]
+        assert len(sent) == 1
+        assert sent[0].body["messages"][0] == {"role": "system", "content": "Be brief."}
+        assert sent[0].body["model"] == "gpt-upstream"
+
+
+@pytest.mark.parametrize("model, expected", [("relay", REPLY_PREFIX + "{}"), ("echo", "{}")])
+def test_messages_stream_translated_from_chat_backends(claude_sdk: anthropic.Anthropic, model: str, expected: str) -> None:
+    prompt = marker(f"translated stream {model}")
+    with claude_sdk.messages.stream(model=model, max_tokens=50, messages=says(prompt)) as stream:
+        events = [event.type for event in stream]
+        final = stream.get_final_message()
+    assert text_of(final) == expected.format(prompt)
+    assert events[0] == "message_start" and "content_block_delta" in events
+    assert final.stop_reason == "end_turn"
+    assert final.usage.output_tokens > 0
+
+
+def test_messages_take_a_bearer_token_too(gateway: str) -> None:
+    with anthropic.Anthropic(base_url=gateway, auth_token=ALICE_TOKEN, api_key=None, max_retries=0) as client:
+        message = client.messages.create(model="echo", max_tokens=20, messages=says("bearer"))
+    assert text_of(message) == "bearer"
+
+
+def test_messages_errors_come_in_anthropics_shape(claude_sdk: anthropic.Anthropic, gateway: str) -> None:
+    with pytest.raises(anthropic.NotFoundError) as raised:
+        claude_sdk.messages.create(model="no-such-model", max_tokens=20, messages=says("hi"))
+    assert raised.value.body["type"] == "error"
+    assert raised.value.body["error"]["type"] == "not_found_error"
+    assert "no-such-model" in raised.value.body["error"]["message"]
+    with anthropic.Anthropic(base_url=gateway, api_key="sk-wrong", max_retries=0) as stranger:
+        with pytest.raises(anthropic.AuthenticationError) as raised:
+            stranger.messages.create(model="echo", max_tokens=20, messages=says("hi"))
+    assert raised.value.body["error"]["type"] == "authentication_error"
+    # What cannot become a chat request is refused naming the field, before any backend is tried.
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        claude_sdk.messages.create(model="relay", max_tokens=20, messages=[{"role": "user", "content": 5}])
+    assert raised.value.body["error"]["type"] == "invalid_request_error"
+
+
+def test_messages_upstream_errors_keep_anthropics_shape(claude_sdk: anthropic.Anthropic, claude: AnthropicUpstream) -> None:
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        claude_sdk.messages.create(model="sonnet", max_tokens=20, messages=says("hi"), stop_sequences=[5])  # type: ignore[list-item]
+    assert raised.value.body["type"] == "error"
+
+
+def test_count_tokens_pass_through_to_anthropic(claude_sdk: anthropic.Anthropic, claude: AnthropicUpstream) -> None:
+    prompt = marker("count")
+    raw = claude_sdk.messages.with_raw_response.count_tokens(model="sonnet", messages=says(prompt))
+    assert raw.parse().input_tokens > 0
+    assert raw.headers.get("x-switchyard-token-count") is None
+    sent = [r for r in claude.requests if route_of(r) == "/v1/messages/count_tokens" and prompt in str(r.body)]
+    assert len(sent) == 1 and sent[0].body["model"] == "claude-text"
+
+
+@pytest.mark.parametrize("model", ["relay", "echo", "claude"])
+def test_count_tokens_are_estimated_for_other_backends(claude_sdk: anthropic.Anthropic, upstream: FakeUpstream, model: str) -> None:
+    prompt = marker("estimate") + " some more words to count"
+    before = len(upstream.requests)
+    raw = claude_sdk.messages.with_raw_response.count_tokens(model=model, messages=says(prompt))
+    assert raw.parse().input_tokens >= len(prompt) // 4
+    if model != "claude":
+        assert raw.headers.get("x-switchyard-token-count") == "estimated"
+        assert len(upstream.requests) == before  # no call upstream
+
+
+def test_messages_usage_is_recorded_for_streams_and_answers(claude_sdk: anthropic.Anthropic, admin_http: httpx.Client) -> None:
+    def sonnet_row() -> dict:
+        rows = {row["key"]: row for row in admin_http.get("/api/usage?group_by=model").json()["rows"]}
+        return rows.get("sonnet", {})
+
+    time.sleep(1.0)  # the earlier tests' outcomes, still in the writer's batch
+    before = sonnet_row()
+    claude_sdk.messages.create(model="sonnet", max_tokens=50, messages=says(marker("usage plain")))
+    with claude_sdk.messages.stream(model="sonnet", max_tokens=50, messages=says(marker("usage stream"))) as stream:
+        final = stream.get_final_message()
+    deadline = time.monotonic() + 10
+    while sonnet_row().get("requests", 0) < before.get("requests", 0) + 2 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    after = sonnet_row()
+    assert after["requests"] == before.get("requests", 0) + 2, after
+    grew = {key: after[key] - before.get(key, 0) for key in after if isinstance(after[key], (int, float)) and "token" in key}
+    assert grew and all(value > 0 for value in grew.values()), (grew, final.usage)

@@ -9,7 +9,8 @@ translation mistake in the gateway shows up as a failing request rather than
 passing unnoticed.
 
 ==================  ==========================================================
-AnthropicUpstream   ``POST {base}/messages`` and ``GET {base}/models``, base
+AnthropicUpstream   ``POST {base}/messages``, ``POST {base}/messages/count_tokens``
+                    and ``GET {base}/models``, base
                     ``http://127.0.0.1:PORT/v1``. Auth by ``x-api-key`` plus
                     ``anthropic-version: 2023-06-01``. Behaviour chosen by the
                     request's ``model``:
@@ -399,7 +400,8 @@ class _AnthropicHandler(_VendorHandler):
         if version is None:
             self._send_anthropic_error(400, "invalid_request_error", "anthropic-version: header is required")
             return False
-        if version != ANTHROPIC_VERSION:
+        # The dated versions Anthropic has published: the one the gateway sends, and later ones SDKs send.
+        if not re.fullmatch(r"20\d\d-\d\d-\d\d", version) or version < ANTHROPIC_VERSION:
             self._send_anthropic_error(400, "invalid_request_error",
                                        f"anthropic-version: invalid version {version!r}")
             return False
@@ -419,10 +421,13 @@ class _AnthropicHandler(_VendorHandler):
     def do_POST(self) -> None:
         body = self._read_json_body()
         route, _ = self._split_target()
-        if route != "/v1/messages":
+        if route not in ("/v1/messages", "/v1/messages/count_tokens"):
             self._send_anthropic_error(404, "not_found_error", f"Not found: POST {route}")
             return
         if not self._authorised():
+            return
+        if route == "/v1/messages/count_tokens":
+            self._count_tokens(body)
             return
         try:
             validate_anthropic_request(body)
@@ -520,6 +525,22 @@ class _AnthropicHandler(_VendorHandler):
             self._stream_broken(message, with_error_event=model == "claude-error-mid")
         else:
             self._stream_message(message)
+
+    # -- Messages > Count tokens (POST /v1/messages/count_tokens) -----------------
+
+    def _count_tokens(self, body: Any) -> None:
+        """`{"input_tokens": N}`; no `max_tokens` needed, and no sampling parameters taken."""
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
+            self._send_anthropic_error(400, "invalid_request_error", "messages: Field required")
+            return
+        unknown = sorted(set(body) - {"model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers"})
+        if unknown:
+            self._send_anthropic_error(400, "invalid_request_error", f"{unknown[0]}: Extra inputs are not permitted")
+            return
+        if body.get("model") not in ANTHROPIC_MODELS + ANTHROPIC_UNLISTED_MODELS:
+            self._send_anthropic_error(404, "not_found_error", f"model: {body.get('model')}")
+            return
+        self._send_json(200, {"input_tokens": count_tokens(_anthropic_prompt_text(body))}, {"request-id": _request_id()})
 
     # -- Streaming Messages: event: NAME / data: JSON ---------------------------
 

@@ -3,6 +3,10 @@
 package enum AnswerText {
     /// The text of a whole answer; `nil` when it is not a chat completion.
     package static func ofCompletion(_ answer: JSONValue) -> String? {
+        // An Anthropic message (`/v1/messages`): its text blocks.
+        if answer.objectValue?["type"] == "message", let blocks = answer.objectValue?["content"]?.arrayValue {
+            return blocks.compactMap { $0.objectValue?["text"]?.stringValue }.joined()
+        }
         guard let choice = firstChoice(answer) else { return nil }
         // A legacy text completion carries `text` where a chat completion has a message.
         guard let message = choice["message"]?.objectValue else { return choice["text"]?.stringValue }
@@ -11,6 +15,10 @@ package enum AnswerText {
 
     /// The text one stream chunk adds (empty for a chunk without content).
     package static func ofChunk(_ chunk: JSONValue) -> String {
+        if let delta = chunk.objectValue?["delta"]?.objectValue {
+            // An Anthropic `content_block_delta`.
+            return delta["text"]?.stringValue ?? ""
+        }
         guard let choice = firstChoice(chunk) else { return "" }
         guard let delta = choice["delta"]?.objectValue else { return choice["text"]?.stringValue ?? "" }
         return text(of: delta)

@@ -302,6 +302,11 @@ final class ClientExchange: UpstreamResponseHandler {
         for name in LiveRouter.forwardedHeaderNames {
             if let value = requestHead.headers.first(name: name) { forwarded.append((name, value)) }
         }
+        if endpoint.isAnthropic {
+            for name in LiveRouter.anthropicHeaderNames {
+                if let value = requestHead.headers.first(name: name) { forwarded.append((name, value)) }
+            }
+        }
         forwarded.append(("traceparent", traceparent ?? upstreamTraceparent))
         forwarded.append((Relay.hopsHeader, Relay.hopCounts[hops]))
         return forwarded
@@ -465,7 +470,7 @@ final class ClientExchange: UpstreamResponseHandler {
         phase = .finished
         cancelTimer()
         services.health.record(backend.label, success: true, latencyMilliseconds: headLatency)
-        let usage = collected.withUnsafeReadableBytes { UsageReader.usage(in: $0) }
+        let usage = collected.withUnsafeReadableBytes { endpoint.isAnthropic ? UsageReader.anthropicUsage(in: $0) : UsageReader.usage(in: $0) }
         if requestTrace != nil {
             requestTrace?.responseModel = collected.withUnsafeReadableBytes { UsageReader.responseModel(in: $0) }
         }
@@ -473,6 +478,7 @@ final class ClientExchange: UpstreamResponseHandler {
         headers.append(("x-switchyard-backend", backend.label))
         headers.append(("content-type", upstreamContentType ?? "application/json"))
         headers.append(("content-length", String(collected.readableBytes)))
+        if endpoint == .messagesCountTokens && !backend.speaksAnthropic { headers.append(("x-switchyard-token-count", "estimated")) }
         writeWhole(status: upstreamStatus, headers: headers, body: collected)
         record(draft.finish(status: upstreamStatus, firstByteAt: .now, usage: usage, provider: backend.provider.spec))
     }
@@ -517,7 +523,7 @@ final class ClientExchange: UpstreamResponseHandler {
             let error = GatewayError.badUpstreamResponse(isErrorJSON ? "the upstream answered HTTP \(status)" : "HTTP \(status)")
             phase = .finished
             cancelTimer()
-            writeBody(Relay.errorEvent(error))
+            writeBody(errorEvent(error))
             writer.writeEnd()
             record(
                 draft.finish(status: isErrorJSON ? status : 502, error: isErrorJSON ? "upstream HTTP \(status)" : error.message))
@@ -557,14 +563,19 @@ final class ClientExchange: UpstreamResponseHandler {
         let limit = services.limits.maxEventBytes
         var buffer = buffer
         let outcome = events.split(&buffer, maxEventBytes: limit) { event in
-            if event.contains("[DONE]") { sawDone = true }
+            if event.contains(endpoint.streamEnd) { sawDone = true }
             if requestTrace != nil, requestTrace?.responseModel == nil, event.contains("\"model\"") {
                 requestTrace?.responseModel = Self.withEventData(event, UsageReader.responseModel) ?? nil
             }
             if shadowPair != nil, let chunk = Self.withEventData(event, { try? JSONValue.parse(buffer: $0) }) ?? nil {
                 streamedText += AnswerText.ofChunk(chunk)
             }
-            if event.contains("\"usage\""), let found = Self.withEventData(event, { UsageReader.usage(in: $0) }) ?? nil {
+            if endpoint.isAnthropic {
+                // Anthropic streams spread usage over `message_start` (input) and `message_delta` (output).
+                if event.contains("\"usage\""), let data = Self.withEventData(event, { try? JSONValue.parse(buffer: $0) }) ?? nil {
+                    usage = UsageReader.merging(anthropicEvent: data, into: usage)
+                }
+            } else if event.contains("\"usage\""), let found = Self.withEventData(event, { UsageReader.usage(in: $0) }) ?? nil {
                 usage = found
                 if !clientWantsUsage && Self.withEventData(event, UsageReader.isUsageOnlyChunk) == true { return false }
             }
@@ -590,18 +601,18 @@ final class ClientExchange: UpstreamResponseHandler {
         attempt?.cancel()
         attempt = nil
         var failure = failure
-        if failure == nil, let remainder = events.takeRemainder(), remainder.contains("[DONE]") {
+        if failure == nil, let remainder = events.takeRemainder(), remainder.contains(endpoint.streamEnd) {
             sawDone = true
             writeBody(remainder)
         }
         if failure == nil && !sawDone {
-            failure = .badUpstreamResponse("stream ended before [DONE]")
+            failure = .badUpstreamResponse(endpoint.isAnthropic ? "stream ended before message_stop" : "stream ended before [DONE]")
         }
         let provider = backend.provider.spec
         if let failure {
             services.logger.warning(
                 "upstream stream failed", metadata: ["request.id": .string(requestID), "error": .string(failure.message)])
-            writeBody(Relay.errorEvent(failure))
+            writeBody(errorEvent(failure))
             writer.writeEnd()
             if countsAgainstBackend {
                 services.health.record(backend.label, success: false, latencyMilliseconds: nil, reason: failure.message)
@@ -718,7 +729,7 @@ final class ClientExchange: UpstreamResponseHandler {
         phase = .finished
         cancelTimer()
         if clientHeadSent {
-            writeBody(Relay.errorEvent(error))
+            writeBody(errorEvent(error))
             writer.writeEnd()
         } else {
             var headers = routedHeaders
@@ -735,10 +746,19 @@ final class ClientExchange: UpstreamResponseHandler {
         for field in error.headers where !headers.contains(where: { $0.0 == field.name.canonicalName }) {
             headers.append((field.name.canonicalName, field.value))
         }
-        let body = error.jsonBody
+        let body =
+            endpoint.isAnthropic
+            ? ByteBuffer(bytes: AnthropicClientTranslation.errorBody(status: Int(error.status.code), message: error.message).jsonBytes)
+            : error.jsonBody
         headers.append(("content-type", "application/json"))
         headers.append(("content-length", String(body.readableBytes)))
         writeWhole(status: Int(error.status.code), headers: headers, body: body)
+    }
+
+    /// The SSE event that ends a failed stream, in the client's dialect.
+    private func errorEvent(_ error: GatewayError) -> ByteBuffer {
+        guard endpoint.isAnthropic else { return Relay.errorEvent(error) }
+        return ByteBuffer(bytes: AnthropicClientTranslation.errorEvent(status: Int(error.status.code), message: error.message).bytes)
     }
 
     // MARK: Deadlines

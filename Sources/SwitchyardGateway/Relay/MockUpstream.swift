@@ -27,7 +27,8 @@ package final class MockUpstream: Sendable {
             return Self.json(status: 500, error.jsonBody, afterMilliseconds: mock.timeToFirstTokenMilliseconds)
         }
         switch request.endpoint {
-        case .chatCompletions:
+        case .chatCompletions, .messages, .messagesCountTokens:
+            // Anthropic clients' requests reach this mock translated to chat.
             return try chat(request, backend: backend)
         case .embeddings:
             return try Self.json(

@@ -6,6 +6,10 @@ package enum Endpoint: String, Sendable {
     case embeddings
     /// Legacy text completions: OpenAI-compatible backends only.
     case completions
+    /// Anthropic's Messages API in front: passed through to Anthropic, translated to chat otherwise.
+    case messages
+    /// Anthropic's token count: passed through to Anthropic, estimated otherwise.
+    case messagesCountTokens = "messages/count_tokens"
 }
 
 extension Endpoint {
@@ -15,6 +19,18 @@ extension Endpoint {
         case .chatCompletions: "chat"
         case .embeddings: "embeddings"
         case .completions: "text_completion"
+        case .messages, .messagesCountTokens: "chat"
+        }
+    }
+
+    /// What in a stream's last event says it ended well: `[DONE]`, or Anthropic's `message_stop`.
+    var streamEnd: StaticString { isAnthropic ? "event: message_stop" : "[DONE]" }
+
+    /// Whether the client speaks Anthropic's dialect: errors, stream ends and usage take its shape.
+    var isAnthropic: Bool {
+        switch self {
+        case .messages, .messagesCountTokens: true
+        case .chatCompletions, .embeddings, .completions: false
         }
     }
 }

@@ -17,6 +17,22 @@ enum UsageReader {
         return object["usage"].flatMap(tokenUsage)
     }
 
+    /// The usage of a whole Anthropic message (`/v1/messages` answers).
+    static func anthropicUsage(in bytes: UnsafeRawBufferPointer) -> TokenUsage? {
+        guard case .object(let object)? = try? JSONValue.parse(buffer: bytes), let usage = object["usage"], usage.objectValue != nil else {
+            return nil
+        }
+        return TokenUsage(anthropic: usage)
+    }
+
+    /// Usage so far after one Anthropic stream event: `message_start` carries it in its message, `message_delta` at the top.
+    static func merging(anthropicEvent data: JSONValue, into usage: TokenUsage?) -> TokenUsage? {
+        guard let found = data["message"]?["usage"] ?? data["usage"], found.objectValue != nil else { return usage }
+        var merged = usage ?? TokenUsage(input: 0, output: 0)
+        merged.merge(anthropic: found)
+        return merged
+    }
+
     /// The top-level `model` of an answer or stream chunk (`gen_ai.response.model`).
     static func responseModel(in bytes: UnsafeRawBufferPointer) -> String? {
         guard case .object(let object)? = try? JSONValue.parse(buffer: bytes), case .string(let model)? = object["model"] else { return nil }

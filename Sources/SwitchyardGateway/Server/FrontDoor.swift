@@ -190,6 +190,8 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
             case .POST where isPath("/v1/chat/completions"): return .relay(.chatCompletions)
             case .POST where isPath("/v1/embeddings"): return .relay(.embeddings)
             case .POST where isPath("/v1/completions"): return .relay(.completions)
+            case .POST where isPath("/v1/messages"): return .relay(.messages)
+            case .POST where isPath("/v1/messages/count_tokens"): return .relay(.messagesCountTokens)
             case .GET where isPath("/v1/models"): return .listModels
             case .GET where path.count > modelPathPrefix.utf8CodeUnitCount && path.starts(with: bytes(of: modelPathPrefix)):
                 return .retrieveModel(String(decoding: path[modelPathPrefix.utf8CodeUnitCount...], as: UTF8.self))
