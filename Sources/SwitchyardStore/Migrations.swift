@@ -316,6 +316,10 @@ enum Migrations {
                     CREATE INDEX shadow_examples_by_version ON shadow_examples(model, version, similarity);
                     """)
         }
+        migrator.registerMigration("v7-responses-provider") { db in
+            // NULL: the format's default (openai and azure serve the Responses API).
+            try db.execute(sql: "ALTER TABLE providers ADD COLUMN responses INTEGER")
+        }
         return migrator
     }
 }

@@ -37,9 +37,9 @@ import Testing
     @Test func readsAnAnthropicMessagesUsageWithItsCacheCounts() {
         let message =
             #"{"type":"message","content":[],"usage":{"input_tokens":10,"output_tokens":4,"cache_read_input_tokens":30,"cache_creation_input_tokens":5}}"#
-        let read = Array(message.utf8).withUnsafeBytes { UsageReader.anthropicUsage(in: $0) }
+        let read = Array(message.utf8).withUnsafeBytes { UsageReader.usage(in: $0, endpoint: .messages) }
         #expect(read == TokenUsage(input: 45, output: 4, cachedInput: 30, cacheWrite: 5))
-        #expect(Array(#"{"input_tokens":12}"#.utf8).withUnsafeBytes { UsageReader.anthropicUsage(in: $0) } == nil)
+        #expect(Array(#"{"input_tokens":12}"#.utf8).withUnsafeBytes { UsageReader.usage(in: $0, endpoint: .messages) } == nil)
     }
 
     @Test func mergesAnthropicStreamUsageFromStartAndDelta() throws {
@@ -47,10 +47,22 @@ import Testing
             Array(#"{"type":"message_start","message":{"usage":{"input_tokens":7,"output_tokens":1,"cache_read_input_tokens":3}}}"#.utf8))
         let delta = try JSONValue.parse(Array(#"{"type":"message_delta","delta":{},"usage":{"output_tokens":20}}"#.utf8))
         let ping = try JSONValue.parse(Array(#"{"type":"ping"}"#.utf8))
-        var usage = UsageReader.merging(anthropicEvent: start, into: nil)
-        usage = UsageReader.merging(anthropicEvent: ping, into: usage)
-        usage = UsageReader.merging(anthropicEvent: delta, into: usage)
+        var usage = UsageReader.merging(event: start, endpoint: .messages, into: nil)
+        usage = UsageReader.merging(event: ping, endpoint: .messages, into: usage)
+        usage = UsageReader.merging(event: delta, endpoint: .messages, into: usage)
         #expect(usage == TokenUsage(input: 10, output: 20, cachedInput: 3))
-        #expect(UsageReader.merging(anthropicEvent: ping, into: nil) == nil)
+        #expect(UsageReader.merging(event: ping, endpoint: .messages, into: nil) == nil)
+    }
+
+    @Test func readsResponsesUsageFromTheCompletedEventAndTheWholeResponse() throws {
+        let created = try JSONValue.parse(Array(#"{"type":"response.created","response":{"usage":null}}"#.utf8))
+        let completed = try JSONValue.parse(
+            Array(
+                #"{"type":"response.completed","response":{"usage":{"input_tokens":40,"input_tokens_details":{"cached_tokens":32},"output_tokens":5}}}"#
+                    .utf8))
+        #expect(UsageReader.merging(event: created, endpoint: .responses, into: nil) == nil)
+        #expect(UsageReader.merging(event: completed, endpoint: .responses, into: nil) == TokenUsage(input: 40, output: 5, cachedInput: 32))
+        let whole = #"{"object":"response","usage":{"input_tokens":3,"output_tokens":4,"input_tokens_details":{"cached_tokens":0}}}"#
+        #expect(Array(whole.utf8).withUnsafeBytes { UsageReader.usage(in: $0, endpoint: .responses) } == TokenUsage(input: 3, output: 4))
     }
 }

@@ -5,6 +5,7 @@ This module runs its own gateway on the seed below:
     relay   -> OpenAI-compatible provider "up" (fake_upstream.py), upstream model "gpt-upstream"
     claude  -> mock provider "claudish" that speaks Anthropic's format
     sonnet  -> Anthropic provider "vendor" (vendor_upstreams.AnthropicUpstream), upstream model "claude-text"
+    chatty  -> provider "plain" on fake_upstream.py with `responses = false`: Responses requests translated to chat
     secret  -> exists, but alice may not use it
 """
 
@@ -20,7 +21,7 @@ import openai
 import pytest
 
 from conftest import ADMIN_TOKEN, ALICE_TOKEN, UPSTREAM_KEY, GatewaySeed, error_of
-from fake_upstream import REPLY_PREFIX, FakeUpstream
+from fake_upstream import REPLY_PREFIX, RESPONSES_CACHED_TOKENS, FakeUpstream
 from vendor_upstreams import ANTHROPIC_KEY, ANTHROPIC_TEXT_PREFIX, AnthropicUpstream, route_of
 
 SEED = """\
@@ -39,6 +40,12 @@ format = "openai"
 base_url = "{upstream_url}"
 api_key = "env:E2E_UPSTREAM_KEY"
 
+[providers.plain]
+format = "openai"
+base_url = "{upstream_url}"
+api_key = "env:E2E_UPSTREAM_KEY"
+responses = false
+
 [providers.vendor]
 format = "anthropic"
 base_url = "{claude_url}"
@@ -56,12 +63,15 @@ backends = [ {{ provider = "claudish", model = "claude-mock" }} ]
 [models.sonnet]
 backends = [ {{ provider = "vendor", model = "claude-text" }} ]
 
+[models.chatty]
+backends = [ {{ provider = "plain", model = "gpt-chat-only" }} ]
+
 [models.secret]
 backends = [ {{ provider = "demo", model = "x" }} ]
 
 [users.alice]
 token = "{alice_token}"
-allowed_models = ["echo", "relay", "claude", "sonnet"]
+allowed_models = ["echo", "relay", "claude", "sonnet", "chatty"]
 """
 
 
@@ -322,3 +332,71 @@ def test_messages_usage_is_recorded_for_streams_and_answers(claude_sdk: anthropi
     assert after["requests"] == before.get("requests", 0) + 2, after
     grew = {key: after[key] - before.get(key, 0) for key in after if isinstance(after[key], (int, float)) and "token" in key}
     assert grew and all(value > 0 for value in grew.values()), (grew, final.usage)
+
+
+# ---------------------------------------------------------------------------
+# POST /v1/responses
+# ---------------------------------------------------------------------------
+
+
+def test_responses_pass_through_to_an_openai_backend(sdk: openai.OpenAI, upstream: FakeUpstream) -> None:
+    prompt = marker("responses passed")
+    response = sdk.responses.create(model="relay", input=prompt, instructions="Be brief.", max_output_tokens=40)
+    assert response.object == "response" and response.status == "completed"
+    assert response.output_text == REPLY_PREFIX + prompt
+    assert response.usage is not None
+    assert response.usage.input_tokens_details.cached_tokens == RESPONSES_CACHED_TOKENS
+    sent = [r for r in upstream.requests if route_of(r) == "/v1/responses" and r.body.get("input") == prompt]
+    assert len(sent) == 1
+    assert sent[0].body == {"model": "gpt-upstream", "input": prompt, "instructions": "Be brief.", "max_output_tokens": 40}
+
+
+def test_responses_stream_through_from_an_openai_backend(sdk: openai.OpenAI) -> None:
+    prompt = marker("responses passed stream")
+    events = list(sdk.responses.create(model="relay", input=prompt, stream=True))
+    assert events[0].type == "response.created"
+    assert events[-1].type == "response.completed"
+    assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == REPLY_PREFIX + prompt
+    assert events[-1].response.usage.input_tokens_details.cached_tokens == RESPONSES_CACHED_TOKENS
+
+
+@pytest.mark.parametrize("model, expected", [("chatty", REPLY_PREFIX + "{}"), ("echo", "{}"), ("claude", "{}"),
+                                             ("sonnet", ANTHROPIC_TEXT_PREFIX + "{}")])
+def test_responses_are_translated_for_other_backends(sdk: openai.OpenAI, upstream: FakeUpstream, model: str, expected: str) -> None:
+    prompt = marker(f"responses {model}")
+    response = sdk.responses.create(model=model, input=[{"role": "user", "content": prompt}], instructions="Be brief.",
+                                    max_output_tokens=60)
+    assert response.status == "completed"
+    assert response.output_text == expected.format(prompt)
+    assert response.usage is not None and response.usage.output_tokens > 0
+    if model == "chatty":
+        sent = [r for r in upstream.requests if route_of(r) == "/v1/chat/completions" and prompt in str(r.body)]
+        assert len(sent) == 1
+        assert sent[0].body["messages"][0] == {"role": "system", "content": "Be brief."}
+        assert sent[0].body["model"] == "gpt-chat-only"
+
+
+@pytest.mark.parametrize("model, expected", [("chatty", REPLY_PREFIX + "{}"), ("echo", "{}"), ("sonnet", ANTHROPIC_TEXT_PREFIX + "{}")])
+def test_responses_stream_translated_for_other_backends(sdk: openai.OpenAI, model: str, expected: str) -> None:
+    prompt = marker(f"responses stream {model}")
+    events = list(sdk.responses.create(model=model, input=prompt, stream=True))
+    assert events[0].type == "response.created"
+    assert events[-1].type == "response.completed"
+    assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == expected.format(prompt)
+    assert events[-1].response.output_text == expected.format(prompt)
+    assert events[-1].response.usage.output_tokens > 0
+
+
+@pytest.mark.parametrize("extra, field", [({"previous_response_id": "resp_123"}, "previous_response_id"),
+                                          ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
+                                          ({"background": True}, "background")])
+def test_responses_that_cannot_be_translated_are_refused_naming_the_field(sdk: openai.OpenAI, extra: dict, field: str) -> None:
+    with pytest.raises(openai.BadRequestError) as raised:
+        sdk.responses.create(model="echo", input="hi", **extra)
+    assert raised.value.param == field
+
+
+def test_responses_need_input(user_http: httpx.Client) -> None:
+    answer = user_http.post("/v1/responses", json={"model": "echo"})
+    assert answer.status_code == 400
+    assert error_of(answer)["param"] == "input"

@@ -70,6 +70,12 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
     package var modelsPath: String?
     /// For `mock`: the vendor format it answers in.
     package var speaks: MockWireFormat = .openai
+    /// Whether the provider serves OpenAI's Responses API (`/responses`); `nil` takes the format's
+    /// default (`openai` and `azure` do). Otherwise `/v1/responses` requests are translated to chat.
+    package var responses: Bool?
+
+    /// Whether `/v1/responses` requests are passed through to this provider as they are.
+    package var speaksResponses: Bool { responses ?? (format == .openai || format == .azure) }
 
     /// The base URL in effect: the configured one, else the format's default.
     package var effectiveBaseURL: String? { baseURL ?? format.defaultBaseURL }
@@ -80,7 +86,7 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
         headers: [String: SecretReference] = [:], region: String? = nil, timeoutSeconds: Double? = nil,
         costInputPerMillionTokens: Double = 0, costOutputPerMillionTokens: Double = 0, healthCheck: HealthCheckMode? = nil,
         healthCheckModel: String? = nil, enabled: Bool = true, apiVersion: String? = nil, modelsPath: String? = nil,
-        speaks: MockWireFormat = .openai
+        speaks: MockWireFormat = .openai, responses: Bool? = nil
     ) {
         self.id = id
         self.format = format
@@ -97,6 +103,7 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
         self.apiVersion = apiVersion
         self.modelsPath = modelsPath
         self.speaks = speaks
+        self.responses = responses
     }
 
     /// Reads `[providers.ID]`.
@@ -151,6 +158,10 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
                 table.fail("speaks", "unknown format \"\(name)\" (supported: openai, anthropic)")
             }
         }
+        let responses = table.bool("responses")
+        if responses == true, format == .anthropic || format == .mock {
+            table.fail("responses", "the \(format?.rawValue ?? "") format has no Responses API; /v1/responses requests to it are translated")
+        }
         table.rejectUnknownKeys()
 
         if let format, format != .mock {
@@ -169,6 +180,7 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
             id: id, format: format, baseURL: baseURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
             apiKey: apiKey, headers: headers, region: region, timeoutSeconds: timeout,
             costInputPerMillionTokens: costIn, costOutputPerMillionTokens: costOut, healthCheck: healthCheck,
-            healthCheckModel: healthCheckModel, enabled: enabled, apiVersion: apiVersion, modelsPath: modelsPath, speaks: speaks)
+            healthCheckModel: healthCheckModel, enabled: enabled, apiVersion: apiVersion, modelsPath: modelsPath, speaks: speaks,
+            responses: responses)
     }
 }

@@ -68,6 +68,7 @@ package enum SeedExport {
         table["api_version"] = provider.apiVersion.map(TOMLNode.string)
         table["models_path"] = provider.modelsPath.map(TOMLNode.string)
         if provider.format == .mock { table["speaks"] = .string(provider.speaks.rawValue) }
+        table["responses"] = provider.responses.map(TOMLNode.bool)
         return table
     }
 

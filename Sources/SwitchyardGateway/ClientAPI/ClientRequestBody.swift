@@ -32,6 +32,8 @@ struct ClientRequestBody {
             guard !(endpoint == .messagesCountTokens && stream) else {
                 throw GatewayError.invalidRequest("token counts cannot be streamed", param: "stream")
             }
+        case .responses:
+            guard scan.hasInput else { throw GatewayError.invalidRequest("'input' is required", param: "input") }
         case .completions:
             guard scan.members.contains(where: { $0.key == "prompt" }) else {
                 throw GatewayError.invalidRequest("'prompt' is required", param: "prompt")
@@ -64,8 +66,8 @@ struct ClientRequestBody {
                 rewrite.setMember(key, to: value)
             }
         }
-        // Anthropic streams carry usage on their own, and refuse `stream_options`.
-        if stream && endpoint != .messages { rewrite.includeUsageInStream() }
+        // Anthropic and Responses streams carry usage on their own, and refuse `stream_options.include_usage`.
+        if stream && endpoint.isChatShaped { rewrite.includeUsageInStream() }
         return bytes.withUnsafeReadableBytes { original in
             var output = allocator.buffer(capacity: original.count + 64)
             output.writeBytes(rewrite.apply(to: original))

@@ -26,7 +26,7 @@ enum AnthropicUpstream {
                 "The legacy completions endpoint (/v1/completions) has no equivalent in Anthropic's Messages API, which this "
                     + "model's backend speaks; send the prompt as a user message to /v1/chat/completions instead."
             case .embeddings: "Anthropic's API has no embeddings endpoint (/v1/embeddings), which this model's backend would need."
-            case .chatCompletions, .messages, .messagesCountTokens: "Anthropic providers serve chat completions only."
+            case .chatCompletions, .messages, .messagesCountTokens, .responses: "Anthropic providers serve chat completions only."
             }
         return GatewayError(status: .badRequest, message: message, type: "invalid_request_error", code: .unsupportedEndpoint)
     }

@@ -470,7 +470,9 @@ final class ClientExchange: UpstreamResponseHandler {
         phase = .finished
         cancelTimer()
         services.health.record(backend.label, success: true, latencyMilliseconds: headLatency)
-        let usage = collected.withUnsafeReadableBytes { endpoint.isAnthropic ? UsageReader.anthropicUsage(in: $0) : UsageReader.usage(in: $0) }
+        let usage = collected.withUnsafeReadableBytes {
+            endpoint.isChatShaped ? UsageReader.usage(in: $0) : UsageReader.usage(in: $0, endpoint: endpoint)
+        }
         if requestTrace != nil {
             requestTrace?.responseModel = collected.withUnsafeReadableBytes { UsageReader.responseModel(in: $0) }
         }
@@ -563,17 +565,18 @@ final class ClientExchange: UpstreamResponseHandler {
         let limit = services.limits.maxEventBytes
         var buffer = buffer
         let outcome = events.split(&buffer, maxEventBytes: limit) { event in
-            if event.contains(endpoint.streamEnd) { sawDone = true }
+            if endpoint.isChatShaped ? event.contains("[DONE]") : endpoint.endsStream(event) { sawDone = true }
             if requestTrace != nil, requestTrace?.responseModel == nil, event.contains("\"model\"") {
                 requestTrace?.responseModel = Self.withEventData(event, UsageReader.responseModel) ?? nil
             }
             if shadowPair != nil, let chunk = Self.withEventData(event, { try? JSONValue.parse(buffer: $0) }) ?? nil {
                 streamedText += AnswerText.ofChunk(chunk)
             }
-            if endpoint.isAnthropic {
-                // Anthropic streams spread usage over `message_start` (input) and `message_delta` (output).
+            if !endpoint.isChatShaped {
+                // Anthropic streams spread usage over `message_start` (input) and `message_delta` (output);
+                // Responses streams carry it in the `response.completed` event's response.
                 if event.contains("\"usage\""), let data = Self.withEventData(event, { try? JSONValue.parse(buffer: $0) }) ?? nil {
-                    usage = UsageReader.merging(anthropicEvent: data, into: usage)
+                    usage = UsageReader.merging(event: data, endpoint: endpoint, into: usage)
                 }
             } else if event.contains("\"usage\""), let found = Self.withEventData(event, { UsageReader.usage(in: $0) }) ?? nil {
                 usage = found
@@ -601,12 +604,12 @@ final class ClientExchange: UpstreamResponseHandler {
         attempt?.cancel()
         attempt = nil
         var failure = failure
-        if failure == nil, let remainder = events.takeRemainder(), remainder.contains(endpoint.streamEnd) {
+        if failure == nil, let remainder = events.takeRemainder(), endpoint.endsStream(remainder) {
             sawDone = true
             writeBody(remainder)
         }
         if failure == nil && !sawDone {
-            failure = .badUpstreamResponse(endpoint.isAnthropic ? "stream ended before message_stop" : "stream ended before [DONE]")
+            failure = .badUpstreamResponse("stream ended before \(endpoint.streamEndName)")
         }
         let provider = backend.provider.spec
         if let failure {
@@ -757,8 +760,20 @@ final class ClientExchange: UpstreamResponseHandler {
 
     /// The SSE event that ends a failed stream, in the client's dialect.
     private func errorEvent(_ error: GatewayError) -> ByteBuffer {
-        guard endpoint.isAnthropic else { return Relay.errorEvent(error) }
-        return ByteBuffer(bytes: AnthropicClientTranslation.errorEvent(status: Int(error.status.code), message: error.message).bytes)
+        if endpoint.isAnthropic {
+            return ByteBuffer(bytes: AnthropicClientTranslation.errorEvent(status: Int(error.status.code), message: error.message).bytes)
+        }
+        if endpoint == .responses {
+            // The Responses stream's own `error` event, which the SDK raises as an API error.
+            let event = ServerSentEvent(
+                name: "error",
+                data: .object([
+                    "type": "error", "code": .string(error.code?.rawValue ?? error.type), "message": .string(error.message),
+                    "param": error.param.map(JSONValue.string) ?? .null,
+                ]))
+            return ByteBuffer(bytes: event.bytes)
+        }
+        return Relay.errorEvent(error)
     }
 
     // MARK: Deadlines

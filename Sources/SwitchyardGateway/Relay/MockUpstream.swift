@@ -27,7 +27,7 @@ package final class MockUpstream: Sendable {
             return Self.json(status: 500, error.jsonBody, afterMilliseconds: mock.timeToFirstTokenMilliseconds)
         }
         switch request.endpoint {
-        case .chatCompletions, .messages, .messagesCountTokens:
+        case .chatCompletions, .messages, .messagesCountTokens, .responses:
             // Anthropic clients' requests reach this mock translated to chat.
             return try chat(request, backend: backend)
         case .embeddings:

@@ -6,7 +6,7 @@ import SwitchyardCore
 extension UpstreamAdapters {
     /// Starts a `/v1/messages` (or `count_tokens`) request: passed through to a backend that speaks
     /// Anthropic with only `model` rewritten; to any other backend translated to chat completions,
-    /// with the answer translated back (`AnthropicClientAnswerTranslator`). A token count for a
+    /// with the answer translated back (`ChatAnswerTranslator`). A token count for a
     /// backend that cannot count is estimated here, without a call.
     func startAnthropicClient(
         _ request: OutgoingRequest, to backend: EffectiveConfiguration.Backend, settings: GatewaySettings, on loop: any EventLoop,
@@ -48,7 +48,8 @@ extension UpstreamAdapters {
         chatRequest.endpoint = .chatCompletions
         chatRequest.body = bytes
         chatRequest.forwardedHeaders.removeAll { $0.0 == "anthropic-version" || $0.0 == "anthropic-beta" }
-        let translator = AnthropicClientAnswerTranslator(stream: request.stream, handler: handler, maxEventBytes: maxEventBytes)
+        let translator = ChatAnswerTranslator(
+            .anthropic(AnthropicClientStreamTranslator()), stream: request.stream, handler: handler, maxEventBytes: maxEventBytes)
         translator.inner = try start(chatRequest, to: backend, settings: settings, on: loop, handler: translator)
         return translator
     }

@@ -19,7 +19,10 @@ package struct UpstreamAdapters: Sendable {
         handler: any UpstreamResponseHandler
     ) throws(GatewayError) -> any UpstreamAttempt {
         let provider = backend.provider.spec
-        if request.endpoint.isAnthropic {
+        if !request.endpoint.isChatShaped {
+            if request.endpoint == .responses {
+                return try startResponses(request, to: backend, settings: settings, on: loop, handler: handler)
+            }
             return try startAnthropicClient(request, to: backend, settings: settings, on: loop, handler: handler)
         }
         switch provider.format {

@@ -17,16 +17,22 @@ enum UsageReader {
         return object["usage"].flatMap(tokenUsage)
     }
 
-    /// The usage of a whole Anthropic message (`/v1/messages` answers).
-    static func anthropicUsage(in bytes: UnsafeRawBufferPointer) -> TokenUsage? {
+    /// The usage of a whole answer in a dialect other than chat's: an Anthropic message, a Responses `response`.
+    static func usage(in bytes: UnsafeRawBufferPointer, endpoint: Endpoint) -> TokenUsage? {
         guard case .object(let object)? = try? JSONValue.parse(buffer: bytes), let usage = object["usage"], usage.objectValue != nil else {
             return nil
         }
-        return TokenUsage(anthropic: usage)
+        return endpoint.isAnthropic ? TokenUsage(anthropic: usage) : TokenUsage(responses: usage)
     }
 
-    /// Usage so far after one Anthropic stream event: `message_start` carries it in its message, `message_delta` at the top.
-    static func merging(anthropicEvent data: JSONValue, into usage: TokenUsage?) -> TokenUsage? {
+    /// Usage so far after one stream event in a dialect other than chat's: Anthropic's `message_start`
+    /// carries it in its message and `message_delta` at the top; the Responses API's final
+    /// `response.completed` (or `incomplete`, `failed`) in its response.
+    static func merging(event data: JSONValue, endpoint: Endpoint, into usage: TokenUsage?) -> TokenUsage? {
+        guard endpoint.isAnthropic else {
+            guard let found = data["response"]?["usage"], found.objectValue != nil else { return usage }
+            return TokenUsage(responses: found)
+        }
         guard let found = data["message"]?["usage"] ?? data["usage"], found.objectValue != nil else { return usage }
         var merged = usage ?? TokenUsage(input: 0, output: 0)
         merged.merge(anthropic: found)

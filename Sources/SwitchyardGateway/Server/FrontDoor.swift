@@ -191,6 +191,7 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
             case .POST where isPath("/v1/embeddings"): return .relay(.embeddings)
             case .POST where isPath("/v1/completions"): return .relay(.completions)
             case .POST where isPath("/v1/messages"): return .relay(.messages)
+            case .POST where isPath("/v1/responses"): return .relay(.responses)
             case .POST where isPath("/v1/messages/count_tokens"): return .relay(.messagesCountTokens)
             case .GET where isPath("/v1/models"): return .listModels
             case .GET where path.count > modelPathPrefix.utf8CodeUnitCount && path.starts(with: bytes(of: modelPathPrefix)):

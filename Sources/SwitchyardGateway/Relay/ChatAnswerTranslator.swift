@@ -4,10 +4,64 @@ import NIOCore
 import NIOHTTP1
 import SwitchyardCore
 
-/// Turns a chat completion answer into the Anthropic Messages answer a `/v1/messages` client
-/// expects, as it arrives: whole answers and errors once complete, event streams chunk by chunk
-/// (`AnthropicClientStreamTranslator`). The reverse of `AnthropicAnswerTranslator`.
-final class AnthropicClientAnswerTranslator: UpstreamResponseHandler, UpstreamAttempt {
+/// Turns a chat completion answer into the answer a client of another dialect expects, as it
+/// arrives: whole answers and errors once complete, event streams chunk by chunk. Anthropic
+/// Messages clients (`/v1/messages`) get a `message` or its events (`AnthropicClientStreamTranslator`,
+/// the reverse of `AnthropicAnswerTranslator`); Responses clients (`/v1/responses`) a `response`
+/// or its typed events (`ResponsesStreamTranslator`).
+final class ChatAnswerTranslator: UpstreamResponseHandler, UpstreamAttempt {
+    /// The client's dialect, with the state its stream translation keeps.
+    enum Target {
+        case anthropic(AnthropicClientStreamTranslator)
+        case responses(ResponsesStreamTranslator, request: [String: JSONValue], id: String, createdAt: Int)
+
+        var finished: Bool {
+            switch self {
+            case .anthropic(let translator): translator.finished
+            case .responses(let translator, _, _, _): translator.finished
+            }
+        }
+
+        mutating func translate(_ chunk: JSONValue) -> [ServerSentEvent] {
+            switch self {
+            case .anthropic(var translator):
+                defer { self = .anthropic(translator) }
+                return translator.translate(chunk)
+            case .responses(var translator, let request, let id, let createdAt):
+                defer { self = .responses(translator, request: request, id: id, createdAt: createdAt) }
+                return translator.translate(chunk)
+            }
+        }
+
+        mutating func finish() -> [ServerSentEvent] {
+            switch self {
+            case .anthropic(var translator):
+                defer { self = .anthropic(translator) }
+                return translator.finish()
+            case .responses(var translator, let request, let id, let createdAt):
+                defer { self = .responses(translator, request: request, id: id, createdAt: createdAt) }
+                return translator.finish()
+            }
+        }
+
+        /// The client's answer for a whole chat completion.
+        func answer(_ completion: JSONValue) -> JSONValue {
+            switch self {
+            case .anthropic: AnthropicClientTranslation.message(completion)
+            case .responses(_, let request, let id, let createdAt):
+                ResponsesTranslation.response(completion, request: request, id: id, createdAt: createdAt)
+            }
+        }
+
+        /// The client's error body for a chat backend's error; `nil` keeps OpenAI's shape as it came.
+        func error(status: Int, body: JSONValue) -> JSONValue? {
+            switch self {
+            case .anthropic: AnthropicClientTranslation.error(status: status, openAIBody: body)
+            case .responses: nil
+            }
+        }
+    }
+
     private enum Mode {
         case waiting
         case whole(status: Int)
@@ -24,9 +78,10 @@ final class AnthropicClientAnswerTranslator: UpstreamResponseHandler, UpstreamAt
     private var collected = ByteBuffer()
     private var events = ServerSentEventSplitter()
     private let maxEventBytes: Int
-    private var translator = AnthropicClientStreamTranslator()
+    private var translator: Target
 
-    init(stream: Bool, handler: any UpstreamResponseHandler, maxEventBytes: Int) {
+    init(_ target: Target, stream: Bool, handler: any UpstreamResponseHandler, maxEventBytes: Int) {
+        translator = target
         self.handler = handler
         self.stream = stream
         self.maxEventBytes = maxEventBytes
@@ -105,14 +160,17 @@ final class AnthropicClientAnswerTranslator: UpstreamResponseHandler, UpstreamAt
                     if let contentType { headers.replaceOrAdd(name: "content-type", value: contentType) }
                     return deliver(status: status, headers: headers, body: collected)
                 }
-                return deliver(status: status, headers: headers, json: AnthropicClientTranslation.message(json))
+                return deliver(status: status, headers: headers, json: translator.answer(json))
             }
             if let retryAfter { headers.add(name: "retry-after", value: retryAfter) }
             guard let json, json["error"] != nil else {
                 // The exchange names the upstream status in a 502 of its own; the text is not passed on.
                 return deliver(status: status, headers: HTTPHeaders([("content-type", contentType ?? "text/plain")]), body: collected)
             }
-            deliver(status: status, headers: headers, json: AnthropicClientTranslation.error(status: status, openAIBody: json))
+            guard let translated = translator.error(status: status, body: json) else {
+                return deliver(status: status, headers: headers, body: collected)
+            }
+            deliver(status: status, headers: headers, json: translated)
         case .stream:
             finishStream()
         case .waiting, .done:
@@ -130,7 +188,7 @@ final class AnthropicClientAnswerTranslator: UpstreamResponseHandler, UpstreamAt
         mode = .done
         inner?.cancel()
         inner = nil
-        // A chat stream that ended without `[DONE]` ends without `message_stop`: the exchange ends it with an error event.
+        // A chat stream that ended without `[DONE]` ends without the dialect's end: the exchange ends it with an error event.
         handler.upstreamReadComplete()
         handler.upstreamEnd()
     }
