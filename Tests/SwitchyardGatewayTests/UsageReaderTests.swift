@@ -65,4 +65,22 @@ import Testing
         let whole = #"{"object":"response","usage":{"input_tokens":3,"output_tokens":4,"input_tokens_details":{"cached_tokens":0}}}"#
         #expect(Array(whole.utf8).withUnsafeBytes { UsageReader.usage(in: $0, endpoint: .responses) } == TokenUsage(input: 3, output: 4))
     }
+
+    @Test func readsCachedPromptTokensFromTheDetails() {
+        let openAI =
+            #"{"choices":[],"usage":{"prompt_tokens":1200,"completion_tokens":9,"prompt_tokens_details":{"cached_tokens":1024,"audio_tokens":0}}}"#
+        #expect(usage(openAI) == TokenUsage(input: 1200, output: 9, cachedInput: 1024))
+        let written = #"{"usage":{"prompt_tokens":50,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":0,"cache_write_tokens":40}}}"#
+        #expect(usage(written) == TokenUsage(input: 50, output: 2, cacheWrite: 40))
+    }
+
+    @Test func pricesCacheReadsAndWritesApartWhenTheProviderSetsPrices() {
+        var provider = ProviderSpec(id: "p", format: .openai, costInputPerMillionTokens: 2, costOutputPerMillionTokens: 8)
+        let usage = TokenUsage(input: 1_000_000, output: 1_000_000, cachedInput: 500_000, cacheWrite: 100_000)
+        #expect(usage.cost(for: provider) == 10, "without cache prices, cached tokens are plain input")
+        provider.costCachedInputPerMillionTokens = 0.5
+        provider.costCacheWritePerMillionTokens = 2.5
+        #expect(abs(usage.cost(for: provider) - (0.4 * 2 + 0.5 * 0.5 + 0.1 * 2.5 + 8)) < 1e-9)
+        #expect(TokenUsage(input: 10, output: 0, cachedInput: 50).cost(for: provider) == 10 * 0.5 / 1_000_000, "counts never go negative")
+    }
 }

@@ -58,7 +58,7 @@ struct TemporaryDatabase: ~Copyable {
         #expect(
             try await store.appliedMigrations() == [
                 "v1-foundation", "v2-routing-health", "v3-releases", "v4-experiments-providers", "v5-rollout-history",
-                "v6-shadow", "v7-responses-provider",
+                "v6-shadow", "v7-responses-provider", "v8-cached-tokens",
             ])
         let mode = try await store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
@@ -91,7 +91,7 @@ struct TemporaryDatabase: ~Copyable {
         #expect(
             try await store.appliedMigrations() == [
                 "v1-foundation", "v2-routing-health", "v3-releases", "v4-experiments-providers", "v5-rollout-history",
-                "v6-shadow", "v7-responses-provider",
+                "v6-shadow", "v7-responses-provider", "v8-cached-tokens",
             ])
         let configuration = try await store.loadConfiguration()
         #expect(configuration.settings.requestTimeoutSeconds == 12, "stored settings keep their values")

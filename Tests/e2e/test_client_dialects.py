@@ -39,6 +39,8 @@ speaks = "anthropic"
 format = "openai"
 base_url = "{upstream_url}"
 api_key = "env:E2E_UPSTREAM_KEY"
+cost_input_per_mtok = 1000
+cost_cached_input_per_mtok = 100
 
 [providers.plain]
 format = "openai"
@@ -330,7 +332,7 @@ def test_messages_usage_is_recorded_for_streams_and_answers(claude_sdk: anthropi
         time.sleep(0.3)
     after = sonnet_row()
     assert after["requests"] == before.get("requests", 0) + 2, after
-    grew = {key: after[key] - before.get(key, 0) for key in after if isinstance(after[key], (int, float)) and "token" in key}
+    grew = {key: after[key] - before.get(key, 0) for key in ("tokens_in", "tokens_out")}
     assert grew and all(value > 0 for value in grew.values()), (grew, final.usage)
 
 
@@ -400,3 +402,31 @@ def test_responses_need_input(user_http: httpx.Client) -> None:
     answer = user_http.post("/v1/responses", json={"model": "echo"})
     assert answer.status_code == 400
     assert error_of(answer)["param"] == "input"
+
+
+# ---------------------------------------------------------------------------
+# Cached prompt tokens: usage reports, cost and metrics
+# ---------------------------------------------------------------------------
+
+
+def test_cached_prompt_tokens_are_recorded_priced_and_measured(sdk: openai.OpenAI, admin_http: httpx.Client, http: httpx.Client) -> None:
+    def relay_row() -> dict:
+        rows = {row["key"]: row for row in admin_http.get("/api/usage?group_by=model").json()["rows"]}
+        return rows.get("relay", {})
+
+    time.sleep(1.0)  # the earlier tests' outcomes, still in the writer's batch
+    before = relay_row()
+    response = sdk.responses.create(model="relay", input=marker("cached"))
+    usage = response.usage
+    assert usage is not None and usage.input_tokens_details.cached_tokens == RESPONSES_CACHED_TOKENS
+    deadline = time.monotonic() + 10
+    while relay_row().get("requests", 0) < before.get("requests", 0) + 1 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    after = relay_row()
+    assert after["cached_tokens_in"] - before.get("cached_tokens_in", 0) == RESPONSES_CACHED_TOKENS
+    assert after["tokens_in"] - before.get("tokens_in", 0) == usage.input_tokens
+    # $1000 per million plain input tokens, $100 per million cached ones, output free.
+    expected = ((usage.input_tokens - RESPONSES_CACHED_TOKENS) * 1000 + RESPONSES_CACHED_TOKENS * 100) / 1_000_000
+    assert abs((after["cost_usd"] - before.get("cost_usd", 0)) - expected) < 1e-6
+    metrics = http.get("/metrics").text
+    assert 'gen_ai_token_type="cached_input"' in metrics

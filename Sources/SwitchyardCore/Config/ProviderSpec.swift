@@ -60,6 +60,10 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
     package var costInputPerMillionTokens: Double
     /// USD per million output (completion) tokens.
     package var costOutputPerMillionTokens: Double
+    /// USD per million input tokens read from the prompt cache; `nil` prices them as plain input.
+    package var costCachedInputPerMillionTokens: Double?
+    /// USD per million input tokens written to the prompt cache; `nil` prices them as plain input.
+    package var costCacheWritePerMillionTokens: Double?
     package var healthCheck: HealthCheckMode
     /// Model for `health_check = "chat"`.
     package var healthCheckModel: String?
@@ -86,7 +90,8 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
         headers: [String: SecretReference] = [:], region: String? = nil, timeoutSeconds: Double? = nil,
         costInputPerMillionTokens: Double = 0, costOutputPerMillionTokens: Double = 0, healthCheck: HealthCheckMode? = nil,
         healthCheckModel: String? = nil, enabled: Bool = true, apiVersion: String? = nil, modelsPath: String? = nil,
-        speaks: MockWireFormat = .openai, responses: Bool? = nil
+        speaks: MockWireFormat = .openai, responses: Bool? = nil, costCachedInputPerMillionTokens: Double? = nil,
+        costCacheWritePerMillionTokens: Double? = nil
     ) {
         self.id = id
         self.format = format
@@ -104,6 +109,8 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
         self.modelsPath = modelsPath
         self.speaks = speaks
         self.responses = responses
+        self.costCachedInputPerMillionTokens = costCachedInputPerMillionTokens
+        self.costCacheWritePerMillionTokens = costCacheWritePerMillionTokens
     }
 
     /// Reads `[providers.ID]`.
@@ -128,6 +135,8 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
         let timeout = table.number("timeout_seconds", in: 0.001...86_400)
         let costIn = table.number("cost_input_per_mtok", in: 0...1_000_000) ?? 0
         let costOut = table.number("cost_output_per_mtok", in: 0...1_000_000) ?? 0
+        let costCached = table.number("cost_cached_input_per_mtok", in: 0...1_000_000)
+        let costCacheWrite = table.number("cost_cache_write_per_mtok", in: 0...1_000_000)
         var healthCheck: HealthCheckMode?
         if let name = table.string("health_check") {
             healthCheck = HealthCheckMode(rawValue: name)
@@ -181,6 +190,6 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
             apiKey: apiKey, headers: headers, region: region, timeoutSeconds: timeout,
             costInputPerMillionTokens: costIn, costOutputPerMillionTokens: costOut, healthCheck: healthCheck,
             healthCheckModel: healthCheckModel, enabled: enabled, apiVersion: apiVersion, modelsPath: modelsPath, speaks: speaks,
-            responses: responses)
+            responses: responses, costCachedInputPerMillionTokens: costCached, costCacheWritePerMillionTokens: costCacheWrite)
     }
 }

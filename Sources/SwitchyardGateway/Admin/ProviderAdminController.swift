@@ -138,6 +138,8 @@ package struct ProviderAdminController: Sendable {
             "api_version": provider.apiVersion.map(JSONValue.string) ?? .null, "models_path": provider.modelsPath.map(JSONValue.string) ?? .null,
             "speaks": provider.format == .mock ? .string(provider.speaks.rawValue) : .null,
             "responses": provider.responses.map(JSONValue.bool) ?? .null, "enabled": .bool(provider.enabled),
+            "cost_cached_input_per_mtok": provider.costCachedInputPerMillionTokens.map(JSONValue.number) ?? .null,
+            "cost_cache_write_per_mtok": provider.costCacheWritePerMillionTokens.map(JSONValue.number) ?? .null,
         ])
     }
 
