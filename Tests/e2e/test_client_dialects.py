@@ -5,12 +5,14 @@ This module runs its own gateway on the seed below:
     relay   -> OpenAI-compatible provider "up" (fake_upstream.py), upstream model "gpt-upstream"
     claude  -> mock provider "claudish" that speaks Anthropic's format
     sonnet  -> Anthropic provider "vendor" (vendor_upstreams.AnthropicUpstream), upstream model "claude-text"
+    tooly   -> Anthropic provider "vendor", upstream model "claude-tool" (calls the first tool)
     chatty  -> provider "plain" on fake_upstream.py with `responses = false`: Responses requests translated to chat
     secret  -> exists, but alice may not use it
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Iterator
@@ -22,7 +24,14 @@ import pytest
 
 from conftest import ADMIN_TOKEN, ALICE_TOKEN, UPSTREAM_KEY, GatewaySeed, error_of
 from fake_upstream import REPLY_PREFIX, RESPONSES_CACHED_TOKENS, FakeUpstream
-from vendor_upstreams import ANTHROPIC_KEY, ANTHROPIC_TEXT_PREFIX, AnthropicUpstream, route_of
+from vendor_upstreams import (
+    ANTHROPIC_KEY,
+    ANTHROPIC_TEXT_PREFIX,
+    ANTHROPIC_TOOL_INPUT,
+    ANTHROPIC_TOOL_RESULT_PREFIX,
+    AnthropicUpstream,
+    route_of,
+)
 
 SEED = """\
 [server]
@@ -68,12 +77,15 @@ backends = [ {{ provider = "vendor", model = "claude-text" }} ]
 [models.chatty]
 backends = [ {{ provider = "plain", model = "gpt-chat-only" }} ]
 
+[models.tooly]
+backends = [ {{ provider = "vendor", model = "claude-tool" }} ]
+
 [models.secret]
 backends = [ {{ provider = "demo", model = "x" }} ]
 
 [users.alice]
 token = "{alice_token}"
-allowed_models = ["echo", "relay", "claude", "sonnet", "chatty"]
+allowed_models = ["echo", "relay", "claude", "sonnet", "chatty", "tooly"]
 """
 
 
@@ -430,3 +442,50 @@ def test_cached_prompt_tokens_are_recorded_priced_and_measured(sdk: openai.OpenA
     assert abs((after["cost_usd"] - before.get("cost_usd", 0)) - expected) < 1e-6
     metrics = http.get("/metrics").text
     assert 'gen_ai_token_type="cached_input"' in metrics
+
+
+# ---------------------------------------------------------------------------
+# Tool round trips across formats
+# ---------------------------------------------------------------------------
+
+WEATHER_FUNCTION = {"type": "function", "name": "get_weather", "description": "Weather in a city.",
+                    "parameters": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}}
+
+
+def test_responses_function_tool_round_trip_over_anthropic(sdk: openai.OpenAI) -> None:
+    question = marker("weather")
+    first = sdk.responses.create(model="tooly", input=question, tools=[WEATHER_FUNCTION], max_output_tokens=100)
+    calls = [item for item in first.output if item.type == "function_call"]
+    assert len(calls) == 1, first.output
+    assert calls[0].name == "get_weather" and json.loads(calls[0].arguments) == ANTHROPIC_TOOL_INPUT
+    followup = [{"role": "user", "content": question},
+                {"type": "function_call", "call_id": calls[0].call_id, "name": calls[0].name, "arguments": calls[0].arguments},
+                {"type": "function_call_output", "call_id": calls[0].call_id, "output": "sunny, 21 C"}]
+    second = sdk.responses.create(model="tooly", input=followup, tools=[WEATHER_FUNCTION], max_output_tokens=100)
+    assert second.output_text == ANTHROPIC_TOOL_RESULT_PREFIX + "sunny, 21 C"
+
+
+def test_messages_tool_use_round_trip_passed_through(claude_sdk: anthropic.Anthropic) -> None:
+    tool = {"name": "get_weather", "description": "Weather in a city.",
+            "input_schema": WEATHER_FUNCTION["parameters"]}
+    question = says(marker("weather"))
+    first = claude_sdk.messages.create(model="tooly", max_tokens=100, tools=[tool], messages=question)
+    uses = [block for block in first.content if block.type == "tool_use"]
+    assert first.stop_reason == "tool_use" and len(uses) == 1 and uses[0].input == ANTHROPIC_TOOL_INPUT
+    followup = question + [{"role": "assistant", "content": [block.model_dump(exclude_none=True) for block in first.content]},
+                           {"role": "user", "content": [{"type": "tool_result", "tool_use_id": uses[0].id, "content": "rainy"}]}]
+    second = claude_sdk.messages.create(model="tooly", max_tokens=100, tools=[tool], messages=followup)
+    assert text_of(second) == ANTHROPIC_TOOL_RESULT_PREFIX + "rainy"
+
+
+def test_messages_images_are_translated_for_chat_backends(claude_sdk: anthropic.Anthropic, upstream: FakeUpstream) -> None:
+    prompt = marker("picture")
+    pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    message = claude_sdk.messages.create(model="relay", max_tokens=50, messages=[{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": pixel}},
+        {"type": "text", "text": prompt}]}])
+    assert text_of(message) == REPLY_PREFIX + prompt
+    sent = [r for r in upstream.requests if route_of(r) == "/v1/chat/completions" and prompt in str(r.body)]
+    assert len(sent) == 1
+    parts = sent[0].body["messages"][-1]["content"]
+    assert {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{pixel}"}} in parts, parts
