@@ -7,6 +7,8 @@ This module runs its own gateway on the seed below:
     sonnet  -> Anthropic provider "vendor" (vendor_upstreams.AnthropicUpstream), upstream model "claude-text"
     tooly   -> Anthropic provider "vendor", upstream model "claude-tool" (calls the first tool)
     chatty  -> provider "plain" on fake_upstream.py with `responses = false`: Responses requests translated to chat
+    sturdy  -> failover: a port nothing listens on first, then the mock
+    halves  -> a 50/50 split: v1 on the OpenAI-shaped mock, v2 on the Anthropic-speaking one
     secret  -> exists, but alice may not use it
 """
 
@@ -23,7 +25,7 @@ import openai
 import pytest
 
 from conftest import ADMIN_TOKEN, ALICE_TOKEN, UPSTREAM_KEY, GatewaySeed, error_of
-from fake_upstream import REPLY_PREFIX, RESPONSES_CACHED_TOKENS, FakeUpstream
+from fake_upstream import REPLY_PREFIX, RESPONSES_CACHED_TOKENS, FakeUpstream, free_port
 from vendor_upstreams import (
     ANTHROPIC_KEY,
     ANTHROPIC_TEXT_PREFIX,
@@ -80,12 +82,29 @@ backends = [ {{ provider = "plain", model = "gpt-chat-only" }} ]
 [models.tooly]
 backends = [ {{ provider = "vendor", model = "claude-tool" }} ]
 
+[providers.dead]
+format = "openai"
+base_url = "{dead_url}"
+
+[models.sturdy]
+strategy = "failover"
+backends = [ {{ provider = "dead", model = "x", priority = 1 }}, {{ provider = "demo", model = "mock-echo", priority = 2 }} ]
+
+[models.halves]
+[models.halves.versions.v1]
+weight = 50
+default = true
+backends = [ {{ provider = "demo", model = "a" }} ]
+[models.halves.versions.v2]
+weight = 50
+backends = [ {{ provider = "claudish", model = "b" }} ]
+
 [models.secret]
 backends = [ {{ provider = "demo", model = "x" }} ]
 
 [users.alice]
 token = "{alice_token}"
-allowed_models = ["echo", "relay", "claude", "sonnet", "chatty", "tooly"]
+allowed_models = ["echo", "relay", "claude", "sonnet", "chatty", "tooly", "sturdy", "halves"]
 """
 
 
@@ -98,7 +117,7 @@ def claude() -> Iterator[AnthropicUpstream]:
 @pytest.fixture(scope="module")
 def gateway_seed(upstream: FakeUpstream, claude: AnthropicUpstream) -> GatewaySeed:
     toml = SEED.format(admin_token=ADMIN_TOKEN, upstream_url=upstream.base_url, alice_token=ALICE_TOKEN,
-                       claude_url=claude.base_url, claude_key=ANTHROPIC_KEY)
+                       claude_url=claude.base_url, claude_key=ANTHROPIC_KEY, dead_url=f"http://127.0.0.1:{free_port()}/v1")
     return GatewaySeed(toml, ADMIN_TOKEN, ALICE_TOKEN, env={"E2E_UPSTREAM_KEY": UPSTREAM_KEY})
 
 
@@ -489,3 +508,36 @@ def test_messages_images_are_translated_for_chat_backends(claude_sdk: anthropic.
     assert len(sent) == 1
     parts = sent[0].body["messages"][-1]["content"]
     assert {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{pixel}"}} in parts, parts
+
+
+# ---------------------------------------------------------------------------
+# The new endpoints get chat's routing: failover and release splits
+# ---------------------------------------------------------------------------
+
+
+def test_every_dialect_fails_over_like_chat(sdk: openai.OpenAI, claude_sdk: anthropic.Anthropic) -> None:
+    prompt = marker("failover")
+    raw = sdk.responses.with_raw_response.create(model="sturdy", input=prompt)
+    assert raw.parse().output_text == prompt
+    assert raw.headers["x-switchyard-backend"] == "demo/mock-echo"
+    raw = claude_sdk.messages.with_raw_response.create(model="sturdy", max_tokens=20, messages=says(prompt))
+    assert text_of(raw.parse()) == prompt and raw.headers["x-switchyard-backend"] == "demo/mock-echo"
+    raw = sdk.completions.with_raw_response.create(model="sturdy", prompt=prompt)
+    assert raw.parse().choices[0].text == prompt and raw.headers["x-switchyard-backend"] == "demo/mock-echo"
+
+
+def test_every_dialect_follows_the_release_split(sdk: openai.OpenAI, claude_sdk: anthropic.Anthropic) -> None:
+    # Sticky by end user (the `user` field, else the account), whatever the dialect.
+    seen: set[str] = set()
+    for index in range(60):
+        raw = sdk.responses.with_raw_response.create(model="halves", input="split", user=f"end-user-{index}")
+        assert raw.parse().output_text == "split"
+        seen.add(raw.headers["x-switchyard-version"])
+        if len(seen) == 2:
+            break
+    assert seen == {"v1", "v2"}
+    account = sdk.responses.with_raw_response.create(model="halves", input="split").headers["x-switchyard-version"]
+    for _ in range(3):
+        raw = claude_sdk.messages.with_raw_response.create(model="halves", max_tokens=20, messages=says("split"))
+        assert text_of(raw.parse()) == "split"
+        assert raw.headers["x-switchyard-version"] == account
