@@ -729,6 +729,9 @@ class _AzureHandler(_VendorHandler):
     def do_POST(self) -> None:
         body = self._read_json_body()
         route, query = self._split_target()
+        if route == "/openai/v1/responses":
+            self._responses(body)
+            return
         match = re.fullmatch(r"/openai/deployments/([^/]+)/(chat/completions|embeddings)", route)
         if not match:
             self._send_azure_error(404, "404", "Resource not found")
@@ -751,6 +754,27 @@ class _AzureHandler(_VendorHandler):
                 self._embeddings(deployment, body)
             else:
                 self._chat(deployment, body)
+
+    # Responses - Create, v1 API (POST /openai/v1/responses, no api-version; `model` is the deployment)
+    def _responses(self, body: Any) -> None:
+        if self.headers.get("api-key") != self.azure.api_key:
+            self._send_azure_error(401, "401", "Access denied due to invalid subscription key or wrong API endpoint.")
+            return
+        if not isinstance(body, dict) or body.get("model") not in self.azure.deployments:
+            self._send_azure_error(404, "DeploymentNotFound", "The API deployment for this resource does not exist.")
+            return
+        if body.get("stream"):
+            self._send_azure_error(400, "BadRequest", "this fake answers Responses without streaming only")
+            return
+        text = f"azure deployment {body['model']}: {body.get('input') if isinstance(body.get('input'), str) else ''}"
+        self._send_json(200, {
+            "id": f"resp_{uuid.uuid4().hex}", "object": "response", "created_at": int(time.time()), "status": "completed",
+            "model": self.azure.deployments[body["model"]], "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+            "output": [{"id": f"msg_{uuid.uuid4().hex[:12]}", "type": "message", "role": "assistant", "status": "completed",
+                        "content": [{"type": "output_text", "text": text, "annotations": []}]}],
+            "usage": {"input_tokens": 7, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5,
+                      "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 12},
+        })
 
     # Chat completions - Create (POST /openai/deployments/{deployment-id}/chat/completions)
     def _chat(self, deployment: str, body: dict[str, Any]) -> None:

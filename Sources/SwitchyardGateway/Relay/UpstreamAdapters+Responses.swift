@@ -17,11 +17,14 @@ extension UpstreamAdapters {
         if provider.speaksResponses, provider.format != .mock, provider.format != .anthropic {
             switch provider.format {
             case .azure:
-                let version = OpenAIUpstream.pathSegment(provider.effectiveAPIVersion ?? "")
+                // Azure's v1 API (no api-version); `model` names the deployment.
                 let headers = backend.provider.apiKey.map { [("api-key", $0)] } ?? []
+                var body = request.body
+                if let deployment = backend.deployment, deployment != backend.upstreamModel {
+                    body = Self.settingModel(deployment, in: request.body)
+                }
                 return try send(
-                    request, body: request.body, path: "/openai/responses?api-version=\(version)", headers: headers, provider: backend.provider,
-                    on: loop, handler: handler)
+                    request, body: body, path: "/openai/v1/responses", headers: headers, provider: backend.provider, on: loop, handler: handler)
             default:
                 let headers = backend.provider.apiKey.map { [("authorization", "Bearer \($0)")] } ?? []
                 let path = provider.format == .ollama ? "/v1/responses" : "/responses"
@@ -51,5 +54,15 @@ extension UpstreamAdapters {
         let translator = ChatAnswerTranslator(target, stream: request.stream, handler: handler, maxEventBytes: maxEventBytes)
         translator.inner = try start(chatRequest, to: backend, settings: settings, on: loop, handler: translator)
         return translator
+    }
+
+    /// `body` with its `model` spliced to `model`, every other byte kept.
+    static func settingModel(_ model: String, in body: ByteBuffer) -> ByteBuffer {
+        body.withUnsafeReadableBytes { bytes in
+            guard let scan = try? RequestBodyScan.scan(bytes) else { return body }
+            var rewrite = RequestBodyRewrite(scan: scan)
+            rewrite.setModel(model)
+            return ByteBuffer(bytes: rewrite.apply(to: bytes))
+        }
     }
 }
