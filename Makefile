@@ -7,7 +7,7 @@ PYTHON := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBUG_BIN := $(BUILD_DIR)/debug/switchyard
 RELEASE_BIN := $(BUILD_DIR)/release/switchyard
-E2E_PACKAGES := openai pytest httpx selenium jsonschema openapi-spec-validator schemathesis opentelemetry-proto
+E2E_PACKAGES := openai anthropic pytest httpx selenium jsonschema openapi-spec-validator schemathesis opentelemetry-proto
 # The stamp names the package list, so a changed list installs again.
 VENV_READY := $(VENV)/.installed-$(shell echo "$(E2E_PACKAGES)" | md5sum | cut -c1-8)
 

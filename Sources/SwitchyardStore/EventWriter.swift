@@ -101,8 +101,8 @@ package final class EventWriter: OutcomeSink, Service {
             sql: """
                 INSERT INTO request_log (time, request_id, user_id, model, version, backend, endpoint, status, stream,
                     latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, error, trace_id, experiment, variant,
-                    shadow, shadow_similarity, shadow_exact)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    shadow, shadow_similarity, shadow_exact, cached_input_tokens, cache_write_tokens)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         var rollups: [RollupKey: VariantTotals] = [:]
         var experimentRollups: [ExperimentKey: VariantTotals] = [:]
@@ -197,6 +197,8 @@ package final class EventWriter: OutcomeSink, Service {
         bind(event.shadow ? 1 : 0)
         bind(event.agreement?.similarity)
         if let agreement = event.agreement { bind(agreement.exactMatch ? 1 : 0) } else { bind(nil as Double?) }
+        bind(event.cachedInputTokens)
+        bind(event.cacheWriteTokens)
         let code = sqlite3_step(statement)
         sqlite3_reset(statement)
         sqlite3_clear_bindings(statement)

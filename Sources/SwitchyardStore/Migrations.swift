@@ -316,6 +316,20 @@ enum Migrations {
                     CREATE INDEX shadow_examples_by_version ON shadow_examples(model, version, similarity);
                     """)
         }
+        migrator.registerMigration("v7-responses-provider") { db in
+            // NULL: the format's default (openai and azure serve the Responses API).
+            try db.execute(sql: "ALTER TABLE providers ADD COLUMN responses INTEGER")
+        }
+        migrator.registerMigration("v8-cached-tokens") { db in
+            // Parts of tokens_in: read from and written to the provider's prompt cache; NULL prices: as plain input.
+            try db.execute(
+                sql: """
+                    ALTER TABLE request_log ADD COLUMN cached_input_tokens INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE request_log ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE providers ADD COLUMN cost_cached_input_per_mtok REAL;
+                    ALTER TABLE providers ADD COLUMN cost_cache_write_per_mtok REAL;
+                    """)
+        }
         return migrator
     }
 }

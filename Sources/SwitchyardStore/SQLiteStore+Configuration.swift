@@ -60,7 +60,9 @@ extension SQLiteStore: ConfigurationRepository {
                 costOutputPerMillionTokens: row["cost_output_per_mtok"],
                 healthCheck: (row["health_check"] as String?).flatMap(HealthCheckMode.init(rawValue:)),
                 healthCheckModel: row["health_check_model"], enabled: row["enabled"], apiVersion: row["api_version"],
-                modelsPath: row["models_path"], speaks: (row["speaks"] as String?).flatMap(MockWireFormat.init(rawValue:)) ?? .openai)
+                modelsPath: row["models_path"], speaks: (row["speaks"] as String?).flatMap(MockWireFormat.init(rawValue:)) ?? .openai,
+                responses: row["responses"], costCachedInputPerMillionTokens: row["cost_cached_input_per_mtok"],
+                costCacheWritePerMillionTokens: row["cost_cache_write_per_mtok"])
         }
         var backendsByVersion: [String: [BackendSpec]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT * FROM backends ORDER BY model, version, position") {
@@ -123,21 +125,24 @@ extension SQLiteStore: ConfigurationRepository {
                 sql: """
                     INSERT INTO providers (id, format, base_url, api_key, headers_json, region, timeout_seconds,
                         cost_input_per_mtok, cost_output_per_mtok, health_check, health_check_model, enabled, created_at, updated_at,
-                        api_version, models_path, speaks)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        api_version, models_path, speaks, responses, cost_cached_input_per_mtok, cost_cache_write_per_mtok)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET format = excluded.format, base_url = excluded.base_url,
                         api_key = excluded.api_key, headers_json = excluded.headers_json, region = excluded.region,
                         timeout_seconds = excluded.timeout_seconds, cost_input_per_mtok = excluded.cost_input_per_mtok,
                         cost_output_per_mtok = excluded.cost_output_per_mtok, health_check = excluded.health_check,
                         health_check_model = excluded.health_check_model, enabled = excluded.enabled,
                         updated_at = excluded.updated_at, api_version = excluded.api_version, models_path = excluded.models_path,
-                        speaks = excluded.speaks
+                        speaks = excluded.speaks, responses = excluded.responses,
+                        cost_cached_input_per_mtok = excluded.cost_cached_input_per_mtok,
+                        cost_cache_write_per_mtok = excluded.cost_cache_write_per_mtok
                     """,
                 arguments: [
                     provider.id, provider.format.rawValue, provider.baseURL, provider.apiKey?.written,
                     try encode(provider.headers), provider.region, provider.timeoutSeconds, provider.costInputPerMillionTokens,
                     provider.costOutputPerMillionTokens, provider.healthCheck.rawValue, provider.healthCheckModel, provider.enabled,
-                    now, now, provider.apiVersion, provider.modelsPath, provider.speaks.rawValue,
+                    now, now, provider.apiVersion, provider.modelsPath, provider.speaks.rawValue, provider.responses,
+                    provider.costCachedInputPerMillionTokens, provider.costCacheWritePerMillionTokens,
                 ])
         case .model(let model):
             try writeModel(model, db: db, now: now)

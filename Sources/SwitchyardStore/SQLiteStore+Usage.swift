@@ -46,13 +46,15 @@ extension SQLiteStore: UsageRepository {
             let sql = """
                 SELECT \(key) AS key, shadow, COUNT(*) AS requests,
                     SUM(CASE WHEN status >= 500 OR status IN (429, 499) THEN 1 ELSE 0 END) AS errors,
-                    SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, SUM(cost_usd) AS cost
+                    SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, SUM(cost_usd) AS cost,
+                    SUM(cached_input_tokens) AS cached_in, SUM(cache_write_tokens) AS cache_write
                 FROM request_log \(filter) GROUP BY key, shadow ORDER BY key, shadow
                 """
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                 UsageRow(
                     key: row["key"], requests: row["requests"], errors: row["errors"], inputTokens: row["tokens_in"],
-                    outputTokens: row["tokens_out"], costUSD: row["cost"], shadow: row["shadow"])
+                    outputTokens: row["tokens_out"], costUSD: row["cost"], shadow: row["shadow"], cachedInputTokens: row["cached_in"],
+                    cacheWriteTokens: row["cache_write"])
             }
         }
     }

@@ -26,6 +26,7 @@ import Testing
         api_version = "2024-06-01"
         models_path = "/openai/models?api-version=2024-06-01"
         timeout_seconds = 12.5
+        responses = false
         [providers.sim]
         format = "mock"
         speaks = "anthropic"

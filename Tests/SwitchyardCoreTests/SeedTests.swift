@@ -164,6 +164,13 @@ import Testing
         #expect(azure.providers[0].effectiveBaseURL == "https://r.openai.azure.com" && azure.providers[0].effectiveAPIVersion == "2024-10-21")
         let speaking = try Seed(toml: provider("format = \"mock\"\nspeaks = \"anthropic\""), environment: [:]).configuration
         #expect(speaking.providers[0].speaks == .anthropic)
+        #expect(azure.providers[0].speaksResponses && !anthropic.providers[0].speaksResponses && !ollama.providers[0].speaksResponses)
+        let vllm = try Seed(toml: provider("format = \"openai\"\nbase_url = \"https://x.test/v1\"\nresponses = false"), environment: [:])
+        #expect(vllm.configuration.providers[0].responses == false && !vllm.configuration.providers[0].speaksResponses)
+        let newOllama = try Seed(toml: provider("format = \"ollama\"\nresponses = true"), environment: [:]).configuration
+        #expect(newOllama.providers[0].speaksResponses)
+        #expect(keys(of: provider("format = \"anthropic\"\nresponses = true")) == ["providers.demo.responses"])
+        #expect(keys(of: provider("format = \"mock\"\nresponses = true")) == ["providers.demo.responses"])
 
         #expect(keys(of: provider("format = \"azure\"")) == ["providers.demo.base_url"], "Azure has no default endpoint")
         #expect(keys(of: provider("format = \"openai\"\nbase_url = \"https://x.test/v1\"\nspeaks = \"anthropic\"")) == ["providers.demo.speaks"])

@@ -47,6 +47,23 @@ import Testing
         #expect(AnswerText.ofChunk(try json(#"{"choices":[{"delta":{"content":"Hel"}}]}"#)) == "Hel")
         #expect(AnswerText.ofChunk(try json(#"{"choices":[],"usage":{"prompt_tokens":1}}"#)) == "")
     }
+
+    @Test func answerTextReadsLegacyCompletionsAndAnthropicMessages() throws {
+        #expect(AnswerText.ofCompletion(try json(#"{"object":"text_completion","choices":[{"text":"once upon"}]}"#)) == "once upon")
+        #expect(AnswerText.ofChunk(try json(#"{"choices":[{"text":"once","finish_reason":null}]}"#)) == "once")
+        let message = try json(
+            #"{"type":"message","content":[{"type":"text","text":"Hi "},{"type":"tool_use","input":{}},{"type":"text","text":"you"}]}"#)
+        #expect(AnswerText.ofCompletion(message) == "Hi you")
+        let delta = try json(#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel"}}"#)
+        #expect(AnswerText.ofChunk(delta) == "Hel")
+        let response = try json(
+            #"{"object":"response","output":[{"type":"message","content":[{"type":"output_text","text":"Hi"}]},"#
+                + #"{"type":"function_call","name":"f","arguments":"{}"}]}"#)
+        #expect(AnswerText.ofCompletion(response) == "Hi f{}")
+        #expect(AnswerText.ofChunk(try json(#"{"type":"response.output_text.delta","delta":"Hel"}"#)) == "Hel")
+        #expect(AnswerText.ofChunk(try json(#"{"type":"response.function_call_arguments.delta","delta":"{"}"#)) == "")
+        #expect(AnswerText.ofChunk(try json(#"{"type":"message_delta","delta":{"stop_reason":"end_turn"}}"#)) == "")
+    }
 }
 
 @Suite struct ShadowComparisonTests {

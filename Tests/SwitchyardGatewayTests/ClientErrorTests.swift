@@ -76,6 +76,7 @@ import Testing
             switch FrontDoor.clientRoute(HTTPRequestHead(version: .http1_1, method: method, uri: uri)) {
             case .relay(let endpoint)?: endpoint.rawValue
             case .listModels?: "models"
+            case .retrieveModel(let id)?: "model " + id
             case nil: nil
             }
         }
@@ -83,9 +84,13 @@ import Testing
         #expect(route(.POST, "/v1/chat/completions?x=1") == "chat/completions")
         #expect(route(.POST, "/v1/embeddings") == "embeddings")
         #expect(route(.GET, "/v1/models") == "models")
+        #expect(route(.GET, "/v1/models/gpt-4o") == "model gpt-4o")
+        #expect(route(.GET, "/v1/models/org/model%201?x=1") == "model org/model%201")
+        #expect(route(.POST, "/v1/completions") == "completions")
         for (method, uri) in [
             (HTTPMethod.GET, "/v1/chat/completions"), (.POST, "/v1/chat/completions/"), (.POST, "/v1/chat/completion"),
-            (.POST, "/V1/chat/completions"), (.GET, "/v1/models/x"), (.POST, "/api/models"), (.GET, "/"),
+            (.POST, "/V1/chat/completions"), (.GET, "/v1/models/"), (.POST, "/v1/models/x"), (.POST, "/api/models"), (.GET, "/"),
+            (.GET, "/v1/completions"),
         ] {
             #expect(route(method, uri) == nil, "\(method) \(uri)")
         }

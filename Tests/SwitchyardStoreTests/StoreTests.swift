@@ -32,6 +32,7 @@ struct TemporaryDatabase: ~Copyable {
         api_key = "env:UP_KEY"
         headers = { "X-Team" = "a" }
         cost_input_per_mtok = 2.5
+        responses = false
         [models.chat.versions.v1]
         weight = 99.5
         default = true
@@ -57,7 +58,7 @@ struct TemporaryDatabase: ~Copyable {
         #expect(
             try await store.appliedMigrations() == [
                 "v1-foundation", "v2-routing-health", "v3-releases", "v4-experiments-providers", "v5-rollout-history",
-                "v6-shadow",
+                "v6-shadow", "v7-responses-provider", "v8-cached-tokens",
             ])
         let mode = try await store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
@@ -90,7 +91,7 @@ struct TemporaryDatabase: ~Copyable {
         #expect(
             try await store.appliedMigrations() == [
                 "v1-foundation", "v2-routing-health", "v3-releases", "v4-experiments-providers", "v5-rollout-history",
-                "v6-shadow",
+                "v6-shadow", "v7-responses-provider", "v8-cached-tokens",
             ])
         let configuration = try await store.loadConfiguration()
         #expect(configuration.settings.requestTimeoutSeconds == 12, "stored settings keep their values")

@@ -3,6 +3,7 @@
 
 Standard library only. It serves, on 127.0.0.1 and an ephemeral port:
 
+* ``POST /v1/completions`` -- legacy text completions: ``"upstream says: <prompt>"``, plain or streamed;
 * ``POST /v1/chat/completions`` -- answers ``"upstream says: <last user message>"``,
   either as one ``chat.completion`` object or, with ``"stream": true``, as a
   server-sent event stream of ``chat.completion.chunk`` objects (chunked
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator
 
+RESPONSES_CACHED_TOKENS = 1024  # of each /v1/responses answer's input, "read from the cache"
 REPLY_PREFIX = "upstream says: "
 STREAM_CHUNKS = 4
 STREAM_CHUNK_DELAY_SECONDS = 0.05
@@ -318,6 +320,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._chat_completions(body)
         elif route == "/v1/embeddings":
             self._embeddings(body)
+        elif route == "/v1/completions":
+            self._text_completions(body)
+        elif route == "/v1/responses":
+            self._responses(body)
         else:
             self._send_openai_error(404, f"no route for POST {self.path}", code="not_found")
 
@@ -333,6 +339,87 @@ class _Handler(BaseHTTPRequestHandler):
                                     usage, wants_usage(body))
         else:
             self._send_json(200, chunks.completion(content, usage))
+
+    def _responses(self, body: dict[str, Any]) -> None:
+        """The Responses API: answers `"upstream says: <input text>"` as a `response` or its typed events,
+        with usage that reports RESPONSES_CACHED_TOKENS of the input as read from the prompt cache."""
+        if "stream_options" in body and "include_usage" in (body.get("stream_options") or {}):
+            self._send_openai_error(400, "Unknown parameter: 'stream_options.include_usage'.")
+            return
+        raw = body.get("input")
+        if isinstance(raw, str):
+            prompt = raw
+        elif isinstance(raw, list):
+            prompt = last_user_text([item for item in raw if isinstance(item, dict) and item.get("role") == "user"])
+        else:
+            self._send_openai_error(400, "Missing required parameter: 'input'.")
+            return
+        text = REPLY_PREFIX + prompt
+        input_tokens = count_tokens(prompt) + RESPONSES_CACHED_TOKENS
+        usage = {"input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": RESPONSES_CACHED_TOKENS},
+                 "output_tokens": count_tokens(text), "output_tokens_details": {"reasoning_tokens": 0},
+                 "total_tokens": input_tokens + count_tokens(text)}
+        response_id = f"resp_fake{uuid.uuid4().hex}"
+        item = {"id": f"msg_fake{uuid.uuid4().hex[:12]}", "type": "message", "role": "assistant", "status": "completed",
+                "content": [{"type": "output_text", "text": text, "annotations": []}]}
+
+        def response(status: str, output: list[dict[str, Any]], with_usage: bool) -> dict[str, Any]:
+            return {"id": response_id, "object": "response", "created_at": int(time.time()), "status": status,
+                    "model": body.get("model", ""), "output": output, "parallel_tool_calls": True, "tool_choice": "auto",
+                    "tools": [], "usage": usage if with_usage else None}
+
+        if not body.get("stream"):
+            self._send_json(200, response("completed", [item], True))
+            return
+        sequence = 0
+
+        def event(name: str, payload: dict[str, Any]) -> None:
+            nonlocal sequence
+            self._write_chunk(f"event: {name}\ndata: {json.dumps({'type': name, 'sequence_number': sequence, **payload})}\n\n".encode())
+            sequence += 1
+
+        self._start_event_stream()
+        event("response.created", {"response": response("in_progress", [], False)})
+        event("response.output_item.added", {"output_index": 0, "item": {**item, "status": "in_progress", "content": []}})
+        event("response.content_part.added", {"item_id": item["id"], "output_index": 0, "content_index": 0,
+                                              "part": {"type": "output_text", "text": "", "annotations": []}})
+        for piece in split_into_pieces(text, STREAM_CHUNKS):
+            time.sleep(STREAM_CHUNK_DELAY_SECONDS)
+            event("response.output_text.delta", {"item_id": item["id"], "output_index": 0, "content_index": 0, "delta": piece})
+        event("response.output_text.done", {"item_id": item["id"], "output_index": 0, "content_index": 0, "text": text})
+        event("response.output_item.done", {"output_index": 0, "item": item})
+        event("response.completed", {"response": response("completed", [item], True)})
+        self._end_event_stream()
+
+    def _text_completions(self, body: dict[str, Any]) -> None:
+        """Legacy `/v1/completions`: answers `"upstream says: <prompt>"` as a `text_completion`."""
+        prompt = body.get("prompt")
+        if isinstance(prompt, list):
+            prompt = prompt[0] if prompt and isinstance(prompt[0], str) else ""
+        if not isinstance(prompt, str):
+            self._send_openai_error(400, "'prompt' must be a string or a list of strings")
+            return
+        text = REPLY_PREFIX + prompt
+        usage = {"prompt_tokens": count_tokens(prompt), "completion_tokens": count_tokens(text)}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        head = {"id": f"cmpl-fake-{uuid.uuid4().hex[:12]}", "object": "text_completion", "created": int(time.time()),
+                "model": body.get("model", "")}
+
+        def choice(piece: str, finish_reason: str | None) -> dict[str, Any]:
+            return {"text": piece, "index": 0, "logprobs": None, "finish_reason": finish_reason}
+
+        if not body.get("stream"):
+            self._send_json(200, {**head, "choices": [choice(text, "stop")], "usage": usage})
+            return
+        self._start_event_stream()
+        for piece in split_into_pieces(text, STREAM_CHUNKS):
+            time.sleep(STREAM_CHUNK_DELAY_SECONDS)
+            self._write_event({**head, "choices": [choice(piece, None)]})
+        self._write_event({**head, "choices": [choice("", "stop")]})
+        if wants_usage(body):
+            self._write_event({**head, "choices": [], "usage": usage})
+        self._write_event("[DONE]")
+        self._end_event_stream()
 
     def _embeddings(self, body: dict[str, Any]) -> None:
         inputs = embedding_inputs(body.get("input"))

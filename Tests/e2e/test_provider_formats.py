@@ -934,3 +934,13 @@ def test_usage_and_cost_for_anthropic(sdk: openai.OpenAI, admin: httpx.Client, c
     assert row["cost_usd"] > 0, row
     assert row["cost_usd"] == pytest.approx(expected_cost, rel=1e-6), \
         f"cost at ${COST_INPUT_PER_MTOK}/${COST_OUTPUT_PER_MTOK} per Mtok should be {expected_cost}: {row}"
+
+
+def test_azure_responses_pass_through_to_the_v1_api_with_the_deployment_as_model(sdk: openai.OpenAI, azure: AzureUpstream) -> None:
+    prompt = unique("azure responses")
+    raw = sdk.responses.with_raw_response.create(model="gpt-azure", input=prompt)
+    assert raw.parse().output_text == f"azure deployment my-gpt: {prompt}"
+    assert raw.headers["x-switchyard-backend"] == "azure/gpt-4o"
+    sent = only(azure.find(lambda r: route_of(r) == "/openai/v1/responses" and prompt in str(r.body)), "Azure Responses request")
+    assert sent.body == {"model": "my-gpt", "input": prompt}
+    assert sent.header("api-key") == AZURE_KEY

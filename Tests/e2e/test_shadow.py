@@ -294,8 +294,8 @@ def test_copies_stay_out_of_usage_and_budgets(admin: httpx.Client, gateway: str)
     found = wait_for_copies(admin, "billed", 5)
     assert found["shadow"]["cost_per_request_usd"] > 0 and found["primary"]["cost_per_request_usd"] == 0, found
     mine = admin.get("/api/usage", params={"user": "frugal", "group_by": "user"}).json()["rows"]
-    assert mine == [{"key": "frugal", "requests": 5, "errors": 0, "tokens_in": mine[0]["tokens_in"],
-                     "tokens_out": mine[0]["tokens_out"], "cost_usd": 0, "role": "primary"}], mine
+    assert mine == [{"key": "frugal", "requests": 5, "errors": 0, "tokens_in": mine[0]["tokens_in"], "cached_tokens_in": 0,
+                     "cache_write_tokens_in": 0, "tokens_out": mine[0]["tokens_out"], "cost_usd": 0, "role": "primary"}], mine
     by_model = admin.get("/api/usage", params={"model": "billed", "group_by": "version"}).json()["rows"]
     shadow_rows = [row for row in by_model if row["role"] == "shadow"]
     assert shadow_rows and shadow_rows[0]["key"] == "billed/v2" and shadow_rows[0]["cost_usd"] > 0, by_model

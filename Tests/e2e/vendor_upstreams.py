@@ -9,7 +9,8 @@ translation mistake in the gateway shows up as a failing request rather than
 passing unnoticed.
 
 ==================  ==========================================================
-AnthropicUpstream   ``POST {base}/messages`` and ``GET {base}/models``, base
+AnthropicUpstream   ``POST {base}/messages``, ``POST {base}/messages/count_tokens``
+                    and ``GET {base}/models``, base
                     ``http://127.0.0.1:PORT/v1``. Auth by ``x-api-key`` plus
                     ``anthropic-version: 2023-06-01``. Behaviour chosen by the
                     request's ``model``:
@@ -399,7 +400,8 @@ class _AnthropicHandler(_VendorHandler):
         if version is None:
             self._send_anthropic_error(400, "invalid_request_error", "anthropic-version: header is required")
             return False
-        if version != ANTHROPIC_VERSION:
+        # The dated versions Anthropic has published: the one the gateway sends, and later ones SDKs send.
+        if not re.fullmatch(r"20\d\d-\d\d-\d\d", version) or version < ANTHROPIC_VERSION:
             self._send_anthropic_error(400, "invalid_request_error",
                                        f"anthropic-version: invalid version {version!r}")
             return False
@@ -419,10 +421,13 @@ class _AnthropicHandler(_VendorHandler):
     def do_POST(self) -> None:
         body = self._read_json_body()
         route, _ = self._split_target()
-        if route != "/v1/messages":
+        if route not in ("/v1/messages", "/v1/messages/count_tokens"):
             self._send_anthropic_error(404, "not_found_error", f"Not found: POST {route}")
             return
         if not self._authorised():
+            return
+        if route == "/v1/messages/count_tokens":
+            self._count_tokens(body)
             return
         try:
             validate_anthropic_request(body)
@@ -520,6 +525,22 @@ class _AnthropicHandler(_VendorHandler):
             self._stream_broken(message, with_error_event=model == "claude-error-mid")
         else:
             self._stream_message(message)
+
+    # -- Messages > Count tokens (POST /v1/messages/count_tokens) -----------------
+
+    def _count_tokens(self, body: Any) -> None:
+        """`{"input_tokens": N}`; no `max_tokens` needed, and no sampling parameters taken."""
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
+            self._send_anthropic_error(400, "invalid_request_error", "messages: Field required")
+            return
+        unknown = sorted(set(body) - {"model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers"})
+        if unknown:
+            self._send_anthropic_error(400, "invalid_request_error", f"{unknown[0]}: Extra inputs are not permitted")
+            return
+        if body.get("model") not in ANTHROPIC_MODELS + ANTHROPIC_UNLISTED_MODELS:
+            self._send_anthropic_error(404, "not_found_error", f"model: {body.get('model')}")
+            return
+        self._send_json(200, {"input_tokens": count_tokens(_anthropic_prompt_text(body))}, {"request-id": _request_id()})
 
     # -- Streaming Messages: event: NAME / data: JSON ---------------------------
 
@@ -708,6 +729,9 @@ class _AzureHandler(_VendorHandler):
     def do_POST(self) -> None:
         body = self._read_json_body()
         route, query = self._split_target()
+        if route == "/openai/v1/responses":
+            self._responses(body)
+            return
         match = re.fullmatch(r"/openai/deployments/([^/]+)/(chat/completions|embeddings)", route)
         if not match:
             self._send_azure_error(404, "404", "Resource not found")
@@ -730,6 +754,27 @@ class _AzureHandler(_VendorHandler):
                 self._embeddings(deployment, body)
             else:
                 self._chat(deployment, body)
+
+    # Responses - Create, v1 API (POST /openai/v1/responses, no api-version; `model` is the deployment)
+    def _responses(self, body: Any) -> None:
+        if self.headers.get("api-key") != self.azure.api_key:
+            self._send_azure_error(401, "401", "Access denied due to invalid subscription key or wrong API endpoint.")
+            return
+        if not isinstance(body, dict) or body.get("model") not in self.azure.deployments:
+            self._send_azure_error(404, "DeploymentNotFound", "The API deployment for this resource does not exist.")
+            return
+        if body.get("stream"):
+            self._send_azure_error(400, "BadRequest", "this fake answers Responses without streaming only")
+            return
+        text = f"azure deployment {body['model']}: {body.get('input') if isinstance(body.get('input'), str) else ''}"
+        self._send_json(200, {
+            "id": f"resp_{uuid.uuid4().hex}", "object": "response", "created_at": int(time.time()), "status": "completed",
+            "model": self.azure.deployments[body["model"]], "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+            "output": [{"id": f"msg_{uuid.uuid4().hex[:12]}", "type": "message", "role": "assistant", "status": "completed",
+                        "content": [{"type": "output_text", "text": text, "annotations": []}]}],
+            "usage": {"input_tokens": 7, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5,
+                      "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 12},
+        })
 
     # Chat completions - Create (POST /openai/deployments/{deployment-id}/chat/completions)
     def _chat(self, deployment: str, body: dict[str, Any]) -> None:

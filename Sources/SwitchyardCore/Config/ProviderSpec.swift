@@ -60,6 +60,10 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
     package var costInputPerMillionTokens: Double
     /// USD per million output (completion) tokens.
     package var costOutputPerMillionTokens: Double
+    /// USD per million input tokens read from the prompt cache; `nil` prices them as plain input.
+    package var costCachedInputPerMillionTokens: Double?
+    /// USD per million input tokens written to the prompt cache; `nil` prices them as plain input.
+    package var costCacheWritePerMillionTokens: Double?
     package var healthCheck: HealthCheckMode
     /// Model for `health_check = "chat"`.
     package var healthCheckModel: String?
@@ -70,6 +74,12 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
     package var modelsPath: String?
     /// For `mock`: the vendor format it answers in.
     package var speaks: MockWireFormat = .openai
+    /// Whether the provider serves OpenAI's Responses API (`/responses`); `nil` takes the format's
+    /// default (`openai` and `azure` do). Otherwise `/v1/responses` requests are translated to chat.
+    package var responses: Bool?
+
+    /// Whether `/v1/responses` requests are passed through to this provider as they are.
+    package var speaksResponses: Bool { responses ?? (format == .openai || format == .azure) }
 
     /// The base URL in effect: the configured one, else the format's default.
     package var effectiveBaseURL: String? { baseURL ?? format.defaultBaseURL }
@@ -80,7 +90,8 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
         headers: [String: SecretReference] = [:], region: String? = nil, timeoutSeconds: Double? = nil,
         costInputPerMillionTokens: Double = 0, costOutputPerMillionTokens: Double = 0, healthCheck: HealthCheckMode? = nil,
         healthCheckModel: String? = nil, enabled: Bool = true, apiVersion: String? = nil, modelsPath: String? = nil,
-        speaks: MockWireFormat = .openai
+        speaks: MockWireFormat = .openai, responses: Bool? = nil, costCachedInputPerMillionTokens: Double? = nil,
+        costCacheWritePerMillionTokens: Double? = nil
     ) {
         self.id = id
         self.format = format
@@ -97,6 +108,9 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
         self.apiVersion = apiVersion
         self.modelsPath = modelsPath
         self.speaks = speaks
+        self.responses = responses
+        self.costCachedInputPerMillionTokens = costCachedInputPerMillionTokens
+        self.costCacheWritePerMillionTokens = costCacheWritePerMillionTokens
     }
 
     /// Reads `[providers.ID]`.
@@ -121,6 +135,8 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
         let timeout = table.number("timeout_seconds", in: 0.001...86_400)
         let costIn = table.number("cost_input_per_mtok", in: 0...1_000_000) ?? 0
         let costOut = table.number("cost_output_per_mtok", in: 0...1_000_000) ?? 0
+        let costCached = table.number("cost_cached_input_per_mtok", in: 0...1_000_000)
+        let costCacheWrite = table.number("cost_cache_write_per_mtok", in: 0...1_000_000)
         var healthCheck: HealthCheckMode?
         if let name = table.string("health_check") {
             healthCheck = HealthCheckMode(rawValue: name)
@@ -151,6 +167,10 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
                 table.fail("speaks", "unknown format \"\(name)\" (supported: openai, anthropic)")
             }
         }
+        let responses = table.bool("responses")
+        if responses == true, format == .anthropic || format == .mock {
+            table.fail("responses", "the \(format?.rawValue ?? "") format has no Responses API; /v1/responses requests to it are translated")
+        }
         table.rejectUnknownKeys()
 
         if let format, format != .mock {
@@ -169,6 +189,7 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
             id: id, format: format, baseURL: baseURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
             apiKey: apiKey, headers: headers, region: region, timeoutSeconds: timeout,
             costInputPerMillionTokens: costIn, costOutputPerMillionTokens: costOut, healthCheck: healthCheck,
-            healthCheckModel: healthCheckModel, enabled: enabled, apiVersion: apiVersion, modelsPath: modelsPath, speaks: speaks)
+            healthCheckModel: healthCheckModel, enabled: enabled, apiVersion: apiVersion, modelsPath: modelsPath, speaks: speaks,
+            responses: responses, costCachedInputPerMillionTokens: costCached, costCacheWritePerMillionTokens: costCacheWrite)
     }
 }

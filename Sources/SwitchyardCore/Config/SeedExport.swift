@@ -68,6 +68,9 @@ package enum SeedExport {
         table["api_version"] = provider.apiVersion.map(TOMLNode.string)
         table["models_path"] = provider.modelsPath.map(TOMLNode.string)
         if provider.format == .mock { table["speaks"] = .string(provider.speaks.rawValue) }
+        table["responses"] = provider.responses.map(TOMLNode.bool)
+        table["cost_cached_input_per_mtok"] = provider.costCachedInputPerMillionTokens.map(number)
+        table["cost_cache_write_per_mtok"] = provider.costCacheWritePerMillionTokens.map(number)
         return table
     }
 

@@ -54,6 +54,17 @@ package enum JSONCountsReader {
         }
     }
 
+    /// The object that starts at `offset` (after optional white space), parsed on its own; `nil` for
+    /// anything else. For the rare nested detail (cached token counts) the two counts above miss.
+    package static func object(in bytes: UnsafeRawBufferPointer, at offset: Int) -> JSONValue? {
+        var reader = JSONByteReader(bytes: bytes)
+        reader.index = offset
+        guard let first = try? reader.startValue(depth: 0), first == UInt8(ascii: "{") else { return nil }
+        let start = reader.index
+        guard (try? reader.skipValue(startingWith: first, depth: 0)) != nil else { return nil }
+        return try? JSONValue.parse(buffer: UnsafeRawBufferPointer(rebasing: bytes[start..<reader.index]))
+    }
+
     /// The number's value as `JSONValue.intValue()` gives it; digits only (the usual count) without a detour through `Double`.
     private static func count(in bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
         var value = 0

@@ -16,6 +16,10 @@ package struct OutcomeEvent: Sendable, Hashable, Codable {
     package var timeToFirstTokenMilliseconds: Double?
     package var inputTokens: Int
     package var outputTokens: Int
+    /// The part of `inputTokens` read from the provider's prompt cache.
+    package var cachedInputTokens = 0
+    /// The part of `inputTokens` written to the provider's prompt cache.
+    package var cacheWriteTokens = 0
     package var costUSD: Double
     package var error: String?
     /// The W3C trace the request belongs to.
@@ -100,8 +104,15 @@ package struct TokenUsage: Sendable, Hashable {
         self.cacheWrite = cacheWrite
     }
 
-    /// USD cost at the provider's per-million-token prices.
+    /// USD cost at the provider's per-million-token prices: cache reads and writes at their own
+    /// prices when the provider sets them, else as plain input.
     package func cost(for provider: ProviderSpec) -> Double {
-        (Double(input) * provider.costInputPerMillionTokens + Double(output) * provider.costOutputPerMillionTokens) / 1_000_000
+        let inputPrice = provider.costInputPerMillionTokens
+        let cached = min(max(cachedInput, 0), max(input, 0))
+        let written = min(max(cacheWrite, 0), max(input - cached, 0))
+        let plain = Double(max(input - cached - written, 0)) * inputPrice
+        let cachedCost = Double(cached) * (provider.costCachedInputPerMillionTokens ?? inputPrice)
+        let writeCost = Double(written) * (provider.costCacheWritePerMillionTokens ?? inputPrice)
+        return (plain + cachedCost + writeCost + Double(output) * provider.costOutputPerMillionTokens) / 1_000_000
     }
 }

@@ -105,6 +105,8 @@ package final class InMemoryOutcomeSink: OutcomeSink, UsageRepository, Experimen
             row.requests += 1
             row.errors += event.isError ? 1 : 0
             row.inputTokens += event.inputTokens
+            row.cachedInputTokens += event.cachedInputTokens
+            row.cacheWriteTokens += event.cacheWriteTokens
             row.outputTokens += event.outputTokens
             row.costUSD += event.costUSD
             rows[rowKey] = row

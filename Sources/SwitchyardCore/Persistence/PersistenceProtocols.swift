@@ -74,9 +74,17 @@ package struct UsageRow: Sendable, Hashable {
     package var costUSD: Double
     /// Shadow copies, on their own line: never part of a user's usage.
     package var shadow: Bool
+    /// The parts of `inputTokens` read from and written to the providers' prompt caches.
+    package var cachedInputTokens: Int
+    package var cacheWriteTokens: Int
 
-    package init(key: String, requests: Int, errors: Int, inputTokens: Int, outputTokens: Int, costUSD: Double, shadow: Bool = false) {
+    package init(
+        key: String, requests: Int, errors: Int, inputTokens: Int, outputTokens: Int, costUSD: Double, shadow: Bool = false,
+        cachedInputTokens: Int = 0, cacheWriteTokens: Int = 0
+    ) {
         self.shadow = shadow
+        self.cachedInputTokens = cachedInputTokens
+        self.cacheWriteTokens = cacheWriteTokens
         self.key = key
         self.requests = requests
         self.errors = errors

@@ -13,6 +13,14 @@ extension TokenUsage {
             cachedInput: details?["cached_tokens"]?.intValue() ?? 0, cacheWrite: details?["cache_write_tokens"]?.intValue() ?? 0)
     }
 
+    /// From a Responses API `usage`: cached reads in `input_tokens_details.cached_tokens`.
+    package init(responses usage: JSONValue?) {
+        let details = usage?["input_tokens_details"]
+        self.init(
+            input: usage?["input_tokens"]?.intValue() ?? 0, output: usage?["output_tokens"]?.intValue() ?? 0,
+            cachedInput: details?["cached_tokens"]?.intValue() ?? 0, cacheWrite: details?["cache_write_tokens"]?.intValue() ?? 0)
+    }
+
     /// From an Anthropic `usage`.
     package init(anthropic usage: JSONValue?) {
         self.init(input: 0, output: 0)

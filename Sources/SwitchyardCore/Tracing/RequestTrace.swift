@@ -6,7 +6,7 @@ package struct RequestTrace: Sendable, Hashable, Codable {
     package var spanID: String
     /// The client's span, when its request carried a `traceparent`.
     package var parentSpanID: String?
-    /// `gen_ai.operation.name`: `chat` or `embeddings`.
+    /// `gen_ai.operation.name`: `chat`, `embeddings` or `text_completion`.
     package var operation: String
     /// The model the answer says produced it (`gen_ai.response.model`), when one was read.
     package var responseModel: String?

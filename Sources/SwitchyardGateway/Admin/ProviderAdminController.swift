@@ -136,7 +136,10 @@ package struct ProviderAdminController: Sendable {
             "cost_input_per_mtok": .number(provider.costInputPerMillionTokens), "cost_output_per_mtok": .number(provider.costOutputPerMillionTokens),
             "health_check": .string(provider.healthCheck.rawValue), "health_check_model": provider.healthCheckModel.map(JSONValue.string) ?? .null,
             "api_version": provider.apiVersion.map(JSONValue.string) ?? .null, "models_path": provider.modelsPath.map(JSONValue.string) ?? .null,
-            "speaks": provider.format == .mock ? .string(provider.speaks.rawValue) : .null, "enabled": .bool(provider.enabled),
+            "speaks": provider.format == .mock ? .string(provider.speaks.rawValue) : .null,
+            "responses": provider.responses.map(JSONValue.bool) ?? .null, "enabled": .bool(provider.enabled),
+            "cost_cached_input_per_mtok": provider.costCachedInputPerMillionTokens.map(JSONValue.number) ?? .null,
+            "cost_cache_write_per_mtok": provider.costCacheWritePerMillionTokens.map(JSONValue.number) ?? .null,
         ])
     }
 

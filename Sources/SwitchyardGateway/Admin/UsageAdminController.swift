@@ -22,6 +22,7 @@ package struct UsageAdminController: Sendable {
                 .object([
                     "key": .string(row.key), "requests": .number(Double(row.requests)), "errors": .number(Double(row.errors)),
                     "tokens_in": .number(Double(row.inputTokens)), "tokens_out": .number(Double(row.outputTokens)),
+                    "cached_tokens_in": .number(Double(row.cachedInputTokens)), "cache_write_tokens_in": .number(Double(row.cacheWriteTokens)),
                     "cost_usd": .number(row.costUSD), "role": .string(row.shadow ? "shadow" : "primary"),
                 ])
             }

@@ -27,6 +27,17 @@ struct ClientRequestBody {
         case .embeddings:
             guard scan.hasInput else { throw GatewayError.invalidRequest("'input' is required", param: "input") }
             guard !stream else { throw GatewayError.invalidRequest("embeddings cannot be streamed", param: "stream") }
+        case .messages, .messagesCountTokens:
+            guard scan.hasMessages else { throw GatewayError.invalidRequest("'messages' must be a non-empty array", param: "messages") }
+            guard !(endpoint == .messagesCountTokens && stream) else {
+                throw GatewayError.invalidRequest("token counts cannot be streamed", param: "stream")
+            }
+        case .responses:
+            guard scan.hasInput else { throw GatewayError.invalidRequest("'input' is required", param: "input") }
+        case .completions:
+            guard scan.members.contains(where: { $0.key == "prompt" }) else {
+                throw GatewayError.invalidRequest("'prompt' is required", param: "prompt")
+            }
         }
     }
 
@@ -50,10 +61,13 @@ struct ClientRequestBody {
                 guard endpoint == .chatCompletions, case .string(let prompt) = value else { continue }
                 rewrite.setSystemPrompt(prompt)
             } else if key != "model" {
+                // A token count takes no sampling parameters: Anthropic refuses unknown members.
+                guard endpoint != .messagesCountTokens else { continue }
                 rewrite.setMember(key, to: value)
             }
         }
-        if stream { rewrite.includeUsageInStream() }
+        // Anthropic and Responses streams carry usage on their own, and refuse `stream_options.include_usage`.
+        if stream && endpoint.isChatShaped { rewrite.includeUsageInStream() }
         return bytes.withUnsafeReadableBytes { original in
             var output = allocator.buffer(capacity: original.count + 64)
             output.writeBytes(rewrite.apply(to: original))

@@ -11,6 +11,9 @@ package struct LiveRouter: Sendable {
     /// goes upstream too, as a child of the gateway's span.)
     package static let forwardedHeaderNames = ["tracestate", "baggage"]
 
+    /// Headers of an Anthropic client (`/v1/messages`) passed on to an Anthropic backend.
+    package static let anthropicHeaderNames = ["anthropic-version", "anthropic-beta"]
+
     /// Headers that name a conversation, in order of preference.
     package static let sessionHeaderNames = ["x-session-id", "x-conversation-id"]
 

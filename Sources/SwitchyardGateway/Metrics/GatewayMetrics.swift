@@ -20,6 +20,7 @@ package final class GatewayMetrics: OutcomeSink {
         var duration: ValueHistogram
         var ttft: ValueHistogram
         var inputTokens: ValueHistogram
+        var cachedInputTokens: ValueHistogram
         var outputTokens: ValueHistogram
         var cost: Counter
         var failovers: Counter
@@ -72,6 +73,9 @@ package final class GatewayMetrics: OutcomeSink {
                 inputTokens: registry.makeValueHistogram(
                     descriptor: Self.descriptor("gen_ai_client_token", "usage", "Tokens per request."),
                     labels: labels + [("gen_ai_token_type", "input")], buckets: Self.tokenBuckets),
+                cachedInputTokens: registry.makeValueHistogram(
+                    descriptor: Self.descriptor("gen_ai_client_token", "usage", "Tokens per request."),
+                    labels: labels + [("gen_ai_token_type", "cached_input")], buckets: Self.tokenBuckets),
                 outputTokens: registry.makeValueHistogram(
                     descriptor: Self.descriptor("gen_ai_client_token", "usage", "Tokens per request."),
                     labels: labels + [("gen_ai_token_type", "output")], buckets: Self.tokenBuckets),
@@ -86,6 +90,7 @@ package final class GatewayMetrics: OutcomeSink {
         handles.duration.record(event.latencyMilliseconds / 1000)
         if let ttft = event.timeToFirstTokenMilliseconds { handles.ttft.record(ttft / 1000) }
         if event.inputTokens > 0 { handles.inputTokens.record(Double(event.inputTokens)) }
+        if event.cachedInputTokens > 0 { handles.cachedInputTokens.record(Double(event.cachedInputTokens)) }
         if event.outputTokens > 0 { handles.outputTokens.record(Double(event.outputTokens)) }
         if event.costUSD > 0 { handles.cost.increment(by: event.costUSD) }
         if event.failovers > 0 { handles.failovers.increment(by: Int64(event.failovers)) }

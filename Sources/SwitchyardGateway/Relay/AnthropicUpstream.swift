@@ -10,16 +10,25 @@ enum AnthropicUpstream {
 
     /// The Messages API body, or a 400 naming what Anthropic cannot express.
     static func translatedRequest(_ request: UpstreamRequest, model: String) throws(GatewayError) -> JSONValue {
-        guard request.endpoint == .chatCompletions else {
-            throw GatewayError(
-                status: .badRequest, message: "Anthropic providers serve chat completions only, not \(request.endpoint.rawValue).",
-                type: "invalid_request_error", code: .unsupportedEndpoint)
-        }
+        guard request.endpoint == .chatCompletions else { throw unsupported(request.endpoint) }
         do {
             return try AnthropicTranslation.request(from: request.body, model: model, stream: request.stream)
         } catch {
             throw GatewayError(status: .badRequest, message: error.message, type: "invalid_request_error", param: error.param)
         }
+    }
+
+    /// The 400 for an endpoint Anthropic's Messages API has no equivalent of; the backend is not at fault.
+    static func unsupported(_ endpoint: Endpoint) -> GatewayError {
+        let message =
+            switch endpoint {
+            case .completions:
+                "The legacy completions endpoint (/v1/completions) has no equivalent in Anthropic's Messages API, which this "
+                    + "model's backend speaks; send the prompt as a user message to /v1/chat/completions instead."
+            case .embeddings: "Anthropic's API has no embeddings endpoint (/v1/embeddings), which this model's backend would need."
+            case .chatCompletions, .messages, .messagesCountTokens, .responses: "Anthropic providers serve chat completions only."
+            }
+        return GatewayError(status: .badRequest, message: message, type: "invalid_request_error", code: .unsupportedEndpoint)
     }
 
     /// The `data:` lines of one SSE event, joined; `nil` for an event without data.

@@ -183,7 +183,7 @@ final class ClientExchange: UpstreamResponseHandler {
         if services.exportsTraces && trace.isSampled {
             requestTrace = RequestTrace(
                 traceID: trace.traceID, spanID: trace.spanID, parentSpanID: parent?.spanID,
-                operation: endpoint == .embeddings ? "embeddings" : "chat")
+                operation: endpoint.operationName)
         }
         routedHeaders.append(("x-switchyard-version", decision.version.name))
         if let experiment = decision.experiment {
@@ -301,6 +301,11 @@ final class ClientExchange: UpstreamResponseHandler {
         var forwarded: [(String, String)] = []
         for name in LiveRouter.forwardedHeaderNames {
             if let value = requestHead.headers.first(name: name) { forwarded.append((name, value)) }
+        }
+        if endpoint.isAnthropic {
+            for name in LiveRouter.anthropicHeaderNames {
+                if let value = requestHead.headers.first(name: name) { forwarded.append((name, value)) }
+            }
         }
         forwarded.append(("traceparent", traceparent ?? upstreamTraceparent))
         forwarded.append((Relay.hopsHeader, Relay.hopCounts[hops]))
@@ -465,7 +470,9 @@ final class ClientExchange: UpstreamResponseHandler {
         phase = .finished
         cancelTimer()
         services.health.record(backend.label, success: true, latencyMilliseconds: headLatency)
-        let usage = collected.withUnsafeReadableBytes { UsageReader.usage(in: $0) }
+        let usage = collected.withUnsafeReadableBytes {
+            endpoint.isChatShaped ? UsageReader.usage(in: $0) : UsageReader.usage(in: $0, endpoint: endpoint)
+        }
         if requestTrace != nil {
             requestTrace?.responseModel = collected.withUnsafeReadableBytes { UsageReader.responseModel(in: $0) }
         }
@@ -473,6 +480,7 @@ final class ClientExchange: UpstreamResponseHandler {
         headers.append(("x-switchyard-backend", backend.label))
         headers.append(("content-type", upstreamContentType ?? "application/json"))
         headers.append(("content-length", String(collected.readableBytes)))
+        if endpoint == .messagesCountTokens && !backend.speaksAnthropic { headers.append(("x-switchyard-token-count", "estimated")) }
         writeWhole(status: upstreamStatus, headers: headers, body: collected)
         record(draft.finish(status: upstreamStatus, firstByteAt: .now, usage: usage, provider: backend.provider.spec))
     }
@@ -517,7 +525,7 @@ final class ClientExchange: UpstreamResponseHandler {
             let error = GatewayError.badUpstreamResponse(isErrorJSON ? "the upstream answered HTTP \(status)" : "HTTP \(status)")
             phase = .finished
             cancelTimer()
-            writeBody(Relay.errorEvent(error))
+            writeBody(errorEvent(error))
             writer.writeEnd()
             record(
                 draft.finish(status: isErrorJSON ? status : 502, error: isErrorJSON ? "upstream HTTP \(status)" : error.message))
@@ -557,14 +565,20 @@ final class ClientExchange: UpstreamResponseHandler {
         let limit = services.limits.maxEventBytes
         var buffer = buffer
         let outcome = events.split(&buffer, maxEventBytes: limit) { event in
-            if event.contains("[DONE]") { sawDone = true }
+            if endpoint.isChatShaped ? event.contains("[DONE]") : endpoint.endsStream(event) { sawDone = true }
             if requestTrace != nil, requestTrace?.responseModel == nil, event.contains("\"model\"") {
                 requestTrace?.responseModel = Self.withEventData(event, UsageReader.responseModel) ?? nil
             }
             if shadowPair != nil, let chunk = Self.withEventData(event, { try? JSONValue.parse(buffer: $0) }) ?? nil {
                 streamedText += AnswerText.ofChunk(chunk)
             }
-            if event.contains("\"usage\""), let found = Self.withEventData(event, { UsageReader.usage(in: $0) }) ?? nil {
+            if !endpoint.isChatShaped {
+                // Anthropic streams spread usage over `message_start` (input) and `message_delta` (output);
+                // Responses streams carry it in the `response.completed` event's response.
+                if event.contains("\"usage\""), let data = Self.withEventData(event, { try? JSONValue.parse(buffer: $0) }) ?? nil {
+                    usage = UsageReader.merging(event: data, endpoint: endpoint, into: usage)
+                }
+            } else if event.contains("\"usage\""), let found = Self.withEventData(event, { UsageReader.usage(in: $0) }) ?? nil {
                 usage = found
                 if !clientWantsUsage && Self.withEventData(event, UsageReader.isUsageOnlyChunk) == true { return false }
             }
@@ -590,18 +604,18 @@ final class ClientExchange: UpstreamResponseHandler {
         attempt?.cancel()
         attempt = nil
         var failure = failure
-        if failure == nil, let remainder = events.takeRemainder(), remainder.contains("[DONE]") {
+        if failure == nil, let remainder = events.takeRemainder(), endpoint.endsStream(remainder) {
             sawDone = true
             writeBody(remainder)
         }
         if failure == nil && !sawDone {
-            failure = .badUpstreamResponse("stream ended before [DONE]")
+            failure = .badUpstreamResponse("stream ended before \(endpoint.streamEndName)")
         }
         let provider = backend.provider.spec
         if let failure {
             services.logger.warning(
                 "upstream stream failed", metadata: ["request.id": .string(requestID), "error": .string(failure.message)])
-            writeBody(Relay.errorEvent(failure))
+            writeBody(errorEvent(failure))
             writer.writeEnd()
             if countsAgainstBackend {
                 services.health.record(backend.label, success: false, latencyMilliseconds: nil, reason: failure.message)
@@ -718,7 +732,7 @@ final class ClientExchange: UpstreamResponseHandler {
         phase = .finished
         cancelTimer()
         if clientHeadSent {
-            writeBody(Relay.errorEvent(error))
+            writeBody(errorEvent(error))
             writer.writeEnd()
         } else {
             var headers = routedHeaders
@@ -735,10 +749,31 @@ final class ClientExchange: UpstreamResponseHandler {
         for field in error.headers where !headers.contains(where: { $0.0 == field.name.canonicalName }) {
             headers.append((field.name.canonicalName, field.value))
         }
-        let body = error.jsonBody
+        let body =
+            endpoint.isAnthropic
+            ? ByteBuffer(bytes: AnthropicClientTranslation.errorBody(status: Int(error.status.code), message: error.message).jsonBytes)
+            : error.jsonBody
         headers.append(("content-type", "application/json"))
         headers.append(("content-length", String(body.readableBytes)))
         writeWhole(status: Int(error.status.code), headers: headers, body: body)
+    }
+
+    /// The SSE event that ends a failed stream, in the client's dialect.
+    private func errorEvent(_ error: GatewayError) -> ByteBuffer {
+        if endpoint.isAnthropic {
+            return ByteBuffer(bytes: AnthropicClientTranslation.errorEvent(status: Int(error.status.code), message: error.message).bytes)
+        }
+        if endpoint == .responses {
+            // The Responses stream's own `error` event, which the SDK raises as an API error.
+            let event = ServerSentEvent(
+                name: "error",
+                data: .object([
+                    "type": "error", "code": .string(error.code?.rawValue ?? error.type), "message": .string(error.message),
+                    "param": error.param.map(JSONValue.string) ?? .null,
+                ]))
+            return ByteBuffer(bytes: event.bytes)
+        }
+        return Relay.errorEvent(error)
     }
 
     // MARK: Deadlines

@@ -7,7 +7,12 @@ extension MockUpstream {
     /// event stream, or an Anthropic error. The request goes through the same translation as for a real one.
     func anthropicScript(_ request: UpstreamRequest, backend: EffectiveConfiguration.Backend) throws -> MockScript {
         let mock = backend.mock
-        let translated = try AnthropicUpstream.translatedRequest(request, model: backend.upstreamModel)
+        // A `/v1/messages` client's request is in Anthropic's format already; a chat request is translated like a real one.
+        let translated = request.endpoint.isAnthropic ? nil : try AnthropicUpstream.translatedRequest(request, model: backend.upstreamModel)
+        if request.endpoint == .messagesCountTokens {
+            let count: JSONValue = .object(["input_tokens": .number(Double(Self.estimateTokens(Self.promptText(in: request.body))))])
+            return Self.json(status: 200, ByteBuffer(bytes: count.jsonBytes), afterMilliseconds: 0)
+        }
         if mock.errorRate > 0, draw(for: backend) < mock.errorRate {
             let error: JSONValue = .object([
                 "type": "error",
@@ -21,7 +26,7 @@ extension MockUpstream {
         let inputTokens = Self.estimateTokens(Self.promptText(in: request.body))
         let outputTokens = Self.estimateTokens(content)
         let id = "msg_mock_\(request.requestID)"
-        let model = translated["model"] ?? .string(backend.upstreamModel)
+        let model = translated?["model"] ?? .string(backend.upstreamModel)
         guard request.stream else {
             let message: JSONValue = .object([
                 "id": .string(id), "type": "message", "role": "assistant", "model": model,

@@ -5,7 +5,7 @@ import SwitchyardCore
 import Synchronization
 
 /// Switchyard's built-in simulated upstream (`format = "mock"`): answers chat completions by echoing
-/// the last user message, streams it in chunks, returns deterministic embeddings, and reports usage.
+/// the last user message (legacy completions: the prompt), streams it in chunks, returns deterministic embeddings, and reports usage.
 /// Chat answers say `system_fingerprint: "switchyard-mock"`. Latency, time to first token, chunk
 /// count and error rate come from the backend's `mock` settings; a `seed` makes errors repeatable.
 /// With `speaks = "anthropic"` it answers in Anthropic's format, translated back like a real Anthropic upstream.
@@ -27,12 +27,15 @@ package final class MockUpstream: Sendable {
             return Self.json(status: 500, error.jsonBody, afterMilliseconds: mock.timeToFirstTokenMilliseconds)
         }
         switch request.endpoint {
-        case .chatCompletions:
+        case .chatCompletions, .messages, .messagesCountTokens, .responses:
+            // Anthropic clients' requests reach this mock translated to chat.
             return try chat(request, backend: backend)
         case .embeddings:
             return try Self.json(
                 status: 200, embeddings(request, backend: backend),
                 afterMilliseconds: mock.timeToFirstTokenMilliseconds + mock.latencyMilliseconds)
+        case .completions:
+            return textCompletion(request, backend: backend)
         }
     }
 
@@ -291,13 +294,13 @@ package final class MockUpstream: Sendable {
         }
     }
 
-    private static func encode(_ value: some Encodable) throws -> ByteBuffer {
+    static func encode(_ value: some Encodable) throws -> ByteBuffer {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         return ByteBuffer(bytes: try encoder.encode(value))
     }
 
-    private static func event(_ json: ByteBuffer) -> ByteBuffer {
+    static func event(_ json: ByteBuffer) -> ByteBuffer {
         var buffer = ByteBuffer(string: "data: ")
         var json = json
         buffer.writeBuffer(&json)

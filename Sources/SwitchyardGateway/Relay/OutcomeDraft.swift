@@ -44,6 +44,8 @@ struct OutcomeDraft: Sendable {
             timeToFirstTokenMilliseconds: firstByteAt.map { Self.milliseconds(from: startedAt, to: $0) },
             inputTokens: usage.input, outputTokens: usage.output, costUSD: provider.map(usage.cost(for:)) ?? 0, error: error,
             traceID: traceID)
+        event.cachedInputTokens = usage.cachedInput
+        event.cacheWriteTokens = usage.cacheWrite
         event.fellBackFrom = fellBackFrom
         event.failovers = failovers
         event.rateLimitTicket = rateLimitTicket

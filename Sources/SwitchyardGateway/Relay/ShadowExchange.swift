@@ -142,9 +142,13 @@ final class ShadowExchange: UpstreamResponseHandler {
         case .streaming:
             var buffer = buffer
             let outcome = events.split(&buffer, maxEventBytes: services.limits.maxEventBytes) { event in
-                if event.contains("[DONE]") { sawDone = true }
+                if endpoint.endsStream(event) { sawDone = true }
                 guard let chunk = ClientExchange.withEventData(event, { try? JSONValue.parse(buffer: $0) }) ?? nil else { return false }
-                if let found = chunk.objectValue?["usage"].flatMap(UsageReader.tokenUsage) { usage = found }
+                if !endpoint.isChatShaped {
+                    usage = UsageReader.merging(event: chunk, endpoint: endpoint, into: usage)
+                } else if let found = chunk.objectValue?["usage"].flatMap(UsageReader.tokenUsage) {
+                    usage = found
+                }
                 text += AnswerText.ofChunk(chunk)
                 return false
             } write: { _ in
@@ -165,7 +169,7 @@ final class ShadowExchange: UpstreamResponseHandler {
         case .collecting:
             finishCollected()
         case .streaming:
-            if let remainder = events.takeRemainder(), remainder.contains("[DONE]") { sawDone = true }
+            if let remainder = events.takeRemainder(), endpoint.endsStream(remainder) { sawDone = true }
             if sawDone { finish(status: 200, text: text) } else { fail(status: 502, message: "stream ended before [DONE]") }
         case .finished:
             break
@@ -191,7 +195,9 @@ final class ShadowExchange: UpstreamResponseHandler {
         else {
             return fail(status: 502, message: "the upstream answered HTTP \(status) with something other than a JSON object")
         }
-        usage = collected.withUnsafeReadableBytes { UsageReader.usage(in: $0) }
+        usage = collected.withUnsafeReadableBytes {
+            endpoint.isChatShaped ? UsageReader.usage(in: $0) : UsageReader.usage(in: $0, endpoint: endpoint)
+        }
         finish(status: status, text: AnswerText.ofCompletion(answer))
     }
 

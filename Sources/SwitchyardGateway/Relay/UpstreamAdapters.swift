@@ -19,6 +19,12 @@ package struct UpstreamAdapters: Sendable {
         handler: any UpstreamResponseHandler
     ) throws(GatewayError) -> any UpstreamAttempt {
         let provider = backend.provider.spec
+        if !request.endpoint.isChatShaped {
+            if request.endpoint == .responses {
+                return try startResponses(request, to: backend, settings: settings, on: loop, handler: handler)
+            }
+            return try startAnthropicClient(request, to: backend, settings: settings, on: loop, handler: handler)
+        }
         switch provider.format {
         case .mock:
             let tree = try request.tree()
@@ -61,7 +67,7 @@ package struct UpstreamAdapters: Sendable {
         }
     }
 
-    private static func script(_ make: () throws -> MockScript) throws(GatewayError) -> MockScript {
+    static func script(_ make: () throws -> MockScript) throws(GatewayError) -> MockScript {
         do {
             return try make()
         } catch let error as GatewayError {
@@ -72,7 +78,7 @@ package struct UpstreamAdapters: Sendable {
     }
 
     /// POSTs a JSON body with the gateway's headers (request id, forwarded client headers, the provider's own).
-    private func send(
+    func send(
         _ request: OutgoingRequest, body: ByteBuffer, path: String, headers extra: [(String, String)],
         provider: EffectiveConfiguration.Provider, on loop: any EventLoop, handler: any UpstreamResponseHandler
     ) throws(GatewayError) -> UpstreamCall {

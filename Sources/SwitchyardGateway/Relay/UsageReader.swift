@@ -9,12 +9,51 @@ enum UsageReader {
             switch JSONCountsReader.counts(in: bytes, at: offset, named: ("prompt_tokens", "completion_tokens")) {
             case .null: return nil
             case .object(let input, let output) where input != nil || output != nil:
+                // `prompt_tokens_details` (cached reads and writes) is nested: read the usage object whole only when it is there.
+                if mentionsDetails(bytes, from: offset), let object = JSONCountsReader.object(in: bytes, at: offset) {
+                    return TokenUsage(chat: object)
+                }
                 return TokenUsage(input: input ?? 0, output: output ?? 0)
             default: break
             }
         }
         guard case .object(let object)? = try? JSONValue.parse(buffer: bytes) else { return nil }
         return object["usage"].flatMap(tokenUsage)
+    }
+
+    /// Whether `"prompt_tokens_details"` appears after `offset` (where the usage value starts).
+    private static func mentionsDetails(_ bytes: UnsafeRawBufferPointer, from offset: Int) -> Bool {
+        let needle = Array(#"prompt_tokens_details""#.utf8)
+        var start = offset
+        while start + needle.count <= bytes.count {
+            if bytes[start] == needle[0], bytes[start + 7] == needle[7], zip(needle.indices, needle).allSatisfy({ bytes[start + $0] == $1 }) {
+                return true
+            }
+            start += 1
+        }
+        return false
+    }
+
+    /// The usage of a whole answer in a dialect other than chat's: an Anthropic message, a Responses `response`.
+    static func usage(in bytes: UnsafeRawBufferPointer, endpoint: Endpoint) -> TokenUsage? {
+        guard case .object(let object)? = try? JSONValue.parse(buffer: bytes), let usage = object["usage"], usage.objectValue != nil else {
+            return nil
+        }
+        return endpoint.isAnthropic ? TokenUsage(anthropic: usage) : TokenUsage(responses: usage)
+    }
+
+    /// Usage so far after one stream event in a dialect other than chat's: Anthropic's `message_start`
+    /// carries it in its message and `message_delta` at the top; the Responses API's final
+    /// `response.completed` (or `incomplete`, `failed`) in its response.
+    static func merging(event data: JSONValue, endpoint: Endpoint, into usage: TokenUsage?) -> TokenUsage? {
+        guard endpoint.isAnthropic else {
+            guard let found = data["response"]?["usage"], found.objectValue != nil else { return usage }
+            return TokenUsage(responses: found)
+        }
+        guard let found = data["message"]?["usage"] ?? data["usage"], found.objectValue != nil else { return usage }
+        var merged = usage ?? TokenUsage(input: 0, output: 0)
+        merged.merge(anthropic: found)
+        return merged
     }
 
     /// The top-level `model` of an answer or stream chunk (`gen_ai.response.model`).
@@ -31,10 +70,8 @@ enum UsageReader {
 
     static func tokenUsage(_ value: JSONValue) -> TokenUsage? {
         guard case .object(let usage) = value else { return nil }
-        let input = usage["prompt_tokens"]?.intValue()
-        let output = usage["completion_tokens"]?.intValue()
-        guard input != nil || output != nil else { return nil }
-        return TokenUsage(input: input ?? 0, output: output ?? 0)
+        guard usage["prompt_tokens"]?.intValue() != nil || usage["completion_tokens"]?.intValue() != nil else { return nil }
+        return TokenUsage(chat: value)
     }
 
     /// Where the value after the last unescaped `"usage"` key starts (just past its colon).

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import NIOCore
 import NIOHTTP1
 import SwitchyardCore
@@ -19,6 +20,8 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         case idle(headerStarted: Bool)
         case receiving(ClientExchange, body: ByteBuffer)
         case listingModels
+        /// `GET /v1/models/{id}`: the id as it came in the path (percent-encoded).
+        case retrievingModel(String)
         case responding(ClientExchange)
         /// A request being passed on to Hummingbird, until its end (Hummingbird may answer before it).
         case passing(answered: Bool)
@@ -76,8 +79,14 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
             }
             setDeadline(.now() + services.limits.bodyTimeout)
             let requestID = RequestIDMiddleware.usableID(head.headers.first(name: "x-request-id")) ?? RequestIdentifier.make()
-            guard case .relay(let endpoint) = route else {
+            let endpoint: Endpoint
+            switch route {
+            case .relay(let relayed): endpoint = relayed
+            case .listModels:
                 state = .listingModels
+                return
+            case .retrieveModel(let id):
+                state = .retrievingModel(id)
                 return
             }
             let exchange = ClientExchange(
@@ -119,8 +128,12 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         case (.listingModels, .end):
             state = .closing
             clearDeadline()
-            listModels(context: context)
-        case (.listingModels, .body), (.responding, .body), (.responding, .end):
+            answerModels(id: nil)
+        case (.retrievingModel(let id), .end):
+            state = .closing
+            clearDeadline()
+            answerModels(id: id)
+        case (.listingModels, .body), (.retrievingModel, .body), (.responding, .body), (.responding, .end):
             break  // a body nobody reads, or the rest of a refused one
         case (.passing(let answered), .end):
             state = .passed
@@ -129,7 +142,7 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
             if answered { becomeIdle() }
         case (.passing, _), (.passed, _):
             context.fireChannelRead(data)
-        case (.idle, _), (.receiving, .head), (.listingModels, .head), (.responding, .head), (.closing, _):
+        case (.idle, _), (.receiving, .head), (.listingModels, .head), (.retrievingModel, .head), (.responding, .head), (.closing, _):
             break
         }
     }
@@ -157,19 +170,32 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
     enum ClientRoute {
         case relay(Endpoint)
         case listModels
+        /// `GET /v1/models/{id}`, with the id as it came (still percent-encoded).
+        case retrieveModel(String)
     }
+
+    static let modelPathPrefix: StaticString = "/v1/models/"
 
     static func clientRoute(_ head: HTTPRequestHead) -> ClientRoute? {
         var uri = head.uri
         return uri.withUTF8 { uri in
             let path = UnsafeBufferPointer(rebasing: uri[..<(uri.firstIndex(of: UInt8(ascii: "?")) ?? uri.count)])
+            func bytes(of text: StaticString) -> UnsafeBufferPointer<UInt8> {
+                UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
+            }
             func isPath(_ expected: StaticString) -> Bool {
-                path.elementsEqual(UnsafeBufferPointer(start: expected.utf8Start, count: expected.utf8CodeUnitCount))
+                path.elementsEqual(bytes(of: expected))
             }
             switch head.method {
             case .POST where isPath("/v1/chat/completions"): return .relay(.chatCompletions)
             case .POST where isPath("/v1/embeddings"): return .relay(.embeddings)
+            case .POST where isPath("/v1/completions"): return .relay(.completions)
+            case .POST where isPath("/v1/messages"): return .relay(.messages)
+            case .POST where isPath("/v1/responses"): return .relay(.responses)
+            case .POST where isPath("/v1/messages/count_tokens"): return .relay(.messagesCountTokens)
             case .GET where isPath("/v1/models"): return .listModels
+            case .GET where path.count > modelPathPrefix.utf8CodeUnitCount && path.starts(with: bytes(of: modelPathPrefix)):
+                return .retrieveModel(String(decoding: path[modelPathPrefix.utf8CodeUnitCount...], as: UTF8.self))
             default: return nil
             }
         }
@@ -229,39 +255,58 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         setDeadline(.now() + services.limits.idleTimeout)
     }
 
-    private func listModels(context: ChannelHandlerContext) {
+    /// Answers `GET /v1/models` (`id` nil) with the models the user may use, or `GET /v1/models/{id}`
+    /// with one of them in OpenAI's shape — 404 `model_not_found` for a model that does not exist or
+    /// that this user may not use (the list does not show it either).
+    private func answerModels(id encodedID: String?) {
         let configuration = services.configuration.current
         var headers = HTTPHeaders()
         let requestID = RequestIDMiddleware.usableID(currentHead?.headers.first(name: "x-request-id")) ?? RequestIdentifier.make()
         headers.add(name: "x-request-id", value: requestID)
         let body: ByteBuffer
         let status: HTTPResponseStatus
+        func answer(_ error: GatewayError) -> (ByteBuffer, HTTPResponseStatus) {
+            (error.jsonBody, HTTPResponseStatus(statusCode: Int(error.status.code)))
+        }
         if reserveOnly {
             keepAlive = false
-            let error = GatewayError.serverBusy()
-            body = error.jsonBody
-            status = .serviceUnavailable
+            (body, status) = answer(.serverBusy())
         } else if let user = ClientExchange.authenticate(currentHead?.headers ?? [:], in: configuration) {
-            var json: [UInt8] = Array(#"{"object":"list","data":["#.utf8)
-            for (index, name) in configuration.modelNames.filter(user.mayUse(model:)).enumerated() {
-                if index > 0 { json.append(UInt8(ascii: ",")) }
-                json += #"{"id":"#.utf8
-                JSONValue.string(name).write(into: &json)
-                json += #","object":"model","created":0,"owned_by":"switchyard"}"#.utf8
+            if let encodedID {
+                let id = encodedID.removingPercentEncoding ?? encodedID
+                if configuration.modelNames.contains(id), user.mayUse(model: id) {
+                    var json: [UInt8] = []
+                    Self.writeModel(id, into: &json)
+                    body = ByteBuffer(bytes: json)
+                    status = .ok
+                } else {
+                    (body, status) = answer(.modelNotFound(id))
+                }
+            } else {
+                var json: [UInt8] = Array(#"{"object":"list","data":["#.utf8)
+                for (index, name) in configuration.modelNames.filter(user.mayUse(model:)).enumerated() {
+                    if index > 0 { json.append(UInt8(ascii: ",")) }
+                    Self.writeModel(name, into: &json)
+                }
+                json += "]}".utf8
+                body = ByteBuffer(bytes: json)
+                status = .ok
             }
-            json += "]}".utf8
-            body = ByteBuffer(bytes: json)
-            status = .ok
         } else {
-            let error = GatewayError.invalidAPIKey()
-            body = error.jsonBody
-            status = .unauthorized
+            (body, status) = answer(.invalidAPIKey())
         }
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "content-length", value: String(body.readableBytes))
         writeHead(HTTPResponseHead(version: requestVersion, status: status, headers: headers))
         writeBody(body)
         writeEnd()
+    }
+
+    /// One model object as OpenAI's model list and retrieve answers carry it.
+    private static func writeModel(_ name: String, into json: inout [UInt8]) {
+        json += #"{"id":"#.utf8
+        JSONValue.string(name).write(into: &json)
+        json += #","object":"model","created":0,"owned_by":"switchyard"}"#.utf8
     }
 
     private var currentHead: HTTPRequestHead?
@@ -293,7 +338,7 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
             return
         }
         switch state {
-        case .idle, .receiving, .passing, .listingModels:
+        case .idle, .receiving, .passing, .listingModels, .retrievingModel:
             state = .closing
             context.close(promise: nil)
         case .responding, .passed, .closing:
