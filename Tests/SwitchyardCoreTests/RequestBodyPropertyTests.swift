@@ -47,6 +47,19 @@ import Testing
                 default: nil
                 }
             #expect(found == expected, "round \(round): \(String(decoding: value, as: UTF8.self))")
+            let names = ("cached_tokens", "cache_write_tokens") as (StaticString, StaticString)
+            let details = document.withUnsafeBytes { bytes in
+                JSONCountsReader.memberValueOffset(in: bytes, at: 9, named: "prompt_tokens_details").flatMap { start in
+                    JSONCountsReader.counts(in: bytes, at: start, named: names)
+                }
+            }
+            let expectedDetails: JSONCountsReader.Found? =
+                switch (try? JSONValue.parse(value))?.objectValue?["prompt_tokens_details"] {
+                case .null?: .null
+                case .object(let object)?: .object(object["cached_tokens"]?.intValue(), object["cache_write_tokens"]?.intValue())
+                default: nil
+                }
+            #expect(details == expectedDetails, "round \(round): \(String(decoding: value, as: UTF8.self))")
         }
     }
 

@@ -54,15 +54,31 @@ package enum JSONCountsReader {
         }
     }
 
-    /// The object that starts at `offset` (after optional white space), parsed on its own; `nil` for
-    /// anything else. For the rare nested detail (cached token counts) the two counts above miss.
-    package static func object(in bytes: UnsafeRawBufferPointer, at offset: Int) -> JSONValue? {
+    /// Where the value of `name` starts, when the valid object starting at `offset` has it as a member
+    /// of its own (not of an object nested in it, not inside a string; a repeated member counts as its
+    /// last); `nil` otherwise. For a nested detail (cached token counts in `prompt_tokens_details`),
+    /// read with `counts` in turn.
+    package static func memberValueOffset(in bytes: UnsafeRawBufferPointer, at offset: Int, named name: StaticString) -> Int? {
         var reader = JSONByteReader(bytes: bytes)
         reader.index = offset
-        guard let first = try? reader.startValue(depth: 0), first == UInt8(ascii: "{") else { return nil }
-        let start = reader.index
-        guard (try? reader.skipValue(startingWith: first, depth: 0)) != nil else { return nil }
-        return try? JSONValue.parse(buffer: UnsafeRawBufferPointer(rebasing: bytes[start..<reader.index]))
+        var found: Int?
+        do {
+            guard try reader.startValue(depth: 0) == UInt8(ascii: "{") else { return nil }
+            var more = try reader.beginObject()
+            while more {
+                try reader.expectKey()
+                var key = DecodedStringBytes(bytes: bytes)
+                try reader.string(into: &key)
+                try reader.expectColon()
+                let start = try reader.startValue(depth: 1)
+                if key.withBytes({ spells($0, name) }) { found = reader.index }
+                _ = try reader.skipValue(startingWith: start, depth: 1)
+                more = try reader.endMember()
+            }
+        } catch {
+            return nil
+        }
+        return found
     }
 
     /// The number's value as `JSONValue.intValue()` gives it; digits only (the usual count) without a detour through `Double`.

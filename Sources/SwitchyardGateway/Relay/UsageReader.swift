@@ -9,29 +9,21 @@ enum UsageReader {
             switch JSONCountsReader.counts(in: bytes, at: offset, named: ("prompt_tokens", "completion_tokens")) {
             case .null: return nil
             case .object(let input, let output) where input != nil || output != nil:
-                // `prompt_tokens_details` (cached reads and writes) is nested: read the usage object whole only when it is there.
-                if mentionsDetails(bytes, from: offset), let object = JSONCountsReader.object(in: bytes, at: offset) {
-                    return TokenUsage(chat: object)
+                var usage = TokenUsage(input: input ?? 0, output: output ?? 0)
+                // Cached reads and writes are nested one level down: read where they stand too.
+                if let details = JSONCountsReader.memberValueOffset(in: bytes, at: offset, named: "prompt_tokens_details"),
+                    case .object(let cached, let written)? = JSONCountsReader.counts(
+                        in: bytes, at: details, named: ("cached_tokens", "cache_write_tokens"))
+                {
+                    usage.cachedInput = cached ?? 0
+                    usage.cacheWrite = written ?? 0
                 }
-                return TokenUsage(input: input ?? 0, output: output ?? 0)
+                return usage
             default: break
             }
         }
         guard case .object(let object)? = try? JSONValue.parse(buffer: bytes) else { return nil }
         return object["usage"].flatMap(tokenUsage)
-    }
-
-    /// Whether `"prompt_tokens_details"` appears after `offset` (where the usage value starts).
-    private static func mentionsDetails(_ bytes: UnsafeRawBufferPointer, from offset: Int) -> Bool {
-        let needle = Array(#"prompt_tokens_details""#.utf8)
-        var start = offset
-        while start + needle.count <= bytes.count {
-            if bytes[start] == needle[0], bytes[start + 7] == needle[7], zip(needle.indices, needle).allSatisfy({ bytes[start + $0] == $1 }) {
-                return true
-            }
-            start += 1
-        }
-        return false
     }
 
     /// The usage of a whole answer in a dialect other than chat's: an Anthropic message, a Responses `response`.
