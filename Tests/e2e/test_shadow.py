@@ -314,5 +314,13 @@ def test_the_shadow_api_refuses_bad_input(admin: httpx.Client) -> None:
         assert field in response.json()["error"]["field"], (body, response.json())
     assert admin.put("/api/models/ghost/shadow", json={"version": "v2", "share": 1}).status_code == 404
     assert admin.get("/api/models/trusted/shadow/results").status_code == 400, "no shadow and no version named"
+    unknown = admin.get("/api/models/flaky/shadow/results", params={"version": "v9"})
+    assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "version", unknown.text
+    stops_before = [entry for entry in admin.get("/api/audit", params={"object": "model:trusted"}).json()["entries"]
+                    if entry["action"] == "stop_shadow"]
+    assert admin.delete("/api/models/trusted/shadow").json()["shadow"] is None
+    stops_after = [entry for entry in admin.get("/api/audit", params={"object": "model:trusted"}).json()["entries"]
+                   if entry["action"] == "stop_shadow"]
+    assert len(stops_after) == len(stops_before), "stopping no shadow writes no audit row"
     entries = admin.get("/api/audit", params={"object": "model:flaky"}).json()["entries"]
     assert {"set_shadow", "stop_shadow"} <= {entry["action"] for entry in entries}

@@ -37,11 +37,15 @@ package struct ShadowAdminController: Sendable {
         }
         router.delete("\(shadow)") { request, context in
             let actor = AdminAuthenticator.actor
-            let model = try await writer.mapErrors {
-                try await writer.change(model: context.pathParameter("model"), actor: actor, action: "stop_shadow") { model throws(ReleaseError) in
-                    var changed = model
-                    changed.shadow = nil
-                    return changed
+            var model = try await writer.mapErrors { try await writer.model(context.pathParameter("model")) }
+            // Stopping what is not there changes nothing, and writes no audit row saying it did.
+            if model.shadow != nil {
+                model = try await writer.mapErrors {
+                    try await writer.change(model: model.name, actor: actor, action: "stop_shadow") { model throws(ReleaseError) in
+                        var changed = model
+                        changed.shadow = nil
+                        return changed
+                    }
                 }
             }
             return Response.json(await state(of: model))
@@ -52,6 +56,7 @@ package struct ShadowAdminController: Sendable {
             guard let version = query.get("version") ?? configuration.current.models[model.name]?.shadow?.spec.version ?? model.shadow?.version else {
                 throw AdminError.invalid("version", "Model '\(model.name)' has no shadow; name the shadow version with 'version'.")
             }
+            _ = try await writer.mapErrors { try model.versionIndex(version, field: "version") }
             let since =
                 try UsageAdminController.time(query.get("since"), field: "since") ?? Date().timeIntervalSince1970 - Self.defaultResultsWindowSeconds
             try? await outcomes.flush()

@@ -63,24 +63,15 @@ final class AnthropicAnswerTranslator: UpstreamResponseHandler, UpstreamAttempt 
             var buffer = buffer
             collected.writeBuffer(&buffer)
         case .stream:
-            var output = ByteBuffer()
-            var buffer = buffer
-            let outcome = events.split(&buffer, maxEventBytes: maxEventBytes) { event in
-                guard !translator.finished else { return false }
-                if let data = AnthropicUpstream.eventData(event), let json = try? JSONValue.parse(data) {
-                    for payload in translator.translate(json) {
-                        output.writeString("data: \(payload)\n\n")
-                    }
+            let translated = events.translate(buffer, maxEventBytes: maxEventBytes) { event, output in
+                guard !translator.finished, let data = AnthropicUpstream.eventData(event), let json = try? JSONValue.parse(data) else { return }
+                for payload in translator.translate(json) {
+                    output.writeString("data: \(payload)\n\n")
                 }
-                return false
-            } write: { _ in
             }
-            if outcome == .eventTooLarge {
-                mode = .done
-                inner?.cancel()
-                inner = nil
-                handler.upstreamFailed(
-                    UpstreamFailure(kind: .answer, detail: "", error: .badUpstreamResponse("an event larger than \(maxEventBytes) bytes")))
+            guard let output = translated else {
+                cancel()
+                handler.upstreamFailed(UpstreamFailure(kind: .answer, detail: "", error: Relay.eventTooLarge(maxEventBytes)))
                 return
             }
             if output.readableBytes > 0 { handler.upstreamBody(output) }
@@ -103,7 +94,7 @@ final class AnthropicAnswerTranslator: UpstreamResponseHandler, UpstreamAttempt 
             var headers = HTTPHeaders()
             headers.add(name: "content-type", value: "application/json")
             if let retryAfter { headers.add(name: "retry-after", value: retryAfter) }
-            deliverWhole(status: translatedStatus, headers: headers, body: body)
+            handler.deliverWhole(status: translatedStatus, headers: headers, body: ByteBuffer(bytes: body.jsonBytes))
         case .whole:
             mode = .done
             guard let message = try? collected.withUnsafeReadableBytes({ try JSONValue.parse(buffer: $0) }), message["type"]?.stringValue == "message"
@@ -114,7 +105,8 @@ final class AnthropicAnswerTranslator: UpstreamResponseHandler, UpstreamAttempt 
             }
             var headers = HTTPHeaders()
             headers.add(name: "content-type", value: "application/json")
-            deliverWhole(status: 200, headers: headers, body: AnthropicTranslation.response(message, created: Int(Date().timeIntervalSince1970)))
+            let answer = AnthropicTranslation.response(message, created: Int(Date().timeIntervalSince1970))
+            handler.deliverWhole(status: 200, headers: headers, body: ByteBuffer(bytes: answer.jsonBytes))
         case .stream:
             finishStream()
         case .waiting, .done:
@@ -149,11 +141,4 @@ final class AnthropicAnswerTranslator: UpstreamResponseHandler, UpstreamAttempt 
         handler.upstreamEnd()
     }
 
-    private func deliverWhole(status: Int, headers: HTTPHeaders, body: JSONValue) {
-        var buffer = ByteBuffer()
-        buffer.writeBytes(body.jsonBytes)
-        handler.upstreamHead(status: status, headers: headers)
-        handler.upstreamBody(buffer)
-        handler.upstreamEnd()
-    }
 }

@@ -116,24 +116,17 @@ final class ChatAnswerTranslator: UpstreamResponseHandler, UpstreamAttempt {
             var buffer = buffer
             collected.writeBuffer(&buffer)
         case .stream:
-            var output = ByteBuffer()
-            var buffer = buffer
-            let outcome = events.split(&buffer, maxEventBytes: maxEventBytes) { event in
-                guard !translator.finished else { return false }
+            let translated = events.translate(buffer, maxEventBytes: maxEventBytes) { event, output in
+                guard !translator.finished else { return }
                 if event.contains("[DONE]") {
                     for translated in translator.finish() { output.writeBytes(translated.bytes) }
                 } else if let json = ClientExchange.withEventData(event, { try? JSONValue.parse(buffer: $0) }) ?? nil {
                     for translated in translator.translate(json) { output.writeBytes(translated.bytes) }
                 }
-                return false
-            } write: { _ in
             }
-            if outcome == .eventTooLarge {
-                mode = .done
-                inner?.cancel()
-                inner = nil
-                handler.upstreamFailed(
-                    UpstreamFailure(kind: .answer, detail: "", error: .badUpstreamResponse("an event larger than \(maxEventBytes) bytes")))
+            guard let output = translated else {
+                cancel()
+                handler.upstreamFailed(UpstreamFailure(kind: .answer, detail: "", error: Relay.eventTooLarge(maxEventBytes)))
                 return
             }
             if output.readableBytes > 0 { handler.upstreamBody(output) }
@@ -158,17 +151,17 @@ final class ChatAnswerTranslator: UpstreamResponseHandler, UpstreamAttempt {
                 // Not a chat completion (an HTML page, a proxy's text): the exchange fails the backend on the original.
                 guard let json, json["choices"] != nil, contentType.map(ClientExchange.mentionsJSON) ?? true else {
                     if let contentType { headers.replaceOrAdd(name: "content-type", value: contentType) }
-                    return deliver(status: status, headers: headers, body: collected)
+                    return handler.deliverWhole(status: status, headers: headers, body: collected)
                 }
                 return deliver(status: status, headers: headers, json: translator.answer(json))
             }
             if let retryAfter { headers.add(name: "retry-after", value: retryAfter) }
             guard let json, json["error"] != nil else {
                 // The exchange names the upstream status in a 502 of its own; the text is not passed on.
-                return deliver(status: status, headers: HTTPHeaders([("content-type", contentType ?? "text/plain")]), body: collected)
+                return handler.deliverWhole(status: status, headers: HTTPHeaders([("content-type", contentType ?? "text/plain")]), body: collected)
             }
             guard let translated = translator.error(status: status, body: json) else {
-                return deliver(status: status, headers: headers, body: collected)
+                return handler.deliverWhole(status: status, headers: headers, body: collected)
             }
             deliver(status: status, headers: headers, json: translated)
         case .stream:
@@ -194,12 +187,6 @@ final class ChatAnswerTranslator: UpstreamResponseHandler, UpstreamAttempt {
     }
 
     private func deliver(status: Int, headers: HTTPHeaders, json: JSONValue) {
-        deliver(status: status, headers: headers, body: ByteBuffer(bytes: json.jsonBytes))
-    }
-
-    private func deliver(status: Int, headers: HTTPHeaders, body: ByteBuffer) {
-        handler.upstreamHead(status: status, headers: headers)
-        handler.upstreamBody(body)
-        handler.upstreamEnd()
+        handler.deliverWhole(status: status, headers: headers, body: ByteBuffer(bytes: json.jsonBytes))
     }
 }

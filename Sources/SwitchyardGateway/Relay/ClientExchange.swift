@@ -588,7 +588,7 @@ final class ClientExchange: UpstreamResponseHandler {
             writeBody(bytes)
         }
         if outcome == .eventTooLarge {
-            finishStream(failure: .badUpstreamResponse("an event larger than \(limit) bytes"))
+            finishStream(failure: Relay.eventTooLarge(limit))
             return
         }
         if !writer.isWritable { attempt?.pauseReading() }

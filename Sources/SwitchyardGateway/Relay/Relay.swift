@@ -22,6 +22,11 @@ enum Relay {
         return event
     }
 
+    /// Why a stream is cut off when one upstream event grows past `max_stream_event_bytes`.
+    static func eventTooLarge(_ limit: Int) -> GatewayError {
+        .badUpstreamResponse("an event larger than \(limit) bytes")
+    }
+
     /// Seconds from a `Retry-After` header (delta-seconds form), 1 s when absent, at most an hour.
     static func retryAfterSeconds(_ value: String?) -> Double {
         guard let value, let seconds = Double(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 else { return 1 }

@@ -94,6 +94,22 @@ struct ServerSentEventSplitter {
         return work.readableBytes > maxEventBytes ? .eventTooLarge : .split
     }
 
+    /// Consumes the complete events in `chunk` (after what is pending) for a translation: each is
+    /// handed to `translate` with the output to write its replacement into; nothing of the original
+    /// goes on. `nil` when one event grew past `maxEventBytes` without ending.
+    mutating func translate(
+        _ chunk: ByteBuffer, maxEventBytes: Int, _ translate: (_ event: ByteBuffer, _ output: inout ByteBuffer) -> Void
+    ) -> ByteBuffer? {
+        var chunk = chunk
+        var output = ByteBuffer()
+        let outcome = split(&chunk, maxEventBytes: maxEventBytes) { event in
+            translate(event, &output)
+            return false
+        } write: { _ in
+        }
+        return outcome == .eventTooLarge ? nil : output
+    }
+
     /// The bytes of an unfinished event, if any, leaving nothing pending.
     mutating func takeRemainder() -> ByteBuffer? {
         defer {

@@ -153,7 +153,7 @@ final class ShadowExchange: UpstreamResponseHandler {
                 return false
             } write: { _ in
             }
-            if outcome == .eventTooLarge { fail(status: 502, message: "an event larger than \(services.limits.maxEventBytes) bytes") }
+            if outcome == .eventTooLarge { fail(status: 502, message: Relay.eventTooLarge(services.limits.maxEventBytes).message) }
         case .waitingForHead, .finished:
             break
         }

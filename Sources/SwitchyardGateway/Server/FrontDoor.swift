@@ -274,7 +274,7 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         } else if let user = ClientExchange.authenticate(currentHead?.headers ?? [:], in: configuration) {
             if let encodedID {
                 let id = encodedID.removingPercentEncoding ?? encodedID
-                if configuration.modelNames.contains(id), user.mayUse(model: id) {
+                if configuration.models[id] != nil, user.mayUse(model: id) {
                     var json: [UInt8] = []
                     Self.writeModel(id, into: &json)
                     body = ByteBuffer(bytes: json)

@@ -11,6 +11,15 @@ protocol UpstreamResponseHandler: AnyObject {
     func upstreamFailed(_ error: UpstreamFailure)
 }
 
+extension UpstreamResponseHandler {
+    /// Hands on a whole answer made by a translation: head, body and end at once.
+    func deliverWhole(status: Int, headers: HTTPHeaders, body: ByteBuffer) {
+        upstreamHead(status: status, headers: headers)
+        upstreamBody(body)
+        upstreamEnd()
+    }
+}
+
 /// Why an upstream exchange failed, in words that never carry a secret.
 struct UpstreamFailure: Error {
     enum Kind {
