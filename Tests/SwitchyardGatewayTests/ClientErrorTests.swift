@@ -77,6 +77,7 @@ import Testing
             case .relay(let endpoint)?: endpoint.rawValue
             case .listModels?: "models"
             case .retrieveModel(let id)?: "model " + id
+            case .storedResponse(let subpath)?: "\(method.rawValue) response " + subpath
             case nil: nil
             }
         }
@@ -87,6 +88,15 @@ import Testing
         #expect(route(.GET, "/v1/models/gpt-4o") == "model gpt-4o")
         #expect(route(.GET, "/v1/models/org/model%201?x=1") == "model org/model%201")
         #expect(route(.POST, "/v1/completions") == "completions")
+        #expect(route(.GET, "/v1/responses/resp_1?include=x") == "GET response resp_1")
+        #expect(route(.GET, "/v1/responses/resp_1/input_items") == "GET response resp_1/input_items")
+        #expect(route(.DELETE, "/v1/responses/resp_1") == "DELETE response resp_1")
+        for (method, uri) in [
+            (HTTPMethod.GET, "/v1/responses/"), (.GET, "/v1/responses//input_items"), (.GET, "/v1/responses/resp_1/other"),
+            (.DELETE, "/v1/responses/resp_1/input_items"), (.PUT, "/v1/responses/resp_1"), (.POST, "/v1/responses/resp_1/cancel"),
+        ] {
+            #expect(route(method, uri) == nil, "\(method) \(uri)")
+        }
         for (method, uri) in [
             (HTTPMethod.GET, "/v1/chat/completions"), (.POST, "/v1/chat/completions/"), (.POST, "/v1/chat/completion"),
             (.POST, "/V1/chat/completions"), (.GET, "/v1/models/"), (.POST, "/v1/models/x"), (.POST, "/api/models"), (.GET, "/"),

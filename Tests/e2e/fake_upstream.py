@@ -305,10 +305,33 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._record(None)
-        if self.path.rstrip("/") == "/v1/models":
+        route = self.path.split("?")[0].rstrip("/")
+        if route == "/v1/models":
             self._send_json(200, self.server.upstream.models_payload())
+        elif route.startswith("/v1/responses/"):
+            response_id, _, rest = route.removeprefix("/v1/responses/").partition("/")
+            stored = self.server.upstream.stored_response(response_id)
+            if stored is None:
+                self._send_response_not_found(response_id)
+            elif rest == "input_items":
+                self._send_json(200, {"object": "list", "data": stored["input_items"], "first_id": None, "last_id": None,
+                                      "has_more": False})
+            else:
+                self._send_json(200, stored["response"])
         else:
             self._send_openai_error(404, f"no route for GET {self.path}", code="not_found")
+
+    def do_DELETE(self) -> None:
+        self._record(None)
+        route = self.path.rstrip("/")
+        response_id = route.removeprefix("/v1/responses/")
+        if route.startswith("/v1/responses/") and self.server.upstream.delete_stored_response(response_id):
+            self._send_json(200, {"id": response_id, "object": "response", "deleted": True})
+        else:
+            self._send_response_not_found(response_id)
+
+    def _send_response_not_found(self, response_id: str) -> None:
+        self._send_openai_error(404, f"Response with id '{response_id}' not found.", code="not_found")
 
     def do_POST(self) -> None:
         body = self._read_json_body()
@@ -354,6 +377,12 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_openai_error(400, "Missing required parameter: 'input'.")
             return
+        previous = body.get("previous_response_id")
+        if previous is not None and self.server.upstream.stored_response(previous) is None:
+            self._send_json(400, {"error": {"message": f"Previous response with id '{previous}' not found.",
+                                            "type": "invalid_request_error", "param": "previous_response_id",
+                                            "code": "previous_response_not_found"}})
+            return
         text = REPLY_PREFIX + prompt
         input_tokens = count_tokens(prompt) + RESPONSES_CACHED_TOKENS
         usage = {"input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": RESPONSES_CACHED_TOKENS},
@@ -366,8 +395,11 @@ class _Handler(BaseHTTPRequestHandler):
         def response(status: str, output: list[dict[str, Any]], with_usage: bool) -> dict[str, Any]:
             return {"id": response_id, "object": "response", "created_at": int(time.time()), "status": status,
                     "model": body.get("model", ""), "output": output, "parallel_tool_calls": True, "tool_choice": "auto",
-                    "tools": [], "usage": usage if with_usage else None}
+                    "tools": [], "previous_response_id": previous, "usage": usage if with_usage else None}
 
+        if body.get("store", True):
+            items = raw if isinstance(raw, list) else [{"type": "message", "role": "user", "content": raw}]
+            self.server.upstream.store_response(response("completed", [item], True), items)
         if not body.get("stream"):
             self._send_json(200, response("completed", [item], True))
             return
@@ -476,6 +508,7 @@ class FakeUpstream:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
+        self._stored_responses: dict[str, dict[str, Any]] = {}
         self._server = _Server((host, port), self.handler_class)
         self._server.upstream = self
         self._thread = threading.Thread(
@@ -522,6 +555,20 @@ class FakeUpstream:
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
             return list(self._requests)
+
+    # -- responses this upstream stores (the Responses API's `store`) --------
+
+    def store_response(self, response: dict[str, Any], input_items: list[Any]) -> None:
+        with self._lock:
+            self._stored_responses[response["id"]] = {"response": response, "input_items": input_items}
+
+    def stored_response(self, response_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._stored_responses.get(response_id)
+
+    def delete_stored_response(self, response_id: str) -> bool:
+        with self._lock:
+            return self._stored_responses.pop(response_id, None) is not None
 
     def clear(self) -> None:
         with self._lock:

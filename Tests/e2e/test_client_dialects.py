@@ -9,6 +9,7 @@ This module runs its own gateway on the seed below:
     chatty  -> provider "plain" on fake_upstream.py with `responses = false`: Responses requests translated to chat
     sturdy  -> failover: a port nothing listens on first, then the mock
     halves  -> a 50/50 split: v1 on the OpenAI-shaped mock, v2 on the Anthropic-speaking one
+    kept    -> a random 50/50 split over two OpenAI-compatible upstreams that each store their own responses
     secret  -> exists, but alice may not use it
 """
 
@@ -24,7 +25,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import ADMIN_TOKEN, ALICE_TOKEN, UPSTREAM_KEY, GatewaySeed, error_of
+from conftest import ADMIN_TOKEN, ALICE_TOKEN, BOB_TOKEN, UPSTREAM_KEY, GatewaySeed, error_of, sdk_client
 from fake_upstream import REPLY_PREFIX, RESPONSES_CACHED_TOKENS, FakeUpstream, free_port
 from vendor_upstreams import (
     ANTHROPIC_KEY,
@@ -102,9 +103,27 @@ backends = [ {{ provider = "claudish", model = "b" }} ]
 [models.secret]
 backends = [ {{ provider = "demo", model = "x" }} ]
 
+[providers.keeper]
+format = "openai"
+base_url = "{keeper_url}"
+
+[models.kept]
+sticky = "none"
+[models.kept.versions.v1]
+weight = 50
+default = true
+backends = [ {{ provider = "up", model = "gpt-kept-a" }} ]
+[models.kept.versions.v2]
+weight = 50
+backends = [ {{ provider = "keeper", model = "gpt-kept-b" }} ]
+
 [users.alice]
 token = "{alice_token}"
-allowed_models = ["echo", "relay", "claude", "sonnet", "chatty", "tooly", "sturdy", "halves"]
+allowed_models = ["echo", "relay", "claude", "sonnet", "chatty", "tooly", "sturdy", "halves", "kept"]
+
+[users.bob]
+token = "{bob_token}"
+allowed_models = ["kept"]
 """
 
 
@@ -115,9 +134,16 @@ def claude() -> Iterator[AnthropicUpstream]:
 
 
 @pytest.fixture(scope="module")
-def gateway_seed(upstream: FakeUpstream, claude: AnthropicUpstream) -> GatewaySeed:
-    toml = SEED.format(admin_token=ADMIN_TOKEN, upstream_url=upstream.base_url, alice_token=ALICE_TOKEN,
-                       claude_url=claude.base_url, claude_key=ANTHROPIC_KEY, dead_url=f"http://127.0.0.1:{free_port()}/v1")
+def keeper() -> Iterator[FakeUpstream]:
+    with FakeUpstream() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def gateway_seed(upstream: FakeUpstream, claude: AnthropicUpstream, keeper: FakeUpstream) -> GatewaySeed:
+    toml = SEED.format(admin_token=ADMIN_TOKEN, upstream_url=upstream.base_url, alice_token=ALICE_TOKEN, bob_token=BOB_TOKEN,
+                       claude_url=claude.base_url, claude_key=ANTHROPIC_KEY, dead_url=f"http://127.0.0.1:{free_port()}/v1",
+                       keeper_url=keeper.base_url)
     return GatewaySeed(toml, ADMIN_TOKEN, ALICE_TOKEN, env={"E2E_UPSTREAM_KEY": UPSTREAM_KEY})
 
 
@@ -433,6 +459,83 @@ def test_responses_need_input(user_http: httpx.Client) -> None:
     answer = user_http.post("/v1/responses", json={"model": "echo"})
     assert answer.status_code == 400
     assert error_of(answer)["param"] == "input"
+
+
+# ---------------------------------------------------------------------------
+# Stored responses: read back and continued on the backend that made them
+# ---------------------------------------------------------------------------
+
+
+def test_follow_ups_reach_the_backend_that_stored_the_previous_response(sdk: openai.OpenAI) -> None:
+    # `kept` splits at random between two upstreams with separate stores: only a pinned follow-up finds its predecessor.
+    backends_of_first_turns = set()
+    for chain in range(16):
+        first = sdk.responses.with_raw_response.create(model="kept", input=marker(f"chain {chain}"))
+        backend = first.headers["x-switchyard-backend"]
+        backends_of_first_turns.add(backend)
+        previous = first.parse().id
+        for turn in range(2):
+            follow_up = sdk.responses.with_raw_response.create(model="kept", input=f"turn {turn}", previous_response_id=previous,
+                                                                stream=turn == 1)
+            assert follow_up.headers["x-switchyard-backend"] == backend
+            if turn == 1:
+                events = list(follow_up.parse())
+                assert events[-1].type == "response.completed"
+                previous = events[0].response.id
+            else:
+                assert follow_up.parse().previous_response_id == previous
+                previous = follow_up.parse().id
+        assert sdk.responses.retrieve(previous).id == previous  # the streamed turn was bound too
+    assert backends_of_first_turns == {"up/gpt-kept-a", "keeper/gpt-kept-b"}
+
+
+def test_stored_responses_are_read_listed_and_deleted_at_their_backend(sdk: openai.OpenAI, upstream: FakeUpstream,
+                                                                         keeper: FakeUpstream) -> None:
+    prompt = marker("stored")
+    created = sdk.responses.with_raw_response.create(model="kept", input=prompt)
+    response = created.parse()
+    holder = upstream if created.headers["x-switchyard-backend"].startswith("up/") else keeper
+    fetched = sdk.responses.with_raw_response.retrieve(response.id)
+    assert fetched.headers["x-switchyard-backend"] == created.headers["x-switchyard-backend"]
+    assert fetched.parse().id == response.id and fetched.parse().output_text == REPLY_PREFIX + prompt
+    other = keeper if holder is upstream else upstream
+    assert [r.method for r in holder.requests if r.path == f"/v1/responses/{response.id}"] == ["GET"]
+    assert not [r for r in other.requests if response.id in r.path]
+    items = sdk.responses.input_items.list(response.id)
+    assert items.data[0].content == prompt or items.data[0].content[0].text == prompt
+    assert sdk.responses.delete(response.id) is None
+    with pytest.raises(openai.NotFoundError) as raised:
+        sdk.responses.retrieve(response.id)
+    assert raised.value.body["param"] == "response_id"  # unbound after the delete: the gateway answers
+
+
+def test_unknown_unstored_translated_or_foreign_responses_are_a_404(sdk: openai.OpenAI, gateway: str, upstream: FakeUpstream,
+                                                                    keeper: FakeUpstream) -> None:
+    unstored = sdk.responses.create(model="kept", input=marker("not stored"), store=False)
+    translated = sdk.responses.create(model="echo", input=marker("translated"))
+    mine = sdk.responses.create(model="kept", input=marker("alice's"))
+    bob = sdk_client(gateway, BOB_TOKEN)
+    asked_upstream = len(upstream.requests) + len(keeper.requests)
+    for client, response_id in [(sdk, "resp_nobody_made_this"), (sdk, unstored.id), (sdk, translated.id), (bob, mine.id)]:
+        with pytest.raises(openai.NotFoundError) as raised:
+            client.responses.retrieve(response_id)
+        assert raised.value.body["param"] == "response_id" and response_id in raised.value.body["message"]
+    with pytest.raises(openai.NotFoundError):
+        bob.responses.delete(mine.id)
+    assert len(upstream.requests) + len(keeper.requests) == asked_upstream
+    assert sdk.responses.retrieve(mine.id).id == mine.id
+
+
+def test_previous_response_id_must_be_a_string(user_http: httpx.Client) -> None:
+    answer = user_http.post("/v1/responses", json={"model": "kept", "input": "hi", "previous_response_id": 7})
+    assert answer.status_code == 400
+    assert error_of(answer)["param"] == "previous_response_id"
+
+
+def test_stored_response_paths_need_a_token(http: httpx.Client) -> None:
+    answer = http.get("/v1/responses/resp_x")
+    assert answer.status_code == 401
+    assert error_of(answer)["code"] == "invalid_api_key"
 
 
 # ---------------------------------------------------------------------------

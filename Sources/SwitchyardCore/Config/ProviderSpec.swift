@@ -78,8 +78,11 @@ package struct ProviderSpec: Sendable, Hashable, Codable {
     /// default (`openai` and `azure` do). Otherwise `/v1/responses` requests are translated to chat.
     package var responses: Bool?
 
-    /// Whether `/v1/responses` requests are passed through to this provider as they are.
-    package var speaksResponses: Bool { responses ?? (format == .openai || format == .azure) }
+    /// Whether `/v1/responses` requests are passed through to this provider as they are (and the
+    /// responses it stores can be read back and continued there). Never the mock or Anthropic.
+    package var speaksResponses: Bool {
+        format != .mock && format != .anthropic && (responses ?? (format == .openai || format == .azure))
+    }
 
     /// The base URL in effect: the configured one, else the format's default.
     package var effectiveBaseURL: String? { baseURL ?? format.defaultBaseURL }

@@ -7,6 +7,10 @@ import SwitchyardCore
 struct ClientRequestBody {
     let bytes: ByteBuffer
     let scan: RequestBodyScan
+    /// A Responses request's `previous_response_id`: the conversation goes where that response was made.
+    private(set) var previousResponseID: String?
+    /// Whether a Responses request lets the provider keep the response (`store` is not `false`).
+    private(set) var storesResponse = false
 
     /// Reads and checks the body of a request to `endpoint`; errors name the field, as OpenAI does.
     init(_ bytes: ByteBuffer, endpoint: Endpoint) throws(GatewayError) {
@@ -34,11 +38,23 @@ struct ClientRequestBody {
             }
         case .responses:
             guard scan.hasInput else { throw GatewayError.invalidRequest("'input' is required", param: "input") }
+            switch value(of: "previous_response_id") {
+            case .string(let id): previousResponseID = id
+            case nil, .null: break
+            default: throw GatewayError.invalidRequest("'previous_response_id' must be a string", param: "previous_response_id")
+            }
+            storesResponse = value(of: "store") != .bool(false)
         case .completions:
             guard scan.members.contains(where: { $0.key == "prompt" }) else {
                 throw GatewayError.invalidRequest("'prompt' is required", param: "prompt")
             }
         }
+    }
+
+    /// A top-level member's value (the last one when repeated), for the few the scan does not keep.
+    func value(of key: String) -> JSONValue? {
+        guard let member = scan.members.last(where: { $0.key == key }) else { return nil }
+        return bytes.withUnsafeReadableBytes { try? JSONValue.parse(buffer: UnsafeRawBufferPointer(rebasing: $0[member.valueRange])) }
     }
 
     var model: String { scan.model ?? "" }

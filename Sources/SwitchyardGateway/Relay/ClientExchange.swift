@@ -77,6 +77,8 @@ final class ClientExchange: UpstreamResponseHandler {
     private var shadowPair: ShadowPair?
     /// A shadowed stream's text so far.
     private var streamedText = ""
+    /// Whether the id of the response this answer carries is still to be bound to its backend.
+    private var bindsStoredResponse = false
 
     private var nextBackend = 0
     private var attempts = 0
@@ -153,7 +155,8 @@ final class ClientExchange: UpstreamResponseHandler {
         }
         self.body = body
         let headers = requestHead.headers
-        let sessionID = LiveRouter.sessionHeaderNames.lazy.compactMap { headers.first(name: $0) }.first
+        // A follow-up to a stored response must reach the backend holding it: its id is the conversation.
+        let sessionID = body.previousResponseID ?? LiveRouter.sessionHeaderNames.lazy.compactMap { headers.first(name: $0) }.first
         let estimate = body.estimate
         let routeRequest = RouteRequest(
             model: body.model, user: user, endUser: body.endUser, sessionID: sessionID,
@@ -385,6 +388,7 @@ final class ClientExchange: UpstreamResponseHandler {
             return
         }
         session?.bind(version: versionName, backend: backend.label)
+        bindsStoredResponse = endpoint == .responses && backend.provider.spec.speaksResponses && body?.storesResponse == true
         let isEventStream = upstreamContentType?.hasPrefix("text/event-stream") ?? false
         if isStream && isEventStream {
             phase = .streaming
@@ -476,6 +480,9 @@ final class ClientExchange: UpstreamResponseHandler {
         if requestTrace != nil {
             requestTrace?.responseModel = collected.withUnsafeReadableBytes { UsageReader.responseModel(in: $0) }
         }
+        if bindsStoredResponse, let id = collected.withUnsafeReadableBytes({ UsageReader.responseID(in: $0) }) {
+            bindStoredResponse(id, to: backend)
+        }
         var headers = routedHeaders
         headers.append(("x-switchyard-backend", backend.label))
         headers.append(("content-type", upstreamContentType ?? "application/json"))
@@ -483,6 +490,15 @@ final class ClientExchange: UpstreamResponseHandler {
         if endpoint == .messagesCountTokens && !backend.speaksAnthropic { headers.append(("x-switchyard-token-count", "estimated")) }
         writeWhole(status: upstreamStatus, headers: headers, body: collected)
         record(draft.finish(status: upstreamStatus, firstByteAt: .now, usage: usage, provider: backend.provider.spec))
+    }
+
+    /// Binds a stored response's id to the backend that made it, so that reading it back
+    /// (`GET /v1/responses/{id}`) and continuing it (`previous_response_id`) reach that backend.
+    private func bindStoredResponse(_ id: String, to backend: EffectiveConfiguration.Backend) {
+        bindsStoredResponse = false
+        guard let draft else { return }
+        services.sessions.bind(
+            id, user: draft.userID, model: modelName, version: versionName, backend: backend.label, ttl: settings.sessionTTLSeconds)
     }
 
     /// Whether a whole answer is a JSON object, sent as JSON (or with no content type at all).
@@ -568,6 +584,12 @@ final class ClientExchange: UpstreamResponseHandler {
             if endpoint.isChatShaped ? event.contains("[DONE]") : endpoint.endsStream(event) { sawDone = true }
             if requestTrace != nil, requestTrace?.responseModel == nil, event.contains("\"model\"") {
                 requestTrace?.responseModel = Self.withEventData(event, UsageReader.responseModel) ?? nil
+            }
+            if bindsStoredResponse, event.contains("response.created"),
+                case .string(let id)? = (Self.withEventData(event, { try? JSONValue.parse(buffer: $0) }) ?? nil)?["response"]?["id"],
+                let backend
+            {
+                bindStoredResponse(id, to: backend)
             }
             if shadowPair != nil, let chunk = Self.withEventData(event, { try? JSONValue.parse(buffer: $0) }) ?? nil {
                 streamedText += AnswerText.ofChunk(chunk)

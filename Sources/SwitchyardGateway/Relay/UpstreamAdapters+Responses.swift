@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import NIOCore
+import NIOHTTP1
 import SwitchyardCore
 
 extension UpstreamAdapters {
@@ -13,23 +14,13 @@ extension UpstreamAdapters {
         _ request: OutgoingRequest, to backend: EffectiveConfiguration.Backend, settings: GatewaySettings, on loop: any EventLoop,
         handler: any UpstreamResponseHandler
     ) throws(GatewayError) -> any UpstreamAttempt {
-        let provider = backend.provider.spec
-        if provider.speaksResponses, provider.format != .mock, provider.format != .anthropic {
-            switch provider.format {
-            case .azure:
-                // Azure's v1 API (no api-version); `model` names the deployment.
-                let headers = backend.provider.apiKey.map { [("api-key", $0)] } ?? []
-                var body = request.body
-                if let deployment = backend.deployment, deployment != backend.upstreamModel {
-                    body = Self.settingModel(deployment, in: request.body)
-                }
-                return try send(
-                    request, body: body, path: "/openai/v1/responses", headers: headers, provider: backend.provider, on: loop, handler: handler)
-            default:
-                let headers = backend.provider.apiKey.map { [("authorization", "Bearer \($0)")] } ?? []
-                let path = provider.format == .ollama ? "/v1/responses" : "/responses"
-                return try send(request, body: request.body, path: path, headers: headers, provider: backend.provider, on: loop, handler: handler)
+        if backend.provider.spec.speaksResponses {
+            var body = request.body
+            if let deployment = backend.deployment, deployment != backend.upstreamModel, backend.provider.spec.format == .azure {
+                body = Self.settingModel(deployment, in: request.body)
             }
+            let route = Self.responsesRoute(of: backend)
+            return try send(request, body: body, path: route.path, headers: route.headers, provider: backend.provider, on: loop, handler: handler)
         }
         let tree = try request.tree()
         let chat: ChatRequestTranslation
@@ -54,6 +45,29 @@ extension UpstreamAdapters {
         let translator = ChatAnswerTranslator(target, stream: request.stream, handler: handler, maxEventBytes: maxEventBytes)
         translator.inner = try start(chatRequest, to: backend, settings: settings, on: loop, handler: translator)
         return translator
+    }
+
+    /// Reads (`GET`) or deletes (`DELETE`) a response stored by the backend's provider: `subpath` is
+    /// `{id}` or `{id}/input_items` as the client sent it, `query` its query string.
+    func startStoredResponse(
+        _ request: OutgoingRequest, method: HTTPMethod, subpath: String, query: String?, to backend: EffectiveConfiguration.Backend,
+        on loop: any EventLoop, handler: any UpstreamResponseHandler
+    ) throws(GatewayError) -> UpstreamCall {
+        let route = Self.responsesRoute(of: backend)
+        let path = route.path + "/" + subpath + (query.map { "?" + $0 } ?? "")
+        return try send(
+            request, method: method, body: ByteBuffer(), path: path, headers: route.headers, provider: backend.provider, on: loop,
+            handler: handler)
+    }
+
+    /// Where a provider serves the Responses API, and the key it takes: Azure's v1 API (no
+    /// api-version; `model` names the deployment) with `api-key`, the others with a bearer token.
+    private static func responsesRoute(of backend: EffectiveConfiguration.Backend) -> (path: String, headers: [(String, String)]) {
+        switch backend.provider.spec.format {
+        case .azure: ("/openai/v1/responses", backend.provider.apiKey.map { [("api-key", $0)] } ?? [])
+        case .ollama: ("/v1/responses", backend.provider.apiKey.map { [("authorization", "Bearer \($0)")] } ?? [])
+        default: ("/responses", backend.provider.apiKey.map { [("authorization", "Bearer \($0)")] } ?? [])
+        }
     }
 
     /// `body` with its `model` spliced to `model`, every other byte kept.

@@ -77,9 +77,10 @@ package struct UpstreamAdapters: Sendable {
         }
     }
 
-    /// POSTs a JSON body with the gateway's headers (request id, forwarded client headers, the provider's own).
+    /// POSTs a JSON body (or sends a bodyless `GET`/`DELETE`) with the gateway's headers (request id,
+    /// forwarded client headers, the provider's own).
     func send(
-        _ request: OutgoingRequest, body: ByteBuffer, path: String, headers extra: [(String, String)],
+        _ request: OutgoingRequest, method: HTTPMethod = .POST, body: ByteBuffer, path: String, headers extra: [(String, String)],
         provider: EffectiveConfiguration.Provider, on loop: any EventLoop, handler: any UpstreamResponseHandler
     ) throws(GatewayError) -> UpstreamCall {
         guard let baseURL = provider.spec.effectiveBaseURL, let origin = client.origin(of: baseURL, on: loop) else {
@@ -90,8 +91,10 @@ package struct UpstreamAdapters: Sendable {
         var fields: [(String, String)] = []
         fields.reserveCapacity(8 + extra.count + request.forwardedHeaders.count + provider.headers.count)
         fields.append(("host", origin.hostHeader))
-        fields.append(("content-type", "application/json"))
-        fields.append(("content-length", String(body.readableBytes)))
+        if method == .POST {
+            fields.append(("content-type", "application/json"))
+            fields.append(("content-length", String(body.readableBytes)))
+        }
         fields.append(("accept", request.stream ? "text/event-stream" : "application/json"))
         fields += extra
         fields.append(("x-request-id", request.requestID))
@@ -104,7 +107,7 @@ package struct UpstreamAdapters: Sendable {
         if let basic = origin.basicAuthorization, !fields.contains(where: { $0.0.lowercased() == "authorization" }) {
             fields.append(("authorization", basic))
         }
-        let head = UpstreamRequestHead(path: origin.basePath + path, headers: HTTPHeaders(fields), body: body)
+        let head = UpstreamRequestHead(method: method, path: origin.basePath + path, headers: HTTPHeaders(fields), body: body)
         guard let call = client.call(head, to: origin, on: loop, handler: handler) else {
             throw GatewayError.upstreamUnreachable("TLS is not available for provider '\(provider.id)'")
         }

@@ -54,6 +54,14 @@ enum UsageReader {
         return model
     }
 
+    /// The top-level `id` of a Responses API `response`.
+    static func responseID(in bytes: UnsafeRawBufferPointer) -> String? {
+        guard let scan = try? RequestBodyScan.scan(bytes), let member = scan.members.last(where: { $0.key == "id" }),
+            case .string(let id)? = try? JSONValue.parse(buffer: UnsafeRawBufferPointer(rebasing: bytes[member.valueRange]))
+        else { return nil }
+        return id
+    }
+
     /// Whether the document is the final chunk `stream_options.include_usage` adds: usage and no choices.
     static func isUsageOnlyChunk(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard case .object(let object)? = try? JSONValue.parse(buffer: bytes) else { return false }

@@ -23,6 +23,8 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         /// `GET /v1/models/{id}`: the id as it came in the path (percent-encoded).
         case retrievingModel(String)
         case responding(ClientExchange)
+        /// A stored response read or deleted at the backend that made it: until the request's end, then answering.
+        case storedResponse(StoredResponseRequest, started: Bool)
         /// A request being passed on to Hummingbird, until its end (Hummingbird may answer before it).
         case passing(answered: Bool)
         /// Hummingbird is answering.
@@ -88,6 +90,12 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
             case .retrieveModel(let id):
                 state = .retrievingModel(id)
                 return
+            case .storedResponse(let subpath):
+                state = .storedResponse(
+                    StoredResponseRequest(
+                        services: services, writer: self, loop: context.eventLoop, head: head, subpath: subpath, requestID: requestID),
+                    started: false)
+                return
             }
             let exchange = ClientExchange(
                 services: services, writer: self, loop: context.eventLoop, head: head, endpoint: endpoint, requestID: requestID)
@@ -133,7 +141,17 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
             state = .closing
             clearDeadline()
             answerModels(id: id)
-        case (.listingModels, .body), (.retrievingModel, .body), (.responding, .body), (.responding, .end):
+        case (.storedResponse(let lookup, started: false), .end):
+            state = .storedResponse(lookup, started: true)
+            clearDeadline()
+            if reserveOnly {
+                keepAlive = false
+                lookup.refuse(.serverBusy())
+            } else {
+                lookup.start()
+            }
+        case (.listingModels, .body), (.retrievingModel, .body), (.responding, .body), (.responding, .end), (.storedResponse, .body),
+            (.storedResponse, .end):
             break  // a body nobody reads, or the rest of a refused one
         case (.passing(let answered), .end):
             state = .passed
@@ -142,14 +160,17 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
             if answered { becomeIdle() }
         case (.passing, _), (.passed, _):
             context.fireChannelRead(data)
-        case (.idle, _), (.receiving, .head), (.listingModels, .head), (.retrievingModel, .head), (.responding, .head), (.closing, _):
+        case (.idle, _), (.receiving, .head), (.listingModels, .head), (.retrievingModel, .head), (.responding, .head), (.storedResponse, .head),
+            (.closing, _):
             break
         }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if case .responding(let exchange) = state {
-            exchange.clientWritabilityChanged(context.channel.isWritable)
+        switch state {
+        case .responding(let exchange): exchange.clientWritabilityChanged(context.channel.isWritable)
+        case .storedResponse(let lookup, _): lookup.clientWritabilityChanged(context.channel.isWritable)
+        default: break
         }
         context.fireChannelWritabilityChanged()
     }
@@ -160,6 +181,9 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         case .receiving(let exchange, _), .responding(let exchange):
             state = .closing
             exchange.clientClosed()
+        case .storedResponse(let lookup, _):
+            state = .closing
+            lookup.clientClosed()
         default:
             state = .closing
         }
@@ -172,9 +196,12 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         case listModels
         /// `GET /v1/models/{id}`, with the id as it came (still percent-encoded).
         case retrieveModel(String)
+        /// `GET`/`DELETE /v1/responses/{…}`, with the rest of the path as it came.
+        case storedResponse(String)
     }
 
     static let modelPathPrefix: StaticString = "/v1/models/"
+    static let responsePathPrefix: StaticString = "/v1/responses/"
 
     static func clientRoute(_ head: HTTPRequestHead) -> ClientRoute? {
         var uri = head.uri
@@ -196,6 +223,10 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
             case .GET where isPath("/v1/models"): return .listModels
             case .GET where path.count > modelPathPrefix.utf8CodeUnitCount && path.starts(with: bytes(of: modelPathPrefix)):
                 return .retrieveModel(String(decoding: path[modelPathPrefix.utf8CodeUnitCount...], as: UTF8.self))
+            case .GET, .DELETE:
+                guard path.starts(with: bytes(of: responsePathPrefix)) else { return nil }
+                let subpath = String(decoding: path[responsePathPrefix.utf8CodeUnitCount...], as: UTF8.self)
+                return StoredResponseRequest.serves(head.method, subpath: subpath) ? .storedResponse(subpath) : nil
             default: return nil
             }
         }
@@ -338,10 +369,10 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
             return
         }
         switch state {
-        case .idle, .receiving, .passing, .listingModels, .retrievingModel:
+        case .idle, .receiving, .passing, .listingModels, .retrievingModel, .storedResponse(_, started: false):
             state = .closing
             context.close(promise: nil)
-        case .responding, .passed, .closing:
+        case .responding, .storedResponse(_, started: true), .passed, .closing:
             break
         }
     }

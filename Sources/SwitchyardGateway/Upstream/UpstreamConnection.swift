@@ -38,6 +38,7 @@ struct UpstreamFailure: Error {
 
 /// The request line, headers and body of one upstream request, ready to write.
 struct UpstreamRequestHead {
+    var method = HTTPMethod.POST
     var path: String
     var headers: HTTPHeaders
     var body: ByteBuffer
@@ -75,9 +76,9 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
         self.call = call
         receivedResponse = false
         reusable = true
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: request.path, headers: request.headers)
+        let head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.path, headers: request.headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(request.body))), promise: nil)
+        if request.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(request.body))), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         setReading(true)
     }
