@@ -29,7 +29,9 @@ final class StoredResponseRequest: UpstreamResponseHandler {
     private var finished = false
     private var timer: DeadlineTimer
 
-    init(services: ClientAPIServices, writer: any ClientResponseWriter, loop: any EventLoop, head: HTTPRequestHead, subpath: String, requestID: String) {
+    init(
+        services: ClientAPIServices, writer: any ClientResponseWriter, loop: any EventLoop, head: HTTPRequestHead, subpath: String, requestID: String
+    ) {
         self.services = services
         self.writer = writer
         self.loop = loop
