@@ -221,7 +221,7 @@ package final class EventWriter: OutcomeSink, Service {
         if let row = try Row.fetchOne(select, arguments: key) {
             rollup.merge(try VariantTotals(rollupRow: row))
         }
-        let placeholders = Array(repeating: "?", count: keyColumns.count + 12).joined(separator: ", ")
+        let placeholders = Array(repeating: "?", count: keyColumns.count + 14).joined(separator: ", ")
         let upsert = try db.cachedStatement(
             sql: "INSERT OR REPLACE INTO \(table) (\(keyColumns.joined(separator: ", ")), \(VariantTotals.rollupColumns)) VALUES (\(placeholders))")
         try upsert.execute(arguments: key + (try rollup.rollupArguments()))
@@ -232,7 +232,7 @@ package final class EventWriter: OutcomeSink, Service {
 extension VariantTotals {
     static let rollupColumns = """
         requests, errors, latency_sum_ms, latency_square_sum_ms, latency_buckets_json, ttft_count, ttft_sum_ms, ttft_buckets_json,
-        tokens_in, tokens_out, cost_usd, cost_square_sum
+        tokens_in, tokens_out, cost_usd, cost_square_sum, tokens_cached_in, tokens_cache_write
         """
 
     init(rollupRow row: Row) throws {
@@ -246,13 +246,16 @@ extension VariantTotals {
         ttftHistogram = LatencyHistogram(counts: try SQLiteStore.decode([Int].self, row["ttft_buckets_json"]))
         inputTokens = row["tokens_in"]
         outputTokens = row["tokens_out"]
+        cachedInputTokens = row["tokens_cached_in"]
+        cacheWriteTokens = row["tokens_cache_write"]
         cost = Statistics.Moments(count: requests, sum: row["cost_usd"], sumOfSquares: row["cost_square_sum"])
     }
 
     func rollupArguments() throws -> StatementArguments {
         [
             requests, errors, latency.sum, latency.sumOfSquares, try SQLiteStore.encode(latencyHistogram.counts), ttftCount, ttftSum,
-            try SQLiteStore.encode(ttftHistogram.counts), inputTokens, outputTokens, cost.sum, cost.sumOfSquares,
+            try SQLiteStore.encode(ttftHistogram.counts), inputTokens, outputTokens, cost.sum, cost.sumOfSquares, cachedInputTokens,
+            cacheWriteTokens,
         ]
     }
 }

@@ -330,6 +330,16 @@ enum Migrations {
                     ALTER TABLE providers ADD COLUMN cost_cache_write_per_mtok REAL;
                     """)
         }
+        migrator.registerMigration("v9-cached-token-rollups") { db in
+            // Experiment results and time series count cached tokens apart as well (from here on).
+            try db.execute(
+                sql: """
+                    ALTER TABLE rollup_minute ADD COLUMN tokens_cached_in INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE rollup_minute ADD COLUMN tokens_cache_write INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE experiment_rollup ADD COLUMN tokens_cached_in INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE experiment_rollup ADD COLUMN tokens_cache_write INTEGER NOT NULL DEFAULT 0;
+                    """)
+        }
         return migrator
     }
 }

@@ -58,7 +58,7 @@ struct TemporaryDatabase: ~Copyable {
         #expect(
             try await store.appliedMigrations() == [
                 "v1-foundation", "v2-routing-health", "v3-releases", "v4-experiments-providers", "v5-rollout-history",
-                "v6-shadow", "v7-responses-provider", "v8-cached-tokens",
+                "v6-shadow", "v7-responses-provider", "v8-cached-tokens", "v9-cached-token-rollups",
             ])
         let mode = try await store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
@@ -91,7 +91,7 @@ struct TemporaryDatabase: ~Copyable {
         #expect(
             try await store.appliedMigrations() == [
                 "v1-foundation", "v2-routing-health", "v3-releases", "v4-experiments-providers", "v5-rollout-history",
-                "v6-shadow", "v7-responses-provider", "v8-cached-tokens",
+                "v6-shadow", "v7-responses-provider", "v8-cached-tokens", "v9-cached-token-rollups",
             ])
         let configuration = try await store.loadConfiguration()
         #expect(configuration.settings.requestTimeoutSeconds == 12, "stored settings keep their values")
@@ -124,6 +124,8 @@ struct TemporaryDatabase: ~Copyable {
                 event.experiment = "e-1"
                 event.variant = index % 2 == 0 ? "control" : "tuned"
                 event.latencyMilliseconds = Double(100 + index)
+                event.cachedInputTokens = index % 2 == 0 ? 0 : 3
+                event.cacheWriteTokens = 1
                 writer.record(event)
             }
             writer.record(Self.event(99))
@@ -151,6 +153,7 @@ struct TemporaryDatabase: ~Copyable {
         #expect(tuned.latencyHistogram.total == 20)
         #expect(tuned.feedback == Statistics.Moments(count: 2, sum: 9, sumOfSquares: 41), "a second score for a request replaces the first")
         #expect(abs(tuned.cost.sumOfSquares - 20 * 0.001 * 0.001) < 1e-12)
+        #expect(tuned.cachedInputTokens == 60 && control.cachedInputTokens == 0 && control.cacheWriteTokens == 20)
     }
 
     @Test func sessionsPersistAndExpire() async throws {

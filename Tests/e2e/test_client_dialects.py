@@ -10,6 +10,7 @@ This module runs its own gateway on the seed below:
     sturdy  -> failover: a port nothing listens on first, then the mock
     halves  -> a 50/50 split: v1 on the OpenAI-shaped mock, v2 on the Anthropic-speaking one
     kept    -> a random 50/50 split over two OpenAI-compatible upstreams that each store their own responses
+    cachey  -> two versions on provider "up", for an experiment that counts cached tokens
     secret  -> exists, but alice may not use it
 """
 
@@ -117,9 +118,18 @@ backends = [ {{ provider = "up", model = "gpt-kept-a" }} ]
 weight = 50
 backends = [ {{ provider = "keeper", model = "gpt-kept-b" }} ]
 
+[models.cachey]
+[models.cachey.versions.v1]
+weight = 50
+default = true
+backends = [ {{ provider = "up", model = "gpt-cache-a" }} ]
+[models.cachey.versions.v2]
+weight = 50
+backends = [ {{ provider = "up", model = "gpt-cache-b" }} ]
+
 [users.alice]
 token = "{alice_token}"
-allowed_models = ["echo", "relay", "claude", "sonnet", "chatty", "tooly", "sturdy", "halves", "kept"]
+allowed_models = ["echo", "relay", "claude", "sonnet", "chatty", "tooly", "sturdy", "halves", "kept", "cachey"]
 
 [users.bob]
 token = "{bob_token}"
@@ -644,3 +654,26 @@ def test_every_dialect_follows_the_release_split(sdk: openai.OpenAI, claude_sdk:
         raw = claude_sdk.messages.with_raw_response.create(model="halves", max_tokens=20, messages=says("split"))
         assert text_of(raw.parse()) == "split"
         assert raw.headers["x-switchyard-version"] == account
+
+
+def test_experiment_results_count_cached_prompt_tokens(sdk: openai.OpenAI, admin_http: httpx.Client) -> None:
+    created = admin_http.post("/api/experiments", json={
+        "name": "cached tokens", "model": "cachey", "control": "A",
+        "variants": [{"id": "A", "version": "v1"}, {"id": "B", "version": "v2"}]})
+    assert created.status_code == 201, created.text
+    experiment = created.json()["id"]
+    assert admin_http.post(f"/api/experiments/{experiment}/start").status_code == 200
+    try:
+        for index in range(6):
+            sdk.responses.create(model="cachey", input=marker(f"cached {index}"))
+        deadline = time.monotonic() + 10
+        while True:
+            variants = admin_http.get(f"/api/experiments/{experiment}/results").json()["variants"]
+            if sum(v["requests"] for v in variants) >= 6 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert sum(v["requests"] for v in variants) == 6
+        assert sum(v["cached_tokens_in"] for v in variants) == 6 * RESPONSES_CACHED_TOKENS
+        assert all(v["cached_tokens_in"] <= v["tokens_in"] and v["cache_write_tokens_in"] == 0 for v in variants)
+    finally:
+        admin_http.post(f"/api/experiments/{experiment}/complete")

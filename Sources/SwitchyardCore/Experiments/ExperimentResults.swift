@@ -11,6 +11,9 @@ package struct VariantTotals: Sendable, Hashable {
     package var ttftSum = 0.0
     package var ttftHistogram = LatencyHistogram()
     package var inputTokens = 0
+    /// Parts of `inputTokens` read from and written to the provider's prompt cache.
+    package var cachedInputTokens = 0
+    package var cacheWriteTokens = 0
     package var outputTokens = 0
     package var cost = Statistics.Moments(count: 0, sum: 0, sumOfSquares: 0)
     package var feedback = Statistics.Moments(count: 0, sum: 0, sumOfSquares: 0)
@@ -28,6 +31,8 @@ package struct VariantTotals: Sendable, Hashable {
             ttftHistogram.add(milliseconds: ttft)
         }
         inputTokens += event.inputTokens
+        cachedInputTokens += event.cachedInputTokens
+        cacheWriteTokens += event.cacheWriteTokens
         outputTokens += event.outputTokens
         cost.add(event.costUSD)
     }
@@ -42,6 +47,8 @@ package struct VariantTotals: Sendable, Hashable {
         ttftSum += other.ttftSum
         ttftHistogram.merge(other.ttftHistogram)
         inputTokens += other.inputTokens
+        cachedInputTokens += other.cachedInputTokens
+        cacheWriteTokens += other.cacheWriteTokens
         outputTokens += other.outputTokens
         cost.merge(other.cost)
         feedback.merge(other.feedback)

@@ -162,6 +162,8 @@ package struct ExperimentAdminController: Sendable {
                     "p50": number(totals.ttftHistogram.quantileEstimate(0.5)), "p95": number(totals.ttftHistogram.quantileEstimate(0.95)),
                 ]),
                 "tokens_in": .number(Double(totals.inputTokens)), "tokens_out": .number(Double(totals.outputTokens)),
+                "cached_tokens_in": .number(Double(totals.cachedInputTokens)),
+                "cache_write_tokens_in": .number(Double(totals.cacheWriteTokens)),
                 "cost_usd": .number(totals.cost.sum), "cost_per_request_usd": number(totals.cost.mean),
                 "cost_per_1k_tokens_usd": number(result.costPer1KTokens),
                 "feedback": .object(["count": .number(Double(totals.feedback.count)), "mean": number(totals.feedback.mean)]),
