@@ -21,6 +21,7 @@ extension SQLiteStore: UsageRepository {
         case .model: key = "model"
         case .version: key = "model || '/' || version"
         case .day: key = "strftime('%Y-%m-%d', time, 'unixepoch')"
+        case .endpoint: key = "endpoint"
         }
         return try await pool.read { db in
             var conditions: [String] = []
@@ -33,6 +34,10 @@ extension SQLiteStore: UsageRepository {
             if let model = query.model {
                 conditions.append("model = ?")
                 arguments += [model]
+            }
+            if let endpoint = query.endpoint {
+                conditions.append("endpoint = ?")
+                arguments += [endpoint]
             }
             if let from = query.from {
                 conditions.append("time >= ?")

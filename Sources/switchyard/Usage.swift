@@ -10,7 +10,7 @@ struct Usage: AsyncParsableCommand {
     @Option(help: "From this time: seconds since 1970 or an ISO 8601 date or time.")
     var since: String?
 
-    @Option(help: "user, model, version or day.")
+    @Option(help: "user, model, version, day or endpoint.")
     var groupBy = "user"
 
     func run() async throws {

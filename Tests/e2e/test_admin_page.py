@@ -298,6 +298,14 @@ def test_overview_draws_charts_and_is_saved_as_a_screenshot(browser: Any, gatewa
         return first.isdigit() and int(first) >= 30
 
     wait_for(browser, requests_shown, "the 30 requests in the overview (it refreshes every 5 s)")
+
+    def chat_requests_by_endpoint(driver: Any) -> int:
+        for line in by_testid(driver, "endpoint-usage").text.splitlines():
+            if line.startswith("/v1/chat/completions "):
+                return int(line.split()[1].replace(",", ""))
+        return 0
+
+    wait_for(browser, lambda d: chat_requests_by_endpoint(d) >= 30, "the chat requests in the table by client API")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOT)), "screenshot not saved"
     assert SCREENSHOT.stat().st_size > 10_000

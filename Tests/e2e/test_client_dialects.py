@@ -677,3 +677,65 @@ def test_experiment_results_count_cached_prompt_tokens(sdk: openai.OpenAI, admin
         assert all(v["cached_tokens_in"] <= v["tokens_in"] and v["cache_write_tokens_in"] == 0 for v in variants)
     finally:
         admin_http.post(f"/api/experiments/{experiment}/complete")
+
+
+# ---------------------------------------------------------------------------
+# The admin API's views of the dialects: decide and usage by endpoint
+# ---------------------------------------------------------------------------
+
+
+def decide(admin_http: httpx.Client, **body) -> dict:
+    answer = admin_http.post("/api/routing/decide", json=body)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+@pytest.mark.parametrize("endpoint, model, mode", [
+    ("chat/completions", "relay", "pass_through"), ("/v1/chat/completions", "sonnet", "translated"),
+    ("completions", "sonnet", "refused"), ("completions", "echo", "simulated"),
+    ("responses", "relay", "pass_through"), ("responses", "chatty", "translated"), ("responses", "sonnet", "translated"),
+    ("messages", "sonnet", "pass_through"), ("messages", "relay", "translated"), ("messages", "claude", "simulated"),
+    ("messages/count_tokens", "relay", "estimated"), ("/v1/messages/count_tokens", "sonnet", "pass_through"),
+])
+def test_decide_says_how_each_endpoint_reaches_the_backend(admin_http: httpx.Client, endpoint: str, model: str, mode: str) -> None:
+    decision = decide(admin_http, model=model, endpoint=endpoint)
+    assert decision["endpoint"] == endpoint.removeprefix("/v1/")
+    assert decision["delivery"]["mode"] == mode and decision["delivery"]["detail"]
+    assert [c["delivery"]["mode"] for c in decision["candidates"]] == [mode]
+
+
+def test_decide_follows_a_stored_response_like_the_request_path(sdk: openai.OpenAI, admin_http: httpx.Client) -> None:
+    for _ in range(4):
+        created = sdk.responses.with_raw_response.create(model="kept", input=marker("decide"))
+        decision = decide(admin_http, model="kept", endpoint="responses", api_user="alice", previous_response_id=created.parse().id)
+        assert decision["backend"] == created.headers["x-switchyard-backend"]
+        assert decision["session"]["use"] == "kept"
+
+
+def test_decide_refuses_unknown_endpoints_and_misplaced_response_ids(admin_http: httpx.Client) -> None:
+    for body, field in [({"endpoint": "v2/chat"}, "endpoint"), ({"endpoint": 3}, "endpoint"),
+                        ({"previous_response_id": "resp_1"}, "previous_response_id")]:
+        answer = admin_http.post("/api/routing/decide", json={"model": "relay", **body})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["field"] == field
+
+
+def test_usage_is_grouped_and_filtered_by_endpoint(sdk: openai.OpenAI, claude_sdk: anthropic.Anthropic, admin_http: httpx.Client) -> None:
+    def by_endpoint() -> dict[str, int]:
+        rows = admin_http.get("/api/usage", params={"group_by": "endpoint", "model": "echo"}).json()["rows"]
+        return {row["key"]: row["requests"] for row in rows if row["role"] == "primary"}
+    before = by_endpoint()
+    sdk.responses.create(model="echo", input="hi")
+    sdk.completions.create(model="echo", prompt="hi")
+    claude_sdk.messages.create(model="echo", max_tokens=20, messages=says("hi"))
+    claude_sdk.messages.create(model="echo", max_tokens=20, messages=says("hi"))
+    expected = {key: before.get(key, 0) + added for key, added in {"responses": 1, "completions": 1, "messages": 2}.items()}
+    deadline = time.monotonic() + 10
+    while any(by_endpoint().get(key, 0) < count for key, count in expected.items()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    after = by_endpoint()
+    assert {key: after.get(key, 0) for key in expected} == expected
+    only_messages = admin_http.get("/api/usage", params={"group_by": "model", "endpoint": "/v1/messages", "model": "echo"}).json()
+    assert [row["requests"] for row in only_messages["rows"] if row["role"] == "primary"] == [expected["messages"]]
+    refused = admin_http.get("/api/usage", params={"endpoint": "v1/nothing"})
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "endpoint"

@@ -91,7 +91,7 @@ package final class InMemoryOutcomeSink: OutcomeSink, UsageRepository, Experimen
         var rows: [String: UsageRow] = [:]
         for event in recorded {
             guard query.user.map({ $0 == event.userID && !event.shadow }) ?? true, query.model.map({ $0 == event.model }) ?? true,
-                query.from.map({ event.time >= $0 }) ?? true, query.to.map({ event.time < $0 }) ?? true
+                query.endpoint.map({ $0 == event.endpoint }) ?? true, query.from.map({ event.time >= $0 }) ?? true, query.to.map({ event.time < $0 }) ?? true
             else { continue }
             let key: String
             switch query.groupBy {
@@ -99,6 +99,7 @@ package final class InMemoryOutcomeSink: OutcomeSink, UsageRepository, Experimen
             case .model: key = event.model
             case .version: key = "\(event.model)/\(event.version)"
             case .day: key = Date(timeIntervalSince1970: event.time).formatted(.iso8601.year().month().day())
+            case .endpoint: key = event.endpoint
             }
             let rowKey = event.shadow ? key + "\u{0}shadow" : key
             var row = rows[rowKey] ?? UsageRow(key: key, requests: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUSD: 0, shadow: event.shadow)

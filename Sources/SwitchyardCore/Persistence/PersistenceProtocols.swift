@@ -43,15 +43,17 @@ package protocol SessionRepository: Sendable {
 package protocol UsageRepository: Sendable {
     /// USD recorded per user since `time` (seconds since 1970).
     func spendByUser(since time: Double) async throws -> [String: Double]
-    /// Requests, tokens and cost grouped by `groupBy` (`user`, `model`, `version`, `day`), filtered.
+    /// Requests, tokens and cost grouped by `groupBy` (`user`, `model`, `version`, `day`, `endpoint`), filtered.
     func usage(_ query: UsageQuery) async throws -> [UsageRow]
 }
 
 package struct UsageQuery: Sendable, Hashable {
-    package enum Grouping: String, Sendable, CaseIterable { case user, model, version, day }
+    package enum Grouping: String, Sendable, CaseIterable { case user, model, version, day, endpoint }
 
     package var user: String?
     package var model: String?
+    /// The client API path without `/v1/` (`chat/completions`, `responses`, `messages`, …).
+    package var endpoint: String?
     package var from: Double?
     package var to: Double?
     package var groupBy: Grouping

@@ -42,6 +42,7 @@ package struct RoutingAdminController: Sendable {
         let body = try await AdminRequestBody.jsonObject(request)
         let known: Set<String> = [
             "model", "user", "api_user", "session_id", "strategy", "preferred_region", "exclude_providers", "prompt", "max_tokens",
+            "endpoint", "previous_response_id",
         ]
         if let unknown = body.keys.sorted().first(where: { !known.contains($0) }) {
             throw AdminError.invalid(unknown, "Unknown field '\(unknown)'.")
@@ -68,7 +69,20 @@ package struct RoutingAdminController: Sendable {
             }
             strategy = parsed
         }
-        let sessionID = try optionalString(body, "session_id")
+        var endpoint = Endpoint.chatCompletions
+        if let path = try optionalString(body, "endpoint") {
+            guard let parsed = Endpoint(rawValue: path.hasPrefix("/v1/") ? String(path.dropFirst(4)) : path) else {
+                throw AdminError.invalid(
+                    "endpoint", "Unknown endpoint; one of: \(Endpoint.allCases.map(\.rawValue).joined(separator: ", ")) (with or without /v1/).")
+            }
+            endpoint = parsed
+        }
+        // A follow-up response belongs to the conversation of the response it continues, as on the request path.
+        let previousResponseID = try optionalString(body, "previous_response_id")
+        if previousResponseID != nil, endpoint != .responses {
+            throw AdminError.invalid("previous_response_id", "'previous_response_id' belongs to the responses endpoint.")
+        }
+        let sessionID = try previousResponseID ?? optionalString(body, "session_id")
         let region = try optionalString(body, "preferred_region")
         var excluded: Set<String> = []
         if let value = body["exclude_providers"] {
@@ -101,7 +115,7 @@ package struct RoutingAdminController: Sendable {
         } catch let error as GatewayError {
             throw AdminError(status: error.status, message: error.message, field: error.param)
         }
-        return Response.json(Self.json(decision, estimate: routeRequest.estimate, sessionID: sessionID))
+        return Response.json(Self.json(decision, endpoint: endpoint, estimate: routeRequest.estimate, sessionID: sessionID))
     }
 
     private func optionalString(_ body: [String: JSONValue], _ field: String) throws -> String? {
@@ -177,7 +191,7 @@ package struct RoutingAdminController: Sendable {
         ])
     }
 
-    static func json(_ decision: RouteDecision, estimate: RequestEstimate, sessionID: String?) -> JSONValue {
+    static func json(_ decision: RouteDecision, endpoint: Endpoint, estimate: RequestEstimate, sessionID: String?) -> JSONValue {
         let candidates: [JSONValue] = decision.candidates.map { candidate in
             .object([
                 "backend": .string(candidate.backend.label), "provider": .string(candidate.backend.provider.id),
@@ -187,7 +201,7 @@ package struct RoutingAdminController: Sendable {
                 "reason": .string(candidate.reason), "score": candidate.score.map(JSONValue.number) ?? .null,
                 "estimated_cost_usd": .number(estimate.costUSD(on: candidate.backend.provider.spec)),
                 "estimated_latency_ms": candidate.status.latencyMilliseconds.map(JSONValue.number) ?? .null,
-                "health": json(candidate.status),
+                "health": json(candidate.status), "delivery": Delivery(of: endpoint, to: candidate.backend).json,
             ])
         }
         var session: JSONValue = .null
@@ -203,6 +217,7 @@ package struct RoutingAdminController: Sendable {
         return .object([
             "model": .string(decision.model.name), "version": .string(decision.version.name),
             "backend": .string(decision.backends[0].label), "strategy": .string(decision.strategy.rawValue),
+            "endpoint": .string(endpoint.rawValue), "delivery": Delivery(of: endpoint, to: decision.backends[0]).json,
             "reason": .string(decision.reason), "release_strategy": .string(decision.releaseStrategy.rawValue),
             "estimated_cost_usd": .number(estimate.costUSD(on: decision.backends[0].provider.spec)),
             "estimated_latency_ms": decision.candidates.first { $0.backend.label == decision.backends[0].label }?.status.latencyMilliseconds

@@ -10,11 +10,20 @@ package struct UsageAdminController: Sendable {
         router.get("/api/usage") { request, _ in
             let parameters = request.uri.queryParameters
             var query = UsageQuery(user: parameters.get("user"), model: parameters.get("model"))
+            if let endpoint = parameters.get("endpoint") {
+                let path = endpoint.hasPrefix("/v1/") ? String(endpoint.dropFirst(4)) : endpoint
+                guard Endpoint(rawValue: path) != nil else {
+                    throw AdminError.invalid(
+                        "endpoint", "'endpoint' is one of \(Endpoint.allCases.map(\.rawValue).joined(separator: ", ")) (with or without /v1/).")
+                }
+                query.endpoint = path
+            }
             query.from = try Self.time(parameters.get("from"), field: "from")
             query.to = try Self.time(parameters.get("to"), field: "to")
             if let grouping = parameters.get("group_by") {
                 guard let parsed = UsageQuery.Grouping(rawValue: grouping) else {
-                    throw AdminError.invalid("group_by", "'group_by' is one of user, model, version, day.")
+                    throw AdminError.invalid(
+                        "group_by", "'group_by' is one of \(UsageQuery.Grouping.allCases.map(\.rawValue).joined(separator: ", ")).")
                 }
                 query.groupBy = parsed
             }

@@ -2,7 +2,7 @@ import NIOCore
 import SwitchyardCore
 
 /// The API an upstream request is for.
-package enum Endpoint: String, Sendable {
+package enum Endpoint: String, Sendable, CaseIterable {
     case chatCompletions = "chat/completions"
     case embeddings
     /// Legacy text completions: OpenAI-compatible backends only.

@@ -24,6 +24,7 @@ export const paths = {
   system: "/api/system",
   settings: "/api/settings",
   timeseries: "/api/stats/timeseries",
+  usage: "/api/usage",
   backendHealth: "/api/health/backends",
   configStatus: "/api/config/status",
   configReload: "/api/config/reload",

@@ -1,8 +1,9 @@
-// The traffic of the last minutes to hours: tiles, charts per model version, and the system's facts.
+// The traffic of the last minutes to hours: tiles, charts per model version, requests per client API,
+// and the system's facts.
 
 import { api, paths, withQuery } from "./api.js";
 import { lineChart } from "./charts.js";
-import { append, card, clear, el, facts, field, select, showError } from "./dom.js";
+import { append, card, clear, el, facts, field, row, select, showError, table } from "./dom.js";
 import { dash, decimalsFor, fmtBytes, fmtClock, fmtDuration, fmtMs, fmtNum, fmtRate, fmtTime, fmtUSD } from "./format.js";
 import { currentVisit, every, isCurrent } from "./shell.js";
 
@@ -26,6 +27,7 @@ export async function render(root) {
   const systemBox = el("div", { testid: "system-facts", id: "system-facts" }, el("p", { class: "muted" }, "Loading…"));
   const tiles = el("div", { class: "tiles", testid: "overview-tiles" });
   const charts = el("div", { class: "charts", id: "overview-charts", testid: "overview-charts" }, el("p", { class: "muted" }, "Loading…"));
+  const endpoints = el("div", { testid: "overview-endpoints" }, el("p", { class: "muted" }, "Loading…"));
   const updated = el("span", { class: "muted", testid: "overview-updated" });
   rangeSelect.addEventListener("change", () => {
     rangeName = rangeSelect.value;
@@ -33,14 +35,17 @@ export async function render(root) {
   });
   append(root,
     el("div", { class: "toolbar" }, field("Range", rangeSelect), el("span", { class: "muted" }, "Refreshes every 5 s while visible. "), updated),
-    tiles, card("Traffic", charts), card("System", systemBox));
+    tiles, card("Traffic", charts), card("Requests by client API", endpoints), card("System", systemBox));
 
   async function refresh() {
-    const [system, series] = await Promise.all([api("GET", paths.system), loadSeries()]);
+    const to = Math.floor(Date.now() / 1000);
+    const usage = withQuery(paths.usage, { group_by: "endpoint", from: to - RANGES[rangeName].seconds, to: to + 1 });
+    const [system, series, byEndpoint] = await Promise.all([api("GET", paths.system), loadSeries(), api("GET", usage)]);
     if (!isCurrent(visit)) return;
     renderSystem(systemBox, system);
     renderTiles(tiles, series);
     renderCharts(charts, series);
+    renderEndpoints(endpoints, byEndpoint.rows || []);
     updated.textContent = `Updated ${fmtTime(Date.now() / 1000)}`;
   }
   await refresh();
@@ -84,6 +89,16 @@ function renderSystem(box, s) {
     ["Experiments", fmtNum(counts.experiments)],
     ["Running rollouts", fmtNum(counts.running_rollouts)],
   ]));
+}
+
+/** Usage rows grouped by endpoint: one line per client API path (shadow copies apart). */
+function renderEndpoints(box, rows) {
+  clear(box, table(["Client API", "Requests", "Error rate", "Tokens in (cached)", "Tokens out", "Cost"],
+    rows.map((r) => row(
+      [`/v1/${r.key}`, r.role === "shadow" ? " (shadow copies)" : ""],
+      fmtNum(r.requests), r.requests ? fmtRate(r.errors / r.requests) : dash,
+      `${fmtNum(r.tokens_in)} (${fmtNum(r.cached_tokens_in)})`, fmtNum(r.tokens_out), fmtUSD(r.cost_usd))),
+    { testid: "endpoint-usage" }));
 }
 
 function renderTiles(box, data) {
