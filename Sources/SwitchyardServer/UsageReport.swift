@@ -6,7 +6,9 @@ import SwitchyardStore
 package enum UsageReport {
     /// The lines of the report; `since` is seconds since 1970 or an ISO 8601 date or time.
     package static func lines(database: String, since: String?, groupBy: String) async throws -> [String] {
-        guard let grouping = UsageQuery.Grouping(rawValue: groupBy) else { throw CommandFailure("--group-by is user, model, version, day or endpoint") }
+        guard let grouping = UsageQuery.Grouping(rawValue: groupBy) else {
+            throw CommandFailure("--group-by is user, model, version, day or endpoint")
+        }
         guard FileManager.default.fileExists(atPath: database) else { throw CommandFailure("no database at \(database)") }
         var from: Double?
         if let since {

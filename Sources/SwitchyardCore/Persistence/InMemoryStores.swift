@@ -91,7 +91,8 @@ package final class InMemoryOutcomeSink: OutcomeSink, UsageRepository, Experimen
         var rows: [String: UsageRow] = [:]
         for event in recorded {
             guard query.user.map({ $0 == event.userID && !event.shadow }) ?? true, query.model.map({ $0 == event.model }) ?? true,
-                query.endpoint.map({ $0 == event.endpoint }) ?? true, query.from.map({ event.time >= $0 }) ?? true, query.to.map({ event.time < $0 }) ?? true
+                query.endpoint.map({ $0 == event.endpoint }) ?? true, query.from.map({ event.time >= $0 }) ?? true,
+                query.to.map({ event.time < $0 }) ?? true
             else { continue }
             let key: String
             switch query.groupBy {
