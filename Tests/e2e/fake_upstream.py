@@ -48,6 +48,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]  # header names lower-cased
     body: Any  # parsed JSON, or None when there was no (valid) JSON body
+    raw: bytes = b""  # the body's bytes as they arrived
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -220,10 +221,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.readline()  # CRLF after each chunk
         return bytes(body)
 
-    def _record(self, body: Any) -> None:
+    def _record(self, body: Any, raw: bytes = b"") -> None:
         headers = {name.lower(): value for name, value in self.headers.items()}
         self.server.upstream._record(
-            RecordedRequest(self.command, self.path, headers, body)
+            RecordedRequest(self.command, self.path, headers, body, raw)
         )
 
     def _read_json_body(self) -> Any:
@@ -233,7 +234,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        self._record(body)
+        self._record(body, raw)
         return body
 
     def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:

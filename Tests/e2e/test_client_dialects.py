@@ -739,3 +739,32 @@ def test_usage_is_grouped_and_filtered_by_endpoint(sdk: openai.OpenAI, claude_sd
     assert [row["requests"] for row in only_messages["rows"] if row["role"] == "primary"] == [expected["messages"]]
     refused = admin_http.get("/api/usage", params={"endpoint": "v1/nothing"})
     assert refused.status_code == 400 and refused.json()["error"]["field"] == "endpoint"
+
+
+# ---------------------------------------------------------------------------
+# Pass-through is byte for byte: only the model's value changes
+# ---------------------------------------------------------------------------
+
+# Odd spacing, member order, escapes, number spellings and unknown members the gateway must not touch.
+PASSED_BODIES = {
+    "/v1/chat/completions": ('{ "messages" :[ {"role":"user","content":"caf\\u00e9 %s \\ud83d\\ude00"} ],\n'
+                             '  "model" : "relay", "temperature":1.0e0, "x_vendor": {"keep": [1, 2.50, null]} }'),
+    "/v1/completions": '{"prompt":"%s","max_tokens" : 16,"model":"relay","logit_bias":{"50256":-100}}',
+    "/v1/responses": '{"input": "%s", "model":"relay" ,"metadata":{"k":"v"},"text":{"format":{"type":"text"}}}',
+    "/v1/embeddings": '{"model":\t"relay","input":["%s", "b"],"encoding_format":"float"}',
+    "/v1/messages": ('{"model": "sonnet", "max_tokens": 20, "system": [{"type": "text", "text": "s", '
+                     '"cache_control": {"type": "ephemeral"}}], "messages": [{"role": "user", "content": "%s"}]}'),
+}
+
+
+@pytest.mark.parametrize("path", sorted(PASSED_BODIES))
+def test_a_passed_through_body_reaches_the_upstream_byte_for_byte_but_the_model(
+        path: str, gateway: str, upstream: FakeUpstream, claude: AnthropicUpstream) -> None:
+    label = marker("bytes").replace(" ", "-")
+    sent = (PASSED_BODIES[path] % label).encode()
+    headers = {"Authorization": f"Bearer {ALICE_TOKEN}", "Content-Type": "application/json", "anthropic-version": "2023-06-01"}
+    answer = httpx.post(f"{gateway}{path}", content=sent, headers=headers, timeout=30)
+    assert answer.status_code == 200, answer.text
+    server, model, upstream_model = (claude, '"sonnet"', '"claude-text"') if path == "/v1/messages" else (upstream, '"relay"', '"gpt-upstream"')
+    received = [r.raw for r in server.requests if label.encode() in r.raw]
+    assert received == [sent.replace(model.encode(), upstream_model.encode(), 1)]
