@@ -37,6 +37,9 @@ import Testing
         #expect(String(decoding: JSONValue.number(42).jsonBytes, as: UTF8.self) == "42")
         #expect(String(decoding: JSONValue.number(0.25).jsonBytes, as: UTF8.self) == "0.25")
         #expect(String(decoding: JSONValue.number(.infinity).jsonBytes, as: UTF8.self) == "null")
+        for integer in [0, -0.0, 7, -7, 10, 1_800_000_000, -9_007_199_254_740_991, 9_007_199_254_740_991] {
+            #expect(String(decoding: JSONValue.number(integer).jsonBytes, as: UTF8.self) == String(Int64(integer)), "\(integer)")
+        }
     }
 
     @Test(arguments: [

@@ -42,7 +42,7 @@ extension JSONValue {
             if !value.isFinite {
                 output.append(contentsOf: "null".utf8)
             } else if value.rounded() == value, abs(value) < 9_007_199_254_740_992 {
-                output.append(contentsOf: String(Int64(value)).utf8)
+                Self.writeInteger(Int64(value), into: &output)
             } else {
                 output.append(contentsOf: String(value).utf8)
             }
@@ -74,6 +74,22 @@ extension JSONValue {
         output.reserveCapacity(256)
         write(into: &output)
         return output
+    }
+
+    /// Decimal digits straight into the output: token counts and timestamps are most of the numbers
+    /// written, and a `String` per number costs an allocation.
+    private static func writeInteger(_ value: Int64, into output: inout [UInt8]) {
+        if value < 0 { output.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var first = digits.count
+            repeat {
+                first -= 1
+                digits[first] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: digits[first...]))
+        }
     }
 
     /// Copies runs that need no escaping in one go: strings are most of what the gateway writes.
@@ -116,7 +132,8 @@ extension JSONByteReader {
     mutating func tree(depth: Int) throws(JSONParseError) -> JSONValue {
         switch try startValue(depth: depth) {
         case UInt8(ascii: "{"):
-            var object: [String: JSONValue] = [:]
+            // Room for a typical object's members up front: growing a dictionary rehashes every key.
+            var object = [String: JSONValue](minimumCapacity: 8)
             var more = try beginObject()
             while more {
                 try expectKey()
