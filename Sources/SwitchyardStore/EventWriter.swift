@@ -165,7 +165,12 @@ package final class EventWriter: OutcomeSink, Service {
         var column: Int32 = 0
         func bind(_ text: String?) {
             column += 1
-            if let text { sqlite3_bind_text(statement, column, text, -1, transient) } else { sqlite3_bind_null(statement, column) }
+            // `withCString` lends a native string's own bytes; passing the String converts through a new array.
+            if let text {
+                _ = text.withCString { sqlite3_bind_text(statement, column, $0, -1, transient) }
+            } else {
+                sqlite3_bind_null(statement, column)
+            }
         }
         func bind(_ number: Double?) {
             column += 1
