@@ -82,12 +82,15 @@ package struct GatewayStores: Sendable {
     package var catalog: any ModelCatalogRepository
     package var stats: any StatsRepository
     package var shadows: any ShadowRepository
+    /// Changes other instances make to a shared database; `nil` when this process owns its database.
+    package var changes: (any ConfigurationChangeFeed)?
 
     package init(
         configuration: any ConfigurationRepository, releases: any ReleaseRepository, sessions: any SessionRepository, outcomes: any OutcomeSink,
         usage: any UsageRepository, experiments: any ExperimentRepository, catalog: any ModelCatalogRepository = InMemoryModelCatalog(),
-        stats: any StatsRepository, shadows: any ShadowRepository
+        stats: any StatsRepository, shadows: any ShadowRepository, changes: (any ConfigurationChangeFeed)? = nil
     ) {
+        self.changes = changes
         self.configuration = configuration
         self.releases = releases
         self.sessions = sessions
@@ -199,7 +202,8 @@ package func buildApplication(
         services: services + [
             sessions, prober, discovery, reloader, RolloutController(writer: writer, outcomes: recentOutcomes),
             HTTPClientService(client: client), UpstreamClientService(client: upstream),
-        ] + (traceExporter.map { [$0] } ?? []),
+        ] + (traceExporter.map { [$0] } ?? [])
+            + (stores.changes.map { [ConfigurationFollower(feed: $0, writer: writer, logger: logger)] } ?? []),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? options.port
             listening.set(host: options.host, port: port)

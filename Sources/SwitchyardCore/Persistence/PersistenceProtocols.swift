@@ -168,3 +168,12 @@ package protocol StatsRepository: Sendable {
     /// One point per bucket of the query, empty buckets included.
     func timeseries(_ query: TimeseriesQuery) async throws -> [TimeseriesPoint]
 }
+
+/// Tells an instance that another instance changed the stored configuration, when several share one
+/// database (PostgreSQL). The SQLite store has none: one process owns its file.
+package protocol ConfigurationChangeFeed: Sendable {
+    /// Runs until cancelled, calling `changed` after another instance commits a change, and after
+    /// every (re)connection, since a change may have been missed while not listening. Connection
+    /// failures are retried inside, never thrown.
+    func follow(_ changed: @escaping @Sendable () async -> Void) async
+}
