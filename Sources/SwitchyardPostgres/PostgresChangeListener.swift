@@ -2,8 +2,9 @@ import Logging
 import PostgresNIO
 import SwitchyardCore
 
-/// `LISTEN`s for configuration changes on a connection of its own and reports those other instances
-/// make; after every (re)connection it reports a change too, since one may have been missed.
+/// `LISTEN`s on a connection of its own for the changes other instances make: configuration
+/// changes, and conversation bindings. After every (re)connection it reports a reload, since a
+/// notification may have been missed while not listening.
 package struct PostgresChangeListener: Sendable {
     package let store: PostgresStore
     /// Longest wait between reconnection attempts.
@@ -16,6 +17,29 @@ package struct PostgresChangeListener: Sendable {
 
 extension PostgresChangeListener: ConfigurationChangeFeed {
     package func follow(_ changed: @escaping @Sendable () async -> Void) async {
+        await listen(on: PostgresStore.changeChannel) { payload in
+            if payload == nil || payload != store.instanceID { await changed() }
+        }
+    }
+}
+
+extension PostgresChangeListener: SessionChangeFeed {
+    package func follow(_ changed: @escaping @Sendable (SessionChange) async -> Void) async {
+        await listen(on: PostgresStore.sessionChannel) { payload in
+            guard let payload else { return await changed(.reload) }
+            guard let notice = try? PostgresStore.decode(SessionNotice.self, payload), notice.instance != store.instanceID else { return }
+            if let binding = notice.saved {
+                await changed(.saved(binding))
+            } else if let id = notice.deleted {
+                await changed(.deleted(id))
+            }
+        }
+    }
+}
+
+extension PostgresChangeListener {
+    /// Calls `received` with each notification's payload on `channel`, and with `nil` after every (re)connection.
+    private func listen(on channel: String, _ received: @escaping @Sendable (String?) async -> Void) async {
         let logger = store.logger
         var backoff = Duration.milliseconds(100)
         var connectionID = 1_000
@@ -25,12 +49,12 @@ extension PostgresChangeListener: ConfigurationChangeFeed {
                 let connection = try await PostgresConnection.connect(
                     configuration: try store.location.connectionConfiguration(), id: connectionID, logger: logger)
                 defer { Task { try? await connection.close() } }
-                try await connection.listen(on: PostgresStore.changeChannel) { notifications in
+                try await connection.listen(on: channel) { notifications in
                     backoff = .milliseconds(100)
                     // Listening now: whatever changed before is read by this reload.
-                    await changed()
-                    for try await notification in notifications where notification.payload != store.instanceID {
-                        await changed()
+                    await received(nil)
+                    for try await notification in notifications {
+                        await received(notification.payload)
                     }
                 }
             } catch {

@@ -121,7 +121,8 @@ package final class PostgresEventWriter: OutcomeSink, Service {
 
     private static let requestColumns = """
         time, request_id, user_id, model, version, backend, endpoint, status, stream, latency_ms, ttft_ms, tokens_in, tokens_out,
-        cost_usd, error, trace_id, experiment, variant, shadow, shadow_similarity, shadow_exact, cached_input_tokens, cache_write_tokens
+        cost_usd, error, trace_id, experiment, variant, shadow, shadow_similarity, shadow_exact, cached_input_tokens, cache_write_tokens,
+        fell_back_from
         """
 
     private static func write(_ events: [OutcomeEvent], connection: PostgresConnection, logger: Logger) async throws {
@@ -137,7 +138,7 @@ package final class PostgresEventWriter: OutcomeSink, Service {
                     statement.bind(event.inputTokens), statement.bind(event.outputTokens), statement.bind(event.costUSD),
                     statement.bind(event.error), statement.bind(event.traceID), statement.bind(event.experiment), statement.bind(event.variant),
                     statement.bind(event.shadow), statement.bind(event.agreement?.similarity), statement.bind(event.agreement?.exactMatch),
-                    statement.bind(event.cachedInputTokens), statement.bind(event.cacheWriteTokens),
+                    statement.bind(event.cachedInputTokens), statement.bind(event.cacheWriteTokens), statement.bind(event.fellBackFrom),
                 ]
                 rows.append("(" + values.joined(separator: ", ") + ")")
             }

@@ -129,7 +129,16 @@ enum PostgresMigrations {
                 """,
                 "CREATE INDEX shadow_examples_by_version ON shadow_examples(model, version, similarity)",
             ]
-        )
+        ),
+        (
+            // The version a request fell back from failed it: the controller counts that against the version.
+            "0002-fell-back-from",
+            [
+                "ALTER TABLE request_log ADD COLUMN fell_back_from TEXT",
+                "CREATE INDEX request_log_by_version ON request_log(model, version, time)",
+                "CREATE INDEX request_log_fell_back ON request_log(model, fell_back_from, time) WHERE fell_back_from IS NOT NULL",
+            ]
+        ),
     ]
 
     /// The totals `rollup_minute` and `experiment_rollup` share; histogram buckets as arrays, so

@@ -1,8 +1,37 @@
 import PostgresNIO
 import SwitchyardCore
 
-/// Reads of what every instance recorded: usage, experiment totals, traffic over time, shadow copies.
-extension PostgresStore: UsageRepository, ExperimentRepository, StatsRepository, ShadowRepository {
+/// Reads of what every instance recorded: usage, experiment totals, traffic over time, shadow copies,
+/// and the rollout analysis windows.
+extension PostgresStore: UsageRepository, ExperimentRepository, StatsRepository, ShadowRepository, OutcomeWindowRepository {
+    /// As `RecentOutcomes.window` computes it in memory: nearest-rank p95 (`percentile_disc`), client
+    /// departures not counted as errors, and a request that fell back from the version counted as its failure.
+    package func window(model: String, version: String, since: Double, shadow: Bool) async throws -> VersionWindow {
+        let served = try await rows(
+            """
+            SELECT COUNT(*) AS requests, COUNT(*) FILTER (WHERE status >= 500 OR status = 429) AS errors,
+                percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95_latency,
+                percentile_disc(0.95) WITHIN GROUP (ORDER BY ttft_ms) AS p95_ttft, AVG(shadow_similarity) AS agreement
+            FROM request_log WHERE model = \(model) AND version = \(version) AND time >= \(since) AND shadow = \(shadow)
+            """)
+        guard let row = served.first else { return VersionWindow(requests: 0, errors: 0) }
+        var window = VersionWindow(
+            requests: try row.get("requests"), errors: try row.get("errors"), p95LatencyMilliseconds: try row.get("p95_latency"),
+            p95TTFTMilliseconds: try row.get("p95_ttft"), meanAgreement: try row.get("agreement"))
+        if !shadow {
+            let failed =
+                try await rows(
+                    """
+                    SELECT COUNT(*) AS failed FROM request_log
+                    WHERE model = \(model) AND fell_back_from = \(version) AND time >= \(since) AND status <> 499 AND NOT shadow
+                    """
+                ).first.map { try $0.get("failed", as: Int.self) } ?? 0
+            window.requests += failed
+            window.errors += failed
+        }
+        return window
+    }
+
     package func spendByUser(since time: Double) async throws -> [String: Double] {
         var spend: [String: Double] = [:]
         for row in try await rows(

@@ -129,19 +129,28 @@ extension PostgresStore: SessionRepository {
         }
     }
 
+    /// Stored and announced to the other instances in one transaction.
     package func saveSession(_ binding: SessionBinding) async throws {
-        try await execute(
-            """
-            INSERT INTO sessions (user_id, session_id, model, version, backend, expires_at, updated_at)
-            VALUES (\(binding.userID), \(binding.sessionID), \(binding.model), \(binding.version), \(binding.backend), \(binding.expiresAt),
-                \(Self.now()))
-            ON CONFLICT (user_id, session_id) DO UPDATE SET model = excluded.model, version = excluded.version,
-                backend = excluded.backend, expires_at = excluded.expires_at, updated_at = excluded.updated_at
-            """)
+        let notice = try Self.encode(SessionNotice(instance: instanceID, saved: binding))
+        try await transaction { connection in
+            try await connection.run(
+                """
+                INSERT INTO sessions (user_id, session_id, model, version, backend, expires_at, updated_at)
+                VALUES (\(binding.userID), \(binding.sessionID), \(binding.model), \(binding.version), \(binding.backend),
+                    \(binding.expiresAt), \(Self.now()))
+                ON CONFLICT (user_id, session_id) DO UPDATE SET model = excluded.model, version = excluded.version,
+                    backend = excluded.backend, expires_at = excluded.expires_at, updated_at = excluded.updated_at
+                """, logger: logger)
+            try await connection.run("SELECT pg_notify(\(Self.sessionChannel), \(notice))", logger: logger)
+        }
     }
 
     package func deleteSession(id: String) async throws {
-        try await execute("DELETE FROM sessions WHERE session_id = \(id)")
+        let notice = try Self.encode(SessionNotice(instance: instanceID, deleted: id))
+        try await transaction { connection in
+            try await connection.run("DELETE FROM sessions WHERE session_id = \(id)", logger: logger)
+            try await connection.run("SELECT pg_notify(\(Self.sessionChannel), \(notice))", logger: logger)
+        }
     }
 
     package func purgeSessions(expiredBefore now: Double) async throws {
@@ -188,4 +197,12 @@ extension PostgresStore {
                 logger: logger)
         }
     }
+}
+
+/// What a session notification carries (JSON, under PostgreSQL's 8000-byte payload limit: ids are
+/// at most 256 bytes).
+struct SessionNotice: Codable, Sendable {
+    var instance: String
+    var saved: SessionBinding?
+    var deleted: String?
 }

@@ -18,6 +18,8 @@ package final class PostgresStore: Sendable {
 
     /// The channel configuration changes are announced on; the payload is the sender's `instanceID`.
     package static let changeChannel = "switchyard_config"
+    /// The channel conversation bindings are announced on (`SessionNotice` JSON).
+    package static let sessionChannel = "switchyard_sessions"
 
     private init(location: PostgresLocation, logger: Logger) {
         self.location = location

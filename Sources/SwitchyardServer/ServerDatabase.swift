@@ -78,7 +78,9 @@ package enum ServerDatabase: Sendable {
             return (
                 GatewayStores(
                     configuration: store, releases: store, sessions: store, outcomes: writer, usage: store, experiments: store, catalog: store,
-                    stats: store, shadows: store, changes: PostgresChangeListener(store: store)), writer
+                    stats: store, shadows: store, changes: PostgresChangeListener(store: store),
+                    election: PostgresControllerLock(store: store), windows: store,
+                    sessionChanges: PostgresChangeListener(store: store)), writer
             )
         }
     }

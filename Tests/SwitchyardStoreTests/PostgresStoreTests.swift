@@ -20,7 +20,7 @@ import Testing
             return try await group.reduce(into: []) { $0.append($1) }
         }
         for store in stores {
-            #expect(try await store.appliedMigrations() == ["0001-schema"])
+            #expect(try await store.appliedMigrations() == ["0001-schema", "0002-fell-back-from"])
         }
         // Seeds applied by all at once: one set of audit rows, as if one instance had applied it.
         let seed = try StoreTests.seed()
@@ -89,6 +89,61 @@ import Testing
         #expect(minute.requests == 1_500 && minute.outputTokens == 30_000)
         #expect(try await stores[0].usage(UsageQuery(groupBy: .user)).map(\.requests) == [1_500])
         for store in stores { store.close() }
+    }
+
+    @Test func oneInstanceIsTheControllerAndAnotherTakesOverWithinTwoIntervalsWhenItGoes() async throws {
+        let url = try TemporaryPostgres.makeDatabase()
+        let interval = Duration.milliseconds(200)
+        let locks = [
+            PostgresControllerLock(store: try await Self.connect(url), interval: interval),
+            PostgresControllerLock(store: try await Self.connect(url), interval: interval),
+            PostgresControllerLock(store: try await Self.connect(url), interval: interval),
+        ]
+        var campaigns = locks.map { lock in Task { await lock.campaign() } }
+        defer { campaigns.forEach { $0.cancel() } }
+        try await Self.eventually { locks.contains(where: \.isController) }
+        try await Task.sleep(for: interval * 3)
+        #expect(locks.filter(\.isController).count == 1, "exactly one controller")
+
+        let holder = locks.firstIndex { $0.isController }
+        let first = try #require(holder)
+        campaigns[first].cancel()
+        let gone = ContinuousClock.now
+        try await Self.eventually { locks.enumerated().contains { $0.offset != first && $0.element.isController } }
+        let takeover = ContinuousClock.now - gone
+        #expect(takeover <= interval * 2 + .milliseconds(100), "took over after \(takeover)")
+        #expect(locks.filter(\.isController).count == 1)
+        campaigns[first] = Task { await locks[first].campaign() }
+        try await Task.sleep(for: interval * 3)
+        #expect(locks.filter(\.isController).count == 1, "a returning instance does not take the role back")
+    }
+
+    @Test func theAnalysisWindowCountsWhatEveryInstanceRecorded() async throws {
+        let url = try TemporaryPostgres.makeDatabase()
+        let stores = [try await Self.connect(url), try await Self.connect(url)]
+        for (instance, store) in stores.enumerated() {
+            let writer = PostgresEventWriter(store: store, logger: Logger(label: "test"))
+            for index in 0..<20 {
+                var event = StoreTests.event(instance * 100 + index, time: 1_800_000_000 + Double(index), status: index % 5 == 0 ? 502 : 200)
+                event.version = "v2"
+                event.latencyMilliseconds = Double(index + 1)
+                writer.record(event)
+            }
+            var departed = StoreTests.event(instance * 100 + 50, time: 1_800_000_010, status: 499)
+            departed.version = "v2"
+            writer.record(departed)
+            var fellBack = StoreTests.event(instance * 100 + 60, time: 1_800_000_010)
+            fellBack.fellBackFrom = "v2"
+            writer.record(fellBack)
+            try await writer.flush()
+        }
+        let window = try await stores[0].window(model: "chat", version: "v2", since: 1_800_000_000, shadow: false)
+        // 2 × (20 served, 4 of them 502, one client departure) + 2 requests that fell back from v2.
+        #expect(window.requests == 44 && window.errors == 10)
+        #expect(window.p95LatencyMilliseconds == 20, "nearest rank 40 of 42 latencies (1…20 twice, then the departures' 50s)")
+        let later = try await stores[1].window(model: "chat", version: "v2", since: 1_800_000_015, shadow: false)
+        #expect(later.requests == 10 && later.errors == 2)
+        #expect(try await stores[1].window(model: "chat", version: "v1", since: 0, shadow: false).requests == 2)
     }
 
     @Test func aURLIsReadWithItsPasswordFromWhereTheOperatorPutIt() throws {

@@ -22,3 +22,15 @@ struct ConfigurationFollower: Service {
         }
     }
 }
+
+/// Takes in the conversation bindings other instances on the same database make.
+struct SessionFollower: Service {
+    let feed: any SessionChangeFeed
+    let sessions: SessionTable
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await feed.follow { [sessions] change in await sessions.apply(change) }
+        }
+    }
+}
