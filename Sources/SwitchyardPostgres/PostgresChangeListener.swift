@@ -39,6 +39,8 @@ extension PostgresChangeListener: SessionChangeFeed {
 
 extension PostgresChangeListener {
     /// Calls `received` with each notification's payload on `channel`, and with `nil` after every (re)connection.
+    /// A watchdog checks the connection every second: a server that went away without closing the
+    /// connection (a crash, a network cut) would otherwise leave it listening to nothing.
     private func listen(on channel: String, _ received: @escaping @Sendable (String?) async -> Void) async {
         let logger = store.logger
         var backoff = Duration.milliseconds(100)
@@ -46,24 +48,40 @@ extension PostgresChangeListener {
         while !Task.isCancelled {
             do {
                 connectionID += 1
-                let connection = try await PostgresConnection.connect(
-                    configuration: try store.location.connectionConfiguration(), id: connectionID, logger: logger)
+                let connection = try await store.connectDedicated(id: connectionID)
                 defer { Task { try? await connection.close() } }
-                try await connection.listen(on: channel) { notifications in
-                    backoff = .milliseconds(100)
-                    // Listening now: whatever changed before is read by this reload.
-                    await received(nil)
-                    for try await notification in notifications {
-                        await received(notification.payload)
+                let connected = ContinuousClock.now
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        try await connection.listen(on: channel) { notifications in
+                            // Listening now: whatever changed before is read by this reload.
+                            await received(nil)
+                            for try await notification in notifications {
+                                await received(notification.payload)
+                            }
+                        }
+                    }
+                    group.addTask {
+                        while true {
+                            try await Task.sleep(for: .seconds(1))
+                            try connection.checkOpen()
+                            try await PostgresStore.withDeadline(.seconds(3)) { try await connection.run("SELECT 1", logger: logger) }
+                        }
+                    }
+                    defer { group.cancelAll() }
+                    do {
+                        try await group.next()
+                    } catch {
+                        try? await connection.close()
+                        throw error
                     }
                 }
+                if ContinuousClock.now - connected > .seconds(5) { backoff = .milliseconds(100) }
             } catch {
                 guard !Task.isCancelled else { return }
                 logger.warning(
-                    "listening for configuration changes failed; reconnecting",
-                    metadata: [
-                        "error": "\(PostgresStoreError(error))", "retry.after": "\(backoff)",
-                    ])
+                    "listening for changes failed; reconnecting",
+                    metadata: ["channel": .string(channel), "error": "\(PostgresStoreError(error))", "retry.after": "\(backoff)"])
             }
             try? await Task.sleep(for: backoff)
             backoff = min(backoff * 2, maxBackoff)

@@ -12,6 +12,9 @@ package final class PostgresControllerLock: ControllerElection {
     /// `pg_advisory_lock` key of the controller role ("SWYD" + 3).
     package static let lockKey: Int64 = 0x5357_5944_0000_0003
 
+    /// Longest wait for the lock's statements before the connection counts as lost.
+    static let statementDeadline: Duration = .seconds(3)
+
     private let store: PostgresStore
     private let interval: Duration
     private let held = Atomic<Bool>(false)
@@ -29,17 +32,21 @@ package final class PostgresControllerLock: ControllerElection {
         while !Task.isCancelled {
             connectionID += 1
             do {
-                let connection = try await PostgresConnection.connect(
-                    configuration: try store.location.connectionConfiguration(), id: connectionID, logger: logger)
+                let connection = try await store.connectDedicated(id: connectionID)
                 defer {
                     held.store(false, ordering: .releasing)
                     Task { try? await connection.close() }
                 }
                 while !Task.isCancelled {
+                    // A server that closed the connection or stopped answering ends the role (and the
+                    // connection, freeing the lock).
+                    try connection.checkOpen()
                     if isController {
-                        try await connection.run("SELECT 1", logger: logger)
+                        try await PostgresStore.withDeadline(Self.statementDeadline) { try await connection.run("SELECT 1", logger: logger) }
                     } else {
-                        let rows = try await connection.rows("SELECT pg_try_advisory_lock(\(Self.lockKey)) AS taken", logger: logger)
+                        let rows = try await PostgresStore.withDeadline(Self.statementDeadline) {
+                            try await connection.rows("SELECT pg_try_advisory_lock(\(Self.lockKey)) AS taken", logger: logger)
+                        }
                         if try rows.first?.get("taken", as: Bool.self) == true {
                             held.store(true, ordering: .releasing)
                         }

@@ -85,7 +85,7 @@ package final class PostgresEventWriter: OutcomeSink, Service {
         }
         guard !batch.isEmpty else { return }
         do {
-            try await store.transaction { connection in try await Self.write(batch, connection: connection, logger: logger) }
+            try await store.transaction { [logger] connection in try await Self.write(batch, connection: connection, logger: logger) }
         } catch {
             queue.withLock { queue in
                 let room = max(0, capacity - queue.events.count)

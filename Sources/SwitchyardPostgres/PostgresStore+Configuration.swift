@@ -8,14 +8,14 @@ extension PostgresStore: ConfigurationRepository {
 
     /// Read in one repeatable-read transaction: a change committed meanwhile is wholly in or wholly out.
     package func loadConfiguration() async throws -> ConfigurationSpec {
-        try await transaction { connection in
+        try await transaction { [self] connection in
             try await connection.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
             return try await Self.readConfiguration(connection, logger: logger)
         }
     }
 
     package func applySeed(_ seed: ConfigurationSpec) async throws -> SeedApplyReport {
-        try await transaction { connection in
+        try await transaction { [self] connection in
             try await connection.run("SELECT pg_advisory_xact_lock(\(Self.seedLockKey))", logger: logger)
             let stored = try await Self.readConfiguration(connection, logger: logger)
             var applied: [String: String] = [:]

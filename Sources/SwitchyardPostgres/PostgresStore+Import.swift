@@ -19,7 +19,7 @@ extension PostgresStore {
     /// row ids kept and the sequences moved past them); a failure leaves the database as it was.
     /// Returns the rows imported per table.
     package func importTables(_ pages: @escaping @Sendable (String, Int) async throws -> TableRows?) async throws -> [String: Int] {
-        try await transaction { connection in
+        try await transaction(deadline: nil) { [self] connection in
             var counts: [String: Int] = [:]
             for table in TableRows.tables {
                 var types: [String: String] = [:]

@@ -4,7 +4,7 @@ import SwitchyardCore
 extension PostgresStore: ReleaseRepository {
     /// One transaction, announced to every instance when it commits.
     package func apply(_ change: ConfigurationChange) async throws {
-        try await transaction { connection in
+        try await transaction { [self] connection in
             let now = Self.now()
             for object in change.objects {
                 try await Self.write(object, connection: connection, now: now, logger: logger)
@@ -132,7 +132,7 @@ extension PostgresStore: SessionRepository {
     /// Stored and announced to the other instances in one transaction.
     package func saveSession(_ binding: SessionBinding) async throws {
         let notice = try Self.encode(SessionNotice(instance: instanceID, saved: binding))
-        try await transaction { connection in
+        try await transaction { [self] connection in
             try await connection.run(
                 """
                 INSERT INTO sessions (user_id, session_id, model, version, backend, expires_at, updated_at)
@@ -147,7 +147,7 @@ extension PostgresStore: SessionRepository {
 
     package func deleteSession(id: String) async throws {
         let notice = try Self.encode(SessionNotice(instance: instanceID, deleted: id))
-        try await transaction { connection in
+        try await transaction { [self] connection in
             try await connection.run("DELETE FROM sessions WHERE session_id = \(id)", logger: logger)
             try await connection.run("SELECT pg_notify(\(Self.sessionChannel), \(notice))", logger: logger)
         }
@@ -184,7 +184,7 @@ extension PostgresStore {
 
     /// Stores an admin token's digest under a name, replacing any earlier one, and audits it.
     package func storeAdminToken(named name: String, digest: TokenDigest) async throws {
-        try await transaction { connection in
+        try await transaction { [self] connection in
             let now = Self.now()
             try await connection.run(
                 """

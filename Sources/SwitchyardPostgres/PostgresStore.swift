@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import PostgresNIO
 import SwitchyardCore
+import Synchronization
 
 /// Switchyard's PostgreSQL database, for several instances sharing one configuration: a pool of
 /// connections (PostgresNIO's `PostgresClient`, run by the store itself from `connect` to `close`),
@@ -57,7 +58,9 @@ package final class PostgresStore: Sendable {
     /// Every row of `query`, each readable by column name.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
         do {
-            return try await client.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+            return try await Self.withDeadline(Self.statementDeadline) { [client, logger] in
+                try await client.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+            }
         } catch {
             throw PostgresStoreError(error)
         }
@@ -67,15 +70,51 @@ package final class PostgresStore: Sendable {
         _ = try await rows(query)
     }
 
-    /// Runs `body` in one transaction; `PostgresTransactionError`s are unwrapped to what the body threw.
-    func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+    /// Longest wait for one statement or transaction (`nil`: none): while the server is unreachable the
+    /// pool keeps trying to connect and a caller would otherwise wait for as long.
+    static let statementDeadline: Duration? = .seconds(10)
+
+    /// Runs `body` in one transaction, failing after `deadline`; `PostgresTransactionError`s are
+    /// unwrapped to what the body threw.
+    func transaction<Result: Sendable>(
+        deadline: Duration? = statementDeadline, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
         do {
-            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            return try await Self.withDeadline(deadline) { [client, logger] in
+                try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            }
         } catch let error as PostgresTransactionError {
             throw PostgresStoreError(error.closureError ?? error.commitError ?? error.beginError ?? error)
         } catch {
             throw PostgresStoreError(error)
         }
+    }
+
+    /// `body`'s result, or a timeout error once `limit` has passed. `body` is then cancelled but
+    /// not waited for: a statement written to a connection the server already closed may never
+    /// complete, cancelled or not.
+    static func withDeadline<Result: Sendable>(
+        _ limit: Duration?, _ body: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        guard let limit else { return try await body() }
+        let race = DeadlineRace<Result>()
+        return try await withCheckedThrowingContinuation { continuation in
+            race.start(continuation)
+            race.setWork(
+                Task {
+                    do { race.finish(.success(try await body())) } catch { race.finish(.failure(error)) }
+                })
+            Task {
+                try? await Task.sleep(for: limit)
+                race.finish(.failure(PostgresStoreError(timeout: limit)))
+                race.cancelWork()
+            }
+        }
+    }
+
+    /// A connection outside the pool (listening, holding the controller lock).
+    func connectDedicated(id: Int) async throws -> PostgresConnection {
+        try await PostgresConnection.connect(configuration: try location.connectionConfiguration(), id: id, logger: logger)
     }
 
     /// Announces a committed change to every instance (delivered when the transaction commits).
@@ -113,12 +152,42 @@ extension PostgresConnection {
     func run(_ query: PostgresQuery, logger: Logger) async throws {
         _ = try await rows(query, logger: logger)
     }
+
+    /// Fails at once on a connection the server closed (a statement written to it would never finish).
+    func checkOpen() throws {
+        if isClosed { throw PostgresStoreError(closed: ()) }
+    }
 }
 
 extension PostgresRandomAccessRow {
     /// The value of column `name`.
     func get<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws -> T {
         try self[name].decode(T.self)
+    }
+}
+
+/// The first of a statement's result and its deadline resumes the waiting caller; the other is ignored.
+private final class DeadlineRace<Result: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<Result, any Error>?>(nil)
+    private let work = Mutex<Task<Void, Never>?>(nil)
+
+    func start(_ waiting: CheckedContinuation<Result, any Error>) {
+        continuation.withLock { $0 = waiting }
+    }
+
+    func setWork(_ task: Task<Void, Never>) {
+        work.withLock { $0 = task }
+    }
+
+    func finish(_ result: Swift.Result<Result, any Error>) {
+        continuation.withLock { pending in
+            pending?.resume(with: result)
+            pending = nil
+        }
+    }
+
+    func cancelWork() {
+        work.withLock { $0?.cancel() }
     }
 }
 
@@ -147,6 +216,14 @@ package struct PostgresStoreError: Error, CustomStringConvertible {
     package var description: String
     /// The SQLSTATE code, when the server answered with an error.
     package var sqlState: String?
+
+    init(closed: Void) {
+        description = "the database closed the connection"
+    }
+
+    init(timeout: Duration) {
+        description = "no answer from the database within \(timeout)"
+    }
 
     init(_ error: any Error) {
         if let error = error as? PostgresStoreError {

@@ -55,14 +55,18 @@ class PostgresServer:
         subprocess.run(
             [initdb, "-D", str(self.directory / "data"), "-U", USER, "--auth=trust", "-E", "UTF8", "--no-sync"],
             check=True, capture_output=True, cwd="/", **self._as_user())
-        self.log = open(self.directory / "server.log", "wb")
+        self.start_server()
+        self.wait_until_ready()
+        return self
+
+    def start_server(self) -> None:
+        postgres = tool("postgres")
+        self.log = open(self.directory / "server.log", "ab")
         self.process = subprocess.Popen(
             [postgres, "-D", str(self.directory / "data"), "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
              "-c", f"unix_socket_directories={self.directory}", "-c", "fsync=off", "-c", "synchronous_commit=off",
              "-c", "full_page_writes=off", "-c", "max_connections=300"],
             stdout=self.log, stderr=subprocess.STDOUT, cwd="/", **self._as_user())
-        self.wait_until_ready()
-        return self
 
     def wait_until_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -84,6 +88,17 @@ class PostgresServer:
         result = subprocess.run([tool("psql") or "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", USER, "-d", database,
                                  "-At", "-c", sql], check=True, capture_output=True, text=True)
         return result.stdout.strip()
+
+    def crash(self) -> None:
+        """Stops the server at once, as a crash would (immediate shutdown: no checkpoint), keeping its files."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGQUIT)
+        self.process.wait(timeout=30)
+
+    def restart(self) -> None:
+        """Starts the crashed server again on the same port and files."""
+        self.start_server()
+        self.wait_until_ready()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
