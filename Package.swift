@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -39,6 +40,21 @@ let package = Package(
                 "SwitchyardCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // PostgreSQL implementation of the same Core protocols, for several instances on one database.
+        .target(
+            name: "SwitchyardPostgres",
+            dependencies: [
+                "SwitchyardCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -91,6 +107,7 @@ let package = Package(
             dependencies: [
                 "SwitchyardCore",
                 "SwitchyardStore",
+                "SwitchyardPostgres",
                 "SwitchyardGateway",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -157,6 +174,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Test helpers shared by test targets (a throwaway PostgreSQL server); not shipped.
+        .target(
+            name: "SwitchyardTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SwitchyardCoreTests",
             dependencies: ["SwitchyardCore"],
@@ -164,13 +186,19 @@ let package = Package(
         ),
         .testTarget(
             name: "SwitchyardStoreTests",
-            dependencies: ["SwitchyardStore", "SwitchyardCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "SwitchyardStore", "SwitchyardPostgres", "SwitchyardCore", "SwitchyardTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SwitchyardServerTests",
             dependencies: [
                 "SwitchyardServer",
+                "SwitchyardPostgres",
+                "SwitchyardTestSupport",
                 "SwitchyardCore",
                 "SwitchyardStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

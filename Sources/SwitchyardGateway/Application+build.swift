@@ -82,12 +82,26 @@ package struct GatewayStores: Sendable {
     package var catalog: any ModelCatalogRepository
     package var stats: any StatsRepository
     package var shadows: any ShadowRepository
+    /// Changes other instances make to a shared database; `nil` when this process owns its database.
+    package var changes: (any ConfigurationChangeFeed)?
+    /// Which instance drives rollouts and schedules, and the outcomes of all instances it judges;
+    /// `nil`: this process alone, on its own recent outcomes.
+    package var election: (any ControllerElection)?
+    package var windows: (any OutcomeWindowRepository)?
+    /// Conversation bindings other instances on a shared database make.
+    package var sessionChanges: (any SessionChangeFeed)?
 
     package init(
         configuration: any ConfigurationRepository, releases: any ReleaseRepository, sessions: any SessionRepository, outcomes: any OutcomeSink,
         usage: any UsageRepository, experiments: any ExperimentRepository, catalog: any ModelCatalogRepository = InMemoryModelCatalog(),
-        stats: any StatsRepository, shadows: any ShadowRepository
+        stats: any StatsRepository, shadows: any ShadowRepository, changes: (any ConfigurationChangeFeed)? = nil,
+        election: (any ControllerElection)? = nil, windows: (any OutcomeWindowRepository)? = nil,
+        sessionChanges: (any SessionChangeFeed)? = nil
     ) {
+        self.sessionChanges = sessionChanges
+        self.changes = changes
+        self.election = election
+        self.windows = windows
         self.configuration = configuration
         self.releases = releases
         self.sessions = sessions
@@ -188,8 +202,10 @@ package func buildApplication(
     ProviderAdminController(writer: writer, discovery: discovery, environment: environment, listening: listening).addRoutes(to: router)
     let reloader = SeedReloader(status: options.seed, repository: stores.configuration, writer: writer, environment: environment, logger: logger)
     ConfigurationAdminController(writer: writer, reloader: reloader).addRoutes(to: router)
-    SystemAdminController(writer: writer, stats: stores.stats, databasePath: options.databasePath, startedAt: Date().timeIntervalSince1970)
-        .addRoutes(to: router)
+    SystemAdminController(
+        writer: writer, stats: stores.stats, databasePath: options.databasePath, startedAt: Date().timeIntervalSince1970, election: stores.election
+    )
+    .addRoutes(to: router)
     AdminPageController().addRoutes(to: router)
 
     return Application(
@@ -197,9 +213,13 @@ package func buildApplication(
         server: HTTPServerBuilder { responder in GatewayServerChannel(responder: responder, services: clientAPI, gate: gate) },
         configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
         services: services + [
-            sessions, prober, discovery, reloader, RolloutController(writer: writer, outcomes: recentOutcomes),
+            sessions, prober, discovery, reloader,
+            RolloutController(writer: writer, outcomes: recentOutcomes, election: stores.election, windows: stores.windows, logger: logger),
             HTTPClientService(client: client), UpstreamClientService(client: upstream),
-        ] + (traceExporter.map { [$0] } ?? []),
+        ] + (traceExporter.map { [$0] } ?? [])
+            + (stores.changes.map { [ConfigurationFollower(feed: $0, writer: writer, logger: logger)] } ?? [])
+            + (stores.election.map { [ControllerCampaign(election: $0)] } ?? [])
+            + (stores.sessionChanges.map { [SessionFollower(feed: $0, sessions: sessions)] } ?? []),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? options.port
             listening.set(host: options.host, port: port)

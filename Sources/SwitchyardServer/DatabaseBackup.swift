@@ -1,5 +1,6 @@
 import Foundation
 import SwitchyardCore
+import SwitchyardPostgres
 import SwitchyardStore
 
 /// `switchyard backup`: a consistent copy of the database, taken while the gateway runs, and checked.
@@ -14,6 +15,11 @@ package enum DatabaseBackup {
             path = GatewayServer.databasePath(try SeedFile.load(path: config).server.database, relativeTo: config)
         } else {
             throw CommandFailure("give --database PATH or --config FILE")
+        }
+        if PostgresLocation.isURL(path) {
+            throw CommandFailure(
+                "backup copies a SQLite file; this database is PostgreSQL: back it up with pg_dump "
+                    + "(e.g. pg_dump --format=custom --file=switchyard.dump DATABASE), see docs/scale-out.md")
         }
         guard FileManager.default.fileExists(atPath: path) else { throw CommandFailure("no database at \(path)") }
         do {

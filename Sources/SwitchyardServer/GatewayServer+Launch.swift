@@ -33,7 +33,8 @@ extension GatewayServer {
         let metricsRegistry = PrometheusCollectorRegistry()
         let server = GatewayServer(
             seed: seed, seedPath: seedPath, address: address,
-            databasePath: database ?? databasePath(seed.server.database, relativeTo: seedPath),
+            databasePath: database ?? environment["SWITCHYARD_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+                ?? databasePath(seed.server.database, relativeTo: seedPath),
             environment: environment, metricsRegistry: metricsRegistry)
         do {
             try await server.run(logger: logger)

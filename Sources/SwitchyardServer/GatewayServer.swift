@@ -5,6 +5,7 @@ import Prometheus
 import ServiceLifecycle
 import SwitchyardCore
 import SwitchyardGateway
+import SwitchyardPostgres
 import SwitchyardStore
 
 /// What `switchyard serve` assembles, as a library the tests run too: the database claimed and
@@ -32,9 +33,10 @@ package struct GatewayServer: Sendable {
         self.metricsRegistry = metricsRegistry
     }
 
-    /// The database path `[server] database` names: relative to the seed file's folder.
+    /// The database path `[server] database` names: relative to the seed file's folder (a
+    /// PostgreSQL URL as written).
     package static func databasePath(_ path: String, relativeTo seedPath: String?) -> String {
-        guard !path.hasPrefix("/"), let seedPath else { return path }
+        guard !path.hasPrefix("/"), !PostgresLocation.isURL(path), let seedPath else { return path }
         let directory = URL(fileURLWithPath: seedPath).deletingLastPathComponent().path
         return directory == "." ? path : "\(directory)/\(path)"
     }
@@ -42,8 +44,8 @@ package struct GatewayServer: Sendable {
     /// Serves until graceful shutdown. `onRunning` gets the bound port; the banner is printed
     /// when `printsBanner` is set. Throws `DatabaseOpenError` when the database cannot be claimed.
     package func run(logger: Logger, printsBanner: Bool = true, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let lock = try DatabaseOwnerLock(databasePath: databasePath)
-        let store = try SQLiteStore.opening(databasePath)
+        let database = try await ServerDatabase.open(databasePath, password: seed.server.databasePassword, environment: environment, logger: logger)
+        let store = database.configuration
         let report = try await store.applySeed(seed.configuration)
         logger.info(
             "seed applied",
@@ -53,23 +55,21 @@ package struct GatewayServer: Sendable {
                 "seed.unchanged": "\(report.unchanged.count)",
             ])
         let stored = try await store.loadConfiguration()
-        let (adminTokens, adminTokenNotice) = try await Self.adminTokens(seed: seed, store: store, environment: environment)
+        let (adminTokens, adminTokenNotice) = try await Self.adminTokens(seed: seed, store: database, environment: environment)
 
-        let writer = EventWriter(store: store, registry: metricsRegistry, logger: logger)
+        let (stores, writer) = database.stores(registry: metricsRegistry, logger: logger)
         let banner = Banner(
             seed: seed, configuration: EffectiveConfiguration(stored, environment: environment), adminTokenNotice: adminTokenNotice,
             host: address.host, servesBuiltInExample: seedPath == nil)
         var options = GatewayOptions(server: seed.server, host: address.host, port: address.port, configuration: stored, adminTokens: adminTokens)
-        options.databasePath = databasePath
+        options.databasePath = database.displayName
         options.telemetry = seed.telemetry
         options.seed = SeedStatus(
             path: seedPath, appliedHash: seedPath.flatMap { FileManager.default.contents(atPath: $0) }.map { ContentHash.sha256Hex(Array($0)) },
             appliedAt: Date().timeIntervalSince1970, changed: report.created + report.updated + report.disabled)
         let app = try await buildApplication(
             options: options,
-            stores: GatewayStores(
-                configuration: store, releases: store, sessions: store, outcomes: writer, usage: store, experiments: store, catalog: store,
-                stats: store, shadows: store),
+            stores: stores,
             environment: environment,
             seedChangedModels: (report.created + report.updated).filter { $0.hasPrefix("model:") }.map { String($0.dropFirst(6)) },
             metricsRegistry: metricsRegistry,
@@ -79,14 +79,13 @@ package struct GatewayServer: Sendable {
                 await onRunning(port)
             })
         try await app.runService()
-        try store.close()
-        withExtendedLifetime(lock) {}
+        try database.close()
     }
 
     /// The configured admin token, else `SWITCHYARD_ADMIN_TOKEN`, else the one generated at first
     /// start (stored hashed), generating it now if there is none. Returns the accepted digests and
     /// what the banner says about the token.
-    static func adminTokens(seed: Seed, store: SQLiteStore, environment: [String: String]) async throws -> ([TokenDigest], String) {
+    static func adminTokens(seed: Seed, store: ServerDatabase, environment: [String: String]) async throws -> ([TokenDigest], String) {
         if let configured = seed.server.adminToken, let token = configured.resolve(in: environment) {
             return ([TokenDigest(token: token)], "admin token: as configured in [server] admin_token (\(configured))")
         }

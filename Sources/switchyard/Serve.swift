@@ -11,7 +11,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "HOST:PORT to listen on (overrides [server] listen).")
     var listen: String?
 
-    @Option(help: "SQLite database file (overrides [server] database).")
+    @Option(help: "SQLite database file, or postgres://USER@HOST:PORT/DATABASE (overrides SWITCHYARD_DATABASE_URL and [server] database).")
     var database: String?
 
     @Option(help: "trace, debug, info, notice, warning, error or critical.")

@@ -11,7 +11,10 @@ struct SwitchyardCommand: AsyncParsableCommand {
         commandName: "switchyard",
         abstract: "An LLM API gateway: OpenAI-compatible in front, any provider behind, releases made safe.",
         version: version,
-        subcommands: [Serve.self, Validate.self, Init.self, Backup.self, HealthCheck.self, TestBackend.self, Usage.self, Import.self, Version.self],
+        subcommands: [
+            Serve.self, Validate.self, Init.self, Backup.self, Migrate.self, HealthCheck.self, TestBackend.self, Usage.self, Import.self,
+            Version.self,
+        ],
         defaultSubcommand: Serve.self)
 }
 

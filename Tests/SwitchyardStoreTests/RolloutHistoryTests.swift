@@ -35,7 +35,7 @@ import Testing
         rollout("r-07", model: "embed", start: 6_000), rollout("r-08", start: 7_000),
     ]
 
-    enum Kind: String, CaseIterable { case sqlite, memory }
+    enum Kind: String, CaseIterable { case sqlite, postgres, memory }
 
     /// A repository of `kind` holding `stored`; the temporary database (if any) lives as long as the closure.
     static func withRepository(_ kind: Kind, _ body: (any ReleaseRepository) async throws -> Void) async throws {
@@ -43,6 +43,7 @@ import Testing
         let database = try TemporaryDatabase()
         switch kind {
         case .sqlite: repository = try SQLiteStore(path: database.path)
+        case .postgres: repository = try await StoreUnderTest.make(.postgres).store
         case .memory: repository = InMemoryReleaseRepository(configuration: InMemoryConfigurationRepository())
         }
         for rollout in stored {
@@ -104,9 +105,10 @@ import Testing
         }
     }
 
-    @Test func aFinishedRolloutKeepsTheTimeItEndedAfterLaterWrites() async throws {
-        let database = try TemporaryDatabase()
-        let store = try SQLiteStore(path: database.path)
+    @Test(arguments: StoreKind.allCases) func aFinishedRolloutKeepsTheTimeItEndedAfterLaterWrites(_ kind: StoreKind) async throws {
+        let database = try await StoreUnderTest.make(kind)
+        defer { withExtendedLifetime(database) {} }
+        let store = database.store
         var rollout = Self.rollout("r-1", start: 1_000)
         try await store.apply(ConfigurationChange(rollout: rollout))
         #expect(try await store.rolloutSummaries(RolloutQuery(limit: 1)).first?.endedAt == nil)

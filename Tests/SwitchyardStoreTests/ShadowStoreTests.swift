@@ -34,10 +34,10 @@ import Testing
 
     static var events: [OutcomeEvent] { (0..<12).flatMap { [primary($0), copy($0)] } }
 
-    @Test func copiesAreJoinedWithTheirPrimariesAndKeptApart() async throws {
-        let database = try TemporaryDatabase()
-        let store = try SQLiteStore(path: database.path)
-        let writer = EventWriter(store: store, logger: Logger(label: "test"))
+    @Test(arguments: StoreKind.allCases) func copiesAreJoinedWithTheirPrimariesAndKeptApart(_ kind: StoreKind) async throws {
+        let database = try await StoreUnderTest.make(kind)
+        let store = database.store
+        let writer = database.makeWriter()
         let memory = InMemoryOutcomeSink()
         for event in Self.events {
             writer.record(event)
@@ -62,7 +62,7 @@ import Testing
             let byVersion = try await repository.usage(UsageQuery(groupBy: .version))
             #expect(byVersion.map(\.key) == ["chat/v1", "chat/v2"] && byVersion.map(\.shadow) == [false, true])
         }
-        let rolledUp = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT SUM(requests) FROM rollup_minute") }
+        let rolledUp = try await database.int("SELECT CAST(SUM(requests) AS BIGINT) FROM rollup_minute")
         #expect(rolledUp == 12, "the rollups hold the served traffic only")
     }
 }

@@ -106,8 +106,8 @@ struct TemporaryDatabase: ~Copyable {
         #expect(requests == 7 && experiment.isEmpty && squares == 0, "rollups survive the rebuild")
     }
 
-    @Test func experimentsTheirRollupsAndFeedbackAreStoredAndSurviveReopening() async throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreKind.allCases) func experimentsTheirRollupsAndFeedbackAreStoredAndSurviveReopening(_ kind: StoreKind) async throws {
+        let database = try await StoreUnderTest.make(kind)
         var experiment = Experiment(
             id: "e-1", name: "tone", model: "chat",
             variants: [
@@ -116,9 +116,9 @@ struct TemporaryDatabase: ~Copyable {
             ], control: "control", now: 1_000)
         try experiment.apply(.start, now: 1_001)
         do {
-            let store = try SQLiteStore(path: database.path)
+            let store = database.store
             try await store.apply(ConfigurationChange(experiment: experiment))
-            let writer = EventWriter(store: store, logger: Logger(label: "test"))
+            let writer = database.makeWriter()
             for index in 0..<40 {
                 var event = Self.event(index, time: 1_800_000_000 + Double(index) * 20, status: index % 4 == 0 ? 502 : 200)
                 event.experiment = "e-1"
@@ -137,9 +137,9 @@ struct TemporaryDatabase: ~Copyable {
             try await store.saveFeedback(ExperimentFeedback(experiment: "e-1", variant: "tuned", requestID: "r3", score: 2, user: nil, time: 0))
             try await store.saveFeedback(ExperimentFeedback(experiment: "e-1", variant: "tuned", requestID: "r3", score: 4, user: "u", time: 0))
             try await store.saveFeedback(ExperimentFeedback(experiment: "e-1", variant: "tuned", requestID: "r5", score: 5, user: nil, time: 0))
-            try store.close()
+            try database.close()
         }
-        let reopened = try SQLiteStore(path: database.path)
+        let reopened = try await database.reopen().store
         #expect(try await reopened.loadExperiments() == [experiment])
         let totals = try await reopened.experimentTotals("e-1")
         let tuned = try #require(totals["tuned"])
@@ -156,9 +156,10 @@ struct TemporaryDatabase: ~Copyable {
         #expect(tuned.cachedInputTokens == 60 && control.cachedInputTokens == 0 && control.cacheWriteTokens == 20)
     }
 
-    @Test func sessionsPersistAndExpire() async throws {
-        let database = try TemporaryDatabase()
-        let store = try SQLiteStore(path: database.path)
+    @Test(arguments: StoreKind.allCases) func sessionsPersistAndExpire(_ kind: StoreKind) async throws {
+        let database = try await StoreUnderTest.make(kind)
+        defer { withExtendedLifetime(database) {} }
+        let store = database.store
         try await store.saveSession(SessionBinding(sessionID: "a", model: "chat", version: "v1", backend: "demo/x", expiresAt: 100))
         try await store.saveSession(SessionBinding(sessionID: "b", model: "chat", version: "v2", backend: "demo/y", expiresAt: 300))
         try await store.saveSession(SessionBinding(sessionID: "a", model: "chat", version: "v1", backend: "demo/z", expiresAt: 400))
@@ -170,47 +171,45 @@ struct TemporaryDatabase: ~Copyable {
         #expect(try await store.loadSessions(now: 0).isEmpty)
     }
 
-    @Test func configurationRoundTripsThroughTheDatabaseAndSurvivesReopening() async throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreKind.allCases) func configurationRoundTripsThroughTheDatabaseAndSurvivesReopening(_ kind: StoreKind) async throws {
+        let database = try await StoreUnderTest.make(kind)
         let seed = try Self.seed()
         do {
-            let store = try SQLiteStore(path: database.path)
+            let store = database.store
             _ = try await store.applySeed(seed)
             #expect(try await store.loadConfiguration() == seed)
-            try store.close()
+            try database.close()
         }
-        let reopened = try SQLiteStore(path: database.path)
+        let reopened = try await database.reopen().store
         #expect(try await reopened.loadConfiguration() == seed)
         let report = try await reopened.applySeed(seed)
         #expect(report.created.isEmpty && report.updated.isEmpty)
     }
 
-    @Test func applyingASeedIsAuditedAndRemovalDisables() async throws {
-        let database = try TemporaryDatabase()
-        let store = try SQLiteStore(path: database.path)
+    @Test(arguments: StoreKind.allCases) func applyingASeedIsAuditedAndRemovalDisables(_ kind: StoreKind) async throws {
+        let database = try await StoreUnderTest.make(kind)
+        let store = database.store
         _ = try await store.applySeed(try Self.seed())
         let withoutAlice = String(Self.seedText[..<Self.seedText.range(of: "[users.alice]")!.lowerBound])
         let report = try await store.applySeed(try Self.seed(withoutAlice))
         #expect(report.disabled == ["user:alice"])
         #expect(try await store.loadConfiguration().users.first?.enabled == false)
 
-        let audit = try await store.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT object, action, source, actor FROM audit_log ORDER BY id").map {
-                "\($0["object"] as String) \($0["action"] as String) \($0["source"] as String) \($0["actor"] as String)"
-            }
+        let audit = try await store.auditLog(object: nil, since: nil, limit: 100).reversed().map {
+            "\($0.object) \($0.action) \($0.source.rawValue) \($0.actor)"
         }
         #expect(
             audit == [
                 "provider:demo create seed seed", "provider:up create seed seed", "model:chat create seed seed",
                 "user:alice create seed seed", "user:alice disable seed seed",
             ])
-        let secret = try await store.pool.read { db in try String.fetchOne(db, sql: "SELECT api_key FROM providers WHERE id = 'up'") }
+        let secret = try await database.string("SELECT api_key FROM providers WHERE id = 'up'")
         #expect(secret == "env:UP_KEY", "env references are stored as written, never resolved")
     }
 
-    @Test func aChangedModelReplacesItsVersionsAndBackends() async throws {
-        let database = try TemporaryDatabase()
-        let store = try SQLiteStore(path: database.path)
+    @Test(arguments: StoreKind.allCases) func aChangedModelReplacesItsVersionsAndBackends(_ kind: StoreKind) async throws {
+        let database = try await StoreUnderTest.make(kind)
+        let store = database.store
         _ = try await store.applySeed(try Self.seed())
         let single = try Self.seed(
             """
@@ -223,7 +222,7 @@ struct TemporaryDatabase: ~Copyable {
         let model = try #require(try await store.loadConfiguration().models.first)
         #expect(model.versions.map(\.name) == ["v1"])
         #expect(model.versions[0].backends.map(\.model) == ["only"])
-        let backendRows = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM backends") }
+        let backendRows = try await database.int("SELECT COUNT(*) FROM backends")
         #expect(backendRows == 1)
     }
 
@@ -234,10 +233,9 @@ struct TemporaryDatabase: ~Copyable {
             timeToFirstTokenMilliseconds: 5, inputTokens: 10, outputTokens: 20, costUSD: 0.001)
     }
 
-    @Test func writerBatchesConcurrentEventsIntoLogAndRollups() async throws {
-        let database = try TemporaryDatabase()
-        let store = try SQLiteStore(path: database.path)
-        let writer = EventWriter(store: store, logger: Logger(label: "test"))
+    @Test(arguments: StoreKind.allCases) func writerBatchesConcurrentEventsIntoLogAndRollups(_ kind: StoreKind) async throws {
+        let database = try await StoreUnderTest.make(kind)
+        let writer = database.makeWriter()
         await withTaskGroup(of: Void.self) { group in
             for task in 0..<8 {
                 group.addTask {
@@ -249,33 +247,26 @@ struct TemporaryDatabase: ~Copyable {
         }
         try await writer.flush()
         #expect(writer.pendingCount == 0)
-        let (logged, requests, errors, tokens, buckets) = try await store.pool.read { db in
-            (
-                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM request_log")!,
-                try Int.fetchOne(db, sql: "SELECT SUM(requests) FROM rollup_minute")!,
-                try Int.fetchOne(db, sql: "SELECT SUM(errors) FROM rollup_minute")!,
-                try Int.fetchOne(db, sql: "SELECT SUM(tokens_out) FROM rollup_minute")!,
-                try String.fetchOne(db, sql: "SELECT latency_buckets_json FROM rollup_minute")!
-            )
-        }
-        #expect(logged == 2_000)
-        #expect(requests == 2_000)
-        #expect(errors == 200)
-        #expect(tokens == 40_000)
-        let counts = try JSONDecoder().decode([Int].self, from: Data(buckets.utf8))
-        #expect(counts.reduce(0, +) == 2_000)
+        #expect(try await database.int("SELECT COUNT(*) FROM request_log") == 2_000)
+        #expect(try await database.int("SELECT CAST(SUM(requests) AS BIGINT) FROM rollup_minute") == 2_000)
+        #expect(try await database.int("SELECT CAST(SUM(errors) AS BIGINT) FROM rollup_minute") == 200)
+        #expect(try await database.int("SELECT CAST(SUM(tokens_out) AS BIGINT) FROM rollup_minute") == 40_000)
+        let minute = try #require(
+            try await database.store.timeseries(TimeseriesQuery(from: 1_800_000_000 - 60, to: 1_800_000_000 + 60, step: 120)).first)
+        #expect(minute.latency.total == 2_000 && minute.ttft.total == 2_000)
 
         // A second batch for the same minute adds to the rollup instead of replacing it.
         writer.record(Self.event(9_999))
         try await writer.flush()
-        let merged = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT SUM(requests) FROM rollup_minute")! }
-        #expect(merged == 2_001)
+        #expect(try await database.int("SELECT CAST(SUM(requests) AS BIGINT) FROM rollup_minute") == 2_001)
+        let merged = try #require(
+            try await database.store.timeseries(TimeseriesQuery(from: 1_800_000_000 - 60, to: 1_800_000_000 + 60, step: 120)).first)
+        #expect(merged.latency.total == 2_001, "histogram buckets are added, not replaced")
     }
 
-    @Test func gracefulShutdownFlushesTheQueue() async throws {
-        let database = try TemporaryDatabase()
-        let store = try SQLiteStore(path: database.path)
-        let writer = EventWriter(store: store, interval: .seconds(3600), logger: Logger(label: "test"))
+    @Test(arguments: StoreKind.allCases) func gracefulShutdownFlushesTheQueue(_ kind: StoreKind) async throws {
+        let database = try await StoreUnderTest.make(kind)
+        let writer = database.makeWriter(interval: .seconds(3600))
         let group = ServiceGroup(configuration: .init(services: [writer], logger: Logger(label: "test")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -284,18 +275,17 @@ struct TemporaryDatabase: ~Copyable {
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
-        let logged = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM request_log")! }
-        #expect(logged == 100)
+        #expect(try await database.int("SELECT COUNT(*) FROM request_log") == 100)
     }
 
-    @Test func rolloutsModelChangesAndAuditRowsAreStoredTogetherAndSurviveReopening() async throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreKind.allCases) func rolloutsModelChangesAndAuditRowsAreStoredTogetherAndSurviveReopening(_ kind: StoreKind) async throws {
+        let database = try await StoreUnderTest.make(kind)
         var rollout = Rollout(
             id: "r-1", model: "chat", canary: "v2", stable: "v1", steps: [.setWeight(basisPoints: 100), .pause(seconds: nil)],
             analysis: .standard, now: 1_000)
         _ = rollout.advance(now: 1_000)
         do {
-            let store = try SQLiteStore(path: database.path)
+            let store = database.store
             _ = try await store.applySeed(try Self.seed())
             var model = try #require(try await store.loadConfiguration().models.first)
             model = try model.withWeight(100, for: "v2")
@@ -303,9 +293,9 @@ struct TemporaryDatabase: ~Copyable {
                 ConfigurationChange(
                     objects: [.model(model)], rollout: rollout, rolloutEvent: "started",
                     audit: [AuditEntry(time: 1_000, actor: "admin", source: .api, object: "rollout:r-1", action: "start", before: nil, after: "{}")]))
-            try store.close()
+            try database.close()
         }
-        let reopened = try SQLiteStore(path: database.path)
+        let reopened = try await database.reopen().store
         #expect(try await reopened.loadRollouts() == [rollout], "a restart resumes where the rollout was")
         #expect(try await reopened.loadConfiguration().models.first?.versions.map(\.weightBasisPoints) == [9_900, 100])
         let audit = try await reopened.auditLog(object: "rollout:r-1", since: nil, limit: 10)
@@ -315,10 +305,10 @@ struct TemporaryDatabase: ~Copyable {
         #expect(times["v1"] != nil && times["v2"] != nil)
     }
 
-    @Test func usageAndSpendAreReadFromTheRequestLog() async throws {
-        let database = try TemporaryDatabase()
-        let store = try SQLiteStore(path: database.path)
-        let writer = EventWriter(store: store, logger: Logger(label: "test"))
+    @Test(arguments: StoreKind.allCases) func usageAndSpendAreReadFromTheRequestLog(_ kind: StoreKind) async throws {
+        let database = try await StoreUnderTest.make(kind)
+        let store = database.store
+        let writer = database.makeWriter()
         for index in 0..<10 {
             var event = Self.event(index, time: 1_800_000_000 + Double(index) * 3_600, status: index == 3 ? 502 : 200)
             event.userID = index < 6 ? "alice" : "bob"
@@ -359,13 +349,12 @@ struct TemporaryDatabase: ~Copyable {
         await #expect(throws: BackupError.self) { try await store.backup(to: destination) }
     }
 
-    @Test func adminTokensAreStoredAsDigests() async throws {
-        let database = try TemporaryDatabase()
-        let store = try SQLiteStore(path: database.path)
+    @Test(arguments: StoreKind.allCases) func adminTokensAreStoredAsDigests(_ kind: StoreKind) async throws {
+        let store = try await StoreUnderTest.make(kind)
         #expect(try await store.adminTokenDigest(named: "generated") == nil)
         try await store.storeAdminToken(named: "generated", digest: TokenDigest(token: "sya-secret"))
         #expect(try await store.adminTokenDigest(named: "generated") == TokenDigest(token: "sya-secret"))
-        let stored = try await store.pool.read { db in try String.fetchOne(db, sql: "SELECT token_hash FROM admin_tokens") }
+        let stored = try await store.string("SELECT token_hash FROM admin_tokens")
         #expect(stored != "sya-secret")
     }
 }

@@ -185,11 +185,13 @@ def stop_process(process: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def start_gateway(seed: str, workdir: Path, config: pytest.Config,
-                  env: Mapping[str, str] | None = None, port: int | None = None) -> Iterator[str]:
+                  env: Mapping[str, str] | None = None, port: int | None = None,
+                  database: str | None = None) -> Iterator[str]:
     """Run `switchyard serve` on `seed` until the block ends; yield its base URL.
 
     The seed, database and logs live in `workdir`; `env` is added to the
-    process environment; `port` is chosen when not given. The logs are registered with `config` so that a
+    process environment; `port` is chosen when not given; `database` (a file or a
+    `postgres://` URL) replaces the workdir's `switchyard.db`. The logs are registered with `config` so that a
     failing test shows them (see pytest_runtest_makereport below).
     """
     binary = gateway_binary()
@@ -217,7 +219,7 @@ def start_gateway(seed: str, workdir: Path, config: pytest.Config,
         str(binary), "serve",
         "--config", str(seed_path),
         "--listen", f"127.0.0.1:{port}",
-        "--database", str(workdir / "switchyard.db"),
+        "--database", database or str(workdir / "switchyard.db"),
     ]
     with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
         process = subprocess.Popen(

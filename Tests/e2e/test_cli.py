@@ -82,3 +82,9 @@ def test_importers_write_seeds_that_validate(tmp_path: Path) -> None:
                               env={"PATH": "/usr/bin:/bin", **env})
     assert imported.returncode == 0 and 'api_key = "env:LLM_PROVIDER_A_API_KEY"' in imported.stdout
     assert run("import", "berry", "missing.toml", cwd=tmp_path).returncode == 1
+
+
+def test_backup_refuses_a_postgresql_database_and_names_pg_dump(tmp_path: Path) -> None:
+    refused = run("backup", "--database", "postgres://gw@127.0.0.1:9/switchyard", str(tmp_path / "copy.db"), cwd=tmp_path)
+    assert refused.returncode == 1, refused
+    assert "pg_dump" in refused.stderr and not (tmp_path / "copy.db").exists()

@@ -6,8 +6,11 @@ package struct ServerSpec: Sendable, Hashable {
 
     /// `HOST:PORT` to listen on.
     package var listen: String
-    /// SQLite file; relative paths are relative to the seed file's directory.
+    /// SQLite file (relative paths are relative to the seed file's directory), or a PostgreSQL URL
+    /// `postgres://USER@HOST:PORT/DATABASE` shared by several instances.
     package var database: String
+    /// The PostgreSQL password, literal or `env:NAME`; `nil`: the URL's, else `PGPASSWORD`.
+    package var databasePassword: SecretReference?
     /// Token for the admin API; literal or `env:NAME`. `nil`: `SWITCHYARD_ADMIN_TOKEN`, else generated at first start.
     package var adminToken: SecretReference?
     /// Largest request body accepted, in bytes; larger bodies get 413.
@@ -45,6 +48,8 @@ package struct ServerSpec: Sendable, Hashable {
             database: table.string("database") ?? Self.defaultDatabase,
             adminToken: table.string("admin_token").map(SecretReference.init(parsing:)),
             maxBodyBytes: table.integer("max_body_bytes", in: 1024...1_073_741_824) ?? Self.defaultMaxBodyBytes)
+        spec.databasePassword = table.string("database_password").map(SecretReference.init(parsing:))
+        if let problem = spec.databasePassword?.problem(in: environment) { table.fail("database_password", problem) }
         spec.maxConnections = table.integer("max_connections", in: 2...10_000_000) ?? spec.maxConnections
         spec.reservedConnections = table.integer("reserved_connections", in: 0...10_000) ?? spec.reservedConnections
         spec.headerTimeoutSeconds = table.number("header_timeout_seconds", in: 0.1...3600) ?? spec.headerTimeoutSeconds

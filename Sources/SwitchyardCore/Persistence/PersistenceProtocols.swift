@@ -170,3 +170,45 @@ package protocol StatsRepository: Sendable {
     /// One point per bucket of the query, empty buckets included.
     func timeseries(_ query: TimeseriesQuery) async throws -> [TimeseriesPoint]
 }
+
+/// Tells an instance that another instance changed the stored configuration, when several share one
+/// database (PostgreSQL). The SQLite store has none: one process owns its file.
+package protocol ConfigurationChangeFeed: Sendable {
+    /// Runs until cancelled, calling `changed` after another instance commits a change, and after
+    /// every (re)connection, since a change may have been missed while not listening. Connection
+    /// failures are retried inside, never thrown.
+    func follow(_ changed: @escaping @Sendable () async -> Void) async
+}
+
+/// Chooses the one instance that runs the periodic writers (rollout steps and analysis, experiment
+/// schedules) when several share one database. Without one, this process is the only instance.
+package protocol ControllerElection: Sendable {
+    /// Whether this instance is the controller now.
+    var isController: Bool { get }
+    /// Runs until cancelled: takes the role when it is free, and notices losing it.
+    func campaign() async
+}
+
+/// Outcomes of one version over a time window as every instance recorded them: what the
+/// controller judges a rollout on when several instances serve its traffic.
+package protocol OutcomeWindowRepository: Sendable {
+    /// The requests `version` of `model` served since `since` (or, `shadow`, the copies it got);
+    /// client departures (499) are not counted as its errors.
+    func window(model: String, version: String, since: Double, shadow: Bool) async throws -> VersionWindow
+}
+
+/// A conversation binding another instance made or removed.
+package enum SessionChange: Sendable, Hashable {
+    case saved(SessionBinding)
+    /// Every user's conversation with this id.
+    case deleted(String)
+    /// The feed (re)connected: changes may have been missed, read all bindings again.
+    case reload
+}
+
+/// Tells an instance about the conversation bindings other instances on a shared database make,
+/// so a conversation bound on one is honoured on the others.
+package protocol SessionChangeFeed: Sendable {
+    /// Runs until cancelled; connection failures are retried inside, each (re)connection reported as `.reload`.
+    func follow(_ changed: @escaping @Sendable (SessionChange) async -> Void) async
+}

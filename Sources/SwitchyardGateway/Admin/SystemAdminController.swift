@@ -11,6 +11,8 @@ package struct SystemAdminController: Sendable {
     let stats: any StatsRepository
     let databasePath: String?
     let startedAt: Double
+    /// `nil`: the only instance, so the controller.
+    var election: (any ControllerElection)? = nil
 
     package func addRoutes(to router: Router<GatewayContext>) {
         router.get("/api/stats/timeseries") { request, _ in
@@ -28,6 +30,7 @@ package struct SystemAdminController: Sendable {
             return Response.json(
                 .object([
                     "version": .string(SwitchyardVersion.current), "started_at": .number(startedAt), "uptime_seconds": .number(now - startedAt),
+                    "controller": .bool(election?.isController ?? true),
                     "database": .object([
                         "path": databasePath.map(JSONValue.string) ?? .null,
                         "size_bytes": Self.fileSize(databasePath).map { .number(Double($0)) } ?? .null,

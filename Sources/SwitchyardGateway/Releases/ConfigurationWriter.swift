@@ -252,8 +252,10 @@ package actor ConfigurationWriter {
         return rollouts[id] ?? rollout
     }
 
-    /// Runs due steps and evaluations of every unfinished rollout.
-    package func tick(now: Double, outcomes: RecentOutcomes) async {
+    /// Runs due steps and evaluations of every unfinished rollout. The analysis reads `windows`
+    /// when given (the outcomes of every instance, from a shared database), else this process's
+    /// recent `outcomes`.
+    package func tick(now: Double, outcomes: RecentOutcomes, windows: (any OutcomeWindowRepository)? = nil) async {
         outcomes.keep(
             windows: rollouts.values.filter { !$0.isFinished }.flatMap { rollout in
                 [rollout.canary, rollout.stable].map { (rollout.model, $0, rollout.analysis.windowSeconds) }
@@ -265,9 +267,24 @@ package actor ConfigurationWriter {
                 let since = max(rollout.stepStartedAt, now - rollout.analysis.windowSeconds)
                 // On a shadow step the canary serves no one: its copies are judged.
                 let shadow = rollout.currentShadowStep != nil
-                actions += rollout.evaluate(
-                    now: now, canary: outcomes.window(model: rollout.model, version: rollout.canary, since: since, shadow: shadow),
-                    stable: outcomes.window(model: rollout.model, version: rollout.stable, since: since))
+                let canary: VersionWindow
+                let stable: VersionWindow
+                if let windows {
+                    do {
+                        canary = try await windows.window(model: rollout.model, version: rollout.canary, since: since, shadow: shadow)
+                        stable = try await windows.window(model: rollout.model, version: rollout.stable, since: since, shadow: false)
+                    } catch {
+                        // No verdict on outcomes that could not be read; the next tick tries again.
+                        logger.error("reading a rollout's outcomes failed", metadata: ["rollout.id": .string(rollout.id), "error": "\(error)"])
+                        continue
+                    }
+                    // A change made meanwhile (another rollout step, an admin call) wins; judge again next tick.
+                    guard self.rollouts[rollout.id] == before else { continue }
+                } else {
+                    canary = outcomes.window(model: rollout.model, version: rollout.canary, since: since, shadow: shadow)
+                    stable = outcomes.window(model: rollout.model, version: rollout.stable, since: since)
+                }
+                actions += rollout.evaluate(now: now, canary: canary, stable: stable)
             }
             guard rollout != before else { continue }
             let event = rollout.state != before.state || rollout.currentStep != before.currentStep ? Self.describe(rollout) : nil

@@ -6,6 +6,7 @@ import Synchronization
 
 /// Conversation bindings, read from memory on the request path and written through to the
 /// repository in the background, in order. Expiry slides: each use extends a binding by the TTL.
+/// With several instances on one database, the bindings the others make arrive through `apply`.
 package final class SessionTable: Service {
     /// Longer conversation ids are not bound.
     package static let maxIDLength = 256
@@ -92,6 +93,27 @@ package final class SessionTable: Service {
                 metadata: ["session.id": .string(id), "session.from": .string(previous.backend), "session.to": .string(backend)])
         }
         operationSink.yield(.save(binding))
+    }
+
+    /// Takes in a binding another instance made or removed (it is in the repository already), or
+    /// reads every binding again after the feed may have missed some.
+    package func apply(_ change: SessionChange, now: Double = HealthRegistry.now()) async {
+        switch change {
+        case .saved(let binding):
+            bindings.withLock { table in
+                let key = Self.key(user: binding.userID, session: binding.sessionID)
+                guard binding.expiresAt > now, (table[key]?.binding.expiresAt ?? 0) <= binding.expiresAt else { return }
+                table[key] = Entry(binding: binding, persistedExpiresAt: binding.expiresAt)
+            }
+        case .deleted(let id):
+            bindings.withLock { table in table = table.filter { $0.value.binding.sessionID != id } }
+        case .reload:
+            do {
+                try await restore(now: now)
+            } catch {
+                logger.error("reading the sessions again failed", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Removes every binding with this conversation id; true when there was one.
