@@ -194,6 +194,7 @@ package final class PostgresEventWriter: OutcomeSink, Service {
             statement.bind(rollup.latency.sumOfSquares), statement.bind(rollup.latencyHistogram.counts), statement.bind(rollup.ttftCount),
             statement.bind(rollup.ttftSum), statement.bind(rollup.ttftHistogram.counts), statement.bind(rollup.inputTokens),
             statement.bind(rollup.outputTokens), statement.bind(rollup.cost.sum), statement.bind(rollup.cost.sumOfSquares),
+            statement.bind(rollup.cachedInputTokens), statement.bind(rollup.cacheWriteTokens),
         ]
         func added(_ column: String) -> String { "\(column) = \(table).\(column) + excluded.\(column)" }
         func addedBuckets(_ column: String) -> String {
@@ -204,12 +205,12 @@ package final class PostgresEventWriter: OutcomeSink, Service {
         }
         return """
             INSERT INTO \(table) (\(keyColumns), requests, errors, latency_sum_ms, latency_square_sum_ms, latency_buckets, ttft_count,
-                ttft_sum_ms, ttft_buckets, tokens_in, tokens_out, cost_usd, cost_square_sum)
+                ttft_sum_ms, ttft_buckets, tokens_in, tokens_out, cost_usd, cost_square_sum, tokens_cached_in, tokens_cache_write)
             VALUES (\((keys + values).joined(separator: ", ")))
             ON CONFLICT (\(keyColumns)) DO UPDATE SET \(added("requests")), \(added("errors")), \(added("latency_sum_ms")),
                 \(added("latency_square_sum_ms")), \(addedBuckets("latency_buckets")), \(added("ttft_count")), \(added("ttft_sum_ms")),
                 \(addedBuckets("ttft_buckets")), \(added("tokens_in")), \(added("tokens_out")), \(added("cost_usd")),
-                \(added("cost_square_sum"))
+                \(added("cost_square_sum")), \(added("tokens_cached_in")), \(added("tokens_cache_write"))
             """
     }
 
@@ -251,6 +252,8 @@ extension VariantTotals {
         ttftHistogram = LatencyHistogram(counts: try row.get("ttft_buckets"))
         inputTokens = try row.get("tokens_in")
         outputTokens = try row.get("tokens_out")
+        cachedInputTokens = try row.get("tokens_cached_in")
+        cacheWriteTokens = try row.get("tokens_cache_write")
         cost = Statistics.Moments(count: requests, sum: try row.get("cost_usd"), sumOfSquares: try row.get("cost_square_sum"))
     }
 }

@@ -139,6 +139,16 @@ enum PostgresMigrations {
                 "CREATE INDEX request_log_fell_back ON request_log(model, fell_back_from, time) WHERE fell_back_from IS NOT NULL",
             ]
         ),
+        (
+            // Experiment results and time series count cached prompt tokens apart, as the request log does.
+            "0003-cached-token-rollups",
+            [
+                "ALTER TABLE rollup_minute ADD COLUMN tokens_cached_in BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE rollup_minute ADD COLUMN tokens_cache_write BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE experiment_rollup ADD COLUMN tokens_cached_in BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE experiment_rollup ADD COLUMN tokens_cache_write BIGINT NOT NULL DEFAULT 0",
+            ]
+        ),
     ]
 
     /// The totals `rollup_minute` and `experiment_rollup` share; histogram buckets as arrays, so

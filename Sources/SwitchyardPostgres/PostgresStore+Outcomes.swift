@@ -49,6 +49,7 @@ extension PostgresStore: UsageRepository, ExperimentRepository, StatsRepository,
         case .model: key = "model"
         case .version: key = "model || '/' || version"
         case .day: key = "to_char(to_timestamp(time) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        case .endpoint: key = "endpoint"
         }
         var statement = DynamicQuery()
         var conditions: [String] = []
@@ -57,6 +58,7 @@ extension PostgresStore: UsageRepository, ExperimentRepository, StatsRepository,
             conditions.append("user_id = \(statement.bind(user)) AND NOT shadow")
         }
         if let model = query.model { conditions.append("model = \(statement.bind(model))") }
+        if let endpoint = query.endpoint { conditions.append("endpoint = \(statement.bind(endpoint))") }
         if let from = query.from { conditions.append("time >= \(statement.bind(from))") }
         if let to = query.to { conditions.append("time < \(statement.bind(to))") }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
