@@ -149,6 +149,13 @@ enum PostgresMigrations {
                 "ALTER TABLE experiment_rollup ADD COLUMN tokens_cache_write BIGINT NOT NULL DEFAULT 0",
             ]
         ),
+        (
+            // Per-user request limits counted across instances: the admission times of the last hour.
+            "0004-rate-windows",
+            [
+                "CREATE TABLE rate_windows (user_id TEXT PRIMARY KEY, times DOUBLE PRECISION[] NOT NULL, admitted BOOLEAN NOT NULL)"
+            ]
+        ),
     ]
 
     /// The totals `rollup_minute` and `experiment_rollup` share; histogram buckets as arrays, so

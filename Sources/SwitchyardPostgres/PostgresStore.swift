@@ -56,9 +56,9 @@ package final class PostgresStore: Sendable {
     }
 
     /// Every row of `query`, each readable by column name.
-    func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
+    func rows(_ query: PostgresQuery, deadline: Duration? = statementDeadline) async throws -> [PostgresRandomAccessRow] {
         do {
-            return try await Self.withDeadline(Self.statementDeadline) { [client, logger] in
+            return try await Self.withDeadline(deadline) { [client, logger] in
                 try await client.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
             }
         } catch {
@@ -219,6 +219,10 @@ package struct PostgresStoreError: Error, CustomStringConvertible {
 
     init(closed: Void) {
         description = "the database closed the connection"
+    }
+
+    init(noRow statement: String) {
+        description = "\(statement) returned no row"
     }
 
     init(timeout: Duration) {

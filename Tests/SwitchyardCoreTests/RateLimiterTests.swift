@@ -50,4 +50,17 @@ import Testing
         let refused = limiter.admit(now: 3, tokens: 600)
         #expect(refused.limit == "tokens_per_minute" && abs(refused.retryAfter - 59) < 1e-9, "both admissions must leave the window")
     }
+
+    @Test func aSharedAdmissionIsReadLikeALocalOne() {
+        let spec = RateLimitSpec(requestsPerMinute: 3, requestsPerHour: 5)
+        // Admitted as the third of the minute: no room left, the window frees in 60 s from its oldest.
+        let admitted = RateLimiter.decision(of: SharedAdmission(admitted: true, window: [900, 990, 995, 1_000], now: 1_000), spec: spec)
+        #expect(admitted.allowed && admitted.remainingRequests == 0 && admitted.requestLimit == 3 && admitted.requestsResetSeconds == 50)
+        // Refused by the minute: retry once the oldest of the minute's three leaves it.
+        let perMinute = RateLimiter.decision(of: SharedAdmission(admitted: false, window: [950, 970, 980], now: 1_000), spec: spec)
+        #expect(!perMinute.allowed && perMinute.limit == "requests_per_minute" && perMinute.retryAfter == 10)
+        // Refused by the hour: five in the hour, two in the minute.
+        let perHour = RateLimiter.decision(of: SharedAdmission(admitted: false, window: [100, 200, 300, 990, 995], now: 1_000), spec: spec)
+        #expect(!perHour.allowed && perHour.limit == "requests_per_hour" && perHour.retryAfter == 2_700)
+    }
 }

@@ -20,7 +20,7 @@ import Testing
             return try await group.reduce(into: []) { $0.append($1) }
         }
         for store in stores {
-            #expect(try await store.appliedMigrations() == ["0001-schema", "0002-fell-back-from", "0003-cached-token-rollups"])
+            #expect(try await store.appliedMigrations() == ["0001-schema", "0002-fell-back-from", "0003-cached-token-rollups", "0004-rate-windows"])
         }
         // Seeds applied by all at once: one set of audit rows, as if one instance had applied it.
         let seed = try StoreTests.seed()
@@ -30,6 +30,30 @@ import Testing
         }
         #expect(reports.filter { !$0.created.isEmpty }.count == 1, "exactly one instance created the objects")
         #expect(try await stores[0].auditLog(object: nil, since: nil, limit: 100).count == 4)
+        for store in stores { store.close() }
+    }
+
+    @Test func requestLimitsAdmitExactlyTheLimitAcrossInstances() async throws {
+        let url = try TemporaryPostgres.makeDatabase()
+        var stores: [PostgresStore] = []
+        for _ in 0..<3 { stores.append(try await Self.connect(url)) }
+        // 3 × 40 admissions at once for a user allowed 50 a minute and 100 an hour.
+        let results = try await withThrowingTaskGroup(of: SharedAdmission.self) { group in
+            for index in 0..<120 {
+                let store = stores[index % stores.count]
+                group.addTask { try await store.admit(user: "dave", requestsPerMinute: 50, requestsPerHour: 100) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.filter(\.admitted).count == 50)
+        for result in results where !result.admitted {
+            #expect(result.window.count == 50 && result.window == result.window.sorted())
+            let refused = RateLimiter.decision(of: result, spec: RateLimitSpec(requestsPerMinute: 50, requestsPerHour: 100))
+            #expect(!refused.allowed && refused.limit == "requests_per_minute" && refused.retryAfter > 59 && refused.remainingRequests == 0)
+        }
+        // Another user's window is its own.
+        #expect(try await stores[1].admit(user: "erin", requestsPerMinute: 1, requestsPerHour: nil).admitted)
+        #expect(try await stores[2].admit(user: "erin", requestsPerMinute: 1, requestsPerHour: nil).admitted == false)
         for store in stores { store.close() }
     }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 import signal
 import statistics
 import time
@@ -26,6 +27,8 @@ pytestmark = pytest.mark.skipif(tool("initdb") is None, reason="PostgreSQL is no
 ALICE = "sk-alice-scale"
 BOB = "sk-bob-scale"
 CAROL = "sk-carol-scale"
+DAVE = "sk-dave-scale"  # 100 requests a minute, counted across the instances
+FRANK = "sk-frank-scale"  # 2 requests a minute, asked for while the database is down
 SEED = f"""\
 [server]
 admin_token = "{ADMIN_TOKEN}"
@@ -69,6 +72,14 @@ token = "{BOB}"
 
 [users.carol]
 token = "{CAROL}"
+
+[users.dave]
+token = "{DAVE}"
+rate_limit = {{ requests_per_minute = 100 }}
+
+[users.frank]
+token = "{FRANK}"
+rate_limit = {{ requests_per_minute = 2 }}
 """
 INSTANCES = 3
 CHANGES = 100
@@ -181,6 +192,11 @@ def test_instances_keep_serving_while_postgresql_is_down_and_catch_up_when_it_re
         for index in range(30):
             response = chat(users[index % INSTANCES], "split")
             assert response.status_code == 200, f"served from the snapshot while the database is down: {response.text}"
+        # A limited user is counted by each instance on its own meanwhile, after one short wait at most.
+        limited = bearer_client(instances[0], FRANK)
+        asked_at = time.monotonic()
+        statuses = [chat(limited, "split").status_code for _ in range(4)]
+        assert statuses == [200, 200, 429, 429] and time.monotonic() - asked_at < 5, statuses
         refused = admins[0].put("/api/models/split/split", json={"weights": {"v1": 50, "v2": 50}})
         assert refused.status_code >= 500, "no configuration change without the database"
         assert time.monotonic() - crashed_at < 25, "the refusal came within the statement deadline"
@@ -207,6 +223,27 @@ def test_instances_keep_serving_while_postgresql_is_down_and_catch_up_when_it_re
     while served_version(reader) != "v1":
         assert time.monotonic() < deadline, "instance 1 did not follow the change after the database returned"
     print(f"\nrecovered {time.monotonic() - restarted_at:.1f} s after PostgreSQL returned")
+
+
+def test_a_user_limit_is_exact_across_the_instances(instances: list[str]) -> None:
+    # 300 requests within a minute, spread over the three instances and sent 12 at a time.
+    clients = [bearer_client(url, DAVE) for url in instances]
+
+    def send(index: int) -> httpx.Response:
+        return chat(clients[index % INSTANCES], "chat")
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(send, range(300)))
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(200) == 100 and statuses.count(429) == 200, {code: statuses.count(code) for code in set(statuses)}
+    admitted_per_instance = [sum(1 for i, a in enumerate(answers) if a.status_code == 200 and i % INSTANCES == n) for n in range(INSTANCES)]
+    assert all(count > 0 for count in admitted_per_instance), admitted_per_instance
+    refused = next(answer for answer in answers if answer.status_code == 429)
+    assert refused.json()["error"]["code"] == "rate_limit_exceeded"
+    assert 0 < int(refused.headers["retry-after"]) <= 60
+    assert refused.headers["x-ratelimit-limit-requests"] == "100" and refused.headers["x-ratelimit-remaining-requests"] == "0"
+    for client in clients:
+        client.close()
 
 
 def instance_pid(url: str) -> int:

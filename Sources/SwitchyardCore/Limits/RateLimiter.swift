@@ -40,6 +40,11 @@ package struct RateLimiter: Sendable {
         package var tokensResetSeconds: Double
         /// Identifies the admission, to correct its tokens later.
         package var ticket: Int?
+
+        /// Admitted, with no limit to report.
+        package static let unlimited = Decision(
+            allowed: true, retryAfter: 0, limit: nil, requestLimit: nil, remainingRequests: nil, requestsResetSeconds: 0, tokenLimit: nil,
+            remainingTokens: nil, tokensResetSeconds: 0, ticket: nil)
     }
 
     private struct Entry {
@@ -110,6 +115,37 @@ package struct RateLimiter: Sendable {
         nextTicket += 1
         entries.append(Entry(ticket: nextTicket, time: now, tokens: tokens))
         decision.ticket = nextTicket
+        return decision
+    }
+
+    /// The decision a shared admission stands for, with the headers' numbers taken from its window:
+    /// the per-minute and per-hour request limits only (tokens stay with each instance).
+    package static func decision(of admission: SharedAdmission, spec: RateLimitSpec) -> Decision {
+        let now = admission.now
+        let lastMinute = admission.window.filter { $0 > now - 60 }
+        // Before this admission: the window without it.
+        let minuteBefore = lastMinute.count - (admission.admitted ? 1 : 0)
+        let hourBefore = admission.window.count - (admission.admitted ? 1 : 0)
+        var waits: [(String, Double)] = []
+        if !admission.admitted {
+            if let limit = spec.requestsPerMinute, minuteBefore >= limit {
+                waits.append(("requests_per_minute", lastMinute[minuteBefore - limit] + 60 - now))
+            }
+            if let limit = spec.requestsPerHour, hourBefore >= limit {
+                waits.append(("requests_per_hour", admission.window[hourBefore - limit] + 3_600 - now))
+            }
+            // Refused with room in both windows: another instance took the last slot meanwhile.
+            if waits.isEmpty { waits.append(("requests_per_minute", 1)) }
+        }
+        let reset = lastMinute.first.map { $0 + 60 - now } ?? 0
+        var decision = Decision(
+            allowed: admission.admitted, retryAfter: 0, limit: nil, requestLimit: spec.requestsPerMinute,
+            remainingRequests: spec.requestsPerMinute.map { max(0, $0 - lastMinute.count) }, requestsResetSeconds: max(0, reset),
+            tokenLimit: nil, remainingTokens: nil, tokensResetSeconds: 0, ticket: nil)
+        if let longest = waits.max(by: { $0.1 < $1.1 }) {
+            decision.retryAfter = max(0.001, longest.1)
+            decision.limit = longest.0
+        }
         return decision
     }
 

@@ -212,3 +212,26 @@ package protocol SessionChangeFeed: Sendable {
     /// Runs until cancelled; connection failures are retried inside, each (re)connection reported as `.reload`.
     func follow(_ changed: @escaping @Sendable (SessionChange) async -> Void) async
 }
+
+/// Per-user request limits counted where every instance sees them: one atomic step per admission,
+/// so that N instances together admit no more than one would.
+package protocol SharedRequestLimits: Sendable {
+    /// Admits one request of `user` against its per-minute and per-hour request limits, or refuses
+    /// it; returns the decision and the admission times the window now holds (oldest first, within
+    /// the last hour, this one included when admitted), measured on the shared clock.
+    func admit(user: String, requestsPerMinute: Int?, requestsPerHour: Int?) async throws -> SharedAdmission
+}
+
+package struct SharedAdmission: Sendable, Equatable {
+    package var admitted: Bool
+    /// Admission times of the last hour, oldest first, this request's included when admitted.
+    package var window: [Double]
+    /// The shared clock's time of this admission.
+    package var now: Double
+
+    package init(admitted: Bool, window: [Double], now: Double) {
+        self.admitted = admitted
+        self.window = window
+        self.now = now
+    }
+}

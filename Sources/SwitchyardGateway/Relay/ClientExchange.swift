@@ -176,7 +176,38 @@ final class ClientExchange: UpstreamResponseHandler {
         if let overBudget = services.budgets.check(user) { return fail(overBudget) }
         let admission = services.rateLimits.admit(user, tokens: estimate.inputTokens + estimate.outputTokens)
         if let admission, !admission.allowed { return fail(RateLimits.error(for: admission)) }
+        let routed = Routed(
+            decision: decision, user: user, estimate: estimate, sessionID: sessionID, sessionTTL: configuration.settings.sessionTTLSeconds)
+        guard services.rateLimits.sharesRequestLimits(of: user) else { return proceed(routed, admission: admission) }
+        // Counted with every instance on the shared database: one round trip, then on with the request here.
+        services.rateLimits.admitShared(user, on: loop).assumeIsolated().whenComplete { [self] result in
+            guard phase == .receiving else { return }
+            let shared = services.rateLimits.decision(of: result, for: user, tokens: admission)
+            guard shared.allowed else {
+                services.rateLimits.release(admission, of: user)
+                return fail(RateLimits.error(for: shared))
+            }
+            proceed(routed, admission: shared)
+        }
+    }
 
+    /// What routing and the request's body said, kept while an admission is decided elsewhere.
+    private struct Routed {
+        var decision: RouteDecision
+        var user: UserSpec
+        var estimate: RequestEstimate
+        var sessionID: String?
+        var sessionTTL: Double
+    }
+
+    /// Admitted: traces, headers, the outcome's draft, and the first attempt.
+    private func proceed(_ routed: Routed, admission: RateLimiter.Decision?) {
+        guard let body else { return }
+        let headers = requestHead.headers
+        let decision = routed.decision
+        let user = routed.user
+        let estimate = routed.estimate
+        let sessionID = routed.sessionID
         // One system draw (a syscall) seeds the trace and span ids of this request.
         var system = SystemRandomNumberGenerator()
         random = SplitMix64(seed: system.next())
@@ -222,7 +253,7 @@ final class ClientExchange: UpstreamResponseHandler {
             }
         }
         session = sessionID.map {
-            SessionContext(id: $0, user: user.id, model: decision.model.name, table: services.sessions, ttl: configuration.settings.sessionTTLSeconds)
+            SessionContext(id: $0, user: user.id, model: decision.model.name, table: services.sessions, ttl: routed.sessionTTL)
         }
         lastClientWrite = .now()
         tryNextBackend()
