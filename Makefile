@@ -78,7 +78,8 @@ format:
 # the time from saving the seed file to the change serving (bench/reload_timing.py); per-request
 # costs of routing features and experiment results over a million requests (switchyard-bench); the
 # time a split change on one of three instances on PostgreSQL takes to route on another (p50/p99
-# over 100 changes, .build/bench/propagation.md; p99 must stay within 100 ms).
+# over 100 changes, .build/bench/propagation.md; p99 must stay within 100 ms); the request path's
+# latency on SQLite and on PostgreSQL, without and with a per-user request limit (bench/store_modes.py).
 bench: release $(VENV_READY)
 	SWITCHYARD_BIN=$(RELEASE_BIN) bench/bench.sh
 	SWITCHYARD_BIN=$(RELEASE_BIN) $(PYTHON) bench/failover.py | tee $(BUILD_DIR)/bench/failover.md
@@ -86,6 +87,7 @@ bench: release $(VENV_READY)
 	SWITCHYARD_BIN=$(RELEASE_BIN) $(PYTHON) bench/reload_timing.py | tee $(BUILD_DIR)/bench/reload_timing.md
 	$(BUILD_DIR)/release/switchyard-bench | tee $(BUILD_DIR)/bench/micro.md
 	SWITCHYARD_BIN=$(RELEASE_BIN) SWITCHYARD_PROPAGATION_P99_MS=100 $(PYTHON) -m pytest -q -s Tests/e2e/test_scale_out.py -k split_changed
+	SWITCHYARD_BIN=$(RELEASE_BIN) LOAD_BIN=$(BUILD_DIR)/release/switchyard-load $(PYTHON) bench/store_modes.py | tee $(BUILD_DIR)/bench/store_modes.md
 
 # Only the request path's table (bench/bench.sh), for comparing a change before and after.
 bench-gateway: release

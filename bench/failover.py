@@ -92,7 +92,7 @@ token = "{TOKEN}"
 
 
 class Gateway:
-    def __init__(self, seed_text: str, workdir: Path) -> None:
+    def __init__(self, seed_text: str, workdir: Path, database: str | None = None) -> None:
         binary = os.environ.get("SWITCHYARD_BIN", str(ROOT / ".build/release/switchyard"))
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "seed.toml").write_text(seed_text)
@@ -101,7 +101,7 @@ class Gateway:
         self.log = open(workdir / "gateway.log", "w")
         self.process = subprocess.Popen(
             [binary, "serve", "--config", str(workdir / "seed.toml"), "--listen", f"127.0.0.1:{self.port}",
-             "--database", str(workdir / "bench.db"), "--log-level", "warning"],
+             "--database", database or str(workdir / "bench.db"), "--log-level", "warning"],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
