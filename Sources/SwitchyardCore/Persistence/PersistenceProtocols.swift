@@ -224,7 +224,8 @@ package protocol SharedRequestLimits: Sendable {
 
 package struct SharedAdmission: Sendable, Equatable {
     package var admitted: Bool
-    /// Admission times of the last hour, oldest first, this request's included when admitted.
+    /// Admission times still counted (the last hour with an hourly limit, else the last minute),
+    /// oldest first, this request's included when admitted.
     package var window: [Double]
     /// The shared clock's time of this admission.
     package var now: Double
