@@ -181,7 +181,8 @@ final class ClientExchange: UpstreamResponseHandler {
         guard services.rateLimits.sharesRequestLimits(of: user) else { return proceed(routed, admission: admission) }
         // Counted with every instance on the shared database: one round trip, then on with the request here.
         services.rateLimits.admitShared(user, on: loop).assumeIsolated().whenComplete { [self] result in
-            guard phase == .receiving else { return }
+            // The client left meanwhile: the tokens this instance reserved go back.
+            guard phase == .receiving else { return services.rateLimits.release(admission, of: user) }
             let shared = services.rateLimits.decision(of: result, for: user, tokens: admission)
             guard shared.allowed else {
                 services.rateLimits.release(admission, of: user)
