@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 import SwitchyardCore
 
 /// Routing with the live health view, for the client API and the admin dry run, and the request
@@ -13,6 +14,15 @@ package struct LiveRouter: Sendable {
 
     /// Headers of an Anthropic client (`/v1/messages`) passed on to an Anthropic backend.
     package static let anthropicHeaderNames = ["anthropic-version", "anthropic-beta"]
+
+    /// The client's headers among `names`, as they came, for an upstream request.
+    static func passedOn(_ names: [String], from headers: HTTPHeaders) -> [(String, String)] {
+        var passed: [(String, String)] = []
+        for name in names {
+            if let value = headers.first(name: name) { passed.append((name, value)) }
+        }
+        return passed
+    }
 
     /// Headers that name a conversation, in order of preference.
     package static let sessionHeaderNames = ["x-session-id", "x-conversation-id"]

@@ -333,15 +333,8 @@ final class ClientExchange: UpstreamResponseHandler {
 
     /// Client headers from the allow-list, and the trace context of the upstream span.
     private func forwardedHeaders(traceparent: String? = nil) -> [(String, String)] {
-        var forwarded: [(String, String)] = []
-        for name in LiveRouter.forwardedHeaderNames {
-            if let value = requestHead.headers.first(name: name) { forwarded.append((name, value)) }
-        }
-        if endpoint.isAnthropic {
-            for name in LiveRouter.anthropicHeaderNames {
-                if let value = requestHead.headers.first(name: name) { forwarded.append((name, value)) }
-            }
-        }
+        var forwarded = LiveRouter.passedOn(LiveRouter.forwardedHeaderNames, from: requestHead.headers)
+        if endpoint.isAnthropic { forwarded += LiveRouter.passedOn(LiveRouter.anthropicHeaderNames, from: requestHead.headers) }
         forwarded.append(("traceparent", traceparent ?? upstreamTraceparent))
         forwarded.append((Relay.hopsHeader, Relay.hopCounts[hops]))
         return forwarded

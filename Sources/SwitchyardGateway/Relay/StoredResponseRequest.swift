@@ -71,10 +71,7 @@ final class StoredResponseRequest: UpstreamResponseHandler {
         }
         backendLabel = backend.label
         let query = requestHead.uri.firstIndex(of: "?").map { String(requestHead.uri[requestHead.uri.index(after: $0)...]) }
-        var forwarded: [(String, String)] = []
-        for name in LiveRouter.forwardedHeaderNames {
-            if let value = requestHead.headers.first(name: name) { forwarded.append((name, value)) }
-        }
+        let forwarded = LiveRouter.passedOn(LiveRouter.forwardedHeaderNames, from: requestHead.headers)
         let request = OutgoingRequest(endpoint: .responses, body: ByteBuffer(), stream: false, requestID: requestID, forwardedHeaders: forwarded)
         let settings = configuration.settings
         let timeout = backend.provider.spec.timeoutSeconds ?? settings.requestTimeoutSeconds
