@@ -1,6 +1,6 @@
 """The request path's cost by store: the same gateway on SQLite and on PostgreSQL (one instance on a
-throwaway server), for a user without limits and for one with a request limit (high enough never to
-refuse: every admission is the round trip to the database). Each row: 3,000 sequential requests on
+throwaway server), for a user without limits, for one with a request limit (high enough never to
+refuse: every admission is the round trip to the database) and for one with a token limit and a budget. Each row: 3,000 sequential requests on
 one keep-alive connection after 300 to warm up (`switchyard-load requests`: exact percentiles), to
 the built-in mock, so the gateway's own time is what differs.
 
@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "Tests" / "e2e"))
 from failover import Gateway  # noqa: E402
 from postgres_server import PostgresServer  # noqa: E402
 
-FREE, LIMITED, LIGHT = "sk-store-bench-free", "sk-store-bench-limited", "sk-store-bench-light"
+FREE, LIMITED, LIGHT, METERED = "sk-store-bench-free", "sk-store-bench-limited", "sk-store-bench-light", "sk-store-bench-metered"
 SEED = f"""\
 [settings]
 health_check_interval_seconds = 0
@@ -44,6 +44,11 @@ rate_limit = {{ requests_per_minute = 1000000 }}
 [users.light]
 token = "{LIGHT}"
 rate_limit = {{ requests_per_minute = 100 }}
+
+[users.metered]
+token = "{METERED}"
+rate_limit = {{ tokens_per_minute = 1000000000 }}
+budget = {{ monthly_usd = 1000000 }}
 """
 BODY = json.dumps({"model": "chat", "messages": [{"role": "user", "content": "Say hello in five words."}]})
 
@@ -68,6 +73,8 @@ def main() -> None:
                 # A user whose window holds at most 100 admissions: what a typical limit costs.
                 result = measure(load, gateway.url, LIGHT, count=90, warmup=10)
                 rows.append((store, "request limit (window up to 100)", result["latency_us"]))
+                result = measure(load, gateway.url, METERED)
+                rows.append((store, "token limit and budget", result["latency_us"]))
             finally:
                 gateway.stop()
     print("| store | user | p50 µs | p90 µs | p99 µs | mean µs |")

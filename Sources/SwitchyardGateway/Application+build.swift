@@ -90,18 +90,18 @@ package struct GatewayStores: Sendable {
     package var windows: (any OutcomeWindowRepository)?
     /// Conversation bindings other instances on a shared database make.
     package var sessionChanges: (any SessionChangeFeed)?
-    /// Per-user request limits counted across the instances on a shared database.
-    package var requestLimits: (any SharedRequestLimits)?
+    /// Per-user rate limits and budgets decided across the instances on a shared database.
+    package var limits: (any SharedLimits)?
 
     package init(
         configuration: any ConfigurationRepository, releases: any ReleaseRepository, sessions: any SessionRepository, outcomes: any OutcomeSink,
         usage: any UsageRepository, experiments: any ExperimentRepository, catalog: any ModelCatalogRepository = InMemoryModelCatalog(),
         stats: any StatsRepository, shadows: any ShadowRepository, changes: (any ConfigurationChangeFeed)? = nil,
         election: (any ControllerElection)? = nil, windows: (any OutcomeWindowRepository)? = nil,
-        sessionChanges: (any SessionChangeFeed)? = nil, requestLimits: (any SharedRequestLimits)? = nil
+        sessionChanges: (any SessionChangeFeed)? = nil, limits: (any SharedLimits)? = nil
     ) {
         self.sessionChanges = sessionChanges
-        self.requestLimits = requestLimits
+        self.limits = limits
         self.changes = changes
         self.election = election
         self.windows = windows
@@ -136,7 +136,7 @@ package func buildApplication(
     let metrics = GatewayMetrics(registry: metricsRegistry, forwardingTo: AccessLog(logger: logger, forwardingTo: stores.outcomes))
     let budgets = Budgets(forwardingTo: metrics)
     try await budgets.load(from: stores.usage)
-    let rateLimits = RateLimits(forwardingTo: budgets, shared: stores.requestLimits, logger: logger)
+    let rateLimits = RateLimits(forwardingTo: budgets, shared: stores.limits, logger: logger)
     let recentOutcomes = RecentOutcomes(forwardingTo: rateLimits)
     let auth = AdminAuthenticator(tokens: options.adminTokens)
     let eventLoopGroup = MultiThreadedEventLoopGroup.singleton

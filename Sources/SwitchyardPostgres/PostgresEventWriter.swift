@@ -7,8 +7,8 @@ import SwitchyardCore
 import Synchronization
 
 /// Queues outcome events in memory and writes them to PostgreSQL in one transaction per interval:
-/// the request log, and the per-minute and per-experiment rollups, which every instance adds to
-/// with one upsert per key (`requests = requests + excluded.requests`, buckets added element by
+/// the request log, the per-minute and per-experiment rollups and each user's token and spend
+/// counters, which every instance adds to with one upsert per key (`requests = requests + excluded.requests`, buckets added element by
 /// element), so the totals are those of all instances. `record` never waits for the database.
 ///
 /// While the database is unreachable the queue is kept and retried, up to `capacity` events; events
@@ -183,6 +183,55 @@ package final class PostgresEventWriter: OutcomeSink, Service {
             try await connection.run(statement.query, logger: logger)
         }
         if !examples.isEmpty { try await keepExamples(examples, connection: connection, logger: logger) }
+        try await addToUserCounters(events, connection: connection, logger: logger)
+    }
+
+    /// Adds what the batch's requests used to each user's counters, which shared admissions check
+    /// tokens per minute and budgets against: tokens under the database's current second (kept two
+    /// minutes), cost under the UTC day and month the request was served in.
+    private static func addToUserCounters(_ events: [OutcomeEvent], connection: PostgresConnection, logger: Logger) async throws {
+        var tokens: [String: Int] = [:]
+        var spend: [BudgetPeriods: [String: Double]] = [:]
+        var periods: BudgetPeriods?
+        for event in events where !event.shadow {
+            let used = event.inputTokens + event.outputTokens
+            if used > 0 { tokens[event.userID, default: 0] += used }
+            guard event.costUSD > 0 else { continue }
+            if periods.map({ !($0.dayStart..<$0.dayStart + 86_400).contains(event.time) }) ?? true {
+                periods = BudgetPeriods(at: event.time)
+            }
+            spend[periods!, default: [:]][event.userID, default: 0] += event.costUSD
+        }
+        // Users in order, so two instances adding to the same rows lock them in the same order.
+        if !tokens.isEmpty {
+            let users = tokens.keys.sorted()
+            try await connection.run(
+                """
+                INSERT INTO user_tokens (user_id, second, tokens)
+                SELECT u, floor(extract(epoch FROM statement_timestamp()))::bigint, n
+                FROM unnest(\(users)::text[], \(users.map { tokens[$0]! })::bigint[]) AS x(u, n)
+                ON CONFLICT (user_id, second) DO UPDATE SET tokens = user_tokens.tokens + excluded.tokens
+                """, logger: logger)
+        }
+        try await connection.run(
+            "DELETE FROM user_tokens WHERE second < floor(extract(epoch FROM statement_timestamp())) - 120", logger: logger)
+        for (periods, costs) in spend.sorted(by: { $0.key.dayStart < $1.key.dayStart }) {
+            let users = costs.keys.sorted()
+            // A batch served before the stored day (or month) began adds nothing to that day (or month).
+            try await connection.run(
+                """
+                INSERT INTO user_spend (user_id, day_start, day_usd, month_start, month_usd)
+                SELECT u, \(periods.dayStart), c, \(periods.monthStart), c FROM unnest(\(users)::text[], \(users.map { costs[$0]! })::float8[]) AS x(u, c)
+                ON CONFLICT (user_id) DO UPDATE SET
+                    day_usd = CASE WHEN excluded.day_start > user_spend.day_start THEN excluded.day_usd
+                        WHEN excluded.day_start = user_spend.day_start THEN user_spend.day_usd + excluded.day_usd ELSE user_spend.day_usd END,
+                    day_start = GREATEST(user_spend.day_start, excluded.day_start),
+                    month_usd = CASE WHEN excluded.month_start > user_spend.month_start THEN excluded.month_usd
+                        WHEN excluded.month_start = user_spend.month_start THEN user_spend.month_usd + excluded.month_usd
+                        ELSE user_spend.month_usd END,
+                    month_start = GREATEST(user_spend.month_start, excluded.month_start)
+                """, logger: logger)
+        }
     }
 
     /// An upsert that adds `rollup` to the stored row with the same key.

@@ -159,7 +159,121 @@ enum PostgresMigrations {
                 "ALTER TABLE rate_windows ALTER COLUMN times SET STORAGE EXTERNAL",
             ]
         ),
+        (
+            // Tokens per minute and budgets across instances: counters every instance's outcome
+            // batches add to, and one function that decides an admission against all of a user's limits.
+            "0005-shared-tokens-and-spend",
+            [
+                "ALTER TABLE rate_windows DROP COLUMN admitted",
+                // Windows are searched by bisection from now on: in time order (statement times were appended in commit order).
+                "UPDATE rate_windows SET times = ARRAY(SELECT t FROM unnest(times) AS t ORDER BY t)",
+                // Per user and second of the database's clock: what finished requests used. Unlogged, like the windows.
+                "CREATE UNLOGGED TABLE user_tokens (user_id TEXT NOT NULL, second BIGINT NOT NULL, tokens BIGINT NOT NULL, PRIMARY KEY (user_id, second))",
+                "CREATE INDEX user_tokens_by_second ON user_tokens(second)",
+                // Logged: a crash must not forgive a month's spend.
+                """
+                CREATE TABLE user_spend (
+                    user_id TEXT PRIMARY KEY, day_start DOUBLE PRECISION NOT NULL, day_usd DOUBLE PRECISION NOT NULL,
+                    month_start DOUBLE PRECISION NOT NULL, month_usd DOUBLE PRECISION NOT NULL)
+                """,
+                PostgresStore.recountSpend,
+                admitFunction,
+            ]
+        ),
     ]
+
+    /// `switchyard_admit(user, requests_per_minute, requests_per_hour, tokens_per_minute, estimated_tokens,
+    /// daily_usd, monthly_usd)`: decides one admission against every limit the user has (a `NULL` limit
+    /// is none). Budgets and tokens are read from the counters; request limits lock the user's window,
+    /// so concurrent admissions on every instance are serialized and exact. The clock is read after
+    /// that lock, so a window is appended in time order, and pruned and counted by binary search
+    /// (`width_bucket`): the cost does not grow with the number of admissions it holds.
+    static let admitFunction = """
+        CREATE FUNCTION switchyard_admit(
+            p_user TEXT, p_requests_per_minute BIGINT, p_requests_per_hour BIGINT, p_tokens_per_minute BIGINT, p_tokens BIGINT,
+            p_daily_usd DOUBLE PRECISION, p_monthly_usd DOUBLE PRECISION,
+            OUT refused_by TEXT, OUT retry_after DOUBLE PRECISION, OUT minute_requests BIGINT, OUT requests_reset DOUBLE PRECISION,
+            OUT minute_tokens BIGINT, OUT tokens_reset DOUBLE PRECISION, OUT day_usd DOUBLE PRECISION, OUT month_usd DOUBLE PRECISION,
+            OUT admitted_at DOUBLE PRECISION)
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            t DOUBLE PRECISION := extract(epoch FROM clock_timestamp());
+            day_begins DOUBLE PRECISION := extract(epoch FROM date_trunc('day', clock_timestamp() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC');
+            month_begins DOUBLE PRECISION := extract(epoch FROM date_trunc('month', clock_timestamp() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC');
+            spend RECORD;
+            bucket RECORD;
+            oldest_second BIGINT;
+            freed BIGINT := 0;
+            wait DOUBLE PRECISION;
+            window_times DOUBLE PRECISION[];
+            before_minute INT;
+        BEGIN
+            retry_after := 0; minute_requests := 0; requests_reset := 0; minute_tokens := 0; tokens_reset := 0;
+            day_usd := 0; month_usd := 0;
+            IF p_daily_usd IS NOT NULL OR p_monthly_usd IS NOT NULL THEN
+                SELECT s.day_start, s.day_usd, s.month_start, s.month_usd INTO spend FROM user_spend s WHERE s.user_id = p_user;
+                IF FOUND THEN
+                    IF spend.day_start >= day_begins THEN day_usd := spend.day_usd; END IF;
+                    IF spend.month_start >= month_begins THEN month_usd := spend.month_usd; END IF;
+                END IF;
+                IF day_usd >= p_daily_usd THEN
+                    refused_by := 'daily_budget';
+                ELSIF month_usd >= p_monthly_usd THEN
+                    refused_by := 'monthly_budget';
+                END IF;
+                IF refused_by IS NOT NULL THEN
+                    admitted_at := t;
+                    RETURN;
+                END IF;
+            END IF;
+            IF p_tokens_per_minute IS NOT NULL THEN
+                -- A second's counter may hold tokens of the last 60 s while it began up to 61 s ago.
+                SELECT COALESCE(sum(u.tokens), 0), min(u.second) INTO minute_tokens, oldest_second
+                    FROM user_tokens u WHERE u.user_id = p_user AND u.second > t - 61;
+                tokens_reset := COALESCE(oldest_second + 61 - t, 0);
+                IF minute_tokens > 0 AND minute_tokens + p_tokens > p_tokens_per_minute THEN
+                    -- Wait until enough of the minute's tokens have left the window.
+                    wait := 60;
+                    FOR bucket IN SELECT u.second, u.tokens FROM user_tokens u
+                        WHERE u.user_id = p_user AND u.second > t - 61 ORDER BY u.second
+                    LOOP
+                        freed := freed + bucket.tokens;
+                        IF minute_tokens - freed + p_tokens <= p_tokens_per_minute OR freed >= minute_tokens THEN
+                            wait := bucket.second + 61 - t;
+                            EXIT;
+                        END IF;
+                    END LOOP;
+                    refused_by := 'tokens_per_minute';
+                    retry_after := wait;
+                END IF;
+            END IF;
+            IF p_requests_per_minute IS NOT NULL OR p_requests_per_hour IS NOT NULL THEN
+                INSERT INTO rate_windows AS w (user_id, times) VALUES (p_user, '{}') ON CONFLICT (user_id) DO NOTHING;
+                SELECT w.times INTO window_times FROM rate_windows w WHERE w.user_id = p_user FOR UPDATE;
+                t := extract(epoch FROM clock_timestamp());
+                -- Keep what a limit still counts: the last hour with an hourly limit, else the last minute.
+                window_times := window_times[width_bucket(t - CASE WHEN p_requests_per_hour IS NULL THEN 60 ELSE 3600 END, window_times) + 1:];
+                before_minute := width_bucket(t - 60, window_times);
+                minute_requests := cardinality(window_times) - before_minute;
+                IF minute_requests >= p_requests_per_minute THEN
+                    wait := window_times[before_minute + 1 + minute_requests - p_requests_per_minute] + 60 - t;
+                    IF refused_by IS NULL OR wait > retry_after THEN refused_by := 'requests_per_minute'; retry_after := wait; END IF;
+                END IF;
+                IF cardinality(window_times) >= p_requests_per_hour THEN
+                    wait := window_times[1 + cardinality(window_times) - p_requests_per_hour] + 3600 - t;
+                    IF refused_by IS NULL OR wait > retry_after THEN refused_by := 'requests_per_hour'; retry_after := wait; END IF;
+                END IF;
+                IF refused_by IS NULL THEN
+                    window_times := window_times || t;
+                    minute_requests := minute_requests + 1;
+                END IF;
+                UPDATE rate_windows w SET times = window_times WHERE w.user_id = p_user;
+                requests_reset := COALESCE(window_times[before_minute + 1] + 60 - t, 0);
+            END IF;
+            admitted_at := t;
+        END
+        $$
+        """
 
     /// The totals `rollup_minute` and `experiment_rollup` share; histogram buckets as arrays, so
     /// instances add to them in one statement.

@@ -16,7 +16,8 @@ extension PostgresStore {
 
     /// Imports every page `pages` yields, table by table, in one transaction: the columns both
     /// schemas have are copied (SQLite's 0/1 as booleans, its JSON histogram buckets as arrays,
-    /// row ids kept and the sequences moved past them); a failure leaves the database as it was.
+    /// row ids kept and the sequences moved past them), and each user's spend of this day and month is
+    /// counted from the copied request log; a failure leaves the database as it was.
     /// Returns the rows imported per table.
     package func importTables(_ pages: @escaping @Sendable (String, Int) async throws -> TableRows?) async throws -> [String: Int] {
         try await transaction(deadline: nil) { [self] connection in
@@ -42,6 +43,8 @@ extension PostgresStore {
                         logger: logger)
                 }
             }
+            // Budgets are checked against these counters: they start from the spend the copied log holds.
+            try await connection.run(PostgresQuery(unsafeSQL: Self.recountSpend), logger: logger)
             return counts
         }
     }

@@ -225,6 +225,10 @@ package struct PostgresStoreError: Error, CustomStringConvertible {
         description = "\(statement) returned no row"
     }
 
+    init(unexpected answer: String) {
+        description = "unexpected answer from the database: \(answer)"
+    }
+
     init(timeout: Duration) {
         description = "no answer from the database within \(timeout)"
     }

@@ -80,7 +80,7 @@ package enum ServerDatabase: Sendable {
                     configuration: store, releases: store, sessions: store, outcomes: writer, usage: store, experiments: store, catalog: store,
                     stats: store, shadows: store, changes: PostgresChangeListener(store: store),
                     election: PostgresControllerLock(store: store), windows: store,
-                    sessionChanges: PostgresChangeListener(store: store), requestLimits: store), writer
+                    sessionChanges: PostgresChangeListener(store: store), limits: store), writer
             )
         }
     }

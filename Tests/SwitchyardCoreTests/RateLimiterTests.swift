@@ -52,15 +52,23 @@ import Testing
     }
 
     @Test func aSharedAdmissionIsReadLikeALocalOne() {
-        let spec = RateLimitSpec(requestsPerMinute: 3, requestsPerHour: 5)
-        // Admitted as the third of the minute: no room left, the window frees in 60 s from its oldest.
-        let admitted = RateLimiter.decision(of: SharedAdmission(admitted: true, window: [900, 990, 995, 1_000], now: 1_000), spec: spec)
-        #expect(admitted.allowed && admitted.remainingRequests == 0 && admitted.requestLimit == 3 && admitted.requestsResetSeconds == 50)
-        // Refused by the minute: retry once the oldest of the minute's three leaves it.
-        let perMinute = RateLimiter.decision(of: SharedAdmission(admitted: false, window: [950, 970, 980], now: 1_000), spec: spec)
-        #expect(!perMinute.allowed && perMinute.limit == "requests_per_minute" && perMinute.retryAfter == 10)
-        // Refused by the hour: five in the hour, two in the minute.
-        let perHour = RateLimiter.decision(of: SharedAdmission(admitted: false, window: [100, 200, 300, 990, 995], now: 1_000), spec: spec)
-        #expect(!perHour.allowed && perHour.limit == "requests_per_hour" && perHour.retryAfter == 2_700)
+        let spec = RateLimitSpec(requestsPerMinute: 3, requestsPerHour: 5, tokensPerMinute: 1_000)
+        var local = RateLimiter(spec: spec)
+        _ = local.admit(now: 950, tokens: 200)
+        _ = local.admit(now: 990, tokens: 200)
+        let localDecision = local.admit(now: 1_000, tokens: 100)
+        // The same history on the shared database: the third of the minute, 400 tokens used before it.
+        let admitted = SharedAdmission(minuteRequests: 3, requestsResetSeconds: 0, minuteTokens: 400, tokensResetSeconds: 0, now: 1_000)
+        let shared = RateLimiter.decision(of: admitted, spec: spec, estimatedTokens: 100)
+        #expect(shared.allowed && localDecision.allowed)
+        #expect(shared.requestLimit == localDecision.requestLimit && shared.remainingRequests == localDecision.remainingRequests)
+        #expect(shared.tokenLimit == localDecision.tokenLimit && shared.remainingTokens == localDecision.remainingTokens)
+        #expect(shared.remainingRequests == 0 && shared.remainingTokens == 500 && shared.ticket == nil)
+        // Refused: the limit that refused and when to retry; nothing of the request counted.
+        let refused = RateLimiter.decision(
+            of: SharedAdmission(refusal: .requestsPerHour, retryAfter: 2_700, minuteRequests: 2, minuteTokens: 400, now: 1_000), spec: spec,
+            estimatedTokens: 100)
+        #expect(!refused.allowed && refused.limit == "requests_per_hour" && refused.retryAfter == 2_700)
+        #expect(refused.remainingRequests == 1 && refused.remainingTokens == 600)
     }
 }

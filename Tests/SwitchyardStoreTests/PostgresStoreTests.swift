@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PostgresNIO
 import SwitchyardTestSupport
 import Synchronization
 import Testing
@@ -20,7 +21,10 @@ import Testing
             return try await group.reduce(into: []) { $0.append($1) }
         }
         for store in stores {
-            #expect(try await store.appliedMigrations() == ["0001-schema", "0002-fell-back-from", "0003-cached-token-rollups", "0004-rate-windows"])
+            #expect(
+                try await store.appliedMigrations() == [
+                    "0001-schema", "0002-fell-back-from", "0003-cached-token-rollups", "0004-rate-windows", "0005-shared-tokens-and-spend",
+                ])
         }
         // Seeds applied by all at once: one set of audit rows, as if one instance had applied it.
         let seed = try StoreTests.seed()
@@ -33,28 +37,88 @@ import Testing
         for store in stores { store.close() }
     }
 
+    static func admission(_ user: String, _ limits: RateLimitSpec, budget: BudgetSpec? = nil, tokens: Int = 0) -> SharedAdmissionRequest {
+        SharedAdmissionRequest(user: user, rateLimit: limits, budget: budget, estimatedTokens: tokens)
+    }
+
     @Test func requestLimitsAdmitExactlyTheLimitAcrossInstances() async throws {
         let url = try TemporaryPostgres.makeDatabase()
         var stores: [PostgresStore] = []
         for _ in 0..<3 { stores.append(try await Self.connect(url)) }
         // 3 × 40 admissions at once for a user allowed 50 a minute and 100 an hour.
+        let limits = RateLimitSpec(requestsPerMinute: 50, requestsPerHour: 100)
         let results = try await withThrowingTaskGroup(of: SharedAdmission.self) { group in
             for index in 0..<120 {
                 let store = stores[index % stores.count]
-                group.addTask { try await store.admit(user: "dave", requestsPerMinute: 50, requestsPerHour: 100) }
+                group.addTask { try await store.admit(Self.admission("dave", limits)) }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(results.filter(\.admitted).count == 50)
+        let admitted = results.filter(\.admitted)
+        #expect(admitted.count == 50)
+        // Each admission saw the ones before it: the window grew by one each time, in time order.
+        #expect(admitted.map(\.minuteRequests).sorted() == Array(1...50))
+        #expect(admitted.sorted { $0.now < $1.now }.map(\.minuteRequests) == Array(1...50))
         for result in results where !result.admitted {
-            #expect(result.window.count == 50 && result.window == result.window.sorted())
-            let refused = RateLimiter.decision(of: result, spec: RateLimitSpec(requestsPerMinute: 50, requestsPerHour: 100))
+            #expect(result.minuteRequests == 50 && result.refusal == .requestsPerMinute)
+            let refused = RateLimiter.decision(of: result, spec: limits, estimatedTokens: 0)
             #expect(!refused.allowed && refused.limit == "requests_per_minute" && refused.retryAfter > 59 && refused.remainingRequests == 0)
         }
-        // Another user's window is its own.
-        #expect(try await stores[1].admit(user: "erin", requestsPerMinute: 1, requestsPerHour: nil).admitted)
-        #expect(try await stores[2].admit(user: "erin", requestsPerMinute: 1, requestsPerHour: nil).admitted == false)
+        // Another user's window is its own; an hourly limit refuses for the rest of the hour.
+        #expect(try await stores[1].admit(Self.admission("erin", RateLimitSpec(requestsPerMinute: 1))).admitted)
+        #expect(try await stores[2].admit(Self.admission("erin", RateLimitSpec(requestsPerMinute: 1))).refusal == .requestsPerMinute)
+        let hourly = RateLimitSpec(requestsPerHour: 2)
+        #expect(try await stores[0].admit(Self.admission("fay", hourly)).admitted)
+        #expect(try await stores[1].admit(Self.admission("fay", hourly)).admitted)
+        let refused = try await stores[2].admit(Self.admission("fay", hourly))
+        #expect(refused.refusal == .requestsPerHour && refused.retryAfter > 3_590 && refused.retryAfter <= 3_600)
         for store in stores { store.close() }
+    }
+
+    @Test func tokensAndSpendWrittenByOneInstanceLimitAdmissionsOnAnother() async throws {
+        let url = try TemporaryPostgres.makeDatabase()
+        let a = try await Self.connect(url)
+        let b = try await Self.connect(url)
+        let writer = PostgresEventWriter(store: a, logger: Logger(label: "test"))
+        let now = Date().timeIntervalSince1970
+        func served(_ index: Int, user: String, tokens: Int, cost: Double, shadow: Bool = false) {
+            var event = StoreTests.event(index, time: now)
+            event.userID = user
+            (event.inputTokens, event.outputTokens, event.costUSD, event.shadow) = (tokens / 2, tokens - tokens / 2, cost, shadow)
+            writer.record(event)
+        }
+        let tokenLimit = RateLimitSpec(tokensPerMinute: 1_000)
+        #expect(try await b.admit(Self.admission("gus", tokenLimit, tokens: 5_000)).admitted, "the first request of a minute is never refused")
+        served(1, user: "gus", tokens: 700, cost: 0)
+        served(2, user: "gus", tokens: 900, cost: 0, shadow: true)  // the operator's copy is not the user's
+        try await writer.flush()
+        let within = try await b.admit(Self.admission("gus", tokenLimit, tokens: 300))
+        #expect(within.admitted && within.minuteTokens == 700)
+        #expect(RateLimiter.decision(of: within, spec: tokenLimit, estimatedTokens: 300).remainingTokens == 0)
+        let over = try await b.admit(Self.admission("gus", tokenLimit, tokens: 301))
+        #expect(over.refusal == .tokensPerMinute && over.retryAfter > 59 && over.retryAfter <= 61)
+
+        let budget = BudgetSpec(dailyUSD: 1, monthlyUSD: 10)
+        served(3, user: "hal", tokens: 10, cost: 0.6)
+        try await writer.flush()
+        let under = try await b.admit(Self.admission("hal", RateLimitSpec(), budget: budget))
+        #expect(under.admitted && abs(under.daySpendUSD - 0.6) < 1e-9 && abs(under.monthSpendUSD - 0.6) < 1e-9)
+        served(4, user: "hal", tokens: 10, cost: 0.4)
+        try await writer.flush()
+        #expect(try await b.admit(Self.admission("hal", RateLimitSpec(), budget: budget)).refusal == .dailyBudget)
+        // A refusal by the budget takes no request slot.
+        let both = RateLimitSpec(requestsPerMinute: 5)
+        #expect(try await b.admit(Self.admission("hal", both, budget: budget)).minuteRequests == 0)
+        #expect(try await b.admit(Self.admission("hal", both, budget: BudgetSpec(monthlyUSD: 10))).minuteRequests == 1)
+
+        // An appliance's database copied in: its spend of this month counts at once.
+        served(5, user: "ivy", tokens: 10, cost: 3)
+        try await writer.flush()
+        _ = try await a.rows("DELETE FROM user_spend")
+        _ = try await a.rows(PostgresQuery(unsafeSQL: PostgresStore.recountSpend))
+        #expect(try await b.admit(Self.admission("ivy", RateLimitSpec(), budget: BudgetSpec(monthlyUSD: 3))).refusal == .monthlyBudget)
+        a.close()
+        b.close()
     }
 
     @Test func aChangeIsAnnouncedToOtherInstancesAndNotToItsOwn() async throws {

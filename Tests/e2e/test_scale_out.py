@@ -29,6 +29,8 @@ BOB = "sk-bob-scale"
 CAROL = "sk-carol-scale"
 DAVE = "sk-dave-scale"  # 100 requests a minute, counted across the instances
 FRANK = "sk-frank-scale"  # 2 requests a minute, asked for while the database is down
+GRACE = "sk-grace-scale"  # a daily budget, spent across the instances
+HEIDI = "sk-heidi-scale"  # a token limit, set once a request's tokens are known
 SEED = f"""\
 [server]
 admin_token = "{ADMIN_TOKEN}"
@@ -53,6 +55,16 @@ backends = [ {{ provider = "demo", model = "stable" }} ]
 [models.roll.versions.v2]
 weight = 0
 backends = [ {{ provider = "demo", model = "canary" }} ]
+
+[providers.priced]
+format = "mock"
+cost_output_per_mtok = 1000000
+
+[models.priced]
+[models.priced.versions.v1]
+weight = 100
+default = true
+backends = [ {{ provider = "priced", model = "one" }} ]
 
 [models.chat]
 sticky = "none"
@@ -80,6 +92,13 @@ rate_limit = {{ requests_per_minute = 100 }}
 [users.frank]
 token = "{FRANK}"
 rate_limit = {{ requests_per_minute = 2 }}
+
+[users.grace]
+token = "{GRACE}"
+budget = {{ daily_usd = 25 }}
+
+[users.heidi]
+token = "{HEIDI}"
 """
 INSTANCES = 3
 CHANGES = 100
@@ -244,6 +263,61 @@ def test_a_user_limit_is_exact_across_the_instances(instances: list[str]) -> Non
     assert refused.headers["x-ratelimit-limit-requests"] == "100" and refused.headers["x-ratelimit-remaining-requests"] == "0"
     for client in clients:
         client.close()
+
+
+# Longer than an outcome batch (250 ms) and its write: a finished request is counted by every instance.
+COUNTED_AFTER_S = 0.8
+
+
+def test_a_budget_spent_on_some_instances_is_refused_by_all(instances: list[str]) -> None:
+    clients = [bearer_client(url, GRACE) for url in instances]
+    spent = 0.0
+    statuses = []
+    for index in range(12):
+        response = chat(clients[index % INSTANCES], "priced", text="ten tokens echoed back by the mock, $10.")
+        statuses.append(response.status_code)
+        if response.status_code != 200:
+            break
+        spent += response.json()["usage"]["completion_tokens"]  # 1 USD a completion token
+        time.sleep(COUNTED_AFTER_S)
+    refused = response
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "insufficient_quota", statuses
+    # Refused once the spend of all instances together reached the cap, not each one's own.
+    assert spent >= 25 and spent - 25 < spent / statuses.count(200), (spent, statuses)
+    assert statuses.count(200) >= 2, "the spend came from more than one instance"
+    for client in clients:
+        answer = chat(client, "priced", text="ten tokens echoed back by the mock, $10.")
+        assert answer.status_code == 429 and "daily budget" in answer.json()["error"]["message"], answer.text
+        client.close()
+
+
+def test_a_token_limit_counts_the_tokens_used_on_every_instance(instances: list[str]) -> None:
+    admin = bearer_client(instances[0], ADMIN_TOKEN)
+    clients = [bearer_client(url, HEIDI) for url in instances]
+    first = chat(clients[0], "chat")
+    assert first.status_code == 200, first.text
+    per_request = first.json()["usage"]["total_tokens"]
+    limit = 3 * per_request
+    changed = admin.put("/api/users/heidi", json={"rate_limit": {"tokens_per_minute": limit}})
+    assert changed.status_code == 200, changed.text
+    time.sleep(COUNTED_AFTER_S)  # the change reaches every instance; the first request is counted
+    used = per_request
+    statuses = [200]
+    for index in range(1, 12):
+        response = chat(clients[index % INSTANCES], "chat")
+        statuses.append(response.status_code)
+        if response.status_code != 200:
+            break
+        used += response.json()["usage"]["total_tokens"]
+        time.sleep(COUNTED_AFTER_S)
+    # Counted per instance, each would admit about three of these: together they admit three in all.
+    assert response.status_code == 429 and response.json()["error"]["type"] == "tokens", statuses
+    assert response.headers["x-ratelimit-limit-tokens"] == str(limit) and 0 < int(response.headers["retry-after"]) <= 61
+    assert used <= limit and statuses.count(200) <= 3, (used, limit, statuses)
+    for client in clients:
+        assert chat(client, "chat").status_code == 429
+        client.close()
+    admin.close()
 
 
 def instance_pid(url: str) -> int:

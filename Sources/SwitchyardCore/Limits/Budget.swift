@@ -54,6 +54,8 @@ package struct Spend: Sendable, Hashable {
     }
 
     package mutating func roll(to time: Double) {
+        // A UTC day is 86,400 s of Unix time: no calendar is needed to see that it has not ended.
+        guard time >= periods.dayStart + 86_400 else { return }
         let now = BudgetPeriods(at: time)
         guard now.dayStart > periods.dayStart else { return }
         if now.monthStart > periods.monthStart { month = 0 }

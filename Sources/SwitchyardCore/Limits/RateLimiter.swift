@@ -118,33 +118,18 @@ package struct RateLimiter: Sendable {
         return decision
     }
 
-    /// The decision a shared admission stands for, with the headers' numbers taken from its window:
-    /// the per-minute and per-hour request limits only (tokens stay with each instance).
-    package static func decision(of admission: SharedAdmission, spec: RateLimitSpec) -> Decision {
-        let now = admission.now
-        let lastMinute = admission.window.filter { $0 > now - 60 }
-        // Before this admission: the window without it.
-        let minuteBefore = lastMinute.count - (admission.admitted ? 1 : 0)
-        let hourBefore = admission.window.count - (admission.admitted ? 1 : 0)
-        var waits: [(String, Double)] = []
-        if !admission.admitted {
-            if let limit = spec.requestsPerMinute, minuteBefore >= limit {
-                waits.append(("requests_per_minute", lastMinute[minuteBefore - limit] + 60 - now))
-            }
-            if let limit = spec.requestsPerHour, hourBefore >= limit {
-                waits.append(("requests_per_hour", admission.window[hourBefore - limit] + 3_600 - now))
-            }
-            // Refused with room in both windows: another instance took the last slot meanwhile.
-            if waits.isEmpty { waits.append(("requests_per_minute", 1)) }
-        }
-        let reset = lastMinute.first.map { $0 + 60 - now } ?? 0
+    /// The rate-limit decision a shared admission stands for, in the numbers of the headers. A
+    /// refusal by a budget is the budget's to report; here it only says "not allowed".
+    package static func decision(of admission: SharedAdmission, spec: RateLimitSpec, estimatedTokens: Int) -> Decision {
         var decision = Decision(
             allowed: admission.admitted, retryAfter: 0, limit: nil, requestLimit: spec.requestsPerMinute,
-            remainingRequests: spec.requestsPerMinute.map { max(0, $0 - lastMinute.count) }, requestsResetSeconds: max(0, reset),
-            tokenLimit: nil, remainingTokens: nil, tokensResetSeconds: 0, ticket: nil)
-        if let longest = waits.max(by: { $0.1 < $1.1 }) {
-            decision.retryAfter = max(0.001, longest.1)
-            decision.limit = longest.0
+            remainingRequests: spec.requestsPerMinute.map { max(0, $0 - admission.minuteRequests) },
+            requestsResetSeconds: max(0, admission.requestsResetSeconds), tokenLimit: spec.tokensPerMinute,
+            remainingTokens: spec.tokensPerMinute.map { max(0, $0 - admission.minuteTokens - (admission.admitted ? estimatedTokens : 0)) },
+            tokensResetSeconds: max(0, admission.tokensResetSeconds), ticket: nil)
+        if let refusal = admission.refusal {
+            decision.retryAfter = max(0.001, admission.retryAfter)
+            decision.limit = refusal.rawValue
         }
         return decision
     }

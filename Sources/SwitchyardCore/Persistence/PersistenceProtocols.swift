@@ -213,26 +213,70 @@ package protocol SessionChangeFeed: Sendable {
     func follow(_ changed: @escaping @Sendable (SessionChange) async -> Void) async
 }
 
-/// Per-user request limits counted where every instance sees them: one atomic step per admission,
-/// so that N instances together admit no more than one would.
-package protocol SharedRequestLimits: Sendable {
-    /// Admits one request of `user` against its per-minute and per-hour request limits, or refuses
-    /// it; returns the decision and the admission times the window now holds (oldest first, within
-    /// the last hour, this one included when admitted), measured on the shared clock.
-    func admit(user: String, requestsPerMinute: Int?, requestsPerHour: Int?) async throws -> SharedAdmission
+/// Per-user limits counted where every instance sees them. Request limits: one atomic step per
+/// admission, so that N instances together admit no more than one would. Tokens per minute and
+/// budgets: checked against counters every instance adds to as its requests end.
+package protocol SharedLimits: Sendable {
+    /// Admits one request of `request.user`, or refuses it, measured on the shared clock.
+    func admit(_ request: SharedAdmissionRequest) async throws -> SharedAdmission
+}
+
+/// One request to admit against a user's limits on the shared database.
+package struct SharedAdmissionRequest: Sendable, Hashable {
+    package var user: String
+    package var rateLimit: RateLimitSpec
+    package var budget: BudgetSpec?
+    /// The request's estimated tokens, held against `tokens_per_minute`.
+    package var estimatedTokens: Int
+
+    package init(user: String, rateLimit: RateLimitSpec = RateLimitSpec(), budget: BudgetSpec? = nil, estimatedTokens: Int = 0) {
+        self.user = user
+        self.rateLimit = rateLimit
+        self.budget = budget
+        self.estimatedTokens = estimatedTokens
+    }
 }
 
 package struct SharedAdmission: Sendable, Equatable {
-    package var admitted: Bool
-    /// Admission times still counted (the last hour with an hourly limit, else the last minute),
-    /// oldest first, this request's included when admitted.
-    package var window: [Double]
+    /// Which limit refused a request.
+    package enum Refusal: String, Sendable {
+        case requestsPerMinute = "requests_per_minute"
+        case requestsPerHour = "requests_per_hour"
+        case tokensPerMinute = "tokens_per_minute"
+        case dailyBudget = "daily_budget"
+        case monthlyBudget = "monthly_budget"
+    }
+
+    package var refusal: Refusal?
+    /// Seconds until a request refused by a rate limit would be admitted; 0 otherwise.
+    package var retryAfter: Double
+    /// Requests admitted in the last 60 s, this one included when admitted (0 without request limits).
+    package var minuteRequests: Int
+    /// Seconds until the oldest of them leaves the minute.
+    package var requestsResetSeconds: Double
+    /// Tokens the user's finished requests used in the last minute, on every instance.
+    package var minuteTokens: Int
+    package var tokensResetSeconds: Double
+    /// Recorded spend of the current UTC day and month (0 without a budget).
+    package var daySpendUSD: Double
+    package var monthSpendUSD: Double
     /// The shared clock's time of this admission.
     package var now: Double
 
-    package init(admitted: Bool, window: [Double], now: Double) {
-        self.admitted = admitted
-        self.window = window
+    package var admitted: Bool { refusal == nil }
+
+    package init(
+        refusal: Refusal? = nil, retryAfter: Double = 0, minuteRequests: Int = 0, requestsResetSeconds: Double = 0, minuteTokens: Int = 0,
+        tokensResetSeconds: Double = 0, daySpendUSD: Double = 0, monthSpendUSD: Double = 0, now: Double
+    ) {
+        self.refusal = refusal
+        self.retryAfter = retryAfter
+        self.minuteRequests = minuteRequests
+        self.requestsResetSeconds = requestsResetSeconds
+        self.minuteTokens = minuteTokens
+        self.tokensResetSeconds = tokensResetSeconds
+        self.daySpendUSD = daySpendUSD
+        self.monthSpendUSD = monthSpendUSD
         self.now = now
     }
 }

@@ -70,11 +70,28 @@ package final class Budgets: OutcomeSink {
             return current.exceeded(budget)
         }
         guard let exceeded else { return nil }
-        return GatewayError(
+        return Self.refusal(period: exceeded.period, cap: exceeded.cap, spent: exceeded.spent)
+    }
+
+    /// Takes the spend the shared database recorded for `user` on every instance as this instance's
+    /// view (for `/metrics`, and for deciding alone while the database is away).
+    func adopt(daySpendUSD: Double, monthSpendUSD: Double, of user: String, at time: Double) {
+        spend.withLock { spend in
+            var current = spend[user] ?? Spend(periods: BudgetPeriods(at: time))
+            current.roll(to: time)
+            current.day = daySpendUSD
+            current.month = monthSpendUSD
+            spend[user] = current
+        }
+    }
+
+    /// The refusal of a request whose user's spend has reached the cap of a `"daily"` or `"monthly"` period.
+    static func refusal(period: String, cap: Double, spent: Double) -> GatewayError {
+        GatewayError(
             status: .tooManyRequests,
             message: String(
-                format: "You exceeded your %@ budget: %.4f of %.4f USD spent. It renews at the start of the next UTC %@.", exceeded.period,
-                exceeded.spent, exceeded.cap, exceeded.period == "daily" ? "day" : "month"),
+                format: "You exceeded your %@ budget: %.4f of %.4f USD spent. It renews at the start of the next UTC %@.", period, spent, cap,
+                period == "daily" ? "day" : "month"),
             type: "insufficient_quota", code: .insufficientQuota)
     }
 }

@@ -8,91 +8,88 @@ import Synchronization
 /// Every user's rate limiter, behind one lock so that concurrent admissions are exact. As an
 /// outcome sink in the chain it corrects each admission's estimated tokens with the real usage.
 ///
-/// With several instances on one database (`shared`), the per-minute and per-hour request limits
-/// are counted there instead, exactly across instances; tokens per minute stay counted here. While
-/// the database cannot be reached, each instance counts request limits on its own again.
+/// With several instances on one database (`shared`), the limits of users that have any (rate
+/// limits or a budget) are decided there instead, across instances: request limits exactly, tokens
+/// per minute and budgets against counters every instance adds to as its requests end. While the
+/// database cannot be reached, each instance decides alone again.
 package final class RateLimits: OutcomeSink {
     private let limiters = Mutex<[String: RateLimiter]>([:])
-    private let next: any OutcomeSink
-    private let shared: (any SharedRequestLimits)?
+    private let budgets: Budgets
+    private let shared: (any SharedLimits)?
     /// Until when the shared limits are not asked after a failure: each request would wait for the
     /// database's deadline while it is away.
     private let sharedPausedUntil = Mutex(0.0)
     private let logger: Logger
     static let sharedPauseSeconds = 5.0
 
-    package init(forwardingTo next: any OutcomeSink, shared: (any SharedRequestLimits)? = nil, logger: Logger = Logger(label: "switchyard")) {
-        self.next = next
+    /// Forwards every outcome to `budgets`, which it also consults when deciding alone.
+    package init(forwardingTo budgets: Budgets, shared: (any SharedLimits)? = nil, logger: Logger = Logger(label: "switchyard")) {
+        self.budgets = budgets
         self.shared = shared
         self.logger = logger
     }
 
-    /// Whether `user`'s request limits are counted in the shared database (one round trip per request).
-    package func sharesRequestLimits(of user: UserSpec) -> Bool {
-        shared != nil && (user.rateLimit?.requestsPerMinute != nil || user.rateLimit?.requestsPerHour != nil)
+    /// Whether `user`'s limits are decided in the shared database (one round trip per request).
+    package func sharesLimits(of user: UserSpec) -> Bool {
+        guard shared != nil else { return false }
+        if user.budget != nil { return true }
+        guard let spec = user.rateLimit else { return false }
+        return spec.requestsPerMinute != nil || spec.requestsPerHour != nil || spec.tokensPerMinute != nil
     }
 
-    /// Admits a request of `user` estimated at `tokens`; `nil` when the user has no limits. When its
-    /// request limits are shared, only its token limit is decided here (`nil` without one), and
-    /// `admitShared` decides the rest.
+    /// Admits a request of `user` estimated at `tokens` on this instance alone; `nil` when the user
+    /// has no rate limits.
     package func admit(_ user: UserSpec, tokens: Int, now: Double = Date().timeIntervalSince1970) -> RateLimiter.Decision? {
-        guard var spec = user.rateLimit else { return nil }
-        if sharesRequestLimits(of: user) {
-            guard spec.tokensPerMinute != nil else { return nil }
-            spec.requestsPerMinute = nil
-            spec.requestsPerHour = nil
-        }
-        return admit(key: user.id, spec: spec, now: now, tokens: tokens)
-    }
-
-    private func admit(key: String, spec: RateLimitSpec, now: Double, tokens: Int) -> RateLimiter.Decision {
-        limiters.withLock { limiters in
-            if limiters[key]?.spec != spec { limiters[key] = RateLimiter(spec: spec) }
-            return limiters[key]!.admit(now: now, tokens: tokens)
+        guard let spec = user.rateLimit else { return nil }
+        return limiters.withLock { limiters in
+            if limiters[user.id]?.spec != spec { limiters[user.id] = RateLimiter(spec: spec) }
+            return limiters[user.id]!.admit(now: now, tokens: tokens)
         }
     }
 
-    /// Counts one request of `user` against its request limits in the shared database; the result
+    /// Asks the shared database to admit one request of `user` estimated at `tokens`; the answer
     /// arrives on `loop`.
-    func admitShared(_ user: UserSpec, on loop: any EventLoop) -> EventLoopFuture<SharedAdmission> {
+    func admitShared(_ user: UserSpec, tokens: Int, on loop: any EventLoop) -> EventLoopFuture<SharedAdmission> {
         let promise = loop.makePromise(of: SharedAdmission.self)
-        guard let shared, let spec = user.rateLimit, sharedPausedUntil.withLock({ $0 }) <= Date().timeIntervalSince1970 else {
+        guard let shared, sharedPausedUntil.withLock({ $0 }) <= Date().timeIntervalSince1970 else {
             promise.fail(SharedLimitsUnavailable())
             return promise.futureResult
         }
-        let id = user.id
-        promise.completeWithTask {
-            try await shared.admit(user: id, requestsPerMinute: spec.requestsPerMinute, requestsPerHour: spec.requestsPerHour)
-        }
+        let request = SharedAdmissionRequest(
+            user: user.id, rateLimit: user.rateLimit ?? RateLimitSpec(), budget: user.budget, estimatedTokens: tokens)
+        promise.completeWithTask { try await shared.admit(request) }
         return promise.futureResult
     }
 
-    /// The request-limit decision of a shared admission, with the token numbers of this instance's
-    /// own `tokens` decision; when the database could not answer, this instance decides alone.
-    func decision(of result: Result<SharedAdmission, any Error>, for user: UserSpec, tokens: RateLimiter.Decision?) -> RateLimiter.Decision {
-        guard let spec = user.rateLimit else { return tokens ?? RateLimiter.Decision.unlimited }
-        var decision: RateLimiter.Decision
+    /// The answer to the client for a shared admission: the rate-limit headers' numbers when
+    /// admitted, the budget's or the limit's error when refused. When the database could not
+    /// answer, this instance decides alone: its view of the budget, its own window.
+    func verdict(of result: Result<SharedAdmission, any Error>, for user: UserSpec, tokens: Int) -> Result<RateLimiter.Decision, GatewayError> {
+        let decision: RateLimiter.Decision
         switch result {
         case .success(let admission):
-            decision = RateLimiter.decision(of: admission, spec: spec)
+            if user.budget != nil {
+                budgets.adopt(daySpendUSD: admission.daySpendUSD, monthSpendUSD: admission.monthSpendUSD, of: user.id, at: admission.now)
+            }
+            switch admission.refusal {
+            case .dailyBudget:
+                return .failure(Budgets.refusal(period: "daily", cap: user.budget?.dailyUSD ?? 0, spent: admission.daySpendUSD))
+            case .monthlyBudget:
+                return .failure(Budgets.refusal(period: "monthly", cap: user.budget?.monthlyUSD ?? 0, spent: admission.monthSpendUSD))
+            default:
+                decision = RateLimiter.decision(of: admission, spec: user.rateLimit ?? RateLimitSpec(), estimatedTokens: tokens)
+            }
         case .failure(let error):
             if !(error is SharedLimitsUnavailable) {
                 sharedPausedUntil.withLock { $0 = Date().timeIntervalSince1970 + Self.sharedPauseSeconds }
                 logger.warning(
-                    "shared rate limits unavailable: counted on this instance for \(Int(Self.sharedPauseSeconds)) s",
+                    "shared limits unavailable: decided on this instance for \(Int(Self.sharedPauseSeconds)) s",
                     metadata: ["user": .string(user.id), "error": "\(error)"])
             }
-            let requestsOnly = RateLimitSpec(requestsPerMinute: spec.requestsPerMinute, requestsPerHour: spec.requestsPerHour)
-            decision = admit(key: user.id + "\u{0}requests", spec: requestsOnly, now: Date().timeIntervalSince1970, tokens: 0)
-            decision.ticket = nil
+            if let overBudget = budgets.check(user) { return .failure(overBudget) }
+            decision = admit(user, tokens: tokens) ?? .unlimited
         }
-        if let tokens {
-            decision.tokenLimit = tokens.tokenLimit
-            decision.remainingTokens = tokens.remainingTokens
-            decision.tokensResetSeconds = tokens.tokensResetSeconds
-            decision.ticket = tokens.ticket
-        }
-        return decision
+        return decision.allowed ? .success(decision) : .failure(Self.error(for: decision))
     }
 
     /// Gives back the tokens an admission reserved when the request goes no further.
@@ -106,7 +103,7 @@ package final class RateLimits: OutcomeSink {
             let used = event.inputTokens + event.outputTokens
             limiters.withLock { $0[event.userID]?.correct(ticket: ticket, tokens: used) }
         }
-        next.record(event)
+        budgets.record(event)
     }
 
     /// OpenAI's rate-limit headers for a decision.

@@ -172,23 +172,27 @@ final class ClientExchange: UpstreamResponseHandler {
         } catch {
             return fail(.internalError())
         }
-        // The budget is only read; the rate limit takes a slot, so it comes last.
-        if let overBudget = services.budgets.check(user) { return fail(overBudget) }
-        let admission = services.rateLimits.admit(user, tokens: estimate.inputTokens + estimate.outputTokens)
-        if let admission, !admission.allowed { return fail(RateLimits.error(for: admission)) }
         let routed = Routed(
             decision: decision, user: user, estimate: estimate, sessionID: sessionID, sessionTTL: configuration.settings.sessionTTLSeconds)
-        guard services.rateLimits.sharesRequestLimits(of: user) else { return proceed(routed, admission: admission) }
-        // Counted with every instance on the shared database: one round trip, then on with the request here.
-        services.rateLimits.admitShared(user, on: loop).assumeIsolated().whenComplete { [self] result in
-            // The client left meanwhile: the tokens this instance reserved go back.
-            guard phase == .receiving else { return services.rateLimits.release(admission, of: user) }
-            let shared = services.rateLimits.decision(of: result, for: user, tokens: admission)
-            guard shared.allowed else {
-                services.rateLimits.release(admission, of: user)
-                return fail(RateLimits.error(for: shared))
+        let tokens = estimate.inputTokens + estimate.outputTokens
+        guard services.rateLimits.sharesLimits(of: user) else {
+            // The budget is only read; the rate limit takes a slot, so it comes last.
+            if let overBudget = services.budgets.check(user) { return fail(overBudget) }
+            let admission = services.rateLimits.admit(user, tokens: tokens)
+            if let admission, !admission.allowed { return fail(RateLimits.error(for: admission)) }
+            return proceed(routed, admission: admission)
+        }
+        // Decided with every instance on the shared database: one round trip, then on with the request here.
+        services.rateLimits.admitShared(user, tokens: tokens, on: loop).assumeIsolated().whenComplete { [self] result in
+            switch services.rateLimits.verdict(of: result, for: user, tokens: tokens) {
+            case .success(let admission):
+                // The client left meanwhile: the tokens this instance reserved (deciding alone) go back.
+                guard phase == .receiving else { return services.rateLimits.release(admission, of: user) }
+                proceed(routed, admission: admission)
+            case .failure(let refusal):
+                guard phase == .receiving else { return }
+                fail(refusal)
             }
-            proceed(routed, admission: shared)
         }
     }
 
