@@ -1,3 +1,4 @@
+import Logging
 import PostgresNIO
 import SwitchyardCore
 
@@ -6,6 +7,7 @@ extension PostgresStore: ReleaseRepository {
     package func apply(_ change: ConfigurationChange) async throws {
         try await transaction { [self] connection in
             let now = Self.now()
+            try await Self.refuseConcurrentRelease(change, connection: connection, logger: logger)
             for object in change.objects {
                 try await Self.write(object, connection: connection, now: now, logger: logger)
             }
@@ -53,6 +55,33 @@ extension PostgresStore: ReleaseRepository {
                 try await Self.audit(connection, entry, logger: logger)
             }
             try await announceChange(on: connection)
+        }
+    }
+
+    /// Each instance checks from its own snapshot that a model has no other rollout or running
+    /// experiment before starting one; two instances starting one at the same moment would both pass.
+    /// The model's row is locked first, so of two such transactions the second waits for the first and
+    /// then sees what it committed.
+    private static func refuseConcurrentRelease(_ change: ConfigurationChange, connection: PostgresConnection, logger: Logger) async throws {
+        let rollout = change.rollout.flatMap { $0.isFinished ? nil : $0 }
+        let experiment = change.experiment.flatMap { $0.status == .running ? $0 : nil }
+        guard let model = rollout?.model ?? experiment?.model else { return }
+        try await connection.run("SELECT 1 FROM models WHERE name = \(model) FOR UPDATE", logger: logger)
+        let rolloutID = rollout?.id ?? ""
+        if let other = try await connection.rows(
+            """
+            SELECT id FROM rollouts WHERE model = \(model) AND state IN ('progressing', 'paused') AND id <> \(rolloutID) LIMIT 1
+            """, logger: logger
+        ).first {
+            let id: String = try other.get("id")
+            throw ReleaseError.conflict("model", "Rollout \(id) of '\(model)' is still active; promote or abort it first.")
+        }
+        let experimentID = experiment?.id ?? ""
+        if let other = try await connection.rows(
+            "SELECT id FROM experiments WHERE model = \(model) AND status = 'running' AND id <> \(experimentID) LIMIT 1", logger: logger
+        ).first {
+            let id: String = try other.get("id")
+            throw ReleaseError.conflict("model", "Experiment \(id) runs on '\(model)'; pause or complete it first.")
         }
     }
 

@@ -75,7 +75,8 @@ package final class PostgresStore: Sendable {
     static let statementDeadline: Duration? = .seconds(10)
 
     /// Runs `body` in one transaction, failing after `deadline`; `PostgresTransactionError`s are
-    /// unwrapped to what the body threw.
+    /// unwrapped to what the body threw, and a `ReleaseError` it threw (a conflict it found) is
+    /// passed on as it is.
     func transaction<Result: Sendable>(
         deadline: Duration? = statementDeadline, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
@@ -84,6 +85,7 @@ package final class PostgresStore: Sendable {
                 try await client.withTransaction(logger: logger) { connection in try await body(connection) }
             }
         } catch let error as PostgresTransactionError {
+            if let conflict = error.closureError as? ReleaseError { throw conflict }
             throw PostgresStoreError(error.closureError ?? error.commitError ?? error.beginError ?? error)
         } catch {
             throw PostgresStoreError(error)

@@ -121,6 +121,39 @@ import Testing
         b.close()
     }
 
+    @Test func ofRolloutsStartedOnSeveralInstancesAtOnceOneIsKept() async throws {
+        let url = try TemporaryPostgres.makeDatabase()
+        var stores: [PostgresStore] = []
+        for _ in 0..<3 { stores.append(try await Self.connect(url)) }
+        _ = try await stores[0].applySeed(try StoreTests.seed())
+        let model = try #require(try await stores[0].loadConfiguration().models.first).withWeight(100, for: "v2")
+        // Each instance saw no rollout of the model in its snapshot and starts its own.
+        let results = await withTaskGroup(of: Result<Void, any Error>.self) { group in
+            for (index, store) in stores.enumerated() {
+                var rollout = Rollout(
+                    id: "r-\(index)", model: model.name, canary: "v2", stable: "v1", steps: [.setWeight(basisPoints: 100), .pause(seconds: nil)],
+                    analysis: .standard, now: 1_000)
+                _ = rollout.advance(now: 1_000)
+                let change = ConfigurationChange(objects: [.model(model)], rollout: rollout, rolloutEvent: "started")
+                group.addTask {
+                    do {
+                        try await store.apply(change)
+                        return .success(())
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.filter { (try? $0.get()) != nil }.count == 1)
+        for case .failure(let error) in results {
+            #expect((error as? ReleaseError)?.status == 409, "\(error)")
+        }
+        #expect(try await stores[1].loadRollouts().count == 1)
+        for store in stores { store.close() }
+    }
+
     @Test func aChangeIsAnnouncedToOtherInstancesAndNotToItsOwn() async throws {
         let url = try TemporaryPostgres.makeDatabase()
         let a = try await Self.connect(url)

@@ -96,9 +96,11 @@ import Testing
                 seen += page.map(\.id)
                 after = page.count == 2 ? page.last?.cursor : nil
                 pages += 1
-                // Newer rollouts start between pages, one at the same time as the newest listed.
-                try await repository.apply(ConfigurationChange(rollout: Self.rollout("r-new-\(pages)", start: 8_000 + Double(pages))))
-                try await repository.apply(ConfigurationChange(rollout: Self.rollout("r-00-\(pages)", start: 7_000)))
+                // Newer rollouts start (and end: one model has one active rollout) between pages, one at the same
+                // time as the newest listed.
+                try await repository.apply(
+                    ConfigurationChange(rollout: Self.rollout("r-new-\(pages)", start: 8_000 + Double(pages), end: .aborted)))
+                try await repository.apply(ConfigurationChange(rollout: Self.rollout("r-00-\(pages)", start: 7_000, end: .aborted)))
             } while after != nil && pages < 10
             #expect(seen == ["r-08", "r-06", "r-04", "r-03", "r-01"])
             #expect(pages == 3)
