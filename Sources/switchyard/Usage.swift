@@ -4,7 +4,7 @@ import SwitchyardServer
 struct Usage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print requests, tokens and cost from the database.")
 
-    @Option(help: "The database file.")
+    @Option(help: "The database: a SQLite file, or a postgres:// URL (the requests of every instance on it).")
     var database = "switchyard.db"
 
     @Option(help: "From this time: seconds since 1970 or an ISO 8601 date or time.")

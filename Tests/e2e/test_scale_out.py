@@ -12,6 +12,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 import signal
 import statistics
+import subprocess
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -19,7 +20,7 @@ from typing import Any, Callable, Iterator
 import httpx
 import pytest
 
-from conftest import ADMIN_TOKEN, bearer_client, chat, start_gateway
+from conftest import ADMIN_TOKEN, bearer_client, chat, gateway_binary, start_gateway
 from postgres_server import PostgresServer, tool
 
 pytestmark = pytest.mark.skipif(tool("initdb") is None, reason="PostgreSQL is not installed")
@@ -166,7 +167,7 @@ def test_a_split_changed_on_one_instance_is_routed_by_the_others(instances: list
     assert sum(1 for entry in audit.json()["entries"] if entry["action"] == "set_split") == CHANGES
 
 
-def test_usage_on_any_instance_counts_the_requests_of_all(instances: list[str]) -> None:
+def test_usage_on_any_instance_counts_the_requests_of_all(instances: list[str], postgres: PostgresServer) -> None:
     users = [bearer_client(url, BOB) for url in instances]
     for index in range(30):
         assert chat(users[index % INSTANCES], "split").status_code == 200
@@ -179,6 +180,11 @@ def test_usage_on_any_instance_counts_the_requests_of_all(instances: list[str]) 
                 break
             assert time.monotonic() < deadline, f"usage on {admin.base_url}: {rows}"
             time.sleep(0.1)
+    # The operator's command reads the shared database too.
+    report = subprocess.run([str(gateway_binary()), "usage", "--database", postgres.url("scale"), "--group-by", "user"],
+                            capture_output=True, text=True, timeout=60)
+    assert report.returncode == 0, report.stderr
+    assert "bob\t30\t0\t" in report.stdout, report.stdout
 
 
 def test_a_conversation_bound_on_one_instance_is_honoured_on_the_others(instances: list[str]) -> None:
