@@ -87,7 +87,7 @@ package struct UpstreamAdapters: Sendable {
             throw GatewayError.upstreamUnreachable("provider '\(provider.id)' has no usable base_url")
         }
         // Names and values were checked where they came from (the seed, the client's parsed request),
-        // so the fields go out without `HTTPHeaders.add`'s per-header checks.
+        // so the fields go out as they are.
         var fields: [(String, String)] = []
         fields.reserveCapacity(8 + extra.count + request.forwardedHeaders.count + provider.headers.count)
         fields.append(("host", origin.hostHeader))
@@ -107,7 +107,7 @@ package struct UpstreamAdapters: Sendable {
         if let basic = origin.basicAuthorization, !fields.contains(where: { $0.0.lowercased() == "authorization" }) {
             fields.append(("authorization", basic))
         }
-        let head = UpstreamRequestHead(method: method, path: origin.basePath + path, headers: HTTPHeaders(fields), body: body)
+        let head = UpstreamRequestHead(method: method, path: origin.basePath + path, headers: fields, body: body)
         guard let call = client.call(head, to: origin, on: loop, handler: handler) else {
             throw GatewayError.upstreamUnreachable("TLS is not available for provider '\(provider.id)'")
         }

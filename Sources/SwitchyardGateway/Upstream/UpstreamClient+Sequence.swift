@@ -14,10 +14,9 @@ extension UpstreamClient {
                 promise.fail(UpstreamFailure(kind: .connect, detail: "not an http(s) URL"))
                 return promise.futureResult
             }
-            var headers = HTTPHeaders()
-            headers.add(name: "host", value: origin.hostHeader)
-            headers.add(name: "content-type", value: "application/json")
-            headers.add(name: "content-length", value: String(body.readableBytes))
+            let headers: [(String, String)] = [
+                ("host", origin.hostHeader), ("content-type", "application/json"), ("content-length", String(body.readableBytes)),
+            ]
             let request = UpstreamRequestHead(path: origin.basePath + path, headers: headers, body: body)
             SequentialSender(client: self, request: request, origin: origin, loop: loop, remaining: count, promise: promise).next()
             return promise.futureResult

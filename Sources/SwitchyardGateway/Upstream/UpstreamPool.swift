@@ -87,11 +87,10 @@ final class UpstreamPool {
                         let serverName = host.first?.isNumber == true || host.contains(":") ? nil : host
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
                     }
-                    // Header names and values are checked where they enter (the seed reader, the HTTP
-                    // parser, the request-id check), not again per request here.
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        leftOverBytesStrategy: .dropBytes, enableOutboundHeaderValidation: false)
-                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection())
+                    // Requests are written as bytes (`UpstreamRequestHead.encodedHead`); answers parsed by NIO.
+                    let decoder = UpstreamResponseDecoder()
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
+                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(decoder: decoder))
                 }
             }
         bootstrap.connect(host: origin.host, port: origin.port).assumeIsolated().whenComplete { result in
