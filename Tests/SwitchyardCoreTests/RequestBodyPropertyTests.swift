@@ -39,19 +39,20 @@ import Testing
             }
             let value = generator.chance(5) ? Array("null".utf8) : generator.chance(5) ? generator.value(depth: 2) : generator.object(members)
             let document = Array(#"{"usage":"#.utf8) + generator.space() + value + Array("}".utf8)
-            let found = document.withUnsafeBytes { JSONCountsReader.counts(in: $0, at: 9, named: ("prompt_tokens", "completion_tokens")) }
+            // The counts, and where the nested details start, in one pass over the object.
+            let found = document.withUnsafeBytes {
+                JSONCountsReader.counts(in: $0, at: 9, named: ("prompt_tokens", "completion_tokens"), noting: "prompt_tokens_details")
+            }
             let expected: JSONCountsReader.Found? =
                 switch try? JSONValue.parse(value) {
                 case .null?: .null
                 case .object(let object)?: .object(object["prompt_tokens"]?.intValue(), object["completion_tokens"]?.intValue())
                 default: nil
                 }
-            #expect(found == expected, "round \(round): \(String(decoding: value, as: UTF8.self))")
+            #expect(found.found == expected, "round \(round): \(String(decoding: value, as: UTF8.self))")
             let names = ("cached_tokens", "cache_write_tokens") as (StaticString, StaticString)
             let details = document.withUnsafeBytes { bytes in
-                JSONCountsReader.memberValueOffset(in: bytes, at: 9, named: "prompt_tokens_details").flatMap { start in
-                    JSONCountsReader.counts(in: bytes, at: start, named: names)
-                }
+                found.nestedOffset.flatMap { start in JSONCountsReader.counts(in: bytes, at: start, named: names) }
             }
             let expectedDetails: JSONCountsReader.Found? =
                 switch (try? JSONValue.parse(value))?.objectValue?["prompt_tokens_details"] {

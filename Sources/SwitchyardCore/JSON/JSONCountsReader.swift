@@ -14,16 +14,26 @@ package enum JSONCountsReader {
     package static func counts(
         in bytes: UnsafeRawBufferPointer, at offset: Int, named names: (StaticString, StaticString)
     ) -> Found? {
+        counts(in: bytes, at: offset, named: names, noting: nil).found
+    }
+
+    /// `counts`, also saying where the value of the member `nested` starts (of the object itself, not
+    /// of one nested in it; a repeated member counts as its last): for a nested detail (cached token
+    /// counts in `prompt_tokens_details`), read with `counts` in turn. One pass over the object.
+    package static func counts(
+        in bytes: UnsafeRawBufferPointer, at offset: Int, named names: (StaticString, StaticString), noting nested: StaticString?
+    ) -> (found: Found?, nestedOffset: Int?) {
         var reader = JSONByteReader(bytes: bytes)
         reader.index = offset
         do {
             switch try reader.startValue(depth: 0) {
             case UInt8(ascii: "n"):
                 try reader.literal("null")
-                return .null
+                return (.null, nil)
             case UInt8(ascii: "{"):
                 var first: Int?
                 var second: Int?
+                var nestedOffset: Int?
                 var more = try reader.beginObject()
                 while more {
                     try reader.expectKey()
@@ -31,11 +41,12 @@ package enum JSONCountsReader {
                     try reader.string(into: &name)
                     try reader.expectColon()
                     let member = name.withBytes { spelled in
-                        spells(spelled, names.0) ? 0 : spells(spelled, names.1) ? 1 : nil
+                        spells(spelled, names.0) ? 0 : spells(spelled, names.1) ? 1 : nested.map { spells(spelled, $0) ? 2 : nil } ?? nil
                     }
                     let start = try reader.startValue(depth: 1)
+                    if member == 2 { nestedOffset = reader.index }
                     let isNumber = start == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(start)
-                    if let member, isNumber {
+                    if let member, member < 2, isNumber {
                         let range = try reader.number()
                         let count = count(in: bytes, range)
                         if member == 0 { first = count } else { second = count }
@@ -45,40 +56,13 @@ package enum JSONCountsReader {
                     }
                     more = try reader.endMember()
                 }
-                return .object(first, second)
+                return (.object(first, second), nestedOffset)
             default:
-                return nil
+                return (nil, nil)
             }
         } catch {
-            return nil
+            return (nil, nil)
         }
-    }
-
-    /// Where the value of `name` starts, when the valid object starting at `offset` has it as a member
-    /// of its own (not of an object nested in it, not inside a string; a repeated member counts as its
-    /// last); `nil` otherwise. For a nested detail (cached token counts in `prompt_tokens_details`),
-    /// read with `counts` in turn.
-    package static func memberValueOffset(in bytes: UnsafeRawBufferPointer, at offset: Int, named name: StaticString) -> Int? {
-        var reader = JSONByteReader(bytes: bytes)
-        reader.index = offset
-        var found: Int?
-        do {
-            guard try reader.startValue(depth: 0) == UInt8(ascii: "{") else { return nil }
-            var more = try reader.beginObject()
-            while more {
-                try reader.expectKey()
-                var key = DecodedStringBytes(bytes: bytes)
-                try reader.string(into: &key)
-                try reader.expectColon()
-                let start = try reader.startValue(depth: 1)
-                if key.withBytes({ spells($0, name) }) { found = reader.index }
-                _ = try reader.skipValue(startingWith: start, depth: 1)
-                more = try reader.endMember()
-            }
-        } catch {
-            return nil
-        }
-        return found
     }
 
     /// The number's value as `JSONValue.intValue()` gives it; digits only (the usual count) without a detour through `Double`.

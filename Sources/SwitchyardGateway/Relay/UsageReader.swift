@@ -6,12 +6,14 @@ import SwitchyardCore
 enum UsageReader {
     static func usage(in bytes: UnsafeRawBufferPointer) -> TokenUsage? {
         if let offset = lastUsageValueOffset(in: bytes) {
-            switch JSONCountsReader.counts(in: bytes, at: offset, named: ("prompt_tokens", "completion_tokens")) {
+            let read = JSONCountsReader.counts(
+                in: bytes, at: offset, named: ("prompt_tokens", "completion_tokens"), noting: "prompt_tokens_details")
+            switch read.found {
             case .null: return nil
             case .object(let input, let output) where input != nil || output != nil:
                 var usage = TokenUsage(input: input ?? 0, output: output ?? 0)
                 // Cached reads and writes are nested one level down: read where they stand too.
-                if let details = JSONCountsReader.memberValueOffset(in: bytes, at: offset, named: "prompt_tokens_details"),
+                if let details = read.nestedOffset,
                     case .object(let cached, let written)? = JSONCountsReader.counts(
                         in: bytes, at: details, named: ("cached_tokens", "cache_write_tokens"))
                 {
