@@ -135,6 +135,14 @@ import Testing
         #expect(Self.configuration.user(forToken: "") == nil)
     }
 
+    @Test func aConnectionsTokenMemoFollowsEveryChangeOfToken() {
+        let memo = TokenDigestMemo()
+        for token in ["sk-alice-token", "sk-alice-token", "sk-alice-tokeN", "", "sk-alice-token", "sk-alice-token-and-more"] {
+            #expect(memo.digest(of: token) == TokenDigest(token: token))
+            #expect(Self.configuration.user(forToken: token, memo: memo)?.id == Self.configuration.user(forToken: token)?.id)
+        }
+    }
+
     @Test func digestsAreSHA256Hex() {
         #expect(TokenDigest(token: "abc").hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(TokenDigest(token: "abc").constantTimeEquals(TokenDigest(token: "abc")))

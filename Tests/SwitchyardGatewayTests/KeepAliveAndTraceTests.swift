@@ -29,6 +29,20 @@ import Testing
         }
     }
 
+    @Test func everyRequestOnOneConnectionIsAuthenticatedByItsOwnToken() async throws {
+        // A proxy in front of the gateway may carry several users' requests on one connection.
+        try await GatewayHarness.withGateway { gateway in
+            for (token, status) in [
+                (GatewayHarness.userToken, HTTPResponseStatus.ok), ("sk-limited-user", .ok), ("sk-test-usex", .unauthorized),
+                (GatewayHarness.userToken, .ok), (GatewayHarness.userToken + "x", .unauthorized),
+            ] {
+                let response = try await gateway.post("/v1/chat/completions", json: chatBody(model: "mock"), token: token)
+                #expect(response.status == status, "\(token)")
+                _ = try await response.text()
+            }
+        }
+    }
+
     @Test func aKeepAliveStreamWhoseAttemptsAllFailEndsWithAnErrorEvent() async throws {
         try await GatewayHarness.withGateway(settings: "stream_keepalive_seconds = 0.1") { gateway in
             // `stall` waits 3 s; its provider's deadline is 0.5 s: the client already has its 200.

@@ -20,14 +20,23 @@ package struct TokenDigest: Sendable, Hashable, Codable, CustomStringConvertible
 
     /// Compares two digests without an early exit, so timing says nothing about how much matched.
     package func constantTimeEquals(_ other: TokenDigest) -> Bool {
-        let lhs = Array(hex.utf8)
-        let rhs = Array(other.hex.utf8)
-        guard lhs.count == rhs.count else { return false }
-        var difference: UInt8 = 0
-        for index in lhs.indices {
-            difference |= lhs[index] ^ rhs[index]
+        Self.constantTimeEquals(hex, other.hex)
+    }
+
+    /// Whether two texts are equal, looking at every byte whatever the first difference (the length aside).
+    static func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
+        var lhs = lhs
+        var rhs = rhs
+        return lhs.withUTF8 { left in
+            rhs.withUTF8 { right in
+                guard left.count == right.count else { return false }
+                var difference: UInt8 = 0
+                for index in left.indices {
+                    difference |= left[index] ^ right[index]
+                }
+                return difference == 0
+            }
         }
-        return difference == 0
     }
 
     package init(from decoder: any Decoder) throws {
@@ -74,4 +83,23 @@ package enum Hex {
 extension TokenDigest {
     /// The digest of the export placeholder `"<redacted>"`: a seed carrying it keeps the stored token.
     package static let redacted = TokenDigest(token: SeedExport.redacted)
+}
+
+/// The digest of the last token one client connection presented. A client sends the same token on
+/// every request of a keep-alive connection, and hashing it each time cost more than routing the
+/// request. The comparison is constant-time: a proxy in front of the gateway may carry several
+/// users' requests on one connection. Used on the connection's event loop only.
+package final class TokenDigestMemo {
+    private var token = ""
+    private var digest: TokenDigest?
+
+    package init() {}
+
+    package func digest(of token: String) -> TokenDigest {
+        if let digest, TokenDigest.constantTimeEquals(token, self.token) { return digest }
+        let fresh = TokenDigest(token: token)
+        self.token = token
+        digest = fresh
+        return fresh
+    }
 }

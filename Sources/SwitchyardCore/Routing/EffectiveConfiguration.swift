@@ -164,8 +164,8 @@ package struct EffectiveConfiguration: Sendable {
     }
 
     /// The enabled user holding this token, if any.
-    package func user(forToken token: String) -> UserSpec? {
-        let digest = TokenDigest(token: token)
+    package func user(forToken token: String, memo: TokenDigestMemo? = nil) -> UserSpec? {
+        let digest = memo?.digest(of: token) ?? TokenDigest(token: token)
         guard let user = usersByDigest[digest], user.tokenDigest.constantTimeEquals(digest) else { return nil }
         return user
     }

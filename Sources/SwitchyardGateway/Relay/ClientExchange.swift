@@ -53,6 +53,8 @@ final class ClientExchange: UpstreamResponseHandler {
     private let requestHead: HTTPRequestHead
     let endpoint: Endpoint
     let requestID: String
+    /// The connection's memo of its last token's digest.
+    private let tokenMemo: TokenDigestMemo?
     private let startedAt = ContinuousClock.now
 
     private var phase = Phase.receiving
@@ -119,8 +121,9 @@ final class ClientExchange: UpstreamResponseHandler {
 
     init(
         services: ClientAPIServices, writer: any ClientResponseWriter, loop: any EventLoop, head: HTTPRequestHead, endpoint: Endpoint,
-        requestID: String
+        requestID: String, tokenMemo: TokenDigestMemo? = nil
     ) {
+        self.tokenMemo = tokenMemo
         self.services = services
         self.writer = writer
         self.loop = loop
@@ -141,7 +144,7 @@ final class ClientExchange: UpstreamResponseHandler {
     func start(body bytes: ByteBuffer) {
         let configuration = services.configuration.current
         settings = configuration.settings
-        guard let user = Self.authenticate(requestHead.headers, in: configuration) else {
+        guard let user = Self.authenticate(requestHead.headers, in: configuration, memo: tokenMemo) else {
             return fail(.invalidAPIKey())
         }
         let hops = max(0, requestHead.headers.first(name: Relay.hopsHeader).flatMap { Int($0) } ?? 0)
@@ -265,12 +268,12 @@ final class ClientExchange: UpstreamResponseHandler {
     }
 
     /// The enabled user whose token came as `Authorization: Bearer …` or `x-api-key`.
-    static func authenticate(_ headers: HTTPHeaders, in configuration: EffectiveConfiguration) -> UserSpec? {
+    static func authenticate(_ headers: HTTPHeaders, in configuration: EffectiveConfiguration, memo: TokenDigestMemo? = nil) -> UserSpec? {
         let token =
             headers.first(name: "authorization").flatMap(BearerToken.credentials(inAuthorization:))
             ?? headers.first(name: "x-api-key").flatMap(BearerToken.credentials(inAPIKey:))
         guard let token else { return nil }
-        return configuration.user(forToken: token)
+        return configuration.user(forToken: token, memo: memo)
     }
 
     // MARK: Attempts

@@ -40,6 +40,7 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
     private var requestVersion = HTTPVersion.http1_1
     private var deadline: NIODeadline?
     private var timer: DeadlineTimer
+    private let tokenMemo = TokenDigestMemo()
 
     init(services: ClientAPIServices, reserveOnly: Bool) {
         self.services = services
@@ -98,7 +99,8 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
                 return
             }
             let exchange = ClientExchange(
-                services: services, writer: self, loop: context.eventLoop, head: head, endpoint: endpoint, requestID: requestID)
+                services: services, writer: self, loop: context.eventLoop, head: head, endpoint: endpoint, requestID: requestID,
+                tokenMemo: tokenMemo)
             if reserveOnly {
                 keepAlive = false
                 state = .responding(exchange)
@@ -302,7 +304,7 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         if reserveOnly {
             keepAlive = false
             (body, status) = answer(.serverBusy())
-        } else if let user = ClientExchange.authenticate(currentHead?.headers ?? [:], in: configuration) {
+        } else if let user = ClientExchange.authenticate(currentHead?.headers ?? [:], in: configuration, memo: tokenMemo) {
             if let encodedID {
                 let id = encodedID.removingPercentEncoding ?? encodedID
                 if configuration.models[id] != nil, user.mayUse(model: id) {
