@@ -96,19 +96,28 @@ package final class EventWriter: OutcomeSink, Service {
         var variant: String
     }
 
+    /// `request_log` inserts of 1 to `rowsPerInsert` rows: SQLite's fixed cost per statement (the
+    /// statement savepoint it opens and closes around each insert) was a sixth of a row's.
+    private static let rowsPerInsert = 32
+    private static let insertSQL: [String] = (1...rowsPerInsert).map { rows in
+        let row = "(" + Array(repeating: "?", count: 23).joined(separator: ", ") + ")"
+        return """
+            INSERT INTO request_log (time, request_id, user_id, model, version, backend, endpoint, status, stream,
+                latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, error, trace_id, experiment, variant,
+                shadow, shadow_similarity, shadow_exact, cached_input_tokens, cache_write_tokens)
+            VALUES
+            """ + " " + Array(repeating: row, count: rows).joined(separator: ", ")
+    }
+
     private static func write(_ events: [OutcomeEvent], db: Database) throws {
-        let insert = try db.cachedStatement(
-            sql: """
-                INSERT INTO request_log (time, request_id, user_id, model, version, backend, endpoint, status, stream,
-                    latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, error, trace_id, experiment, variant,
-                    shadow, shadow_similarity, shadow_exact, cached_input_tokens, cache_write_tokens)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+        for start in stride(from: 0, to: events.count, by: rowsPerInsert) {
+            let rows = events[start..<min(start + rowsPerInsert, events.count)]
+            try insertRows(rows, with: try db.cachedStatement(sql: insertSQL[rows.count - 1]), db: db)
+        }
         var rollups: [RollupKey: VariantTotals] = [:]
         var experimentRollups: [ExperimentKey: VariantTotals] = [:]
         var examples: [OutcomeEvent] = []
         for event in events {
-            try insertRow(event, with: insert, db: db)
             guard !event.shadow else {
                 if event.agreement?.example != nil { examples.append(event) }
                 continue
@@ -157,10 +166,10 @@ package final class EventWriter: OutcomeSink, Service {
         }
     }
 
-    /// Binds and runs one `request_log` insert through SQLite's own calls: GRDB's `StatementArguments`
-    /// boxed each of the 18 values, about a quarter of the writer's cost per row. The values are
-    /// stored as GRDB stores them (a `Bool` as 0 or 1).
-    private static func insertRow(_ event: OutcomeEvent, with insert: Statement, db: Database) throws {
+    /// Binds and runs one `request_log` insert of `events.count` rows through SQLite's own calls:
+    /// GRDB's `StatementArguments` boxed each of the values, about a quarter of the writer's cost per
+    /// row. The values are stored as GRDB stores them (a `Bool` as 0 or 1).
+    private static func insertRows(_ events: ArraySlice<OutcomeEvent>, with insert: Statement, db: Database) throws {
         let statement = insert.sqliteStatement
         var column: Int32 = 0
         func bind(_ text: String?) {
@@ -181,29 +190,31 @@ package final class EventWriter: OutcomeSink, Service {
             sqlite3_bind_int64(statement, column, Int64(integer))
         }
         sqlite3_reset(statement)
-        bind(event.time)
-        bind(event.requestID)
-        bind(event.userID)
-        bind(event.model)
-        bind(event.version)
-        bind(event.backend)
-        bind(event.endpoint)
-        bind(event.status)
-        bind(event.stream ? 1 : 0)
-        bind(event.latencyMilliseconds)
-        bind(event.timeToFirstTokenMilliseconds)
-        bind(event.inputTokens)
-        bind(event.outputTokens)
-        bind(event.costUSD)
-        bind(event.error)
-        bind(event.traceID)
-        bind(event.experiment)
-        bind(event.variant)
-        bind(event.shadow ? 1 : 0)
-        bind(event.agreement?.similarity)
-        if let agreement = event.agreement { bind(agreement.exactMatch ? 1 : 0) } else { bind(nil as Double?) }
-        bind(event.cachedInputTokens)
-        bind(event.cacheWriteTokens)
+        for event in events {
+            bind(event.time)
+            bind(event.requestID)
+            bind(event.userID)
+            bind(event.model)
+            bind(event.version)
+            bind(event.backend)
+            bind(event.endpoint)
+            bind(event.status)
+            bind(event.stream ? 1 : 0)
+            bind(event.latencyMilliseconds)
+            bind(event.timeToFirstTokenMilliseconds)
+            bind(event.inputTokens)
+            bind(event.outputTokens)
+            bind(event.costUSD)
+            bind(event.error)
+            bind(event.traceID)
+            bind(event.experiment)
+            bind(event.variant)
+            bind(event.shadow ? 1 : 0)
+            bind(event.agreement?.similarity)
+            if let agreement = event.agreement { bind(agreement.exactMatch ? 1 : 0) } else { bind(nil as Double?) }
+            bind(event.cachedInputTokens)
+            bind(event.cacheWriteTokens)
+        }
         let code = sqlite3_step(statement)
         sqlite3_reset(statement)
         sqlite3_clear_bindings(statement)
