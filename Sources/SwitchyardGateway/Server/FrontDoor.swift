@@ -41,10 +41,13 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
     private var deadline: NIODeadline?
     private var timer: DeadlineTimer
     private let tokenMemo = TokenDigestMemo()
+    /// Told each request's method, which decides how its answer is framed (a `HEAD` answer has no body).
+    private let responseEncoder: ServerResponseEncoder
 
-    init(services: ClientAPIServices, reserveOnly: Bool) {
+    init(services: ClientAPIServices, reserveOnly: Bool, responseEncoder: ServerResponseEncoder) {
         self.services = services
         self.reserveOnly = reserveOnly
+        self.responseEncoder = responseEncoder
         timer = DeadlineTimer(gauges: services.gauges)
     }
 
@@ -69,6 +72,7 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        if case .head(let head) = part { responseEncoder.requestArrived(method: head.method) }
         switch (state, part) {
         case (.idle, .head(let head)):
             keepAlive = head.isKeepAlive

@@ -31,11 +31,14 @@ struct GatewayServerChannel: ServerChildChannel {
         let gate = self.gate
         channel.closeFuture.whenComplete { _ in gate.closed() }
         return channel.eventLoop.makeCompletedFuture {
-            let frontDoor = FrontDoor(services: services, reserveOnly: admission == .reserveOnly)
+            // NIO's server pipeline (`configureHTTPServerPipeline`) with our response encoder in place of NIO's.
+            let encoder = ServerResponseEncoder()
+            let frontDoor = FrontDoor(services: services, reserveOnly: admission == .reserveOnly, responseEncoder: encoder)
             let pipeline = channel.pipeline.syncOperations
             try pipeline.addHandler(RequestByteWatcher(frontDoor: frontDoor))
-            try pipeline.configureHTTPServerPipeline(
-                withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false)
+            try pipeline.addHandler(encoder)
+            try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+            try pipeline.addHandler(HTTPServerPipelineHandler())
             try pipeline.addHandler(frontDoor)
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))

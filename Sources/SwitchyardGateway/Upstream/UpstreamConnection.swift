@@ -45,43 +45,9 @@ struct UpstreamRequestHead {
     var headers: [(String, String)]
     var body: ByteBuffer
 
-    /// The request line and header block, as they go on the wire: sized first, then copied in one
-    /// pass (ByteBuffer's `writeString` checks capacity and uniqueness on every call).
+    /// The request line and header block, as they go on the wire.
     func encodedHead(allocator: ByteBufferAllocator) -> ByteBuffer {
-        let method = method.rawValue
-        var size = method.utf8.count + path.utf8.count + 14
-        for (name, value) in headers { size += name.utf8.count + value.utf8.count + 4 }
-        var buffer = allocator.buffer(capacity: size)
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
-            var offset = 0
-            func put(_ text: String) {
-                var text = text
-                text.withUTF8 { bytes in
-                    UnsafeMutableRawBufferPointer(rebasing: out[offset..<offset + bytes.count]).copyMemory(from: UnsafeRawBufferPointer(bytes))
-                    offset += bytes.count
-                }
-            }
-            func put(_ a: UInt8, _ b: UInt8) {
-                out[offset] = a
-                out[offset + 1] = b
-                offset += 2
-            }
-            put(method)
-            out[offset] = UInt8(ascii: " ")
-            offset += 1
-            put(path)
-            put(" HTTP/1.1")
-            put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
-            for (name, value) in headers {
-                put(name)
-                put(UInt8(ascii: ":"), UInt8(ascii: " "))
-                put(value)
-                put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
-            }
-            put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
-            return offset
-        }
-        return buffer
+        HTTPHeadBytes.encode(startLine: (method.rawValue, " " + path, " HTTP/1.1"), fields: headers, allocator: allocator)
     }
 }
 

@@ -1,0 +1,161 @@
+import NIOCore
+import NIOHTTP1
+
+/// Writes responses (the client API's and Hummingbird's) as HTTP/1 bytes, framed as NIO's
+/// `HTTPResponseEncoder` frames them: a body without `content-length` in HTTP/1.1 is sent chunked;
+/// `content-length` and `transfer-encoding` are left out of a response that has no body (1xx, 204,
+/// 304, an answer to `CONNECT`); an answer to `HEAD` keeps its framing headers but sends no body.
+/// It writes the head in one pass without changing it: NIO's encoder edited the head's headers,
+/// which copied them, and wrote each with checked `ByteBuffer` calls — a fifth of an answer's cost.
+final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = IOData
+
+    /// Methods of the requests still to be answered, oldest first.
+    private var requestMethods = CircularBuffer<HTTPMethod>(initialCapacity: 2)
+    private var isChunked = false
+    private var suppressesBody = false
+
+    /// A request's head arrived; its answer is written after those of the requests before it.
+    func requestArrived(method: HTTPMethod) {
+        requestMethods.append(method)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(let head):
+            let code = head.status.code
+            var method: HTTPMethod?
+            // A 1xx other than 101 is followed by the final answer to the same request.
+            if !((100..<200).contains(code) && code != 101) { method = requestMethods.popFirst() }
+            suppressesBody = method == .HEAD || method == .CONNECT
+            let framing = Framing(head, hasBody: method != .CONNECT && head.status.mayHaveResponseBody)
+            isChunked = framing.addsChunked && !suppressesBody
+            context.write(wrapOutboundOut(.byteBuffer(Self.encode(head, framing: framing, allocator: context.channel.allocator))), promise: promise)
+        case .body(let part):
+            if suppressesBody {
+                promise?.fail(NIOHTTPResponseEncoderError.responseBodyNotAllowed)
+            } else if isChunked && part.readableBytes > 0 {
+                var size = context.channel.allocator.buffer(capacity: 12)
+                size.writeString(String(part.readableBytes, radix: 16))
+                size.writeStaticString("\r\n")
+                context.write(wrapOutboundOut(.byteBuffer(size)), promise: nil)
+                context.write(wrapOutboundOut(part), promise: nil)
+                context.write(wrapOutboundOut(.byteBuffer(Self.lineEnd)), promise: promise)
+            } else {
+                context.write(wrapOutboundOut(part), promise: promise)
+            }
+        case .end(let trailers):
+            suppressesBody = false
+            if isChunked {
+                var last = context.channel.allocator.buffer(capacity: 8)
+                last.writeStaticString("0\r\n")
+                for (name, value) in trailers ?? [:] {
+                    last.writeString(name)
+                    last.writeStaticString(": ")
+                    last.writeString(value)
+                    last.writeStaticString("\r\n")
+                }
+                last.writeStaticString("\r\n")
+                context.write(wrapOutboundOut(.byteBuffer(last)), promise: promise)
+            } else if let promise {
+                // Nothing to write, but the promise must complete in order with the writes before it.
+                context.write(wrapOutboundOut(.byteBuffer(ByteBuffer())), promise: promise)
+            }
+        }
+    }
+
+    private static let lineEnd = ByteBuffer(string: "\r\n")
+
+    /// How a response's body is delimited, decided from its head without editing it (as NIO's
+    /// encoder does with `automaticallySetFramingHeaders`).
+    struct Framing {
+        /// Leave out the head's `content-length` fields; its `transfer-encoding` fields.
+        var dropsContentLength = false
+        var dropsTransferEncoding = false
+        /// Add `transfer-encoding: chunked` and send the body in chunks.
+        var addsChunked = false
+
+        init(_ head: HTTPResponseHead, hasBody: Bool) {
+            if !hasBody {
+                dropsContentLength = true
+                dropsTransferEncoding = true
+            } else if head.headers.contains(where: { ServerResponseEncoder.isField($0.name, "content-length") }) {
+                dropsTransferEncoding = true
+            } else if head.version.major == 1 && head.version.minor >= 1 {
+                dropsTransferEncoding = true
+                addsChunked = true
+            }
+            // HTTP/1.0 without a length: the body ends when the connection closes; the head stays as it is.
+        }
+    }
+
+    /// Whether a header name is `lowercased` in any case.
+    static func isField(_ name: String, _ lowercased: StaticString) -> Bool {
+        guard name.utf8.count == lowercased.utf8CodeUnitCount else { return false }
+        var name = name
+        return name.withUTF8 { bytes in
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                let folded = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
+                if folded != lowercased.utf8Start[index] { return false }
+            }
+            return true
+        }
+    }
+
+    /// The status line and the header fields as the framing leaves them, sized first and copied in one pass.
+    static func encode(_ head: HTTPResponseHead, framing: Framing, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let reason = head.status.reasonPhrase
+        let version = head.version.major == 1 && head.version.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 "
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(head.headers.count + 1)
+        for (name, value) in head.headers {
+            if framing.dropsContentLength && isField(name, "content-length") { continue }
+            if framing.dropsTransferEncoding && isField(name, "transfer-encoding") { continue }
+            fields.append((name, value))
+        }
+        if framing.addsChunked { fields.append(("transfer-encoding", "chunked")) }
+        return HTTPHeadBytes.encode(startLine: (version, String(head.status.code), " " + reason), fields: fields, allocator: allocator)
+    }
+}
+
+/// An HTTP/1 head on the wire: the start line in three pieces, each field as `name: value`, each line
+/// ended by CRLF and the head by an empty line. Sized first, then copied in one pass (ByteBuffer's
+/// `writeString` checks capacity and uniqueness on every call). Names and values are written as
+/// they are: they were checked where they came from.
+enum HTTPHeadBytes {
+    static func encode(startLine: (String, String, String), fields: [(String, String)], allocator: ByteBufferAllocator) -> ByteBuffer {
+        var size = startLine.0.utf8.count + startLine.1.utf8.count + startLine.2.utf8.count + 4
+        for (name, value) in fields { size += name.utf8.count + value.utf8.count + 4 }
+        var buffer = allocator.buffer(capacity: size)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+            var offset = 0
+            func put(_ text: String) {
+                var text = text
+                text.withUTF8 { bytes in
+                    UnsafeMutableRawBufferPointer(rebasing: out[offset..<offset + bytes.count]).copyMemory(from: UnsafeRawBufferPointer(bytes))
+                    offset += bytes.count
+                }
+            }
+            func put(_ first: UInt8, _ second: UInt8) {
+                out[offset] = first
+                out[offset + 1] = second
+                offset += 2
+            }
+            put(startLine.0)
+            put(startLine.1)
+            put(startLine.2)
+            put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+            for (name, value) in fields {
+                put(name)
+                put(UInt8(ascii: ":"), UInt8(ascii: " "))
+                put(value)
+                put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+            }
+            put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+            return offset
+        }
+        return buffer
+    }
+}
