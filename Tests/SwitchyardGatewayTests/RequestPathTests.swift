@@ -100,10 +100,11 @@ import Testing
     @Test func anUpstreamRequestHeadIsWrittenAsHTTPOneOne() {
         let body = ByteBuffer(string: #"{"model":"m"}"#)
         let post = UpstreamRequestHead(
-            path: "/v1/chat/completions", headers: [("host", "up.example:8080"), ("content-length", "13"), ("x-é", "ü")], body: body)
+            path: "/v1/chat/completions", headers: [("host", "up.example:8080"), ("content-length", "13"), ("x-é", "ü"), ("x-empty", "")],
+            body: body)
         #expect(
             String(buffer: post.encodedHead(allocator: ByteBufferAllocator()))
-                == "POST /v1/chat/completions HTTP/1.1\r\nhost: up.example:8080\r\ncontent-length: 13\r\nx-é: ü\r\n\r\n")
+                == "POST /v1/chat/completions HTTP/1.1\r\nhost: up.example:8080\r\ncontent-length: 13\r\nx-é: ü\r\nx-empty: \r\n\r\n")
         let get = UpstreamRequestHead(method: .DELETE, path: "/v1/responses/resp_1", headers: [], body: ByteBuffer())
         #expect(String(buffer: get.encodedHead(allocator: ByteBufferAllocator())) == "DELETE /v1/responses/resp_1 HTTP/1.1\r\n\r\n")
     }

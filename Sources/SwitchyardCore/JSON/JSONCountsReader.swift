@@ -1,3 +1,5 @@
+import Foundation
+
 /// Two numeric members of one object inside a larger document, read where they stand: for token
 /// counts in an answer, without building the answer (or the object) as a tree.
 package enum JSONCountsReader {
@@ -79,6 +81,6 @@ package enum JSONCountsReader {
     }
 
     private static func spells(_ bytes: UnsafeRawBufferPointer, _ name: StaticString) -> Bool {
-        bytes.count == name.utf8CodeUnitCount && bytes.elementsEqual(UnsafeRawBufferPointer(start: name.utf8Start, count: bytes.count))
+        bytes.count == name.utf8CodeUnitCount && (bytes.isEmpty || memcmp(bytes.baseAddress!, name.utf8Start, bytes.count) == 0)
     }
 }

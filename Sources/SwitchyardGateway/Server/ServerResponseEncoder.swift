@@ -130,32 +130,37 @@ enum HTTPHeadBytes {
         for (name, value) in fields { size += name.utf8.count + value.utf8.count + 4 }
         var buffer = allocator.buffer(capacity: size)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
-            var offset = 0
-            func put(_ text: String) {
-                var text = text
-                text.withUTF8 { bytes in
-                    UnsafeMutableRawBufferPointer(rebasing: out[offset..<offset + bytes.count]).copyMemory(from: UnsafeRawBufferPointer(bytes))
-                    offset += bytes.count
-                }
-            }
-            func put(_ first: UInt8, _ second: UInt8) {
-                out[offset] = first
-                out[offset + 1] = second
-                offset += 2
-            }
-            put(startLine.0)
-            put(startLine.1)
-            put(startLine.2)
-            put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+            // A cursor passed `inout` rather than a counter the helpers capture: a captured variable is
+            // checked for exclusive access at run time on every use.
+            var cursor = out.baseAddress!
+            put(startLine.0, at: &cursor)
+            put(startLine.1, at: &cursor)
+            put(startLine.2, at: &cursor)
+            put(UInt8(ascii: "\r"), UInt8(ascii: "\n"), at: &cursor)
             for (name, value) in fields {
-                put(name)
-                put(UInt8(ascii: ":"), UInt8(ascii: " "))
-                put(value)
-                put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+                put(name, at: &cursor)
+                put(UInt8(ascii: ":"), UInt8(ascii: " "), at: &cursor)
+                put(value, at: &cursor)
+                put(UInt8(ascii: "\r"), UInt8(ascii: "\n"), at: &cursor)
             }
-            put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
-            return offset
+            put(UInt8(ascii: "\r"), UInt8(ascii: "\n"), at: &cursor)
+            return out.baseAddress!.distance(to: cursor)
         }
         return buffer
+    }
+
+    private static func put(_ text: String, at cursor: inout UnsafeMutableRawPointer) {
+        var text = text
+        text.withUTF8 { bytes in
+            guard let start = bytes.baseAddress else { return }
+            cursor.copyMemory(from: start, byteCount: bytes.count)
+            cursor += bytes.count
+        }
+    }
+
+    private static func put(_ first: UInt8, _ second: UInt8, at cursor: inout UnsafeMutableRawPointer) {
+        cursor.storeBytes(of: first, as: UInt8.self)
+        (cursor + 1).storeBytes(of: second, as: UInt8.self)
+        cursor += 2
     }
 }
