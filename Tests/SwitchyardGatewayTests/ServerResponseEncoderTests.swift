@@ -36,6 +36,8 @@ import Testing
         (head([("Content-Length", "3")], version: .http1_0), ["abc"], nil),
         (head([("x-custom", "é ü")]).with(status: .custom(code: 299, reasonPhrase: "Odd")), ["x"], nil),
         (head([]).with(status: .badRequest), ["{\"error\":{}}"], nil),
+        // Chunk sizes of one to five hex digits, below and above the size copied into one write.
+        (head([]), ["a", String(repeating: "b", count: 255), String(repeating: "c", count: 4_096), String(repeating: "d", count: 70_000)], nil),
     ]
 
     @Test(arguments: cases.indices) func framesAsNIOsEncoderDoes(_ index: Int) throws {

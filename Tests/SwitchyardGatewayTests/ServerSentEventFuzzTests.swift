@@ -43,6 +43,19 @@ import Testing
         return result
     }
 
+    @Test func aNeedleIsFoundWhereverItStands() {
+        var random = SplitMix64(seed: 0x5EED_0005)
+        let alphabet = Array("[DONE]usage\" ".utf8)
+        for _ in 0..<Self.rounds {
+            let haystack = (0..<Int.random(in: 0...40, using: &random)).map { _ in alphabet.randomElement(using: &random)! }
+            var buffer = ByteBuffer(bytes: [UInt8](repeating: 0, count: Int.random(in: 0...3, using: &random)) + haystack)
+            buffer.moveReaderIndex(forwardBy: buffer.readableBytes - haystack.count)  // a slice that does not start at 0
+            let text = String(decoding: haystack, as: UTF8.self)
+            #expect(buffer.contains("[DONE]") == text.contains("[DONE]"), "\(text)")
+            #expect(buffer.contains("\"usage\"") == text.contains("\"usage\""), "\(text)")
+        }
+    }
+
     @Test func whatIsPassedOnDoesNotDependOnTheChunking() {
         var random = SplitMix64(seed: 0x5EED_55E0)
         let pieces = ["data: ", "{\"a\":1}", "\n", "\n\n", "\r\n", "\n\r\n", ": keep-alive", "event: x", "\r", "ü", "[DONE]", "data:", " "]

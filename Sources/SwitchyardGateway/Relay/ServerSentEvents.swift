@@ -1,22 +1,20 @@
+import Foundation
 import NIOCore
 
 extension ByteBuffer {
-    /// Whether the readable bytes contain `needle`.
+    /// Whether the readable bytes contain `needle`: its first byte found with C's `memchr`, the rest
+    /// compared with `memcmp` (it is asked of every stream event).
     func contains(_ needle: StaticString) -> Bool {
         withUnsafeReadableBytes { haystack in
-            needle.withUTF8Buffer { needle in
-                guard needle.count <= haystack.count, let first = needle.first else { return false }
-                var start = 0
-                while start + needle.count <= haystack.count {
-                    if haystack[start] == first {
-                        var offset = 1
-                        while offset < needle.count && haystack[start + offset] == needle[offset] { offset += 1 }
-                        if offset == needle.count { return true }
-                    }
-                    start += 1
-                }
-                return false
+            let length = needle.utf8CodeUnitCount
+            guard let base = haystack.baseAddress, length > 0 else { return false }
+            let first = Int32(needle.utf8Start[0])
+            var offset = 0
+            while offset + length <= haystack.count, let found = memchr(base + offset, first, haystack.count - offset - length + 1) {
+                if memcmp(found, needle.utf8Start, length) == 0 { return true }
+                offset = base.distance(to: UnsafeRawPointer(found)) + 1
             }
+            return false
         }
     }
 }
@@ -54,20 +52,21 @@ struct ServerSentEventSplitter {
         }
         ends.removeAll(keepingCapacity: true)
         work.withUnsafeReadableBytes { bytes in
+            guard let base = bytes.baseAddress else { return }
             var index = start
             let count = bytes.count
-            while index < count {
-                if bytes[index] == UInt8(ascii: "\n") {
-                    if index + 1 < count, bytes[index + 1] == UInt8(ascii: "\n") {
-                        ends.append(index + 2)
-                        index += 2
-                        continue
-                    }
-                    if index + 2 < count, bytes[index + 1] == UInt8(ascii: "\r"), bytes[index + 2] == UInt8(ascii: "\n") {
-                        ends.append(index + 3)
-                        index += 3
-                        continue
-                    }
+            // From one line feed to the next (C's `memchr`), then a look at what follows it.
+            while index < count, let found = memchr(base + index, Int32(UInt8(ascii: "\n")), count - index) {
+                index = base.distance(to: UnsafeRawPointer(found))
+                if index + 1 < count, bytes[index + 1] == UInt8(ascii: "\n") {
+                    ends.append(index + 2)
+                    index += 2
+                    continue
+                }
+                if index + 2 < count, bytes[index + 1] == UInt8(ascii: "\r"), bytes[index + 2] == UInt8(ascii: "\n") {
+                    ends.append(index + 3)
+                    index += 3
+                    continue
                 }
                 index += 1
             }

@@ -36,12 +36,20 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
             if suppressesBody {
                 promise?.fail(NIOHTTPResponseEncoderError.responseBodyNotAllowed)
             } else if isChunked && part.readableBytes > 0 {
-                var size = context.channel.allocator.buffer(capacity: 12)
-                size.writeString(String(part.readableBytes, radix: 16))
-                size.writeStaticString("\r\n")
-                context.write(wrapOutboundOut(.byteBuffer(size)), promise: nil)
-                context.write(wrapOutboundOut(part), promise: nil)
-                context.write(wrapOutboundOut(.byteBuffer(Self.lineEnd)), promise: promise)
+                if case .byteBuffer(let bytes) = part, bytes.readableBytes <= Self.copiedChunkLimit {
+                    // A small chunk (a stream's event) is copied into its framing: one write, not three.
+                    var chunk = context.channel.allocator.buffer(capacity: bytes.readableBytes + 20)
+                    Self.writeChunkSize(bytes.readableBytes, into: &chunk)
+                    chunk.writeImmutableBuffer(bytes)
+                    chunk.writeStaticString("\r\n")
+                    context.write(wrapOutboundOut(.byteBuffer(chunk)), promise: promise)
+                } else {
+                    var size = context.channel.allocator.buffer(capacity: 20)
+                    Self.writeChunkSize(part.readableBytes, into: &size)
+                    context.write(wrapOutboundOut(.byteBuffer(size)), promise: nil)
+                    context.write(wrapOutboundOut(part), promise: nil)
+                    context.write(wrapOutboundOut(.byteBuffer(Self.lineEnd)), promise: promise)
+                }
             } else {
                 context.write(wrapOutboundOut(part), promise: promise)
             }
@@ -66,6 +74,21 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
     }
 
     private static let lineEnd = ByteBuffer(string: "\r\n")
+    /// Chunks up to this size are copied into one buffer with their framing.
+    static let copiedChunkLimit = 16 * 1024
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// The chunk-size line: the size in lower-case hex, then CRLF.
+    private static func writeChunkSize(_ size: Int, into buffer: inout ByteBuffer) {
+        var shift = max(0, (Int.bitWidth - size.leadingZeroBitCount - 1) / 4 * 4)
+        while true {
+            buffer.writeInteger(hexDigits[(size >> shift) & 0xF])
+            if shift == 0 { break }
+            shift -= 4
+        }
+        buffer.writeStaticString("\r\n")
+    }
 
     /// How a response's body is delimited, decided from its head without editing it (as NIO's
     /// encoder does with `automaticallySetFramingHeaders`).
