@@ -17,9 +17,9 @@
 #      way; C's and D's CPU per request from /proc/PID/stat (user+system ticks over their measured
 #      runs / requests);
 #   3. streaming: BENCH_STREAMS concurrent streams (switchyard-load streams) straight to S, then
-#      through C, alternating, BENCH_STREAM_RUNS times: completed streams, time to first byte, gaps
-#      between events (medians over the runs), C's CPU per relayed event, C's RSS idle / peak during
-#      the streams / after them;
+#      through C, then through D in front of S, in turn, BENCH_STREAM_RUNS times: completed streams,
+#      time to first byte, gaps between events (medians over the runs), C's and D's CPU per relayed
+#      event, C's RSS idle / peak during the streams / after them;
 #   4. instructions per request (callgrind, whole process, all threads) of V for a pass-through
 #      chat request, one whose version has `params` overrides and one translated to Anthropic's format.
 #
@@ -483,13 +483,13 @@ measure_wrk_rounds() { # connections
 
 # D: the bare SwiftNIO relay (switchyard-niofloor) to A, when built: what NIO's HTTP layers and the
 # sockets cost with no gateway logic at all.
-start_floor() {
+start_floor() { # upstream port, its name, a body to try
     [[ -x "$FLOOR_BIN" ]] || { WARNINGS+=("no $FLOOR_BIN (swift build -c release --product switchyard-niofloor): the NIO floor is not measured"); return 0; }
-    "$FLOOR_BIN" "$PORT_F" "$PORT_A" >"$WORK/floor.log" 2>&1 &
+    "$FLOOR_BIN" "$PORT_F" "$1" >"$WORK/floor-$2.log" 2>&1 &
     FLOOR_PID=$!
     wait_for_http floor "http://127.0.0.1:$PORT_F/" 10 "$FLOOR_PID" || die "switchyard-niofloor failed to start"
-    post "http://127.0.0.1:$PORT_F/v1/chat/completions" "$BODY" >/dev/null || die "switchyard-niofloor request failed"
-    log "NIO floor relay up (pid $FLOOR_PID): 127.0.0.1:$PORT_F → A"
+    post "http://127.0.0.1:$PORT_F/v1/chat/completions" "$3" >/dev/null || die "switchyard-niofloor request failed"
+    log "NIO floor relay up (pid $FLOOR_PID): 127.0.0.1:$PORT_F → $2"
 }
 
 rss_kb() { awk "/^$2:/ {print \$2}" "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -541,8 +541,8 @@ EOF2
 
 # Streams straight to the upstream and through the gateway, alternating, BENCH_STREAM_RUNS times
 # each; the gateway's CPU over its runs, its RSS sampled throughout.
-measure_streams() { # gateway url (empty: none) , direct url
-    local direct_url="$1" gateway_url="${2:-}" run ticks=0 before
+measure_streams() { # direct url, gateway url (empty: none), floor url (empty: none)
+    local direct_url="$1" gateway_url="${2:-}" floor_url="${3:-}" run ticks=0 floor_ticks=0 before events=0
     rm -f "$WORK"/streams-*.json "$WORK"/streams-*.err
     if [[ -n "$gateway_url" ]]; then
         # Peak RSS from here on: "5" resets VmHWM to the current RSS (Linux 4.0+).
@@ -557,8 +557,22 @@ measure_streams() { # gateway url (empty: none) , direct url
             run_streams gateway "$run" "$gateway_url"
             ticks=$(( ticks + $(cpu_ticks "$SWITCHYARD_PID") - before ))
         fi
+        if [[ -n "$floor_url" ]]; then
+            before="$(cpu_ticks "$FLOOR_PID")"
+            run_streams floor "$run" "$floor_url"
+            floor_ticks=$(( floor_ticks + $(cpu_ticks "$FLOOR_PID") - before ))
+        fi
     done
-    local key field events=0
+    if [[ -n "$floor_url" ]]; then
+        events=0
+        for ((run = 1; run <= BENCH_STREAM_RUNS; run++)); do
+            events=$(( events + $(json_get "$WORK/streams-floor-$run.json" events_total) ))
+        done
+        R[floor-cpu-event]="$(awk -v t="$floor_ticks" -v hz="$(getconf CLK_TCK)" -v n="$events" \
+            'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "n/a" }')"
+        events=0
+    fi
+    local key field
     for key in direct gateway; do
         [[ "$key" == gateway && -z "$gateway_url" ]] && continue
         R[$key-completed]="$(streams_figure "$key" completed)"
@@ -708,13 +722,14 @@ report() {
     echo "| streams: gap between events p99 / max (added) | $(num "${R[direct-gap_ms-p99]}" 2) / $(num "${R[direct-gap_ms-max]}" 2) ms | —" \
         "| $(sy "$(num "${R[gateway-gap_ms-p99]:-n/a}" 2) / $(num "${R[gateway-gap_ms-max]:-n/a}" 2) ms ($(diff_of "${R[gateway-gap_ms-p99]:-n/a}" "${R[direct-gap_ms-p99]}" 2) / $(diff_of "${R[gateway-gap_ms-max]:-n/a}" "${R[direct-gap_ms-max]}" 2) ms)") | no added gap over 5 ms |"
     echo "| streams: CPU per relayed event | — | — | $(sy "${R[gateway-cpu-event]:-n/a} µs") | ≤ 5 µs |"
+    [[ -z "${R[floor-cpu-event]:-}" ]] || echo "| D: streams, CPU per relayed event | — | — | ${R[floor-cpu-event]} µs | the floor under C |"
     echo "| Switchyard RSS: idle / peak during the streams / ${BENCH_SETTLE_SECONDS} s after | — | —" \
         "| $(sy "${R[rss-idle]:-n/a} / ${R[rss-peak]:-n/a} / ${R[rss-after]:-n/a} MB") | ≤ 64 MB, back near idle |"
     echo
     echo "- Latency: wrk -t1 -c1 --latency, $BENCH_ROUNDS rounds of $BENCH_DURATION per target (A, B, C in turn; $BENCH_WARMUP of warm-up before the first), each figure the median of its rounds; wrk keeps every request's latency in 1 µs buckets, so its percentiles are exact to the microsecond. Added = minus the upstream called directly."
     echo "- Throughput: wrk -t$BENCH_THREADS -c$C, the same way. CPU per request: user+system ticks of the gateway (/proc/PID/stat, $(getconf CLK_TCK)/s) over its measured runs / requests answered."
     echo "- Instructions: valgrind --tool=callgrind (Ir of the whole process, all threads) over $BENCH_CALLGRIND_REQUESTS sequential requests on one keep-alive connection from switchyard-load (not under valgrind), counted between callgrind_control -i on and -i off (2 s before the first and after the last request, so the batched outcome writes are in) after $BENCH_CALLGRIND_WARMUP requests of warm-up, / $BENCH_CALLGRIND_REQUESTS. In brackets: minus pass-through. Run to run these vary by about 3 % (valgrind runs the gateway's threads one at a time, and how often its event loops sleep and wake varies), so smaller differences are noise. \`params\`: a version with params = { temperature = 0.5 }; Anthropic: an anthropic-format provider at nginx answering a fixed Messages JSON."
-    echo "- Streams: switchyard-load streams opens $S connections, then sends all requests at once; upstream: switchyard-load sse-upstream, directly, then through Switchyard. First byte: request written → first body byte. Gap: time between consecutive event boundaries (blank lines) as the client reads them, over all streams (the last two events, usage and [DONE], come together). Each figure is the median over $BENCH_STREAM_RUNS runs, direct and through Switchyard alternating; added = through Switchyard minus direct. CPU per event: the gateway's ticks during its runs / events it relayed (${R[gateway-events]:-n/a})."
+    echo "- Streams: switchyard-load streams opens $S connections, then sends all requests at once; upstream: switchyard-load sse-upstream, directly, then through Switchyard. First byte: request written → first body byte. Gap: time between consecutive event boundaries (blank lines) as the client reads them, over all streams (the last two events, usage and [DONE], come together). Each figure is the median over $BENCH_STREAM_RUNS runs, direct and through Switchyard alternating; added = through Switchyard minus direct. CPU per event: the gateway's ticks during its runs / events it relayed (${R[gateway-events]:-n/a}); D: the same streams through switchyard-niofloor in front of the stream upstream, its ticks over its runs / events."
     echo "- RSS (VmRSS, /proc/PID/status): idle = after start and one request per model; peak = VmHWM reset just before the streams (or the 50 ms samples' maximum, if higher); after = ${BENCH_SETTLE_SECONDS} s after the last stream ended."
     ((${#WARNINGS[@]})) && printf -- '- WARNING: %s\n' "${WARNINGS[@]}"
     echo "- Machine: $(nproc) cores ($(uname -m), $(uname -r)); nginx worker_processes 1; clients, upstreams and gateway share the cores. Run took $(( $(date +%s) - STARTED_AT )) s."
@@ -734,7 +749,7 @@ main() {
     write_seed
     start_nginx
     start_sse_upstream
-    [[ "$BENCH_ONLY_CALLGRIND" == 1 ]] || start_floor
+    [[ "$BENCH_ONLY_CALLGRIND" == 1 ]] || start_floor "$PORT_A" A "$BODY"
     if [[ "$BENCH_SKIP_SWITCHYARD" != 1 ]]; then
         start_switchyard
         sleep 1
@@ -750,14 +765,18 @@ main() {
         measure_wrk_rounds "$BENCH_CONNECTIONS"
         stop_pid "$FLOOR_PID"
         FLOOR_PID=""
+        # The floor again, now in front of the stream upstream: what relaying an event costs without the gateway.
+        start_floor "$PORT_S" S "$STREAM_BODY"
     fi
+    local floor_streams=""
+    [[ -z "$FLOOR_PID" ]] || floor_streams="http://127.0.0.1:$PORT_F$path"
 
     if [[ "$BENCH_ONLY_CALLGRIND" == 1 ]]; then
         :
     elif [[ "$BENCH_SKIP_SWITCHYARD" == 1 ]]; then
-        measure_streams "http://127.0.0.1:$PORT_S$path"
+        measure_streams "http://127.0.0.1:$PORT_S$path" "" "$floor_streams"
     else
-        measure_streams "http://127.0.0.1:$PORT_S$path" "http://127.0.0.1:$PORT_C$path"
+        measure_streams "http://127.0.0.1:$PORT_S$path" "http://127.0.0.1:$PORT_C$path" "$floor_streams"
         sleep "$BENCH_SETTLE_SECONDS"
         R[rss-after]="$(awk -v kb="$(rss_kb "$SWITCHYARD_PID" VmRSS)" 'BEGIN { printf "%.1f", kb / 1024 }')"
         stop_pid "$SWITCHYARD_PID"
