@@ -5,8 +5,9 @@ import NIOHTTP1
 /// `HTTPResponseEncoder` frames them: a body without `content-length` in HTTP/1.1 is sent chunked;
 /// `content-length` and `transfer-encoding` are left out of a response that has no body (1xx, 204,
 /// 304, an answer to `CONNECT`); an answer to `HEAD` keeps its framing headers but sends no body.
-/// It writes the head in one pass without changing it: NIO's encoder edited the head's headers,
-/// which copied them, and wrote each with checked `ByteBuffer` calls — a fifth of an answer's cost.
+/// It writes the head in one pass without changing it (NIO's encoder edited the head's headers,
+/// which copied them, then wrote each with checked `ByteBuffer` calls), and a small chunk with its
+/// framing in one write.
 final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = IOData
@@ -75,7 +76,7 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
 
     private static let lineEnd = ByteBuffer(string: "\r\n")
     /// Chunks up to this size are copied into one buffer with their framing.
-    static let copiedChunkLimit = 16 * 1024
+    private static let copiedChunkLimit = 16 * 1024
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
