@@ -8,8 +8,9 @@ import Synchronization
 
 /// Queues outcome events in memory and writes them to PostgreSQL in one transaction per interval:
 /// the request log, the per-minute and per-experiment rollups and each user's token and spend
-/// counters, which every instance adds to with one upsert per key (`requests = requests + excluded.requests`, buckets added element by
-/// element), so the totals are those of all instances. `record` never waits for the database.
+/// counters, which every instance adds to with one upsert per key (`requests = requests +
+/// excluded.requests`, buckets added element by element), so the totals are those of all
+/// instances. `record` never waits for the database.
 ///
 /// While the database is unreachable the queue is kept and retried, up to `capacity` events; events
 /// beyond it are dropped and counted (`switchyard_outcome_events_dropped_total`).

@@ -97,7 +97,7 @@ package final class EventWriter: OutcomeSink, Service {
     }
 
     /// `request_log` inserts of 1 to `rowsPerInsert` rows: SQLite's fixed cost per statement (the
-    /// statement savepoint it opens and closes around each insert) was a sixth of a row's.
+    /// cursors on the table and its indexes, a statement savepoint) was about a fifth of a row's.
     private static let rowsPerInsert = 32
     private static let insertSQL: [String] = (1...rowsPerInsert).map { rows in
         let row = "(" + Array(repeating: "?", count: 23).joined(separator: ", ") + ")"
