@@ -102,15 +102,15 @@ package final class PostgresStore: Sendable {
         let race = DeadlineRace<Result>()
         return try await withCheckedThrowingContinuation { continuation in
             race.start(continuation)
-            race.setWork(
-                Task {
-                    do { race.finish(.success(try await body())) } catch { race.finish(.failure(error)) }
-                })
-            Task {
-                try? await Task.sleep(for: limit)
-                race.finish(.failure(PostgresStoreError(timeout: limit)))
-                race.cancelWork()
+            let work = Task {
+                do { race.finish(.success(try await body())) } catch { race.finish(.failure(error)) }
             }
+            let deadline = Task {
+                // Cancelled when the work finishes first: no sleeping task outlives its statement.
+                guard (try? await Task.sleep(for: limit)) != nil else { return }
+                race.finish(.failure(PostgresStoreError(timeout: limit)))
+            }
+            race.track(work: work, deadline: deadline)
         }
     }
 
@@ -168,28 +168,43 @@ extension PostgresRandomAccessRow {
     }
 }
 
-/// The first of a statement's result and its deadline resumes the waiting caller; the other is ignored.
+/// The first of a statement's result and its deadline resumes the waiting caller; the other is
+/// cancelled (the statement, or the deadline's sleep).
 private final class DeadlineRace<Result: Sendable>: Sendable {
-    private let continuation = Mutex<CheckedContinuation<Result, any Error>?>(nil)
-    private let work = Mutex<Task<Void, Never>?>(nil)
-
-    func start(_ waiting: CheckedContinuation<Result, any Error>) {
-        continuation.withLock { $0 = waiting }
+    private struct State {
+        var continuation: CheckedContinuation<Result, any Error>?
+        var tasks: [Task<Void, Never>] = []
+        var finished = false
     }
 
-    func setWork(_ task: Task<Void, Never>) {
-        work.withLock { $0 = task }
+    private let state = Mutex(State())
+
+    func start(_ waiting: CheckedContinuation<Result, any Error>) {
+        state.withLock { $0.continuation = waiting }
+    }
+
+    /// The statement and its deadline; cancelled at once if the race already ended.
+    func track(work: Task<Void, Never>, deadline: Task<Void, Never>) {
+        let finished = state.withLock { state in
+            state.tasks = [work, deadline]
+            return state.finished
+        }
+        if finished { cancelAll([work, deadline]) }
     }
 
     func finish(_ result: Swift.Result<Result, any Error>) {
-        continuation.withLock { pending in
-            pending?.resume(with: result)
-            pending = nil
+        let tasks = state.withLock { state -> [Task<Void, Never>]? in
+            guard !state.finished else { return nil }
+            state.finished = true
+            state.continuation?.resume(with: result)
+            state.continuation = nil
+            return state.tasks
         }
+        if let tasks { cancelAll(tasks) }
     }
 
-    func cancelWork() {
-        work.withLock { $0?.cancel() }
+    private func cancelAll(_ tasks: [Task<Void, Never>]) {
+        for task in tasks { task.cancel() }
     }
 }
 
