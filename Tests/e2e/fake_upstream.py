@@ -317,6 +317,16 @@ class _Handler(BaseHTTPRequestHandler):
             elif rest == "input_items":
                 self._send_json(200, {"object": "list", "data": stored["input_items"], "first_id": None, "last_id": None,
                                       "has_more": False})
+            elif "cut=1" in self.path.partition("?")[2]:
+                # Half of the promised body, then the connection closes: an answer that broke off.
+                body = json.dumps(stored["response"]).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
             else:
                 self._send_json(200, stored["response"])
         else:

@@ -519,6 +519,16 @@ def test_stored_responses_are_read_listed_and_deleted_at_their_backend(sdk: open
     assert raised.value.body["param"] == "response_id"  # unbound after the delete: the gateway answers
 
 
+def test_a_stored_response_that_breaks_off_is_cut_for_the_client_too(sdk: openai.OpenAI, gateway: str) -> None:
+    response = sdk.responses.create(model="kept", input=marker("cut"))
+    # The upstream promises a length and closes halfway: the client must see a cut answer at once,
+    # not wait on a kept-alive connection for bytes that will never come.
+    started = time.monotonic()
+    with httpx.Client(base_url=gateway, timeout=10) as http, pytest.raises(httpx.RemoteProtocolError):
+        http.get(f"/v1/responses/{response.id}", params={"cut": "1"}, headers={"Authorization": f"Bearer {ALICE_TOKEN}"})
+    assert time.monotonic() - started < 5
+
+
 def test_unknown_unstored_translated_or_foreign_responses_are_a_404(sdk: openai.OpenAI, gateway: str, upstream: FakeUpstream,
                                                                     keeper: FakeUpstream) -> None:
     unstored = sdk.responses.create(model="kept", input=marker("not stored"), store=False)

@@ -14,6 +14,9 @@ protocol ClientResponseWriter: AnyObject {
     func flush()
     /// Ends the response; the exchange is over.
     func writeEnd()
+    /// Ends an answer that broke off after its head: the connection is closed, so that the client
+    /// sees a cut answer rather than waiting for the rest of a body it was promised.
+    func abandonResponse()
 }
 
 /// Something in flight upstream for one attempt: a network call, the mock, or a translation around either.

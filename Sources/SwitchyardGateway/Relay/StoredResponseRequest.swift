@@ -19,6 +19,7 @@ final class StoredResponseRequest: UpstreamResponseHandler {
     /// `{id}` or `{id}/input_items`, as the client sent it (still percent-encoded).
     private let subpath: String
     private let responseID: String
+    private let tokenMemo: TokenDigestMemo?
     private let startedAt = ContinuousClock.now
 
     private var attempt: UpstreamCall?
@@ -30,8 +31,10 @@ final class StoredResponseRequest: UpstreamResponseHandler {
     private var timer: DeadlineTimer
 
     init(
-        services: ClientAPIServices, writer: any ClientResponseWriter, loop: any EventLoop, head: HTTPRequestHead, subpath: String, requestID: String
+        services: ClientAPIServices, writer: any ClientResponseWriter, loop: any EventLoop, head: HTTPRequestHead, subpath: String, requestID: String,
+        tokenMemo: TokenDigestMemo? = nil
     ) {
+        self.tokenMemo = tokenMemo
         self.services = services
         self.writer = writer
         self.loop = loop
@@ -55,7 +58,9 @@ final class StoredResponseRequest: UpstreamResponseHandler {
 
     func start() {
         let configuration = services.configuration.current
-        guard let user = ClientExchange.authenticate(requestHead.headers, in: configuration) else { return fail(.invalidAPIKey()) }
+        guard let user = ClientExchange.authenticate(requestHead.headers, in: configuration, memo: tokenMemo) else {
+            return fail(.invalidAPIKey())
+        }
         userID = user.id
         guard let binding = services.sessions.binding(for: responseID, user: user.id), user.mayUse(model: binding.model) else {
             return fail(Self.unknownResponse(responseID))
@@ -142,10 +147,10 @@ final class StoredResponseRequest: UpstreamResponseHandler {
         attempt = nil
         let error = ClientExchange.gatewayError(for: failure)
         guard headSent else { return fail(error) }
-        // The answer broke off: the client must not take a part for the whole.
+        // The answer broke off: the client must not take a part for the whole, nor wait for the rest.
         status = 502
         finish()
-        writer.writeEnd()
+        writer.abandonResponse()
     }
 
     /// Answers at once: the connection is in the reserve.

@@ -98,7 +98,8 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
             case .storedResponse(let subpath):
                 state = .storedResponse(
                     StoredResponseRequest(
-                        services: services, writer: self, loop: context.eventLoop, head: head, subpath: subpath, requestID: requestID),
+                        services: services, writer: self, loop: context.eventLoop, head: head, subpath: subpath, requestID: requestID,
+                        tokenMemo: tokenMemo),
                     started: false)
                 return
             }
@@ -285,6 +286,13 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
                 context.close(promise: nil)
             }
         }
+    }
+
+    func abandonResponse() {
+        keepAlive = false
+        state = .closing
+        clearDeadline()
+        context?.close(promise: nil)
     }
 
     private func becomeIdle() {
