@@ -7,6 +7,10 @@ PYTHON := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBUG_BIN := $(BUILD_DIR)/debug/switchyard
 RELEASE_BIN := $(BUILD_DIR)/release/switchyard
+# Release builds leave out Swift's run-time exclusivity checks (in every module, dependencies too):
+# they cost about a tenth of a proxied request's instructions (docs/performance.md). Debug builds,
+# which the tests run, keep them, so a conflicting access still traps there.
+RELEASE := -c release -Xswiftc -enforce-exclusivity=unchecked
 E2E_PACKAGES := openai anthropic pytest httpx selenium jsonschema openapi-spec-validator schemathesis opentelemetry-proto
 # The stamp names the package list, so a changed list installs again.
 VENV_READY := $(VENV)/.installed-$(shell echo "$(E2E_PACKAGES)" | md5sum | cut -c1-8)
@@ -41,7 +45,7 @@ build: deps
 	$(SWIFT) build
 
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE)
 
 run: build
 	$(DEBUG_BIN) serve $(if $(CONFIG),--config $(CONFIG))
@@ -106,7 +110,7 @@ LOCK ?= flock /tmp/swift-build.lock
 # The commit is written into the stripped copy after linking (packaging/stamp-commit explains
 # why), so the build reads exactly the committed sources and leaves the tree clean.
 dist: deps
-	$(LOCK) $(SWIFT) build -c release --product switchyard --static-swift-stdlib --scratch-path $(DIST_SCRATCH)
+	$(LOCK) $(SWIFT) build $(RELEASE) --product switchyard --static-swift-stdlib --scratch-path $(DIST_SCRATCH)
 	mkdir -p dist
 	strip --strip-all -o dist/switchyard.tmp $(DIST_SCRATCH)/release/switchyard
 	packaging/stamp-commit dist/switchyard.tmp
@@ -139,7 +143,7 @@ test-dist: deb test-monitoring $(VENV_READY)
 # The request path's own upstream client against AsyncHTTPClient's delegate API on the same event
 # loop: requests/s and CPU per request (valgrind cannot read this binary's debug info, so no callgrind here).
 bench-clients: deps
-	$(LOCK) $(SWIFT) build -c release --product switchyard-clientbench
+	$(LOCK) $(SWIFT) build $(RELEASE) --product switchyard-clientbench
 	mkdir -p $(BUILD_DIR)/bench
 	$(BUILD_DIR)/release/switchyard-clientbench 20000 both | tee $(BUILD_DIR)/bench/clients.md
 
