@@ -38,14 +38,23 @@ package struct TraceContext: Sendable, Hashable {
     }
 
     package var traceparent: String {
-        var text = "00-"
-        text.reserveCapacity(55)
-        text += traceID
-        text += "-"
-        text += spanID
-        text += "-"
-        text += flags
-        return text
+        let count = 5 + traceID.utf8.count + spanID.utf8.count + flags.utf8.count
+        return String(unsafeUninitializedCapacity: count) { output in
+            var end = Self.append("00", to: output, at: 0)
+            end = Self.append(traceID, to: output, at: end)
+            end = Self.append(spanID, to: output, at: end)
+            return Self.append(flags, to: output, at: end)
+        }
+    }
+
+    /// Writes `part` into `output` at `start`, after a dash unless it comes first; returns where it ends.
+    private static func append(_ part: String, to output: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
+        var start = start
+        if start > 0 {
+            output[start] = UInt8(ascii: "-")
+            start += 1
+        }
+        return UnsafeMutableBufferPointer(rebasing: output[start...]).initialize(fromContentsOf: part.utf8) + start
     }
 
     /// Whether the trace is recorded (the `sampled` flag).

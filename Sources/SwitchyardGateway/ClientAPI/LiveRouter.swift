@@ -8,25 +8,6 @@ import SwitchyardCore
 /// Routing with the live health view, for the client API and the admin dry run, and the request
 /// conventions both read (forwarded headers, conversation headers, exclusions, estimates).
 package struct LiveRouter: Sendable {
-    /// Client headers passed on to upstreams as they came; all others stay at the gateway. (`traceparent`
-    /// goes upstream too, as a child of the gateway's span.)
-    package static let forwardedHeaderNames = ["tracestate", "baggage"]
-
-    /// Headers of an Anthropic client (`/v1/messages`) passed on to an Anthropic backend.
-    package static let anthropicHeaderNames = ["anthropic-version", "anthropic-beta"]
-
-    /// The client's headers among `names`, as they came, for an upstream request.
-    static func passedOn(_ names: [String], from headers: HTTPHeaders) -> [(String, String)] {
-        var passed: [(String, String)] = []
-        for name in names {
-            if let value = headers.first(name: name) { passed.append((name, value)) }
-        }
-        return passed
-    }
-
-    /// Headers that name a conversation, in order of preference.
-    package static let sessionHeaderNames = ["x-session-id", "x-conversation-id"]
-
     let health: HealthRegistry
 
     package init(health: HealthRegistry) {

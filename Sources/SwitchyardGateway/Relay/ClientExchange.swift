@@ -54,6 +54,7 @@ final class ClientExchange: UpstreamResponseHandler {
     private let writer: any ClientResponseWriter
     private let loop: any EventLoop
     private let requestHead: HTTPRequestHead
+    private let fields: ClientRequestHeaders
     let endpoint: Endpoint
     let requestID: String
     /// The connection's memo of its last token's digest.
@@ -123,14 +124,15 @@ final class ClientExchange: UpstreamResponseHandler {
     private var lastClientWrite = NIODeadline.now()
 
     init(
-        services: ClientAPIServices, writer: any ClientResponseWriter, loop: any EventLoop, head: HTTPRequestHead, endpoint: Endpoint,
-        requestID: String, tokenMemo: TokenDigestMemo? = nil
+        services: ClientAPIServices, writer: any ClientResponseWriter, loop: any EventLoop, head: HTTPRequestHead,
+        fields: ClientRequestHeaders, endpoint: Endpoint, requestID: String, tokenMemo: TokenDigestMemo? = nil
     ) {
         self.tokenMemo = tokenMemo
         self.services = services
         self.writer = writer
         self.loop = loop
         self.requestHead = head
+        self.fields = fields
         self.endpoint = endpoint
         self.requestID = requestID
         timer = DeadlineTimer(gauges: services.gauges)
@@ -147,10 +149,10 @@ final class ClientExchange: UpstreamResponseHandler {
     func start(body bytes: ByteBuffer) {
         let configuration = services.configuration.current
         settings = configuration.settings
-        guard let user = Self.authenticate(requestHead.headers, in: configuration, memo: tokenMemo) else {
+        guard let user = Self.authenticate(fields, in: configuration, memo: tokenMemo) else {
             return fail(.invalidAPIKey())
         }
-        let hops = max(0, requestHead.headers.first(name: Relay.hopsHeader).flatMap { Int($0) } ?? 0)
+        let hops = max(0, fields.hops.flatMap { Int($0) } ?? 0)
         guard hops < Relay.maximumHops else { return fail(.loopDetected(hops: hops)) }
         self.hops = hops
         let body: ClientRequestBody
@@ -160,15 +162,14 @@ final class ClientExchange: UpstreamResponseHandler {
             return fail(error)
         }
         self.body = body
-        let headers = requestHead.headers
         // A follow-up to a stored response must reach the backend holding it: its id is the conversation.
-        let sessionID = body.previousResponseID ?? LiveRouter.sessionHeaderNames.lazy.compactMap { headers.first(name: $0) }.first
+        let sessionID = body.previousResponseID ?? fields.sessionID
         let estimate = body.estimate
         let routeRequest = RouteRequest(
             model: body.model, user: user, endUser: body.endUser, sessionID: sessionID,
             session: sessionID.flatMap { services.sessions.binding(for: $0, user: user.id) },
-            preferredRegion: headers.first(name: "x-switchyard-region"),
-            excludedProviders: LiveRouter.excludedProviders(headers.first(name: "x-switchyard-exclude-providers")),
+            preferredRegion: fields.region,
+            excludedProviders: LiveRouter.excludedProviders(fields.excludedProviders),
             estimate: estimate)
         let decision: RouteDecision
         do {
@@ -214,7 +215,6 @@ final class ClientExchange: UpstreamResponseHandler {
     /// Admitted: traces, headers, the outcome's draft, and the first attempt.
     private func proceed(_ routed: Routed, admission: RateLimiter.Decision?) {
         guard let body else { return }
-        let headers = requestHead.headers
         let decision = routed.decision
         let user = routed.user
         let estimate = routed.estimate
@@ -222,7 +222,7 @@ final class ClientExchange: UpstreamResponseHandler {
         // One system draw (a syscall) seeds the trace and span ids of this request.
         var system = SystemRandomNumberGenerator()
         random = SplitMix64(seed: system.next())
-        let parent = headers.first(name: "traceparent").flatMap(TraceContext.init(traceparent:))
+        let parent = fields.traceparent.flatMap(TraceContext.init(traceparent:))
         let trace = parent.map { $0.child(using: &random) } ?? TraceContext.start(using: &random)
         self.trace = trace
         if services.exportsTraces && trace.isSampled {
@@ -271,10 +271,10 @@ final class ClientExchange: UpstreamResponseHandler {
     }
 
     /// The enabled user whose token came as `Authorization: Bearer …` or `x-api-key`.
-    static func authenticate(_ headers: HTTPHeaders, in configuration: EffectiveConfiguration, memo: TokenDigestMemo? = nil) -> UserSpec? {
+    static func authenticate(_ fields: ClientRequestHeaders?, in configuration: EffectiveConfiguration, memo: TokenDigestMemo? = nil) -> UserSpec? {
         let token =
-            headers.first(name: "authorization").flatMap(BearerToken.credentials(inAuthorization:))
-            ?? headers.first(name: "x-api-key").flatMap(BearerToken.credentials(inAPIKey:))
+            fields?.authorization.flatMap(BearerToken.credentials(inAuthorization:))
+            ?? fields?.apiKey.flatMap(BearerToken.credentials(inAPIKey:))
         guard let token else { return nil }
         return configuration.user(forToken: token, memo: memo)
     }
@@ -343,8 +343,7 @@ final class ClientExchange: UpstreamResponseHandler {
 
     /// Client headers from the allow-list, and the trace context of the upstream span.
     private func forwardedHeaders(traceparent: String? = nil) -> [(String, String)] {
-        var forwarded = LiveRouter.passedOn(LiveRouter.forwardedHeaderNames, from: requestHead.headers)
-        if endpoint.isAnthropic { forwarded += LiveRouter.passedOn(LiveRouter.anthropicHeaderNames, from: requestHead.headers) }
+        var forwarded = fields.passedOn(anthropic: endpoint.isAnthropic)
         forwarded.append(("traceparent", traceparent ?? upstreamTraceparent))
         forwarded.append((Relay.hopsHeader, Relay.hopCounts[hops]))
         return forwarded

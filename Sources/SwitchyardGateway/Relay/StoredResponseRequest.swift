@@ -15,6 +15,7 @@ final class StoredResponseRequest: UpstreamResponseHandler {
     private let writer: any ClientResponseWriter
     private let loop: any EventLoop
     private let requestHead: HTTPRequestHead
+    private let fields: ClientRequestHeaders
     private let requestID: String
     /// `{id}` or `{id}/input_items`, as the client sent it (still percent-encoded).
     private let subpath: String
@@ -31,14 +32,15 @@ final class StoredResponseRequest: UpstreamResponseHandler {
     private var timer: DeadlineTimer
 
     init(
-        services: ClientAPIServices, writer: any ClientResponseWriter, loop: any EventLoop, head: HTTPRequestHead, subpath: String, requestID: String,
-        tokenMemo: TokenDigestMemo? = nil
+        services: ClientAPIServices, writer: any ClientResponseWriter, loop: any EventLoop, head: HTTPRequestHead, fields: ClientRequestHeaders,
+        subpath: String, requestID: String, tokenMemo: TokenDigestMemo? = nil
     ) {
         self.tokenMemo = tokenMemo
         self.services = services
         self.writer = writer
         self.loop = loop
         self.requestHead = head
+        self.fields = fields
         self.subpath = subpath
         self.requestID = requestID
         let encodedID = String(subpath.prefix { $0 != "/" })
@@ -58,7 +60,7 @@ final class StoredResponseRequest: UpstreamResponseHandler {
 
     func start() {
         let configuration = services.configuration.current
-        guard let user = ClientExchange.authenticate(requestHead.headers, in: configuration, memo: tokenMemo) else {
+        guard let user = ClientExchange.authenticate(fields, in: configuration, memo: tokenMemo) else {
             return fail(.invalidAPIKey())
         }
         userID = user.id
@@ -76,7 +78,7 @@ final class StoredResponseRequest: UpstreamResponseHandler {
         }
         backendLabel = backend.label
         let query = requestHead.uri.firstIndex(of: "?").map { String(requestHead.uri[requestHead.uri.index(after: $0)...]) }
-        let forwarded = LiveRouter.passedOn(LiveRouter.forwardedHeaderNames, from: requestHead.headers)
+        let forwarded = fields.passedOn(anthropic: false)
         let request = OutgoingRequest(endpoint: .responses, body: ByteBuffer(), stream: false, requestID: requestID, forwardedHeaders: forwarded)
         let settings = configuration.settings
         let timeout = backend.provider.spec.timeoutSeconds ?? settings.requestTimeoutSeconds

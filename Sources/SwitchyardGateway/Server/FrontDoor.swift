@@ -77,7 +77,6 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         case (.idle, .head(let head)):
             keepAlive = head.isKeepAlive
             requestVersion = head.version
-            currentHead = head
             guard let route = Self.clientRoute(head) else {
                 state = .passing(answered: false)
                 setDeadline(.now() + services.limits.bodyTimeout)
@@ -85,41 +84,44 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
                 return
             }
             setDeadline(.now() + services.limits.bodyTimeout)
-            let requestID = RequestIDMiddleware.usableID(head.headers.first(name: "x-request-id")) ?? RequestIdentifier.make()
+            let fields = ClientRequestHeaders(head.headers)
+            let requestID = RequestIDMiddleware.usableID(fields.requestID) ?? RequestIdentifier.make()
             let endpoint: Endpoint
             switch route {
             case .relay(let relayed): endpoint = relayed
             case .listModels:
                 state = .listingModels
+                modelsRequestFields = fields
                 return
             case .retrieveModel(let id):
                 state = .retrievingModel(id)
+                modelsRequestFields = fields
                 return
             case .storedResponse(let subpath):
                 state = .storedResponse(
                     StoredResponseRequest(
-                        services: services, writer: self, loop: context.eventLoop, head: head, subpath: subpath, requestID: requestID,
-                        tokenMemo: tokenMemo),
+                        services: services, writer: self, loop: context.eventLoop, head: head, fields: fields, subpath: subpath,
+                        requestID: requestID, tokenMemo: tokenMemo),
                     started: false)
                 return
             }
             let exchange = ClientExchange(
-                services: services, writer: self, loop: context.eventLoop, head: head, endpoint: endpoint, requestID: requestID,
-                tokenMemo: tokenMemo)
+                services: services, writer: self, loop: context.eventLoop, head: head, fields: fields, endpoint: endpoint,
+                requestID: requestID, tokenMemo: tokenMemo)
             if reserveOnly {
                 keepAlive = false
                 state = .responding(exchange)
                 exchange.refuse(.serverBusy())
                 return
             }
-            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > services.limits.maxBodyBytes {
+            if let length = fields.contentLength.flatMap(Int.init), length > services.limits.maxBodyBytes {
                 keepAlive = false
                 state = .responding(exchange)
                 exchange.refuse(.bodyTooLarge(limit: services.limits.maxBodyBytes))
                 return
             }
             state = .receiving(exchange, body: context.channel.allocator.buffer(capacity: 0))
-            if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+            if fields.expect?.lowercased() == "100-continue" {
                 context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
             }
         case (.receiving(let exchange, var body), .body(var chunk)):
@@ -305,8 +307,10 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
     /// that this user may not use (the list does not show it either).
     private func answerModels(id encodedID: String?) {
         let configuration = services.configuration.current
+        let fields = modelsRequestFields
+        modelsRequestFields = nil
         var headers = HTTPHeaders()
-        let requestID = RequestIDMiddleware.usableID(currentHead?.headers.first(name: "x-request-id")) ?? RequestIdentifier.make()
+        let requestID = RequestIDMiddleware.usableID(fields?.requestID) ?? RequestIdentifier.make()
         headers.add(name: "x-request-id", value: requestID)
         let body: ByteBuffer
         let status: HTTPResponseStatus
@@ -316,7 +320,7 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         if reserveOnly {
             keepAlive = false
             (body, status) = answer(.serverBusy())
-        } else if let user = ClientExchange.authenticate(currentHead?.headers ?? [:], in: configuration, memo: tokenMemo) {
+        } else if let user = ClientExchange.authenticate(fields, in: configuration, memo: tokenMemo) {
             if let encodedID {
                 let id = encodedID.removingPercentEncoding ?? encodedID
                 if configuration.models[id] != nil, user.mayUse(model: id) {
@@ -354,7 +358,8 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         json += #","object":"model","created":0,"owned_by":"switchyard"}"#.utf8
     }
 
-    private var currentHead: HTTPRequestHead?
+    /// The headers of a `GET /v1/models` request, until it is answered.
+    private var modelsRequestFields: ClientRequestHeaders?
 
     // MARK: Deadlines
 

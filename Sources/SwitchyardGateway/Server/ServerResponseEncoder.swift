@@ -104,7 +104,7 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
             if !hasBody {
                 dropsContentLength = true
                 dropsTransferEncoding = true
-            } else if head.headers.contains(where: { ServerResponseEncoder.isField($0.name, "content-length") }) {
+            } else if head.headers.contains(where: { ClientRequestHeaders.isField($0.name, "content-length") }) {
                 dropsTransferEncoding = true
             } else if head.version.major == 1 && head.version.minor >= 1 {
                 dropsTransferEncoding = true
@@ -114,19 +114,6 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
         }
     }
 
-    /// Whether a header name is `lowercased` in any case.
-    static func isField(_ name: String, _ lowercased: StaticString) -> Bool {
-        guard name.utf8.count == lowercased.utf8CodeUnitCount else { return false }
-        var name = name
-        return name.withUTF8 { bytes in
-            for index in 0..<bytes.count {
-                let byte = bytes[index]
-                let folded = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
-                if folded != lowercased.utf8Start[index] { return false }
-            }
-            return true
-        }
-    }
 
     /// The status line and the header fields as the framing leaves them, sized first and copied in one pass.
     static func encode(_ head: HTTPResponseHead, framing: Framing, allocator: ByteBufferAllocator) -> ByteBuffer {
@@ -135,8 +122,8 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
         var fields: [(String, String)] = []
         fields.reserveCapacity(head.headers.count + 1)
         for (name, value) in head.headers {
-            if framing.dropsContentLength && isField(name, "content-length") { continue }
-            if framing.dropsTransferEncoding && isField(name, "transfer-encoding") { continue }
+            if framing.dropsContentLength && ClientRequestHeaders.isField(name, "content-length") { continue }
+            if framing.dropsTransferEncoding && ClientRequestHeaders.isField(name, "transfer-encoding") { continue }
             fields.append((name, value))
         }
         if framing.addsChunked { fields.append(("transfer-encoding", "chunked")) }
