@@ -17,6 +17,9 @@ protocol ClientResponseWriter: AnyObject {
     /// Ends an answer that broke off after its head: the connection is closed, so that the client
     /// sees a cut answer rather than waiting for the rest of a body it was promised.
     func abandonResponse()
+    /// Calls the exchange's `checkDeadlines()` at `deadline`, or no more for `nil`: the connection's one
+    /// timer serves its exchange too, so that a request arms and cancels no timer of its own.
+    func wakeExchange(at deadline: NIODeadline?)
 }
 
 /// Something in flight upstream for one attempt: a network call, the mock, or a translation around either.
@@ -117,7 +120,6 @@ final class ClientExchange: UpstreamResponseHandler {
     private var relayedEvents = 0
     private var wroteSinceFlush = false
 
-    private var timer: DeadlineTimer
     private var firstByteDeadline: NIODeadline?
     private var totalDeadline: NIODeadline?
     private var lastUpstreamActivity = NIODeadline.now()
@@ -135,7 +137,6 @@ final class ClientExchange: UpstreamResponseHandler {
         self.fields = fields
         self.endpoint = endpoint
         self.requestID = requestID
-        timer = DeadlineTimer(gauges: services.gauges)
         services.gauges.exchangeStarted()
     }
 
@@ -834,18 +835,15 @@ final class ClientExchange: UpstreamResponseHandler {
 
     // MARK: Deadlines
 
-    /// One timer per exchange, set for the earliest deadline that matters now; work on each chunk is
+    /// The connection's timer, set for the earliest deadline that matters now; work on each chunk is
     /// only a clock read, and a timer that fires early sets itself again.
     private func armTimer() {
         guard let deadline = nextDeadline() else { return }
-        timer.arm(at: deadline, on: loop) { [self] in
-            timer.fired()
-            checkDeadlines()
-        }
+        writer.wakeExchange(at: deadline)
     }
 
     private func cancelTimer() {
-        timer.cancel()
+        writer.wakeExchange(at: nil)
     }
 
     private var streamKeepAlive: TimeAmount? {
@@ -877,7 +875,8 @@ final class ClientExchange: UpstreamResponseHandler {
         return next
     }
 
-    private func checkDeadlines() {
+    /// The connection's timer fired for this exchange (`ClientResponseWriter.wakeExchange(at:)`).
+    func checkDeadlines() {
         let now = NIODeadline.now()
         switch phase {
         case .waitingForHead:

@@ -7,8 +7,9 @@ import SwitchyardCore
 /// The first handler after HTTP parsing on every client connection. It decides at each request head
 /// who serves it: the client API (`/v1/…`) right here on the event loop, everything else (admin API,
 /// page, health, metrics) passed on to Hummingbird. It also keeps the connection's deadlines: headers
-/// within the header timeout of their first byte, the body within the body timeout, and an idle
-/// keep-alive connection no longer than the idle timeout.
+/// within the header timeout of their first byte, the body within the body timeout, an idle
+/// keep-alive connection no longer than the idle timeout, and while a request is answered the
+/// deadlines of its exchange — one timer for all of them.
 final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResponseWriter {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -290,6 +291,11 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         }
     }
 
+    func wakeExchange(at deadline: NIODeadline?) {
+        guard case .responding = state else { return }
+        if let deadline { setDeadline(deadline) } else { clearDeadline() }
+    }
+
     func abandonResponse() {
         keepAlive = false
         state = .closing
@@ -391,7 +397,9 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         case .idle, .receiving, .passing, .listingModels, .retrievingModel, .storedResponse(_, started: false):
             state = .closing
             context.close(promise: nil)
-        case .responding, .storedResponse(_, started: true), .passed, .closing:
+        case .responding(let exchange):
+            exchange.checkDeadlines()
+        case .storedResponse(_, started: true), .passed, .closing:
             break
         }
     }
