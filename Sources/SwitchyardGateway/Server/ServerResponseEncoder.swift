@@ -114,7 +114,6 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
         }
     }
 
-
     /// The status line and the header fields as the framing leaves them, sized first and copied in one pass.
     static func encode(_ head: HTTPResponseHead, framing: Framing, allocator: ByteBufferAllocator) -> ByteBuffer {
         let reason = head.status.reasonPhrase
