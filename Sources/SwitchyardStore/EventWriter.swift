@@ -99,14 +99,16 @@ package final class EventWriter: OutcomeSink, Service {
     /// `request_log` inserts of 1 to `rowsPerInsert` rows: SQLite's fixed cost per statement (the
     /// cursors on the table and its indexes, a statement savepoint) was about a fifth of a row's.
     private static let rowsPerInsert = 32
+    /// In the order `insertRows` binds them.
+    private static let requestLogColumns = [
+        "time", "request_id", "user_id", "model", "version", "backend", "endpoint", "status", "stream", "latency_ms", "ttft_ms",
+        "tokens_in", "tokens_out", "cost_usd", "error", "trace_id", "experiment", "variant", "shadow", "shadow_similarity",
+        "shadow_exact", "cached_input_tokens", "cache_write_tokens",
+    ]
     private static let insertSQL: [String] = (1...rowsPerInsert).map { rows in
-        let row = "(" + Array(repeating: "?", count: 23).joined(separator: ", ") + ")"
-        return """
-            INSERT INTO request_log (time, request_id, user_id, model, version, backend, endpoint, status, stream,
-                latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, error, trace_id, experiment, variant,
-                shadow, shadow_similarity, shadow_exact, cached_input_tokens, cache_write_tokens)
-            VALUES
-            """ + " " + Array(repeating: row, count: rows).joined(separator: ", ")
+        let row = "(" + Array(repeating: "?", count: requestLogColumns.count).joined(separator: ", ") + ")"
+        return "INSERT INTO request_log (\(requestLogColumns.joined(separator: ", "))) VALUES "
+            + Array(repeating: row, count: rows).joined(separator: ", ")
     }
 
     private static func write(_ events: [OutcomeEvent], db: Database) throws {

@@ -26,41 +26,41 @@ struct ClientRequestHeaders {
         for (name, value) in headers {
             switch name.utf8.count {
             case 6:
-                if Self.isField(name, "expect") { Self.keepFirst(value, in: &expect) }
+                if HTTPHeadBytes.isField(name, "expect") { Self.keepFirst(value, in: &expect) }
             case 7:
-                if Self.isField(name, "baggage") { Self.keepFirst(value, in: &baggage) }
+                if HTTPHeadBytes.isField(name, "baggage") { Self.keepFirst(value, in: &baggage) }
             case 9:
-                if Self.isField(name, "x-api-key") { Self.keepFirst(value, in: &apiKey) }
+                if HTTPHeadBytes.isField(name, "x-api-key") { Self.keepFirst(value, in: &apiKey) }
             case 10:
-                if Self.isField(name, "tracestate") { Self.keepFirst(value, in: &tracestate) }
+                if HTTPHeadBytes.isField(name, "tracestate") { Self.keepFirst(value, in: &tracestate) }
             case 11:
-                if Self.isField(name, "traceparent") { Self.keepFirst(value, in: &traceparent) }
+                if HTTPHeadBytes.isField(name, "traceparent") { Self.keepFirst(value, in: &traceparent) }
             case 12:
-                if Self.isField(name, "x-request-id") {
+                if HTTPHeadBytes.isField(name, "x-request-id") {
                     Self.keepFirst(value, in: &requestID)
-                } else if Self.isField(name, "x-session-id") {
+                } else if HTTPHeadBytes.isField(name, "x-session-id") {
                     Self.keepFirst(value, in: &sessionID)
                 }
             case 13:
-                if Self.isField(name, "authorization") { Self.keepFirst(value, in: &authorization) }
+                if HTTPHeadBytes.isField(name, "authorization") { Self.keepFirst(value, in: &authorization) }
             case 14:
-                if Self.isField(name, "content-length") {
+                if HTTPHeadBytes.isField(name, "content-length") {
                     Self.keepFirst(value, in: &contentLength)
-                } else if Self.isField(name, "anthropic-beta") {
+                } else if HTTPHeadBytes.isField(name, "anthropic-beta") {
                     Self.keepFirst(value, in: &anthropicBeta)
                 }
             case 17:
-                if Self.isField(name, "x-switchyard-hops") {
+                if HTTPHeadBytes.isField(name, "x-switchyard-hops") {
                     Self.keepFirst(value, in: &hops)
-                } else if Self.isField(name, "x-conversation-id") {
+                } else if HTTPHeadBytes.isField(name, "x-conversation-id") {
                     Self.keepFirst(value, in: &conversationID)
-                } else if Self.isField(name, "anthropic-version") {
+                } else if HTTPHeadBytes.isField(name, "anthropic-version") {
                     Self.keepFirst(value, in: &anthropicVersion)
                 }
             case 19:
-                if Self.isField(name, "x-switchyard-region") { Self.keepFirst(value, in: &region) }
+                if HTTPHeadBytes.isField(name, "x-switchyard-region") { Self.keepFirst(value, in: &region) }
             case 30:
-                if Self.isField(name, "x-switchyard-exclude-providers") { Self.keepFirst(value, in: &excludedProviders) }
+                if HTTPHeadBytes.isField(name, "x-switchyard-exclude-providers") { Self.keepFirst(value, in: &excludedProviders) }
             default:
                 break
             }
@@ -83,22 +83,5 @@ struct ClientRequestHeaders {
         if let anthropicVersion { passed.append(("anthropic-version", anthropicVersion)) }
         if let anthropicBeta { passed.append(("anthropic-beta", anthropicBeta)) }
         return passed
-    }
-
-    /// Whether a header name is `lowercased` in any case.
-    static func isField(_ name: String, _ lowercased: StaticString) -> Bool {
-        guard name.utf8.count == lowercased.utf8CodeUnitCount else { return false }
-        let expected = UnsafeBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount)
-        return name.utf8.withContiguousStorageIfAvailable { matches($0, expected) }
-            ?? Array(name.utf8).withUnsafeBufferPointer { matches($0, expected) }
-    }
-
-    private static func matches(_ bytes: UnsafeBufferPointer<UInt8>, _ expected: UnsafeBufferPointer<UInt8>) -> Bool {
-        for index in 0..<bytes.count where bytes[index] != expected[index] {
-            // Only an upper-case letter may differ, by its case bit.
-            let byte = bytes[index]
-            guard byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z"), byte | 0x20 == expected[index] else { return false }
-        }
-        return true
     }
 }

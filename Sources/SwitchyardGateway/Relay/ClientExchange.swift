@@ -61,7 +61,7 @@ final class ClientExchange: UpstreamResponseHandler {
     let endpoint: Endpoint
     let requestID: String
     /// The connection's memo of its last token's digest.
-    private let tokenMemo: TokenDigestMemo?
+    private let tokenMemo: TokenDigestMemo
     private let startedAt = ContinuousClock.now
 
     private var phase = Phase.receiving
@@ -127,7 +127,7 @@ final class ClientExchange: UpstreamResponseHandler {
 
     init(
         services: ClientAPIServices, writer: any ClientResponseWriter, loop: any EventLoop, head: HTTPRequestHead,
-        fields: ClientRequestHeaders, endpoint: Endpoint, requestID: String, tokenMemo: TokenDigestMemo? = nil
+        fields: ClientRequestHeaders, endpoint: Endpoint, requestID: String, tokenMemo: TokenDigestMemo
     ) {
         self.tokenMemo = tokenMemo
         self.services = services
@@ -272,10 +272,10 @@ final class ClientExchange: UpstreamResponseHandler {
     }
 
     /// The enabled user whose token came as `Authorization: Bearer …` or `x-api-key`.
-    static func authenticate(_ fields: ClientRequestHeaders?, in configuration: EffectiveConfiguration, memo: TokenDigestMemo? = nil) -> UserSpec? {
+    static func authenticate(_ fields: ClientRequestHeaders, in configuration: EffectiveConfiguration, memo: TokenDigestMemo) -> UserSpec? {
         let token =
-            fields?.authorization.flatMap(BearerToken.credentials(inAuthorization:))
-            ?? fields?.apiKey.flatMap(BearerToken.credentials(inAPIKey:))
+            fields.authorization.flatMap(BearerToken.credentials(inAuthorization:))
+            ?? fields.apiKey.flatMap(BearerToken.credentials(inAPIKey:))
         guard let token else { return nil }
         return configuration.user(forToken: token, memo: memo)
     }

@@ -20,7 +20,7 @@ final class StoredResponseRequest: UpstreamResponseHandler {
     /// `{id}` or `{id}/input_items`, as the client sent it (still percent-encoded).
     private let subpath: String
     private let responseID: String
-    private let tokenMemo: TokenDigestMemo?
+    private let tokenMemo: TokenDigestMemo
     private let startedAt = ContinuousClock.now
 
     private var attempt: UpstreamCall?
@@ -33,7 +33,7 @@ final class StoredResponseRequest: UpstreamResponseHandler {
 
     init(
         services: ClientAPIServices, writer: any ClientResponseWriter, loop: any EventLoop, head: HTTPRequestHead, fields: ClientRequestHeaders,
-        subpath: String, requestID: String, tokenMemo: TokenDigestMemo? = nil
+        subpath: String, requestID: String, tokenMemo: TokenDigestMemo
     ) {
         self.tokenMemo = tokenMemo
         self.services = services

@@ -313,10 +313,10 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
     /// that this user may not use (the list does not show it either).
     private func answerModels(id encodedID: String?) {
         let configuration = services.configuration.current
-        let fields = modelsRequestFields
+        let fields = modelsRequestFields ?? ClientRequestHeaders([:])
         modelsRequestFields = nil
         var headers = HTTPHeaders()
-        let requestID = RequestIDMiddleware.usableID(fields?.requestID) ?? RequestIdentifier.make()
+        let requestID = RequestIDMiddleware.usableID(fields.requestID) ?? RequestIdentifier.make()
         headers.add(name: "x-request-id", value: requestID)
         let body: ByteBuffer
         let status: HTTPResponseStatus
@@ -364,7 +364,8 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         json += #","object":"model","created":0,"owned_by":"switchyard"}"#.utf8
     }
 
-    /// The headers of a `GET /v1/models` request, until it is answered.
+    /// The headers of a `GET /v1/models` request, until it is answered. Kept beside the state, not
+    /// in it: a payload this size made every copy of the state, once per request part, cost more.
     private var modelsRequestFields: ClientRequestHeaders?
 
     // MARK: Deadlines

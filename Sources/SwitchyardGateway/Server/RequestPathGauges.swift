@@ -1,7 +1,8 @@
 import Synchronization
 
 /// Live counts on the request path: exchanges in flight and timers armed (by client connections,
-/// whose timer also serves their exchange, and stored-response requests). Both fall back to zero when nothing is in flight: a leak shows as a count that stays.
+/// whose timer also serves their exchange, and by stored-response requests). Both fall back to
+/// zero when nothing is in flight: a leak shows as a count that stays.
 package final class RequestPathGauges: Sendable {
     private let exchanges = Atomic<Int>(0)
     private let timers = Atomic<Int>(0)

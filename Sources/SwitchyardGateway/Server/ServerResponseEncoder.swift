@@ -104,7 +104,7 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
             if !hasBody {
                 dropsContentLength = true
                 dropsTransferEncoding = true
-            } else if head.headers.contains(where: { ClientRequestHeaders.isField($0.name, "content-length") }) {
+            } else if head.headers.contains(where: { HTTPHeadBytes.isField($0.name, "content-length") }) {
                 dropsTransferEncoding = true
             } else if head.version.major == 1 && head.version.minor >= 1 {
                 dropsTransferEncoding = true
@@ -121,8 +121,8 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
         var fields: [(String, String)] = []
         fields.reserveCapacity(head.headers.count + 1)
         for (name, value) in head.headers {
-            if framing.dropsContentLength && ClientRequestHeaders.isField(name, "content-length") { continue }
-            if framing.dropsTransferEncoding && ClientRequestHeaders.isField(name, "transfer-encoding") { continue }
+            if framing.dropsContentLength && HTTPHeadBytes.isField(name, "content-length") { continue }
+            if framing.dropsTransferEncoding && HTTPHeadBytes.isField(name, "transfer-encoding") { continue }
             fields.append((name, value))
         }
         if framing.addsChunked { fields.append(("transfer-encoding", "chunked")) }
@@ -157,6 +157,23 @@ enum HTTPHeadBytes {
             return out.baseAddress!.distance(to: cursor)
         }
         return buffer
+    }
+
+    /// Whether a header name is `lowercased` in any case.
+    static func isField(_ name: String, _ lowercased: StaticString) -> Bool {
+        guard name.utf8.count == lowercased.utf8CodeUnitCount else { return false }
+        let expected = UnsafeBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount)
+        return name.utf8.withContiguousStorageIfAvailable { matches($0, expected) }
+            ?? Array(name.utf8).withUnsafeBufferPointer { matches($0, expected) }
+    }
+
+    private static func matches(_ bytes: UnsafeBufferPointer<UInt8>, _ expected: UnsafeBufferPointer<UInt8>) -> Bool {
+        for index in 0..<bytes.count where bytes[index] != expected[index] {
+            // Only an upper-case letter may differ, by its case bit.
+            let byte = bytes[index]
+            guard byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z"), byte | 0x20 == expected[index] else { return false }
+        }
+        return true
     }
 
     private static func put(_ text: String, at cursor: inout UnsafeMutableRawPointer) {
