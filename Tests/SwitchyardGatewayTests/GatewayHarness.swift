@@ -144,6 +144,14 @@ struct GatewayHarness {
         seed seedText: String, options: GatewayOptions, logger: Logger,
         _ body: @Sendable (_ port: Int, _ outcomes: InMemoryOutcomeSink) async throws -> Void
     ) async throws {
+        try await runGateway(seed: seedText, options: options, logger: logger) { port, outcomes, _ in try await body(port, outcomes) }
+    }
+
+    /// The same, and `body` may start the gateway's graceful shutdown itself (`shutDown`) before it returns.
+    static func runGateway(
+        seed seedText: String, options: GatewayOptions, logger: Logger,
+        _ body: @Sendable (_ port: Int, _ outcomes: InMemoryOutcomeSink, _ shutDown: @escaping @Sendable () async -> Void) async throws -> Void
+    ) async throws {
         let seed = try Seed(toml: seedText, environment: [:])
         let repository = InMemoryConfigurationRepository()
         _ = try await repository.applySeed(seed.configuration)
@@ -160,7 +168,7 @@ struct GatewayHarness {
             var gatewayPortIterator = gatewayPorts.makeAsyncIterator()
             let gatewayPort = await gatewayPortIterator.next()!
             do {
-                try await body(gatewayPort, outcomes)
+                try await body(gatewayPort, outcomes) { await gatewayGroup.triggerGracefulShutdown() }
             } catch {
                 await gatewayGroup.triggerGracefulShutdown()
                 throw error

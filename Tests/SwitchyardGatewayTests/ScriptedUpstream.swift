@@ -228,6 +228,11 @@ final class RawClient {
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, socklen_t(MemoryLayout<Int32>.size))
     }
 
+    /// Closes the sending side (a half-close): the server reads end-of-file after what was sent.
+    func finishSending() {
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
     func send(_ text: String) {
         _ = text.utf8CString.withUnsafeBufferPointer { Glibc.send(fd, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL)) }
     }

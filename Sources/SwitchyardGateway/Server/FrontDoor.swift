@@ -9,7 +9,11 @@ import SwitchyardCore
 /// page, health, metrics) passed on to Hummingbird. It also keeps the connection's deadlines: headers
 /// within the header timeout of their first byte, the body within the body timeout, an idle
 /// keep-alive connection no longer than the idle timeout, and while a request is answered the
-/// deadlines of its exchange — one timer for all of them.
+/// deadlines of its exchange — one timer for all of them. And it keeps HTTP/1.1's order: what a client
+/// pipelines behind a request waits until that request's answer has ended (NIO's
+/// `HTTPServerPipelineHandler` did this, but stopped reading the socket while any answer was being
+/// written: two `epoll_ctl` calls per request; this holds back reads only once something is waiting),
+/// and on shutdown it closes an idle connection at once and a busy one after its answer.
 final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResponseWriter {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -73,6 +77,15 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        guard !holdsInbound else {
+            if !quiescing { held.append(.part(part)) }
+            return
+        }
+        receive(part, data: data, context: context)
+    }
+
+    /// A request part in its turn: no earlier answer is still being written.
+    private func receive(_ part: HTTPServerRequestPart, data: NIOAny, context: ChannelHandlerContext) {
         if case .head(let head) = part { responseEncoder.requestArrived(method: head.method) }
         switch (state, part) {
         case (.idle, .head(let head)):
@@ -167,7 +180,13 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
             state = .passed
             clearDeadline()
             context.fireChannelRead(data)
-            if answered { becomeIdle() }
+            guard answered else { return }
+            if quiescing {
+                state = .closing
+                context.close(promise: nil)
+            } else {
+                becomeIdle()
+            }
         case (.passing, _), (.passed, _):
             context.fireChannelRead(data)
         case (.idle, _), (.receiving, .head), (.listingModels, .head), (.retrievingModel, .head), (.responding, .head), (.storedResponse, .head),
@@ -187,6 +206,7 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
 
     func channelInactive(context: ChannelHandlerContext) {
         cancelTimer()
+        held.removeAll()
         switch state {
         case .receiving(let exchange, _), .responding(let exchange):
             state = .closing
@@ -245,14 +265,116 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
     // MARK: Responses written by Hummingbird
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) {
+        switch unwrapOutboundIn(data) {
+        case .head(var head) where quiescing && head.status.code >= 200:
+            head.headers.replaceOrAdd(name: "connection", value: "close")
+            context.write(wrapOutboundOut(.head(head)), promise: promise)
+        case .end:
             switch state {
-            case .passed: becomeIdle()
-            case .passing: state = .passing(answered: true)
-            default: break
+            case .passed where quiescing:
+                state = .closing
+                let written = promise ?? context.eventLoop.makePromise()
+                context.write(data, promise: written)
+                written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            case .passed:
+                becomeIdle()
+                context.write(data, promise: promise)
+            case .passing:
+                state = .passing(answered: true)
+                context.write(data, promise: promise)
+            default:
+                context.write(data, promise: promise)
+            }
+        default:
+            context.write(data, promise: promise)
+        }
+    }
+
+    // MARK: Pipelining and shutdown
+
+    /// An inbound event that came while an earlier request's answer was still being written,
+    /// delivered in order once that answer has ended.
+    private enum HeldEvent {
+        case part(HTTPServerRequestPart)
+        case parseError(any Error)
+        case inputClosed
+    }
+
+    private var held = CircularBuffer<HeldEvent>(initialCapacity: 0)
+    /// The channel asked to read while events were held: asked on once they are delivered.
+    private var readRequested = false
+    /// The server is shutting down: no request after the current one, whose answer closes the connection.
+    private var quiescing = false
+
+    /// An answer is being written to a request that has wholly arrived: what comes next is the next request's.
+    private var answersWholeRequest: Bool {
+        switch state {
+        case .responding: keepAlive  // without keep-alive the rest of a refused request may still come, and is dropped
+        case .storedResponse(_, started: true), .passed: true
+        default: false
+        }
+    }
+
+    private var holdsInbound: Bool { !held.isEmpty || answersWholeRequest }
+
+    func read(context: ChannelHandlerContext) {
+        if held.isEmpty {
+            context.read()
+        } else {
+            readRequested = true
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError, holdsInbound else {
+            context.fireErrorCaught(error)
+            return
+        }
+        if !quiescing { held.append(.parseError(error)) }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            quiesce(context: context)
+        } else if let event = event as? ChannelEvent, event == .inputClosed, holdsInbound {
+            // A client that half-closes after its last request still gets the answer.
+            held.append(.inputClosed)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    private func quiesce(context: ChannelHandlerContext) {
+        quiescing = true
+        keepAlive = false
+        held.removeAll()
+        if case .idle = state {
+            state = .closing
+            context.close(promise: nil)
+        }
+    }
+
+    /// Hands the held events on, in order, until one of them starts an answer that must end first.
+    /// Runs on a later turn of the loop, so that the answer that ended has finished its own work.
+    private func deliverHeldEvents() {
+        guard let context else { return }
+        var deliveredPart = false
+        while !answersWholeRequest, let event = held.popFirst() {
+            switch event {
+            case .part(let part):
+                receive(part, data: wrapInboundOut(part), context: context)
+                deliveredPart = true
+            case .parseError(let error):
+                context.fireErrorCaught(error)
+            case .inputClosed:
+                context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
             }
         }
-        context.write(data, promise: promise)
+        if deliveredPart { context.fireChannelReadComplete() }
+        if held.isEmpty && readRequested {
+            readRequested = false
+            context.read()
+        }
     }
 
     // MARK: ClientResponseWriter
@@ -280,7 +402,6 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
     func writeEnd() {
         guard let context else { return }
         if keepAlive {
-            // Idle first: the pipeline may hand over the next request while the end is written.
             becomeIdle()
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         } else {
@@ -306,6 +427,9 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
     private func becomeIdle() {
         state = .idle(headerStarted: false)
         setDeadline(.now() + services.limits.idleTimeout)
+        if !held.isEmpty, let context {
+            context.eventLoop.assumeIsolatedUnsafeUnchecked().execute { [self] in deliverHeldEvents() }
+        }
     }
 
     /// Answers `GET /v1/models` (`id` nil) with the models the user may use, or `GET /v1/models/{id}`

@@ -31,15 +31,14 @@ struct GatewayServerChannel: ServerChildChannel {
         let gate = self.gate
         channel.closeFuture.whenComplete { _ in gate.closed() }
         return channel.eventLoop.makeCompletedFuture {
-            // NIO's server pipeline (`configureHTTPServerPipeline`) with our response encoder in place of NIO's.
+            // NIO's server pipeline (`configureHTTPServerPipeline`), with our response encoder and the front door in place of NIO's.
             let encoder = ServerResponseEncoder()
             let frontDoor = FrontDoor(services: services, reserveOnly: admission == .reserveOnly, responseEncoder: encoder)
             let pipeline = channel.pipeline.syncOperations
             try pipeline.addHandler(RequestByteWatcher(frontDoor: frontDoor))
             try pipeline.addHandler(encoder)
             try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-            try pipeline.addHandler(HTTPServerPipelineHandler())
-            try pipeline.addHandler(frontDoor)
+            try pipeline.addHandler(frontDoor)  // also what NIO's `HTTPServerPipelineHandler` does: pipelining, quiescing
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
         }
