@@ -96,25 +96,31 @@ package final class EventWriter: OutcomeSink, Service {
         var variant: String
     }
 
-    /// `request_log` inserts of 1 to `rowsPerInsert` rows: SQLite's fixed cost per statement (the
-    /// cursors on the table and its indexes, a statement savepoint) was about a fifth of a row's.
-    private static let rowsPerInsert = 32
+    /// `request_log` inserts of 32 rows, and of 16, 8, 4, 2 or 1 for the rest of a batch: SQLite's fixed
+    /// cost per statement (the cursors on the table and its indexes, a statement savepoint) was about
+    /// a fifth of a row's. Six sizes, not one per row count: each prepared statement costs time once
+    /// and memory for as long as it is cached.
+    private static let largestInsertPower = 5
     /// In the order `insertRows` binds them.
     private static let requestLogColumns = [
         "time", "request_id", "user_id", "model", "version", "backend", "endpoint", "status", "stream", "latency_ms", "ttft_ms",
         "tokens_in", "tokens_out", "cost_usd", "error", "trace_id", "experiment", "variant", "shadow", "shadow_similarity",
         "shadow_exact", "cached_input_tokens", "cache_write_tokens",
     ]
-    private static let insertSQL: [String] = (1...rowsPerInsert).map { rows in
+    /// The insert of `1 << power` rows, by power.
+    private static let insertSQL: [String] = (0...largestInsertPower).map { power in
         let row = "(" + Array(repeating: "?", count: requestLogColumns.count).joined(separator: ", ") + ")"
         return "INSERT INTO request_log (\(requestLogColumns.joined(separator: ", "))) VALUES "
-            + Array(repeating: row, count: rows).joined(separator: ", ")
+            + Array(repeating: row, count: 1 << power).joined(separator: ", ")
     }
 
     private static func write(_ events: [OutcomeEvent], db: Database) throws {
-        for start in stride(from: 0, to: events.count, by: rowsPerInsert) {
-            let rows = events[start..<min(start + rowsPerInsert, events.count)]
-            try insertRows(rows, with: try db.cachedStatement(sql: insertSQL[rows.count - 1]), db: db)
+        var start = 0
+        while start < events.count {
+            let power = min(largestInsertPower, Int.bitWidth - 1 - (events.count - start).leadingZeroBitCount)
+            let rows = events[start..<start + (1 << power)]
+            try insertRows(rows, with: try db.cachedStatement(sql: insertSQL[power]), db: db)
+            start += rows.count
         }
         var rollups: [RollupKey: VariantTotals] = [:]
         var experimentRollups: [ExperimentKey: VariantTotals] = [:]

@@ -126,4 +126,16 @@ import Testing
             #expect(response.headers.first(name: "x-request-id")?.count == 24)
         }
     }
+
+    @Test func requestIDsSortInTheOrderTheyWereMadeAndDifferWithinAMillisecond() {
+        let sameMillisecond = (0..<1000).map { _ in RequestIdentifier.makeTimeOrdered(millisecondsSince1970: 1_765_000_000_000) }
+        #expect(Set(sameMillisecond).count == 1000)
+        #expect(sameMillisecond.allSatisfy { $0.count == 24 && $0.hasPrefix("019af232b200") && $0.allSatisfy(\.isHexDigit) })
+        let times: [UInt64] = [0, 1, 255, 256, 1_765_000_000_000, 1_765_000_000_001, 1 << 47]
+        let ids = times.map { RequestIdentifier.makeTimeOrdered(millisecondsSince1970: $0) }
+        #expect(ids == ids.sorted())
+        let millisecondsNow = UInt64(Date().timeIntervalSince1970 * 1000)
+        let now = UInt64(RequestIdentifier.makeTimeOrdered().prefix(12), radix: 16) ?? 0
+        #expect(now >= millisecondsNow && now < millisecondsNow + 60_000)
+    }
 }

@@ -14,7 +14,7 @@ package struct RequestIDMiddleware: RouterMiddleware {
         _ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response
     ) async throws -> Response {
         var context = context
-        let requestID = Self.usableID(request.headers[.requestID]) ?? RequestIdentifier.make()
+        let requestID = Self.usableID(request.headers[.requestID]) ?? RequestIdentifier.makeTimeOrdered()
         context.requestID = requestID
         var response: Response
         do {

@@ -99,7 +99,7 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
             }
             setDeadline(.now() + services.limits.bodyTimeout)
             let fields = ClientRequestHeaders(head.headers)
-            let requestID = RequestIDMiddleware.usableID(fields.requestID) ?? RequestIdentifier.make()
+            let requestID = RequestIDMiddleware.usableID(fields.requestID) ?? RequestIdentifier.makeTimeOrdered()
             let endpoint: Endpoint
             switch route {
             case .relay(let relayed): endpoint = relayed
@@ -440,7 +440,7 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         let fields = modelsRequestFields ?? ClientRequestHeaders([:])
         modelsRequestFields = nil
         var headers = HTTPHeaders()
-        let requestID = RequestIDMiddleware.usableID(fields.requestID) ?? RequestIdentifier.make()
+        let requestID = RequestIDMiddleware.usableID(fields.requestID) ?? RequestIdentifier.makeTimeOrdered()
         headers.add(name: "x-request-id", value: requestID)
         let body: ByteBuffer
         let status: HTTPResponseStatus
