@@ -6,6 +6,12 @@ package struct SplitMix64: RandomNumberGenerator, Sendable {
         state = seed
     }
 
+    /// Seeded with one draw from the system's generator.
+    package static func seededBySystem() -> SplitMix64 {
+        var system = SystemRandomNumberGenerator()
+        return SplitMix64(seed: system.next())
+    }
+
     package mutating func next() -> UInt64 {
         state &+= 0x9e37_79b9_7f4a_7c15
         var z = state

@@ -105,7 +105,8 @@ package struct RoutingAdminController: Sendable {
             excludedProviders: excluded, estimate: LiveRouter.estimate(estimateBody), strategyOverride: strategy)
         let decision: RouteDecision
         do {
-            decision = try client.route(routeRequest, in: configuration, dryRun: true)
+            var random = SplitMix64.seededBySystem()
+            decision = try client.route(routeRequest, in: configuration, dryRun: true, using: &random)
         } catch let error as GatewayError where error.status.code >= 500 {
             // The question was fine; the model's present state is what cannot serve it.
             let code = error.code.map { " (\($0))" } ?? ""

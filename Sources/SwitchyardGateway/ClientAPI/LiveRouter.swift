@@ -17,9 +17,9 @@ package struct LiveRouter: Sendable {
     /// Routes with the live health view; the same call answers `POST /api/routing/decide`, which
     /// passes `dryRun` so that explaining does not move round-robin turns. Only the dry run builds the
     /// explanation (reason and candidates): serving a request needs the decision alone.
-    func route(_ request: RouteRequest, in configuration: EffectiveConfiguration, dryRun: Bool = false) throws -> RouteDecision {
-        var system = SystemRandomNumberGenerator()
-        var random = SplitMix64(seed: system.next())
+    func route(
+        _ request: RouteRequest, in configuration: EffectiveConfiguration, dryRun: Bool = false, using random: inout SplitMix64
+    ) throws -> RouteDecision {
         let now = HealthRegistry.now()
         let model = configuration.models[request.model]
         let strategy = request.strategyOverride ?? model?.strategy

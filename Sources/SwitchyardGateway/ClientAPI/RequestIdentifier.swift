@@ -13,11 +13,19 @@ package enum RequestIdentifier {
     /// A request's id: the milliseconds since 1970 (12 hex characters), then 12 random ones, so that
     /// an id sorts after those made before it. The request log's index on request ids then grows at
     /// its end instead of taking each row at a random place in a B-tree that only grows (about 7 µs
-    /// a row less at 200,000 rows, measured with SQLite alone).
-    package static func makeTimeOrdered(millisecondsSince1970: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000)) -> String {
-        var generator = SystemRandomNumberGenerator()
+    /// a row less at 200,000 rows, measured with SQLite alone). Not a secret: the client API draws the
+    /// random part from its connection's generator (`SplitMix64`), not from the system (a syscall).
+    package static func makeTimeOrdered<Generator: RandomNumberGenerator>(
+        millisecondsSince1970: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000), using generator: inout Generator
+    ) -> String {
         let random = generator.next() as UInt64
         let bytes = ((millisecondsSince1970 << 16 | random >> 48).bigEndian, UInt32(truncatingIfNeeded: random).bigEndian)
         return withUnsafeBytes(of: bytes) { Hex.encode(UnsafeRawBufferPointer(rebasing: $0.prefix(12))) }
+    }
+
+    /// A request's id with its random part from the system.
+    package static func makeTimeOrdered(millisecondsSince1970: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000)) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return makeTimeOrdered(millisecondsSince1970: millisecondsSince1970, using: &generator)
     }
 }

@@ -104,7 +104,8 @@ final class ClientExchange: UpstreamResponseHandler {
 
     /// The server span of this request; each attempt is a child span of it.
     private var trace = TraceContext(traceID: "", spanID: "", flags: "00")
-    private var random = SplitMix64(seed: 0)
+    /// Routing choices and trace ids.
+    private var random: SplitMix64
     private var upstreamTraceparent = ""
     /// The spans to export, when traces are exported and the request is sampled.
     private var requestTrace: RequestTrace?
@@ -127,9 +128,10 @@ final class ClientExchange: UpstreamResponseHandler {
 
     init(
         services: ClientAPIServices, writer: any ClientResponseWriter, loop: any EventLoop, head: HTTPRequestHead,
-        fields: ClientRequestHeaders, endpoint: Endpoint, requestID: String, tokenMemo: TokenDigestMemo
+        fields: ClientRequestHeaders, endpoint: Endpoint, requestID: String, tokenMemo: TokenDigestMemo, random: SplitMix64
     ) {
         self.tokenMemo = tokenMemo
+        self.random = random
         self.services = services
         self.writer = writer
         self.loop = loop
@@ -174,7 +176,7 @@ final class ClientExchange: UpstreamResponseHandler {
             estimate: estimate)
         let decision: RouteDecision
         do {
-            decision = try services.routing.route(routeRequest, in: configuration)
+            decision = try services.routing.route(routeRequest, in: configuration, using: &random)
         } catch let error as GatewayError {
             return fail(error)
         } catch {
@@ -220,9 +222,6 @@ final class ClientExchange: UpstreamResponseHandler {
         let user = routed.user
         let estimate = routed.estimate
         let sessionID = routed.sessionID
-        // One system draw (a syscall) seeds the trace and span ids of this request.
-        var system = SystemRandomNumberGenerator()
-        random = SplitMix64(seed: system.next())
         let parent = fields.traceparent.flatMap(TraceContext.init(traceparent:))
         let trace = parent.map { $0.child(using: &random) } ?? TraceContext.start(using: &random)
         self.trace = trace
