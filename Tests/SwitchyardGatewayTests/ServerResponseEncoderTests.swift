@@ -70,6 +70,30 @@ import Testing
     }
 }
 
+extension ServerResponseEncoderTests {
+    /// A whole answer written in one buffer is, byte for byte, what NIO's encoder writes for its head,
+    /// body and end; and the answer to a `HEAD` request keeps its length and drops its body.
+    @Test(arguments: [HTTPVersion.http1_1, .http1_0], [HTTPResponseStatus.ok, .tooManyRequests, .custom(code: 299, reasonPhrase: "Odd")])
+    func aWholeAnswerInOneBufferIsWhatNIOsEncoderWrites(version: HTTPVersion, status: HTTPResponseStatus) throws {
+        let body = #"{"id":"c1","choices":[]}"#
+        let fields = [("x-switchyard-version", "v1"), ("Content-Type", "application/json"), ("content-length", "\(body.utf8.count)")]
+        let encoder = ServerResponseEncoder()
+        let channel = EmbeddedChannel(handler: encoder)
+        encoder.requestArrived(method: .POST)
+        encoder.requestArrived(method: .HEAD)
+        for _ in 0..<2 {
+            encoder.writeWhole(version: version, status: status, fields: fields, body: ByteBuffer(string: body), promise: nil)
+        }
+        channel.flush()
+        var writes: [String] = []
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { writes.append(String(buffer: buffer)) }
+        _ = try channel.finish()
+        let head = HTTPResponseHead(version: version, status: status, headers: HTTPHeaders(fields))
+        let nio = try Self.written(by: HTTPResponseEncoder(), (head, [body], nil)).joined()
+        #expect(writes == [nio, String(nio.dropLast(body.utf8.count))])
+    }
+}
+
 extension HTTPResponseHead {
     fileprivate func with(status: HTTPResponseStatus) -> HTTPResponseHead {
         var head = self

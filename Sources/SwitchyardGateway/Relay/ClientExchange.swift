@@ -11,6 +11,8 @@ protocol ClientResponseWriter: AnyObject {
     var isWritable: Bool { get }
     func writeHead(_ head: HTTPResponseHead)
     func writeBody(_ buffer: ByteBuffer)
+    /// Writes a whole answer (its `headers` carry its `content-length`) and ends the response.
+    func writeWhole(status: HTTPResponseStatus, headers: [(String, String)], body: ByteBuffer)
     func flush()
     /// Ends the response; the exchange is over.
     func writeEnd()
@@ -763,9 +765,7 @@ final class ClientExchange: UpstreamResponseHandler {
     private func writeWhole(status: Int, headers: [(String, String)], body: ByteBuffer) {
         var headers = headers
         headers.append(("x-request-id", requestID))
-        writer.writeHead(HTTPResponseHead(version: requestHead.version, status: .init(statusCode: status), headers: HTTPHeaders(headers)))
-        writer.writeBody(body)
-        writer.writeEnd()
+        writer.writeWhole(status: HTTPResponseStatus(statusCode: status), headers: headers, body: body)
     }
 
     /// Answers at once, before the body is read: the body is too large, or the connection is in the reserve.

@@ -404,14 +404,38 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
 
     func writeEnd() {
         guard let context else { return }
+        endResponse(context) { promise in context.write(wrapOutboundOut(.end(nil)), promise: promise) }
+    }
+
+    func writeWhole(status: HTTPResponseStatus, headers: [(String, String)], body: ByteBuffer) {
+        guard let context else { return }
+        guard status.mayHaveResponseBody else {
+            writeHead(HTTPResponseHead(version: requestVersion, status: status, headers: HTTPHeaders(headers)))
+            return writeEnd()
+        }
+        var headers = headers
+        if !keepAlive {
+            headers.append(("connection", "close"))
+        } else if requestVersion == .http1_0 {
+            headers.append(("connection", "keep-alive"))
+        }
+        endResponse(context) { [responseEncoder, requestVersion] promise in
+            responseEncoder.writeWhole(version: requestVersion, status: status, fields: headers, body: body, promise: promise)
+        }
+    }
+
+    /// Writes the response's last bytes with `writeLast`, flushes, and waits for the next request or closes.
+    private func endResponse(_ context: ChannelHandlerContext, writeLast: (EventLoopPromise<Void>?) -> Void) {
         if keepAlive {
             becomeIdle()
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            writeLast(nil)
+            context.flush()
         } else {
             state = .closing
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
+            let written = context.eventLoop.makePromise(of: Void.self)
+            writeLast(written)
+            context.flush()
+            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
     }
 
@@ -442,9 +466,7 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         let configuration = services.configuration.current
         let fields = modelsRequestFields ?? ClientRequestHeaders([:])
         modelsRequestFields = nil
-        var headers = HTTPHeaders()
         let requestID = RequestIDMiddleware.usableID(fields.requestID) ?? RequestIdentifier.makeTimeOrdered(using: &random)
-        headers.add(name: "x-request-id", value: requestID)
         let body: ByteBuffer
         let status: HTTPResponseStatus
         func answer(_ error: GatewayError) -> (ByteBuffer, HTTPResponseStatus) {
@@ -477,11 +499,8 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
         } else {
             (body, status) = answer(.invalidAPIKey())
         }
-        headers.add(name: "content-type", value: "application/json")
-        headers.add(name: "content-length", value: String(body.readableBytes))
-        writeHead(HTTPResponseHead(version: requestVersion, status: status, headers: headers))
-        writeBody(body)
-        writeEnd()
+        let headers = [("x-request-id", requestID), ("content-type", "application/json"), ("content-length", String(body.readableBytes))]
+        writeWhole(status: status, headers: headers, body: body)
     }
 
     /// One model object as OpenAI's model list and retrieve answers carry it.

@@ -14,12 +14,40 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
 
     /// Methods of the requests still to be answered, oldest first.
     private var requestMethods = CircularBuffer<HTTPMethod>(initialCapacity: 2)
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
     private var isChunked = false
     private var suppressesBody = false
 
     /// A request's head arrived; its answer is written after those of the requests before it.
     func requestArrived(method: HTTPMethod) {
         requestMethods.append(method)
+    }
+
+    /// A whole answer whose `fields` carry its `content-length` (the client API's): the head and the
+    /// body copied into one buffer and written at once, instead of a head, a body and an end passed
+    /// down the pipeline one by one. Not flushed. An answer that may have no body takes the parts' way.
+    func writeWhole(
+        version: HTTPVersion, status: HTTPResponseStatus, fields: [(String, String)], body: ByteBuffer, promise: EventLoopPromise<Void>?
+    ) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        let method = requestMethods.popFirst()
+        precondition(status.mayHaveResponseBody && method != .CONNECT, "a whole answer has a body")
+        let versionText = version.major == 1 && version.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 "
+        let bytes = HTTPHeadBytes.encode(
+            startLine: (versionText, String(status.code), " " + status.reasonPhrase), fields: fields,
+            body: method == .HEAD ? nil : body, allocator: context.channel.allocator)
+        context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: promise)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -131,12 +159,14 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
 }
 
 /// An HTTP/1 head on the wire: the start line in three pieces, each field as `name: value`, each line
-/// ended by CRLF and the head by an empty line. Sized first, then copied in one pass (ByteBuffer's
-/// `writeString` checks capacity and uniqueness on every call). Names and values are written as
-/// they are: they were checked where they came from.
+/// ended by CRLF and the head by an empty line, then `body` if one is given. Sized first, then copied
+/// in one pass (ByteBuffer's `writeString` checks capacity and uniqueness on every call). Names and
+/// values are written as they are: they were checked where they came from.
 enum HTTPHeadBytes {
-    static func encode(startLine: (String, String, String), fields: [(String, String)], allocator: ByteBufferAllocator) -> ByteBuffer {
-        var size = startLine.0.utf8.count + startLine.1.utf8.count + startLine.2.utf8.count + 4
+    static func encode(
+        startLine: (String, String, String), fields: [(String, String)], body: ByteBuffer? = nil, allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
+        var size = startLine.0.utf8.count + startLine.1.utf8.count + startLine.2.utf8.count + 4 + (body?.readableBytes ?? 0)
         for (name, value) in fields { size += name.utf8.count + value.utf8.count + 4 }
         var buffer = allocator.buffer(capacity: size)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
@@ -154,6 +184,11 @@ enum HTTPHeadBytes {
                 put(UInt8(ascii: "\r"), UInt8(ascii: "\n"), at: &cursor)
             }
             put(UInt8(ascii: "\r"), UInt8(ascii: "\n"), at: &cursor)
+            body?.withUnsafeReadableBytes { bytes in
+                guard let start = bytes.baseAddress else { return }
+                cursor.copyMemory(from: start, byteCount: bytes.count)
+                cursor += bytes.count
+            }
             return out.baseAddress!.distance(to: cursor)
         }
         return buffer
