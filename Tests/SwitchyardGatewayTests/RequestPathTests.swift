@@ -102,11 +102,18 @@ import Testing
         let post = UpstreamRequestHead(
             path: "/v1/chat/completions", headers: [("host", "up.example:8080"), ("content-length", "13"), ("x-é", "ü"), ("x-empty", "")],
             body: body)
+        let encoded = post.encoded(allocator: ByteBufferAllocator())
         #expect(
-            String(buffer: post.encodedHead(allocator: ByteBufferAllocator()))
-                == "POST /v1/chat/completions HTTP/1.1\r\nhost: up.example:8080\r\ncontent-length: 13\r\nx-é: ü\r\nx-empty: \r\n\r\n")
+            String(buffer: encoded.bytes)
+                == "POST /v1/chat/completions HTTP/1.1\r\nhost: up.example:8080\r\ncontent-length: 13\r\nx-é: ü\r\nx-empty: \r\n\r\n"
+                + #"{"model":"m"}"#)
+        #expect(encoded.includesBody)
         let get = UpstreamRequestHead(method: .DELETE, path: "/v1/responses/resp_1", headers: [], body: ByteBuffer())
-        #expect(String(buffer: get.encodedHead(allocator: ByteBufferAllocator())) == "DELETE /v1/responses/resp_1 HTTP/1.1\r\n\r\n")
+        #expect(String(buffer: get.encoded(allocator: ByteBufferAllocator()).bytes) == "DELETE /v1/responses/resp_1 HTTP/1.1\r\n\r\n")
+        // A large body stays a buffer of its own, written behind the head.
+        let large = UpstreamRequestHead(path: "/v1/embeddings", headers: [], body: ByteBuffer(repeating: 0x61, count: 20_000))
+        let encodedLarge = large.encoded(allocator: ByteBufferAllocator())
+        #expect(!encodedLarge.includesBody && String(buffer: encodedLarge.bytes) == "POST /v1/embeddings HTTP/1.1\r\n\r\n")
     }
 
     @Test func aKeepAliveUpstreamConnectionIsReusedAcrossRequests() async throws {

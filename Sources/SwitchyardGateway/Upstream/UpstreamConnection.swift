@@ -45,14 +45,20 @@ struct UpstreamRequestHead {
     var headers: [(String, String)]
     var body: ByteBuffer
 
-    /// The request line and header block, as they go on the wire.
-    func encodedHead(allocator: ByteBufferAllocator) -> ByteBuffer {
-        HTTPHeadBytes.encode(startLine: (method.rawValue, " " + path, " HTTP/1.1"), fields: headers, allocator: allocator)
+    /// Bodies up to this size are copied behind the head, so that the request is one buffer.
+    static let bodyCopiedWithHead = 16 * 1024
+
+    /// The request line and header block, as they go on the wire, and behind them the body if it is small.
+    func encoded(allocator: ByteBufferAllocator) -> (bytes: ByteBuffer, includesBody: Bool) {
+        let includesBody = body.readableBytes <= Self.bodyCopiedWithHead
+        let bytes = HTTPHeadBytes.encode(
+            startLine: (method.rawValue, " " + path, " HTTP/1.1"), fields: headers, body: includesBody ? body : nil, allocator: allocator)
+        return (bytes, includesBody)
     }
 }
 
 /// NIO's HTTP/1.1 response parser without its watch on outbound writes: requests go out as bytes
-/// (`UpstreamRequestHead.encodedHead`), so the connection tells it the method of each request it
+/// (`UpstreamRequestHead.encoded`), so the connection tells it the method of each request it
 /// sends instead (a `HEAD` answer has no body).
 final class UpstreamResponseDecoder: ByteToMessageDecoder {
     typealias InboundOut = HTTPClientResponsePart
@@ -117,13 +123,14 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
         receivedResponse = false
         reusable = true
         decoder.expectResponse(to: request.method)
-        // Head and body as two buffers in one flush (one `writev`), not through an encoder part by part.
-        let head = request.encodedHead(allocator: context.channel.allocator)
-        if request.body.readableBytes > 0 {
+        // Head and body in one buffer, or a large body as a second buffer in the same flush (one
+        // `writev`); not through an encoder part by part.
+        let (head, includesBody) = request.encoded(allocator: context.channel.allocator)
+        if includesBody {
+            context.writeAndFlush(wrapOutboundOut(head), promise: nil)
+        } else {
             context.write(wrapOutboundOut(head), promise: nil)
             context.writeAndFlush(wrapOutboundOut(request.body), promise: nil)
-        } else {
-            context.writeAndFlush(wrapOutboundOut(head), promise: nil)
         }
         setReading(true)
     }

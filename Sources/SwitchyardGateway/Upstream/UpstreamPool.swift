@@ -87,7 +87,7 @@ final class UpstreamPool {
                         let serverName = host.first?.isNumber == true || host.contains(":") ? nil : host
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
                     }
-                    // Requests are written as bytes (`UpstreamRequestHead.encodedHead`); answers parsed by NIO.
+                    // Requests are written as bytes (`UpstreamRequestHead.encoded`); answers parsed by NIO.
                     let decoder = UpstreamResponseDecoder()
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
                     try channel.pipeline.syncOperations.addHandler(UpstreamConnection(decoder: decoder))
