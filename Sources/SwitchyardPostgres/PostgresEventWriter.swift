@@ -81,7 +81,9 @@ package final class PostgresEventWriter: OutcomeSink, Service {
     package func flush() async throws {
         let batch = queue.withLock { queue in
             let batch = queue.events
-            queue.events.removeAll(keepingCapacity: true)
+            // Room for as many as this interval had: a burst's queue is given back once traffic falls.
+            queue.events = []
+            queue.events.reserveCapacity(batch.count)
             return batch
         }
         guard !batch.isEmpty else { return }

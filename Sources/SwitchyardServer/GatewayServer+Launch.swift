@@ -15,6 +15,7 @@ extension GatewayServer {
         config: String?, listen: String?, database: String?, logLevel: Logger.Level, logFormat: LogFormat,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws {
+        ProcessMemory.returnLargeBlocksWhenFreed(environment: environment)
         if environment["SWITCHYARD_NIO_EXECUTOR"] != "0" {
             // Run Swift concurrency on NIO's event loop threads: requests stop hopping between the
             // cooperative pool and the event loops (about 10 % less CPU per request, see docs/decisions.md).

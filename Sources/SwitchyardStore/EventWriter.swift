@@ -66,7 +66,10 @@ package final class EventWriter: OutcomeSink, Service {
     package func flush() async throws {
         let batch = queue.withLock { queue in
             let batch = queue
-            queue.removeAll(keepingCapacity: true)
+            // Room for as many as this interval had, not the most any interval ever had: a burst's
+            // queue is given back once traffic falls.
+            queue = []
+            queue.reserveCapacity(batch.count)
             return batch
         }
         guard !batch.isEmpty else { return }

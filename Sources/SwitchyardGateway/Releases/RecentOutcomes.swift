@@ -10,14 +10,28 @@ package final class RecentOutcomes: OutcomeSink {
     /// Kept for versions no running rollout judges.
     package static let unwatchedHorizonSeconds = 60.0
 
+    /// 24 bytes (64 with optional `Double`s): a busy version holds tens of thousands. Milliseconds
+    /// and similarities keep a `Float`'s seven digits; NaN stands for none.
     private struct Sample {
         var time: Double
+        private var storedLatency: Float
+        private var storedTTFT: Float
+        private var storedAgreement: Float
         var isError: Bool
+
+        init(time: Double, isError: Bool, latency: Double?, ttft: Double?, agreement: Double? = nil) {
+            self.time = time
+            self.isError = isError
+            storedLatency = latency.map(Float.init) ?? .nan
+            storedTTFT = ttft.map(Float.init) ?? .nan
+            storedAgreement = agreement.map(Float.init) ?? .nan
+        }
+
         /// `nil` for a failure without a served answer of this version.
-        var latency: Double?
-        var ttft: Double?
+        var latency: Double? { storedLatency.isNaN ? nil : Double(storedLatency) }
+        var ttft: Double? { storedTTFT.isNaN ? nil : Double(storedTTFT) }
         /// Shadow copies: similarity of the answer to the primary's.
-        var agreement: Double?
+        var agreement: Double? { storedAgreement.isNaN ? nil : Double(storedAgreement) }
     }
 
     /// The samples of one version, oldest first; those before `head` are dropped.
