@@ -17,7 +17,8 @@ extension UpstreamAdapters {
         let adapters = UpstreamAdapters(client: client, mock: MockUpstream())
         var bytes = ByteBuffer()
         bytes.writeBytes(body.jsonBytes)
-        let request = OutgoingRequest(endpoint: endpoint, body: bytes, stream: false, requestID: RequestIdentifier.makeTimeOrdered(), forwardedHeaders: [])
+        let request = OutgoingRequest(
+            endpoint: endpoint, body: bytes, stream: false, requestID: RequestIdentifier.makeTimeOrdered(), forwardedHeaders: [])
         let promise = loop.makePromise(of: (status: Int, body: ByteBuffer).self)
         let timeout = ClientExchange.timeAmount(seconds: settings.firstByteTimeout(for: backend.provider.spec))
         loop.execute {

@@ -42,7 +42,7 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
             return
         }
         let method = requestMethods.popFirst()
-        precondition(status.mayHaveResponseBody && method != .CONNECT, "a whole answer has a body")
+        assert(status.mayHaveResponseBody && method != .CONNECT, "a whole answer has a body")
         let versionText = version.major == 1 && version.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 "
         let bytes = HTTPHeadBytes.encode(
             startLine: (versionText, String(status.code), " " + status.reasonPhrase), fields: fields,
