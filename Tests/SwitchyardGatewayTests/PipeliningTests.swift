@@ -77,6 +77,39 @@ import Testing
         }
     }
 
+    @Test func aRequestPipelinedBehindAStreamIsAnsweredAfterTheStreamEnds() async throws {
+        let event = #"data: {"choices":[{"index":0,"delta":{"content":"x"}}]}"# + "\n\n"
+        let upstream = ScriptedUpstream { request in
+            request.body.contains(#""stream":true"#) ? .flood(event: event, events: 300) : .reply(Self.completion(saying: "req-1"))
+        }
+        try await RequestPathTests.withGateway(upstream) { port, _ in
+            let client = try RawClient(port: port)
+            client.send(RequestPathTests.rawChat(stream: true) + Self.chat("req-1"))
+            let (answers, closed) = await Self.answers(from: client, count: 2, seconds: 3)
+            #expect(!closed)
+            try #require(answers.count == 2, "\(answers.map { $0.prefix(200) })")
+            #expect(answers[0].hasPrefix("HTTP/1.1 200") && answers[0].contains("text/event-stream"))
+            #expect(answers[0].hasSuffix("0\r\n\r\n") && answers[0].contains("data: [DONE]"))
+            #expect(answers[0].components(separatedBy: "\"content\":\"x\"").count - 1 == 300)
+            #expect(answers[1].hasPrefix("HTTP/1.1 200") && answers[1].contains(#""content":"req-1""#))
+        }
+    }
+
+    @Test func requestsBehindARefusedOneAreDroppedWithTheConnection() async throws {
+        let upstream = Self.markerEchoingUpstream()
+        try await RequestPathTests.withGateway(upstream, options: { $0.maxBodyBytes = 200 }) { port, _ in
+            let client = try RawClient(port: port)
+            let large = Self.chat("req-2" + String(repeating: " ", count: 300))
+            client.send(large + Self.chat("req-3"))
+            let (answers, closed) = await Self.answers(from: client, count: 2, seconds: 2)
+            try #require(answers.count == 1, "\(answers)")
+            #expect(answers[0].hasPrefix("HTTP/1.1 413") && answers[0].lowercased().contains("connection: close"))
+            let closedAfter = await client.read(for: 10).closed
+            #expect(closed || closedAfter)
+            #expect(upstream.chatRequests.isEmpty)
+        }
+    }
+
     @Test func aMalformedRequestBehindAnotherIsRefusedAfterItsAnswer() async throws {
         try await RequestPathTests.withGateway(Self.markerEchoingUpstream()) { port, _ in
             let client = try RawClient(port: port)
