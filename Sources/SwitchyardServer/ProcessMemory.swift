@@ -5,8 +5,8 @@
 /// How the C allocator gives memory back to the system after a burst.
 enum ProcessMemory {
     /// glibc raises its mmap threshold each time a large block is freed (up to 32 MiB), after which
-    /// large arrays (a busy interval's outcome batch, the rollout windows, NIO's buffers of a
-    /// stream burst) come from the heap, where freeing them rarely returns the pages. A fixed
+    /// large arrays (a busy interval's outcome batch, the rollout windows) come from the heap,
+    /// where freeing them rarely returns the pages. A fixed
     /// threshold keeps blocks of 128 KiB and more in mappings of their own, returned when freed.
     /// `MALLOC_MMAP_THRESHOLD_` or `GLIBC_TUNABLES` in the environment take precedence.
     static func returnLargeBlocksWhenFreed(environment: [String: String]) {
