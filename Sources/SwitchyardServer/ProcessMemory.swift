@@ -13,7 +13,7 @@ enum ProcessMemory {
         #if canImport(Glibc)
             guard environment["MALLOC_MMAP_THRESHOLD_"] == nil, environment["GLIBC_TUNABLES"] == nil,
                 // `mallopt` is declared in <malloc.h>, which Swift's Glibc module leaves out.
-                let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt")
+                let symbol = dlsym(nil, "mallopt")  // nil: RTLD_DEFAULT
             else { return }
             let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
             let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD

@@ -16,15 +16,20 @@ package enum RequestIdentifier {
     /// a row less at 200,000 rows, measured with SQLite alone). Not a secret: the client API draws the
     /// random part from its connection's generator (`SplitMix64`), not from the system (a syscall).
     package static func makeTimeOrdered<Generator: RandomNumberGenerator>(
-        millisecondsSince1970: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000), using generator: inout Generator
+        millisecondsSince1970: UInt64 = millisecondsNow(), using generator: inout Generator
     ) -> String {
         let random = generator.next() as UInt64
         let bytes = ((millisecondsSince1970 << 16 | random >> 48).bigEndian, UInt32(truncatingIfNeeded: random).bigEndian)
         return withUnsafeBytes(of: bytes) { Hex.encode(UnsafeRawBufferPointer(rebasing: $0.prefix(12))) }
     }
 
+    /// The wall clock in milliseconds since 1970; 0 for a clock set before it (a conversion would trap).
+    package static func millisecondsNow() -> UInt64 {
+        UInt64(max(0, Date().timeIntervalSince1970) * 1000)
+    }
+
     /// A request's id with its random part from the system.
-    package static func makeTimeOrdered(millisecondsSince1970: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000)) -> String {
+    package static func makeTimeOrdered(millisecondsSince1970: UInt64 = millisecondsNow()) -> String {
         var generator = SystemRandomNumberGenerator()
         return makeTimeOrdered(millisecondsSince1970: millisecondsSince1970, using: &generator)
     }

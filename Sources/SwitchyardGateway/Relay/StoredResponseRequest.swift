@@ -177,11 +177,9 @@ final class StoredResponseRequest: UpstreamResponseHandler {
         status = Int(error.status.code)
         finish()
         let body = error.jsonBody
-        var headers = HTTPHeaders([("x-request-id", requestID), ("content-type", "application/json"), ("content-length", String(body.readableBytes))])
-        if !backendLabel.isEmpty { headers.add(name: "x-switchyard-backend", value: backendLabel) }
-        writer.writeHead(HTTPResponseHead(version: requestHead.version, status: .init(statusCode: status), headers: headers))
-        writer.writeBody(body)
-        writer.writeEnd()
+        var headers = [("x-request-id", requestID), ("content-type", "application/json"), ("content-length", String(body.readableBytes))]
+        if !backendLabel.isEmpty { headers.append(("x-switchyard-backend", backendLabel)) }
+        writer.writeWhole(status: HTTPResponseStatus(statusCode: status), headers: headers, body: body)
     }
 
     private func finish() {

@@ -386,12 +386,15 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
 
     func writeHead(_ head: HTTPResponseHead) {
         var head = head
-        if !keepAlive {
-            head.headers.replaceOrAdd(name: "connection", value: "close")
-        } else if requestVersion == .http1_0 {
-            head.headers.replaceOrAdd(name: "connection", value: "keep-alive")
-        }
+        if let connection = connectionField { head.headers.replaceOrAdd(name: "connection", value: connection) }
         context?.write(wrapOutboundOut(.head(head)), promise: nil)
+    }
+
+    /// The `connection` field an answer needs: `close` when the connection ends after it, `keep-alive`
+    /// for an HTTP/1.0 client that keeps it; none otherwise.
+    private var connectionField: String? {
+        if !keepAlive { return "close" }
+        return requestVersion == .http1_0 ? "keep-alive" : nil
     }
 
     func writeBody(_ buffer: ByteBuffer) {
@@ -414,11 +417,7 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
             return writeEnd()
         }
         var headers = headers
-        if !keepAlive {
-            headers.append(("connection", "close"))
-        } else if requestVersion == .http1_0 {
-            headers.append(("connection", "keep-alive"))
-        }
+        if let connection = connectionField { headers.append(("connection", connection)) }
         endResponse(context) { [responseEncoder, requestVersion] promise in
             responseEncoder.writeWhole(version: requestVersion, status: status, fields: headers, body: body, promise: promise)
         }

@@ -14,6 +14,8 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
 
     /// Methods of the requests still to be answered, oldest first.
     private var requestMethods = CircularBuffer<HTTPMethod>(initialCapacity: 2)
+    private var isChunked = false
+    private var suppressesBody = false
     private var context: ChannelHandlerContext?
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -23,8 +25,6 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
     }
-    private var isChunked = false
-    private var suppressesBody = false
 
     /// A request's head arrived; its answer is written after those of the requests before it.
     func requestArrived(method: HTTPMethod) {
@@ -43,10 +43,9 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
         }
         let method = requestMethods.popFirst()
         assert(status.mayHaveResponseBody && method != .CONNECT, "a whole answer has a body")
-        let versionText = version.major == 1 && version.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 "
         let bytes = HTTPHeadBytes.encode(
-            startLine: (versionText, String(status.code), " " + status.reasonPhrase), fields: fields,
-            body: method == .HEAD ? nil : body, allocator: context.channel.allocator)
+            startLine: Self.statusLine(version, status), fields: fields, body: method == .HEAD ? nil : body,
+            allocator: context.channel.allocator)
         context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: promise)
     }
 
@@ -144,8 +143,6 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
 
     /// The status line and the header fields as the framing leaves them, sized first and copied in one pass.
     static func encode(_ head: HTTPResponseHead, framing: Framing, allocator: ByteBufferAllocator) -> ByteBuffer {
-        let reason = head.status.reasonPhrase
-        let version = head.version.major == 1 && head.version.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 "
         var fields: [(String, String)] = []
         fields.reserveCapacity(head.headers.count + 1)
         for (name, value) in head.headers {
@@ -154,7 +151,12 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
             fields.append((name, value))
         }
         if framing.addsChunked { fields.append(("transfer-encoding", "chunked")) }
-        return HTTPHeadBytes.encode(startLine: (version, String(head.status.code), " " + reason), fields: fields, allocator: allocator)
+        return HTTPHeadBytes.encode(startLine: statusLine(head.version, head.status), fields: fields, allocator: allocator)
+    }
+
+    /// The status line's three pieces: `HTTP/1.x `, the code, ` reason`.
+    private static func statusLine(_ version: HTTPVersion, _ status: HTTPResponseStatus) -> (String, String, String) {
+        (version.major == 1 && version.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ", String(status.code), " " + status.reasonPhrase)
     }
 }
 
