@@ -7,29 +7,52 @@ import ServiceLifecycle
 import SwitchyardCore
 import Synchronization
 
-/// Queues outcome events in memory and writes them to SQLite in one transaction per interval:
-/// the request log and the per-minute rollups. `record` never waits for the database.
+/// Queues outcome events in memory and writes them to SQLite every interval: the request log and the
+/// per-minute rollups. `record` never waits for the database.
+///
+/// The writes run on a thread of their own at idle priority (`IdlePriorityThread`): a batch costs
+/// milliseconds of CPU, and at normal priority a request's thread that woke up behind it waited for
+/// the end of its time slice (the largest part of the added p99 at one connection, docs/performance.md).
+/// When the CPUs stay busy that thread may not run at all; once it has been behind for `patience`,
+/// the service writes at normal priority until it has caught up, so the queue cannot grow without end.
 package final class EventWriter: OutcomeSink, Service {
     private let store: SQLiteStore
     private let interval: Duration
+    private let patienceNanoseconds: UInt64
     private let logger: Logger
     private let queue = Mutex<[OutcomeEvent]>([])
+    /// `DispatchTime` uptime in nanoseconds when the idle-priority thread started its current run; 0 between runs.
+    private let backgroundRunStarted = Atomic<UInt64>(0)
     private let writeFailures: Counter
+    private let catchUpWrites: Counter
     private let queued: Gauge
     private let sqliteMemory: Gauge
 
-    /// `registry`: where its three gauges and counters are exported (the gateway's `/metrics`).
+    /// At most this many events go into one transaction of the idle-priority thread: whatever waits for
+    /// the database behind it (a write at normal priority, an admin change) waits for one such
+    /// transaction, even when that thread hardly gets a CPU. Each transaction also merges its rollups,
+    /// so much smaller ones would cost more per event.
+    static let backgroundTransactionLimit = 1_024
+
+    /// `registry`: where its gauges and counters are exported (the gateway's `/metrics`). `patience`:
+    /// how long the idle-priority thread may be busy with one run before writes happen at normal priority.
     package init(
-        store: SQLiteStore, interval: Duration = .milliseconds(250), registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-        logger: Logger
+        store: SQLiteStore, interval: Duration = .milliseconds(250), patience: Duration = .seconds(1),
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger
     ) {
         self.store = store
         self.interval = interval
+        let (seconds, attoseconds) = patience.components
+        patienceNanoseconds = UInt64(max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
         self.logger = logger
         writeFailures = registry.makeCounter(
             descriptor: MetricNameDescriptor(
                 metricName: "switchyard_outcome_write_failures", unitName: "total",
                 helpText: "Batches of outcomes whose write to the database failed (kept and retried)."))
+        catchUpWrites = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "switchyard_outcome_catch_up_writes", unitName: "total",
+                helpText: "Writes of outcomes at normal priority because the idle-priority writer fell behind (busy CPUs)."))
         queued = registry.makeGauge(
             descriptor: MetricNameDescriptor(
                 metricName: "switchyard_outcome_events_queued", unitName: "", helpText: "Outcomes waiting to be written to the database."))
@@ -44,40 +67,97 @@ package final class EventWriter: OutcomeSink, Service {
 
     /// Writes batches until graceful shutdown, then writes what is still queued.
     package func run() async throws {
+        let background = IdlePriorityThread(name: "switchyard-outcomes") { [self] in writeInBackground() }
+        var catchingUp = false
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
-            await flushLogging()
+            if backgroundIsBehind {
+                if !catchingUp {
+                    logger.notice("the CPUs are busy and the idle-priority outcome writer is behind: writing at normal priority")
+                }
+                catchingUp = true
+                catchUpWrites.increment()
+                await flushLogging()
+            } else {
+                catchingUp = false
+                background.wake()
+            }
         }
+        await background.stop()
         await flushLogging()
+    }
+
+    /// Whether the idle-priority thread has been busy with its current run for `patience` or longer.
+    private var backgroundIsBehind: Bool {
+        let started = backgroundRunStarted.load(ordering: .relaxed)
+        return started != 0 && DispatchTime.now().uptimeNanoseconds - started >= patienceNanoseconds
+    }
+
+    /// Runs on the idle-priority thread: what is queued, in transactions of at most `backgroundTransactionLimit` events.
+    private func writeInBackground() {
+        backgroundRunStarted.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+        defer {
+            backgroundRunStarted.store(0, ordering: .relaxed)
+            reportQueue()
+        }
+        while true {
+            let batch = takeQueued(upTo: Self.backgroundTransactionLimit)
+            guard !batch.isEmpty else { return }
+            do {
+                try store.pool.write { db in try Self.write(batch, db: db) }
+            } catch {
+                queue.withLock { $0.insert(contentsOf: batch, at: 0) }
+                reportFailure(error)
+                return
+            }
+        }
     }
 
     private func flushLogging() async {
         do {
             try await flush()
         } catch {
-            writeFailures.increment()
-            logger.error("writing outcome events failed", metadata: ["error": "\(error)"])
+            reportFailure(error)
         }
+        reportQueue()
+    }
+
+    private func reportFailure(_ error: any Error) {
+        writeFailures.increment()
+        logger.error("writing outcome events failed", metadata: ["error": "\(error)"])
+    }
+
+    private func reportQueue() {
         queued.set(Double(pendingCount))
         sqliteMemory.set(Double(sqlite3_memory_used()))
     }
 
-    /// Writes every queued event now. Events are put back if the write fails, so none is lost.
+    /// Writes every queued event now, at the caller's priority. Events are put back if the write fails, so none is lost.
     package func flush() async throws {
-        let batch = queue.withLock { queue in
-            let batch = queue
-            // Room for as many as this interval had, not the most any interval ever had: a burst's
-            // queue is given back once traffic falls.
-            queue = []
-            queue.reserveCapacity(batch.count)
-            return batch
-        }
+        let batch = takeQueued(upTo: .max)
         guard !batch.isEmpty else { return }
         do {
             try await store.pool.write { db in try Self.write(batch, db: db) }
         } catch {
             queue.withLock { $0.insert(contentsOf: batch, at: 0) }
             throw error
+        }
+    }
+
+    /// The oldest `limit` queued events, taken off the queue.
+    private func takeQueued(upTo limit: Int) -> [OutcomeEvent] {
+        queue.withLock { queue in
+            guard queue.count <= limit else {
+                let batch = Array(queue[..<limit])
+                queue.removeFirst(limit)
+                return batch
+            }
+            let batch = queue
+            // Room for as many as this interval had, not the most any interval ever had: a burst's
+            // queue is given back once traffic falls.
+            queue = []
+            queue.reserveCapacity(batch.count)
+            return batch
         }
     }
 
