@@ -33,6 +33,8 @@ package final class EventWriter: OutcomeSink, Service {
     /// transaction, even when that thread hardly gets a CPU. Each transaction also merges its rollups,
     /// so much smaller ones would cost more per event.
     static let backgroundTransactionLimit = 1_024
+    /// Queued events beyond which a busy idle-priority thread counts as behind whatever its patience.
+    static let backlogLimit = 4 * backgroundTransactionLimit
 
     /// `registry`: where its gauges and counters are exported (the gateway's `/metrics`). `patience`:
     /// how long the idle-priority thread may be busy with one run before writes happen at normal priority.
@@ -87,21 +89,27 @@ package final class EventWriter: OutcomeSink, Service {
         await flushLogging()
     }
 
-    /// Whether the idle-priority thread has been busy with its current run for `patience` or longer.
+    /// Whether the idle-priority thread is still busy with an earlier run and has been for `patience`,
+    /// or while `backlogLimit` events or more wait (a busy interval's queue, not a second's, is what the
+    /// process holds when the CPUs are saturated).
     private var backgroundIsBehind: Bool {
         let started = backgroundRunStarted.load(ordering: .relaxed)
-        return started != 0 && DispatchTime.now().uptimeNanoseconds - started >= patienceNanoseconds
+        guard started != 0 else { return false }
+        return DispatchTime.now().uptimeNanoseconds - started >= patienceNanoseconds || pendingCount >= Self.backlogLimit
     }
 
-    /// Runs on the idle-priority thread: what is queued, in transactions of at most `backgroundTransactionLimit` events.
+    /// Runs on the idle-priority thread: what was queued when it was woken, in transactions of at
+    /// most `backgroundTransactionLimit` events. What arrives meanwhile waits for the next wake: taking
+    /// it too would end each run with a tail of small transactions, each merging its rollups.
     private func writeInBackground() {
         backgroundRunStarted.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
         defer {
             backgroundRunStarted.store(0, ordering: .relaxed)
             reportQueue()
         }
-        while true {
-            let batch = takeQueued(upTo: Self.backgroundTransactionLimit)
+        var remaining = pendingCount
+        while remaining > 0 {
+            let batch = takeQueued(upTo: min(remaining, Self.backgroundTransactionLimit))
             guard !batch.isEmpty else { return }
             do {
                 try store.pool.write { db in try Self.write(batch, db: db) }
@@ -110,6 +118,7 @@ package final class EventWriter: OutcomeSink, Service {
                 reportFailure(error)
                 return
             }
+            remaining -= batch.count
         }
     }
 
