@@ -7,39 +7,39 @@ import ServiceLifecycle
 import SwitchyardCore
 import Synchronization
 
-/// Queues outcome events in memory and writes them to SQLite every interval: the request log and the
-/// per-minute rollups. `record` never waits for the database.
+/// Queues outcome events in memory and writes them to SQLite every interval, in one transaction: the
+/// request log and the per-minute rollups. `record` never waits for the database.
 ///
-/// The writes run on a thread of their own at idle priority (`IdlePriorityThread`): a batch costs
-/// milliseconds of CPU, and at normal priority a request's thread that woke up behind it waited for
-/// the end of its time slice (the largest part of the added p99 at one connection, docs/performance.md).
-/// When the CPUs stay busy that thread may not run at all; once it has been behind for `patience`,
-/// the service writes at normal priority until it has caught up, so the queue cannot grow without end.
+/// Batches smaller than `backlogLimit` are written by a thread of their own at idle priority
+/// (`IdlePriorityThread`): a batch costs milliseconds of CPU, and at normal priority a request's
+/// thread that woke up behind it waited for the end of its time slice (most of the added p99 at one
+/// connection, docs/decisions.md). Larger batches, and every batch once that thread has been busy
+/// with one for `patience` (the CPUs are busy and it hardly runs), are written at normal priority:
+/// the idle-priority thread then rolls its transaction back at its next statement and hands its
+/// events back, so a write at normal priority never waits for a thread that gets no CPU, and the
+/// queue holds about one interval's events whatever the load.
 package final class EventWriter: OutcomeSink, Service {
     private let store: SQLiteStore
     private let interval: Duration
     private let patienceNanoseconds: UInt64
     private let logger: Logger
     private let queue = Mutex<[OutcomeEvent]>([])
-    /// `DispatchTime` uptime in nanoseconds when the idle-priority thread started its current run; 0 between runs.
-    private let backgroundRunStarted = Atomic<UInt64>(0)
+    /// Set while a write at normal priority is wanted: the idle-priority thread gives its transaction up.
+    private let backgroundGivesWay = Atomic<Bool>(false)
     private let writeFailures: Counter
     private let catchUpWrites: Counter
     private let queued: Gauge
     private let sqliteMemory: Gauge
 
-    /// At most this many events go into one transaction of the idle-priority thread: whatever waits for
-    /// the database behind it (a write at normal priority, an admin change) waits for one such
-    /// transaction, even when that thread hardly gets a CPU. Each transaction also merges its rollups,
-    /// so much smaller ones would cost more per event.
-    static let backgroundTransactionLimit = 1_024
-    /// Queued events beyond which a busy idle-priority thread counts as behind whatever its patience.
-    static let backlogLimit = 4 * backgroundTransactionLimit
+    /// Batches of this many events or more are written at normal priority: about 16,000 requests/s at
+    /// the default interval, where the CPU a batch takes is better spent at once than queued behind
+    /// everything else (and a saturated machine would give the idle-priority thread none).
+    static let backlogLimit = 4_096
 
     /// `registry`: where its gauges and counters are exported (the gateway's `/metrics`). `patience`:
     /// how long the idle-priority thread may be busy with one run before writes happen at normal priority.
     package init(
-        store: SQLiteStore, interval: Duration = .milliseconds(250), patience: Duration = .seconds(1),
+        store: SQLiteStore, interval: Duration = .milliseconds(250), patience: Duration = .milliseconds(500),
         registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger
     ) {
         self.store = store
@@ -70,57 +70,54 @@ package final class EventWriter: OutcomeSink, Service {
     /// Writes batches until graceful shutdown, then writes what is still queued.
     package func run() async throws {
         let background = IdlePriorityThread(name: "switchyard-outcomes") { [self] in writeInBackground() }
-        var catchingUp = false
+        var starved = false
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
+            let backgroundIsBehind = background.isRunning(forAtLeast: patienceNanoseconds)
             if backgroundIsBehind {
-                if !catchingUp {
+                if !starved {
                     logger.notice("the CPUs are busy and the idle-priority outcome writer is behind: writing at normal priority")
                 }
-                catchingUp = true
                 catchUpWrites.increment()
-                await flushLogging()
+            }
+            starved = backgroundIsBehind
+            if backgroundIsBehind || pendingCount >= Self.backlogLimit {
+                await writeAtNormalPriority(after: background)
             } else {
-                catchingUp = false
                 background.wake()
             }
         }
+        backgroundGivesWay.store(true, ordering: .relaxed)
         await background.stop()
         await flushLogging()
     }
 
-    /// Whether the idle-priority thread is still busy with an earlier run and has been for `patience`,
-    /// or while `backlogLimit` events or more wait (a busy interval's queue, not a second's, is what the
-    /// process holds when the CPUs are saturated).
-    private var backgroundIsBehind: Bool {
-        let started = backgroundRunStarted.load(ordering: .relaxed)
-        guard started != 0 else { return false }
-        return DispatchTime.now().uptimeNanoseconds - started >= patienceNanoseconds || pendingCount >= Self.backlogLimit
+    /// Everything queued, at normal priority, once the idle-priority thread has given its run up.
+    private func writeAtNormalPriority(after background: IdlePriorityThread) async {
+        backgroundGivesWay.store(true, ordering: .relaxed)
+        await background.waitForCurrentRun()
+        await flushLogging()
+        backgroundGivesWay.store(false, ordering: .relaxed)
     }
 
-    /// Runs on the idle-priority thread: what was queued when it was woken, in transactions of at
-    /// most `backgroundTransactionLimit` events. What arrives meanwhile waits for the next wake: taking
-    /// it too would end each run with a tail of small transactions, each merging its rollups.
+    /// Runs on the idle-priority thread: what was queued when it was woken (what arrives meanwhile
+    /// waits for the next interval), in one transaction. Puts the events back if it gives way.
     private func writeInBackground() {
-        backgroundRunStarted.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
-        defer {
-            backgroundRunStarted.store(0, ordering: .relaxed)
-            reportQueue()
-        }
-        var remaining = pendingCount
-        while remaining > 0 {
-            let batch = takeQueued(upTo: min(remaining, Self.backgroundTransactionLimit))
-            guard !batch.isEmpty else { return }
-            do {
-                try store.pool.write { db in try Self.write(batch, db: db) }
-            } catch {
-                queue.withLock { $0.insert(contentsOf: batch, at: 0) }
-                reportFailure(error)
-                return
+        let batch = takeQueued(upTo: Self.backlogLimit)
+        guard !batch.isEmpty else { return }
+        do {
+            try store.pool.write { db in
+                try Self.write(batch, db: db) { self.backgroundGivesWay.load(ordering: .relaxed) }
             }
-            remaining -= batch.count
+        } catch {
+            queue.withLock { $0.insert(contentsOf: batch, at: 0) }
+            if !(error is GaveWay) { reportFailure(error) }
         }
+        reportQueue()
     }
+
+    /// Thrown to roll the idle-priority thread's transaction back when a write at normal priority waits.
+    struct GaveWay: Error {}
 
     private func flushLogging() async {
         do {
@@ -206,9 +203,11 @@ package final class EventWriter: OutcomeSink, Service {
             + Array(repeating: row, count: 1 << power).joined(separator: ", ")
     }
 
-    private static func write(_ events: [OutcomeEvent], db: Database) throws {
+    /// `givingWay` is asked between statements; when it says so the write stops (throws `GaveWay`).
+    static func write(_ events: [OutcomeEvent], db: Database, givingWay: () -> Bool = { false }) throws {
         var start = 0
         while start < events.count {
+            if givingWay() { throw GaveWay() }
             let power = min(largestInsertPower, Int.bitWidth - 1 - (events.count - start).leadingZeroBitCount)
             let rows = events[start..<start + (1 << power)]
             try insertRows(rows, with: try db.cachedStatement(sql: insertSQL[power]), db: db)
@@ -231,6 +230,7 @@ package final class EventWriter: OutcomeSink, Service {
             }
         }
         for (key, rollup) in rollups {
+            if givingWay() { throw GaveWay() }
             try merge(
                 rollup, into: "rollup_minute", keyColumns: ["minute", "model", "version", "backend", "experiment", "variant"],
                 key: [key.minute, key.model, key.version, key.backend, key.experiment, key.variant], db: db)

@@ -13,9 +13,12 @@ import Synchronization
 ///
 /// `wake()` asks for one more run of `work`; wakes while it runs are folded into that one.
 final class IdlePriorityThread: Sendable {
-    private struct Exit: ~Copyable {
+    private struct State: ~Copyable {
+        /// `DispatchTime` uptime in nanoseconds when the run in progress began.
+        var runStarted: UInt64?
+        var runWaiters: [CheckedContinuation<Void, Never>] = []
         var finished = false
-        var waiter: CheckedContinuation<Void, Never>?
+        var exitWaiter: CheckedContinuation<Void, Never>?
     }
 
     /// What the thread and its owner share.
@@ -24,7 +27,7 @@ final class IdlePriorityThread: Sendable {
         let stopRequested = Atomic<Bool>(false)
         let idlePriorityTaken = Atomic<Bool>(false)
         let wake = DispatchSemaphore(value: 0)
-        let exit = Mutex(Exit())
+        let state = Mutex(State())
     }
 
     private let signals = Signals()
@@ -41,11 +44,18 @@ final class IdlePriorityThread: Sendable {
                 signals.wake.wait()
                 if signals.stopRequested.load(ordering: .acquiring) { break }
                 signals.wakeRequested.store(false, ordering: .relaxed)
+                signals.state.withLock { $0.runStarted = DispatchTime.now().uptimeNanoseconds }
                 work()
+                let waiters = signals.state.withLock { state in
+                    state.runStarted = nil
+                    defer { state.runWaiters = [] }
+                    return state.runWaiters
+                }
+                for waiter in waiters { waiter.resume() }
             }
-            let waiter = signals.exit.withLock { exit in
-                exit.finished = true
-                return exit.waiter.take()
+            let waiter = signals.state.withLock { state in
+                state.finished = true
+                return state.exitWaiter.take()
             }
             waiter?.resume()
         }
@@ -58,14 +68,31 @@ final class IdlePriorityThread: Sendable {
         if !signals.wakeRequested.exchange(true, ordering: .relaxed) { signals.wake.signal() }
     }
 
+    /// Whether a run of `work` has been going on for `nanoseconds` or longer.
+    func isRunning(forAtLeast nanoseconds: UInt64) -> Bool {
+        guard let started = signals.state.withLock({ $0.runStarted }) else { return false }
+        return DispatchTime.now().uptimeNanoseconds - started >= nanoseconds
+    }
+
+    /// Returns once the run of `work` in progress, if any, has ended.
+    func waitForCurrentRun() async {
+        await withCheckedContinuation { continuation in
+            let running = signals.state.withLock { state in
+                if state.runStarted != nil { state.runWaiters.append(continuation) }
+                return state.runStarted != nil
+            }
+            if !running { continuation.resume() }
+        }
+    }
+
     /// Returns once a run of `work` in progress has ended and the thread has finished.
     func stop() async {
         signals.stopRequested.store(true, ordering: .releasing)
         signals.wake.signal()
         await withCheckedContinuation { continuation in
-            let finished = signals.exit.withLock { exit in
-                if !exit.finished { exit.waiter = continuation }
-                return exit.finished
+            let finished = signals.state.withLock { state in
+                if !state.finished { state.exitWaiter = continuation }
+                return state.finished
             }
             if finished { continuation.resume() }
         }

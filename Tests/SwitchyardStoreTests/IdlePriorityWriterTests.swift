@@ -40,8 +40,15 @@ import Testing
         }
         thread.wake()
         runs.firstRunStarted.wait()
+        #expect(thread.isRunning(forAtLeast: 0) && !thread.isRunning(forAtLeast: 60_000_000_000))
         for _ in 0..<5 { thread.wake() }
+        let waited = Task {
+            await thread.waitForCurrentRun()
+            return runs.policies.withLock { $0.count }
+        }
+        try await Task.sleep(for: .milliseconds(50))
         runs.firstRunMayEnd.signal()
+        #expect(await waited.value >= 1, "the wait ends once the first run has")
         let deadline = ContinuousClock.now + .seconds(10)
         while runs.policies.withLock({ $0.count }) < 2 && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
@@ -57,22 +64,44 @@ import Testing
         #endif
     }
 
-    @Test func eventsRecordedWhileTheWriterRunsAreWrittenInTransactionsOfAtMostTheLimit() async throws {
+    @Test func smallBatchesAndLargeOnesAreEachWrittenOnce() async throws {
         let database = try TemporaryDatabase()
         let store = try SQLiteStore(path: database.path)
         let writer = EventWriter(store: store, interval: .milliseconds(10), logger: Logger(label: "test"))
-        let count = EventWriter.backgroundTransactionLimit * 2 + 500
-        let written = try await Self.run(writer, recording: count) {
+        let rows: @Sendable () async throws -> Int = {
             try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM request_log")! }
         }
-        #expect(written == count)
+        let small = 300
+        let large = EventWriter.backlogLimit + 500
+        let written = try await Self.run(writer, recording: [small, large], rows: rows)
+        #expect(written == small + large)
         let rollup = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT SUM(requests) FROM rollup_minute") }
-        #expect(rollup == count, "each event counted once in the rollups, whichever transaction wrote it")
+        #expect(rollup == small + large, "each event counted once in the rollups, whichever thread wrote it")
     }
 
-    /// Threads of normal priority keep every CPU busy: the idle-priority thread hardly runs (at the
-    /// kernel's weight for `SCHED_IDLE` it would take tens of seconds for these events), so the
-    /// service writes them at normal priority once the thread has been behind for its patience.
+    @Test func theIdlePriorityWriteGivesWayBetweenStatementsAndLeavesNothingBehind() async throws {
+        let database = try TemporaryDatabase()
+        let store = try SQLiteStore(path: database.path)
+        let events = (0..<100).map { StoreTests.event($0) }
+        let asked = Mutex(0)
+        await #expect(throws: EventWriter.GaveWay.self) {
+            try await store.pool.write { db in
+                try EventWriter.write(events, db: db) {
+                    asked.withLock { count in
+                        count += 1
+                        return count > 2
+                    }
+                }
+            }
+        }
+        let rows = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM request_log")! }
+        #expect(rows == 0, "the rows written before it gave way were rolled back")
+        #expect(asked.withLock { $0 } == 3)
+    }
+
+    /// Threads of normal priority keep every CPU busy, so the idle-priority thread hardly runs (it
+    /// wrote about 750 events a second in a debug build here): once it has been busy for its
+    /// patience, the service has it give its transaction up and writes the events at normal priority.
     @Test func aWriterStarvedOfCPUCatchesUpAtNormalPriority() async throws {
         let database = try TemporaryDatabase()
         let store = try SQLiteStore(path: database.path)
@@ -81,8 +110,8 @@ import Testing
             store: store, interval: .milliseconds(10), patience: .milliseconds(100), registry: registry, logger: Logger(label: "test"))
         let spinning = Spinners(threads: ProcessInfo.processInfo.activeProcessorCount, atMost: .seconds(20))
         defer { spinning.stop() }
-        let count = 20_000
-        let written = try await Self.run(writer, recording: count) {
+        let count = EventWriter.backlogLimit - 96
+        let written = try await Self.run(writer, recording: [count]) {
             try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM request_log")! }
         }
         spinning.stop()
@@ -95,18 +124,25 @@ import Testing
         #expect((catchUps ?? 0) >= 1)
     }
 
-    /// Records `count` events, runs `writer` as a service until `rows()` reaches `count` (at most 15 s),
-    /// shuts it down and returns the last count.
-    private static func run(_ writer: EventWriter, recording count: Int, rows: @escaping @Sendable () async throws -> Int) async throws -> Int {
+    /// Runs `writer` as a service and records the events of each batch in turn, each once the rows
+    /// of the last are in; at most 15 s for all. Then shuts it down and returns the last count of `rows()`.
+    private static func run(
+        _ writer: EventWriter, recording batches: [Int], rows: @escaping @Sendable () async throws -> Int
+    ) async throws -> Int {
         let group = ServiceGroup(configuration: .init(services: [writer], logger: Logger(label: "test")))
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            for index in 0..<count { writer.record(StoreTests.event(index)) }
             let deadline = ContinuousClock.now + .seconds(15)
-            var written = try await rows()
-            while written < count && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
+            var recorded = 0
+            var written = 0
+            for batch in batches {
+                for index in recorded..<recorded + batch { writer.record(StoreTests.event(index)) }
+                recorded += batch
                 written = try await rows()
+                while written < recorded && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(20))
+                    written = try await rows()
+                }
             }
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
