@@ -21,7 +21,8 @@
 #      time to first byte, gaps between events (medians over the runs), C's and D's CPU per relayed
 #      event, C's RSS idle / peak during the streams / after them;
 #   4. instructions per request (callgrind, whole process, all threads) of V for a pass-through
-#      chat request, one whose version has `params` overrides and one translated to Anthropic's format.
+#      chat request, one whose version has `params` overrides and one translated to Anthropic's format;
+#      and per relayed stream event (BENCH_CALLGRIND_STREAMS streams from S at once).
 #
 # Environment:
 #   SWITCHYARD_BIN            switchyard binary (default .build/release/switchyard)
@@ -41,6 +42,7 @@
 #   BENCH_SETTLE_SECONDS      wait after the streams before reading RSS "after load" (default 5)
 #   BENCH_CALLGRIND_REQUESTS  sequential requests counted under callgrind, per case (default 2000)
 #   BENCH_CALLGRIND_WARMUP    requests before counting starts, per case (default 200)
+#   BENCH_CALLGRIND_STREAMS   concurrent streams counted under callgrind (default 16; 4 of warm-up before)
 #   BENCH_SKIP_CALLGRIND=1    leave out part 4
 #   BENCH_ONLY_CALLGRIND=1    only part 4 (instruction counts, for comparing a change quickly)
 #   BENCH_SKIP_SWITCHYARD=1   only nginx and the stream upstream (for testing the harness)
@@ -69,6 +71,7 @@ BENCH_STREAM_RUNS="${BENCH_STREAM_RUNS:-3}"
 BENCH_SETTLE_SECONDS="${BENCH_SETTLE_SECONDS:-5}"
 BENCH_CALLGRIND_REQUESTS="${BENCH_CALLGRIND_REQUESTS:-2000}"
 BENCH_CALLGRIND_WARMUP="${BENCH_CALLGRIND_WARMUP:-200}"
+BENCH_CALLGRIND_STREAMS="${BENCH_CALLGRIND_STREAMS:-16}"
 BENCH_SKIP_CALLGRIND="${BENCH_SKIP_CALLGRIND:-0}"
 BENCH_ONLY_CALLGRIND="${BENCH_ONLY_CALLGRIND:-0}"
 BENCH_SKIP_SWITCHYARD="${BENCH_SKIP_SWITCHYARD:-0}"
@@ -650,6 +653,32 @@ measure_instructions() {
     "$LOAD_BIN" requests --url "$url" --token "$USER_TOKEN" --body "$body" --count "$BENCH_CALLGRIND_REQUESTS" --timeout-s "$limit" \
         >"$WORK/callgrind-$key.json" 2>>"$WORK/callgrind-$key.err" || die "requests under callgrind failed (see $WORK/callgrind-$key.err)"
     sleep 2
+    stop_counting "$key"
+    R[ir-$key]="$(awk -v t="$COUNTED" -v n="$BENCH_CALLGRIND_REQUESTS" 'BEGIN { printf "%.0f", t / n }')"
+}
+
+# Instructions per relayed stream event: streams from S through V, per-stream costs included.
+measure_stream_instructions() {
+    local url="http://127.0.0.1:$PORT_V/v1/chat/completions" limit=$((BENCH_STREAM_EVENTS * BENCH_STREAM_GAP_MS / 10 + 300))
+    log "callgrind, stream: 4 streams of warm-up, then $BENCH_CALLGRIND_STREAMS at once, $BENCH_STREAM_EVENTS events each, counted"
+    "$LOAD_BIN" streams --url "$url" --token "$USER_TOKEN" --body "$STREAM_BODY" --concurrency 4 --timeout-s "$limit" \
+        >/dev/null 2>"$WORK/callgrind-stream.err" || die "stream warm-up under callgrind failed (see $WORK/callgrind-stream.err)"
+    sleep 2
+    callgrind_control -z "$VALGRIND_PID" >>"$WORK/callgrind-control.log" 2>&1 || die "callgrind_control -z failed (see $WORK/callgrind-control.log)"
+    callgrind_control -i on "$VALGRIND_PID" >>"$WORK/callgrind-control.log" 2>&1 || die "callgrind_control -i on failed (see $WORK/callgrind-control.log)"
+    "$LOAD_BIN" streams --url "$url" --token "$USER_TOKEN" --body "$STREAM_BODY" --concurrency "$BENCH_CALLGRIND_STREAMS" \
+        --timeout-s "$limit" >"$WORK/callgrind-stream.json" 2>>"$WORK/callgrind-stream.err" \
+        || die "streams under callgrind failed (see $WORK/callgrind-stream.err)"
+    sleep 2
+    stop_counting stream
+    R[ir-stream-event]="$(awk -v t="$COUNTED" -v n="$((BENCH_CALLGRIND_STREAMS * BENCH_STREAM_EVENTS))" 'BEGIN { printf "%.0f", t / n }')"
+}
+
+# Switches counting off, dumps as `key` and sets COUNTED to the dump's total instructions (not in a
+# subshell: DUMPS counts the dumps).
+COUNTED=""
+stop_counting() {
+    local key="$1"
     callgrind_control -i off "$VALGRIND_PID" >>"$WORK/callgrind-control.log" 2>&1 || die "callgrind_control -i off failed (see $WORK/callgrind-control.log)"
     callgrind_control -d "$key" "$VALGRIND_PID" >>"$WORK/callgrind-control.log" 2>&1 || die "callgrind_control -d failed (see $WORK/callgrind-control.log)"
     DUMPS=$((DUMPS + 1))
@@ -660,7 +689,7 @@ measure_instructions() {
         sleep 0.1
     done
     [[ -n "$total" ]] || die "no callgrind dump at $dump"
-    R[ir-$key]="$(awk -v t="$total" -v n="$BENCH_CALLGRIND_REQUESTS" 'BEGIN { printf "%.0f", t / n }')"
+    COUNTED="$total"
 }
 
 # --- report --------------------------------------------------------------------
@@ -693,6 +722,7 @@ report() {
         echo "| instructions per request: pass-through | — | — | $(num "$pass") | before / after |"
         echo "| instructions per request: \`params\` override | — | — | $(num "${R[ir-params]:-n/a}") ($(diff_of "${R[ir-params]:-n/a}" "$pass")) | reported |"
         echo "| instructions per request: Anthropic translation | — | — | $(num "${R[ir-anthropic]:-n/a}") ($(diff_of "${R[ir-anthropic]:-n/a}" "$pass")) | reported |"
+        echo "| instructions per relayed stream event | — | — | $(num "${R[ir-stream-event]:-n/a}") | before / after |"
         return
     fi
     local k p
@@ -714,6 +744,7 @@ report() {
     echo "| instructions per request: pass-through | — | — | $(cg "$(num "$pass")") | before / after |"
     echo "| instructions per request: \`params\` override | — | — | $(cg "$(num "${R[ir-params]:-n/a}") ($(diff_of "${R[ir-params]:-n/a}" "$pass"))") | reported |"
     echo "| instructions per request: Anthropic translation | — | — | $(cg "$(num "${R[ir-anthropic]:-n/a}") ($(diff_of "${R[ir-anthropic]:-n/a}" "$pass"))") | reported |"
+    echo "| instructions per relayed stream event | — | — | $(cg "$(num "${R[ir-stream-event]:-n/a}")") | before / after |"
     local S="$BENCH_STREAMS"
     echo "| $S streams × $BENCH_STREAM_EVENTS events $BENCH_STREAM_GAP_MS ms apart: completed (worst of $BENCH_STREAM_RUNS runs) | ${R[direct-completed]}/$S | —" \
         "| $(sy "${R[gateway-completed]:-n/a}/$S") | all |"
@@ -728,7 +759,7 @@ report() {
     echo
     echo "- Latency: wrk -t1 -c1 --latency, $BENCH_ROUNDS rounds of $BENCH_DURATION per target (A, B, C in turn; $BENCH_WARMUP of warm-up before the first), each figure the median of its rounds; wrk keeps every request's latency in 1 µs buckets, so its percentiles are exact to the microsecond. Added = minus the upstream called directly."
     echo "- Throughput: wrk -t$BENCH_THREADS -c$C, the same way. CPU per request: user+system ticks of the gateway (/proc/PID/stat, $(getconf CLK_TCK)/s) over its measured runs / requests answered."
-    echo "- Instructions: valgrind --tool=callgrind (Ir of the whole process, all threads) over $BENCH_CALLGRIND_REQUESTS sequential requests on one keep-alive connection from switchyard-load (not under valgrind), counted between callgrind_control -i on and -i off (2 s before the first and after the last request, so the batched outcome writes are in) after $BENCH_CALLGRIND_WARMUP requests of warm-up, / $BENCH_CALLGRIND_REQUESTS. In brackets: minus pass-through. Run to run these vary by about 3 % (valgrind runs the gateway's threads one at a time, and how often its event loops sleep and wake varies), so smaller differences are noise. \`params\`: a version with params = { temperature = 0.5 }; Anthropic: an anthropic-format provider at nginx answering a fixed Messages JSON."
+    echo "- Instructions: valgrind --tool=callgrind (Ir of the whole process, all threads) over $BENCH_CALLGRIND_REQUESTS sequential requests on one keep-alive connection from switchyard-load (not under valgrind), counted between callgrind_control -i on and -i off (2 s before the first and after the last request, so the batched outcome writes are in) after $BENCH_CALLGRIND_WARMUP requests of warm-up, / $BENCH_CALLGRIND_REQUESTS. In brackets: minus pass-through. Run to run these vary by about 3 % (valgrind runs the gateway's threads one at a time, and how often its event loops sleep and wake varies), so smaller differences are noise. \`params\`: a version with params = { temperature = 0.5 }; Anthropic: an anthropic-format provider at nginx answering a fixed Messages JSON. Per stream event: $BENCH_CALLGRIND_STREAMS streams at once from sse-upstream (after 4 of warm-up), counted the same way, / their $((BENCH_CALLGRIND_STREAMS * BENCH_STREAM_EVENTS)) events (the streams' own request costs included)."
     echo "- Streams: switchyard-load streams opens $S connections, then sends all requests at once; upstream: switchyard-load sse-upstream, directly, then through Switchyard. First byte: request written → first body byte. Gap: time between consecutive event boundaries (blank lines) as the client reads them, over all streams (the last two events, usage and [DONE], come together). Each figure is the median over $BENCH_STREAM_RUNS runs, direct and through Switchyard alternating; added = through Switchyard minus direct. CPU per event: the gateway's ticks during its runs / events it relayed (${R[gateway-events]:-n/a}); D: the same streams through switchyard-niofloor in front of the stream upstream, its ticks over its runs / events."
     echo "- RSS (VmRSS, /proc/PID/status): idle = after start and one request per model; peak = VmHWM reset just before the streams (or the 50 ms samples' maximum, if higher); after = ${BENCH_SETTLE_SECONDS} s after the last stream ended."
     ((${#WARNINGS[@]})) && printf -- '- WARNING: %s\n' "${WARNINGS[@]}"
@@ -788,6 +819,7 @@ main() {
         measure_instructions pass bench
         measure_instructions params bench-params
         measure_instructions anthropic bench-anthropic
+        measure_stream_instructions
         stop_pid "$VALGRIND_PID" 30
         VALGRIND_PID=""
     fi

@@ -59,6 +59,8 @@ struct GatewayHarness {
         backends = [ { provider = "up", model = "slow-stream" } ]
         [models.cut-stream]
         backends = [ { provider = "up", model = "cut-stream" } ]
+        [models.end-after-done-text]
+        backends = [ { provider = "up", model = "end-after-done-text" } ]
         [models.error-500]
         backends = [ { provider = "up", model = "error-500" } ]
         [models.html-502]
@@ -88,7 +90,7 @@ struct GatewayHarness {
 
         [users.tester]
         token = "\(userToken)"
-        allowed_models = ["ok", "slow-stream", "cut-stream", "error-500", "html-502", "stall", "gone", "mock", "late-head", "late-token"]
+        allowed_models = ["ok", "slow-stream", "cut-stream", "end-after-done-text", "error-500", "html-502", "stall", "gone", "mock", "late-head", "late-token"]
         """
     }
 

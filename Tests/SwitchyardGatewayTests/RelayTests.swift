@@ -98,6 +98,20 @@ import Testing
         }
     }
 
+    /// An answer that quotes `data: [DONE]` in its text has not ended: only a line of the event is its end.
+    @Test func aStreamThatEndsAfterTextQuotingTheEndMarkerStillEndsWithAnErrorEvent() async throws {
+        try await GatewayHarness.withGateway { gateway in
+            let response = try await gateway.post("/v1/chat/completions", json: chatBody(model: "end-after-done-text", stream: true))
+            #expect(response.status == .ok)
+            let text = try await response.text()
+            #expect(text.contains(#""content":"data: [DONE] ""#))
+            let lastEvent = try #require(text.split(separator: "\n\n").last)
+            #expect(lastEvent.hasPrefix(#"data: {"error":"#))
+            let outcome = try #require(try await gateway.outcome { $0.model == "end-after-done-text" })
+            #expect(outcome.status == 502)
+        }
+    }
+
     @Test func upstreamJSONErrorsKeepTheirStatusAndOtherErrorsBecome502() async throws {
         try await GatewayHarness.withGateway { gateway in
             let error500 = try await gateway.post("/v1/chat/completions", json: chatBody(model: "error-500"))

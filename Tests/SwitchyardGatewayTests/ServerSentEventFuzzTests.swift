@@ -45,7 +45,7 @@ import Testing
 
     @Test func aNeedleIsFoundWhereverItStands() {
         var random = SplitMix64(seed: 0x5EED_0005)
-        let alphabet = Array("[DONE]usage\" ".utf8)
+        let alphabet = Array("[DONE]usage\" model.rc".utf8)
         for _ in 0..<Self.rounds {
             let haystack = (0..<Int.random(in: 0...40, using: &random)).map { _ in alphabet.randomElement(using: &random)! }
             var buffer = ByteBuffer(bytes: [UInt8](repeating: 0, count: Int.random(in: 0...3, using: &random)) + haystack)
@@ -53,6 +53,40 @@ import Testing
             let text = String(decoding: haystack, as: UTF8.self)
             #expect(buffer.contains("[DONE]") == text.contains("[DONE]"), "\(text)")
             #expect(buffer.contains("\"usage\"") == text.contains("\"usage\""), "\(text)")
+            #expect(buffer.contains("\"model\"") == text.contains("\"model\""), "\(text)")
+            #expect(buffer.contains("response.created") == text.contains("response.created"), "\(text)")
+            #expect(buffer.contains("e") == text.contains("e"), "\(text)")
+        }
+    }
+
+    @Test func anEventEndsOnlyWithAFieldLineNotWithTextThatQuotesIt() {
+        let ends: [(String, Bool)] = [
+            ("data: [DONE]\n\n", true), ("data:[DONE]\n\n", true), ("data: [DONE]", true), ("id: 7\r\ndata: [DONE]\r\n\r\n", true),
+            ("data: {\"content\":\"[DONE]\"}\n\n", false), ("data: {\"content\":\"data: [DONE]\"}\n\n", false),
+            ("data:  [DONE]\n\n", false), ("xdata: [DONE]\n\n", false), ("data: [DONE]x\n\n", false), (": data: [DONE]\n\n", false),
+        ]
+        for (text, ends) in ends {
+            #expect(ByteBuffer(string: text).hasFieldLine("data", "[DONE]") == ends, "\(text.debugDescription)")
+        }
+        #expect(ByteBuffer(string: "event: message_stop\ndata: {}\n\n").hasFieldLine("event", "message_stop"))
+        #expect(!ByteBuffer(string: "event: content_block_delta\ndata: {\"text\":\"event: message_stop\"}\n\n").hasFieldLine("event", "message_stop"))
+    }
+
+    /// Against SSE's own reading of a field line: split at line ends, the field up to the first colon,
+    /// the value after it less one leading space.
+    @Test func aFieldLineIsFoundAsSSEReadsLines() {
+        var random = SplitMix64(seed: 0x5EED_F1E1)
+        let pieces = ["data", ":", " ", "[DONE]", "\n", "\r", "x", "event", "{\"t\":\"", "\"}", "da"]
+        for _ in 0..<Self.rounds {
+            let text = (0..<Int(random.next() % 12)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
+            let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
+            let expected = lines.contains { line in
+                guard let colon = line.firstIndex(of: ":") else { return false }
+                var value = line[line.index(after: colon)...]
+                if value.first == " " { value = value.dropFirst() }
+                return line[..<colon] == "data" && value == "[DONE]"
+            }
+            #expect(ByteBuffer(string: text).hasFieldLine("data", "[DONE]") == expected, "\(text.debugDescription)")
         }
     }
 

@@ -7,7 +7,7 @@ import NIOHTTP1
 import Synchronization
 
 /// An OpenAI-compatible upstream for tests, on 127.0.0.1 at a port chosen by the system. The upstream
-/// model name picks its behaviour: `ok`, `slow-stream`, `cut-stream`, `error-500`, `html-502`, `stall`.
+/// model name picks its behaviour: `ok`, `slow-stream`, `cut-stream`, `end-after-done-text`, `error-500`, `html-502`, `stall`.
 final class TestUpstream: Sendable {
     static let chunkInterval = Duration.milliseconds(200)
     /// How long `late-head` waits before answering and `late-token` before its first chunk.
@@ -70,7 +70,9 @@ final class TestUpstream: Sendable {
                 #"{"id":"c1","object":"chat.completion","created":1,"model":"\#(model)","choices":[{"index":0,"message":{"role":"assistant","content":"hello"},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":2,"total_tokens":9}}"#
             )
         }
-        let pieces = ["one ", "two ", "three ", "four ", "five"]
+        // `end-after-done-text`'s answer quotes the end marker, then ends (cleanly, without the marker).
+        let quotesTheEnd = model == "end-after-done-text"
+        let pieces = quotesTheEnd ? ["streams end with ", "data: [DONE] "] : ["one ", "two ", "three ", "four ", "five"]
         return Response(
             status: .ok, headers: [.contentType: "text/event-stream"],
             body: ResponseBody { writer in
@@ -94,7 +96,7 @@ final class TestUpstream: Sendable {
                                 #"data: {"id":"s1","object":"chat.completion.chunk","created":1,"model":"\#(model)","choices":[],"usage":{"prompt_tokens":11,"completion_tokens":5,"total_tokens":16}}"#
                                 + "\n\n"))
                 }
-                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                if !quotesTheEnd { try await writer.write(ByteBuffer(string: "data: [DONE]\n\n")) }
                 try await writer.finish(nil)
             })
     }

@@ -617,7 +617,7 @@ final class ClientExchange: UpstreamResponseHandler {
         let limit = services.limits.maxEventBytes
         var buffer = buffer
         let outcome = events.split(&buffer, maxEventBytes: limit) { event in
-            if endpoint.isChatShaped ? event.contains("[DONE]") : endpoint.endsStream(event) { sawDone = true }
+            if endpoint.endsStream(event) { sawDone = true }
             if requestTrace != nil, requestTrace?.responseModel == nil, event.contains("\"model\"") {
                 requestTrace?.responseModel = Self.withEventData(event, UsageReader.responseModel) ?? nil
             }

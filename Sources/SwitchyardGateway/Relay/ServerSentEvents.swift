@@ -2,21 +2,71 @@ import Foundation
 import NIOCore
 
 extension ByteBuffer {
-    /// Whether the readable bytes contain `needle`: its first byte found with C's `memchr`, the rest
-    /// compared with `memcmp` (it is asked of every stream event).
+    /// Whether the readable bytes contain `needle` (it is asked of every stream event).
     func contains(_ needle: StaticString) -> Bool {
-        withUnsafeReadableBytes { haystack in
-            let length = needle.utf8CodeUnitCount
-            guard let base = haystack.baseAddress, length > 0 else { return false }
-            let first = Int32(needle.utf8Start[0])
-            var offset = 0
-            while offset + length <= haystack.count, let found = memchr(base + offset, first, haystack.count - offset - length + 1) {
-                if memcmp(found, needle.utf8Start, length) == 0 { return true }
-                offset = base.distance(to: UnsafeRawPointer(found)) + 1
+        withUnsafeReadableBytes { $0.firstOffset(of: needle, from: 0) != nil }
+    }
+
+    /// Whether one of the event's lines is the field `name` with the value `value` exactly: `data:
+    /// [DONE]`, `event: message_stop` (the space after the colon is optional, as in SSE). Text inside a
+    /// JSON data line never matches: a JSON string cannot hold a raw line break, so no line starts in one.
+    func hasFieldLine(_ name: StaticString, _ value: StaticString) -> Bool {
+        withUnsafeReadableBytes { bytes in
+            var from = 0
+            while let offset = bytes.firstOffset(of: value, from: from) {
+                from = offset + 1
+                let end = offset + value.utf8CodeUnitCount
+                guard end == bytes.count || bytes[end] == UInt8(ascii: "\n") || bytes[end] == UInt8(ascii: "\r") else { continue }
+                var colon = offset - 1
+                if colon >= 0, bytes[colon] == UInt8(ascii: " ") { colon -= 1 }
+                let nameStart = colon - name.utf8CodeUnitCount
+                guard nameStart >= 0, bytes[colon] == UInt8(ascii: ":"),
+                    memcmp(bytes.baseAddress! + nameStart, name.utf8Start, name.utf8CodeUnitCount) == 0,
+                    nameStart == 0 || bytes[nameStart - 1] == UInt8(ascii: "\n") || bytes[nameStart - 1] == UInt8(ascii: "\r")
+                else { continue }
+                return true
             }
             return false
         }
     }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Where `needle` first stands at or after `start`. C's `memchr` looks for the needle's byte that
+    /// is least common in JSON text (looking for its quote would stop at every member name), `memcmp`
+    /// compares the rest.
+    func firstOffset(of needle: StaticString, from start: Int) -> Int? {
+        let length = needle.utf8CodeUnitCount
+        guard let base = baseAddress, length > 0, start >= 0 else { return nil }
+        var anchor = 0
+        var anchorRarity = -1
+        for index in 0..<length {
+            let rarity = Self.rarityInJSON[Int(needle.utf8Start[index])]
+            if rarity > anchorRarity {
+                anchor = index
+                anchorRarity = rarity
+            }
+        }
+        let anchorByte = Int32(needle.utf8Start[anchor])
+        // The anchor of an occurrence at or after `start` stands between these.
+        var from = start + anchor
+        let last = count - length + anchor
+        while from <= last, let found = memchr(base + from, anchorByte, last - from + 1) {
+            let candidate = base.distance(to: UnsafeRawPointer(found)) - anchor
+            if memcmp(base + candidate, needle.utf8Start, length) == 0 { return candidate }
+            from = candidate + anchor + 1
+        }
+        return nil
+    }
+
+    /// By byte: higher for bytes less common in the JSON of API answers and stream events (the
+    /// frequent ones ranked from a quote down; any other byte is rarer than all of them).
+    private static let rarityInJSON: [Int] = {
+        let frequent = Array(#"":, etnoaisrlcdu_{}hpm0123456789kfbgy"#.utf8)
+        var rarity = [Int](repeating: frequent.count, count: 256)
+        for (rank, byte) in frequent.enumerated() { rarity[Int(byte)] = rank }
+        return rarity
+    }()
 }
 
 /// Finds the ends of SSE events in an upstream's bytes as they arrive, looking at each byte once, and

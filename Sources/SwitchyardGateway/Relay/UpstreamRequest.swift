@@ -46,9 +46,9 @@ extension Endpoint {
     /// `message_stop`, or the Responses API's `response.completed` / `response.incomplete`.
     func endsStream(_ event: ByteBuffer) -> Bool {
         switch self {
-        case .chatCompletions, .embeddings, .completions: event.contains("[DONE]")
-        case .messages, .messagesCountTokens: event.contains("event: message_stop")
-        case .responses: event.contains("event: response.completed") || event.contains("event: response.incomplete")
+        case .chatCompletions, .embeddings, .completions: event.hasFieldLine("data", "[DONE]")
+        case .messages, .messagesCountTokens: event.hasFieldLine("event", "message_stop")
+        case .responses: event.hasFieldLine("event", "response.completed") || event.hasFieldLine("event", "response.incomplete")
         }
     }
 

@@ -398,7 +398,7 @@ final class FrontDoor: ChannelDuplexHandler, RemovableChannelHandler, ClientResp
     }
 
     func writeBody(_ buffer: ByteBuffer) {
-        context?.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        responseEncoder.writeBody(.byteBuffer(buffer), promise: nil)
     }
 
     func flush() {

@@ -61,26 +61,7 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
             isChunked = framing.addsChunked && !suppressesBody
             context.write(wrapOutboundOut(.byteBuffer(Self.encode(head, framing: framing, allocator: context.channel.allocator))), promise: promise)
         case .body(let part):
-            if suppressesBody {
-                promise?.fail(NIOHTTPResponseEncoderError.responseBodyNotAllowed)
-            } else if isChunked && part.readableBytes > 0 {
-                if case .byteBuffer(let bytes) = part, bytes.readableBytes <= Self.copiedChunkLimit {
-                    // A small chunk (a stream's event) is copied into its framing: one write, not three.
-                    var chunk = context.channel.allocator.buffer(capacity: bytes.readableBytes + 20)
-                    Self.writeChunkSize(bytes.readableBytes, into: &chunk)
-                    chunk.writeImmutableBuffer(bytes)
-                    chunk.writeStaticString("\r\n")
-                    context.write(wrapOutboundOut(.byteBuffer(chunk)), promise: promise)
-                } else {
-                    var size = context.channel.allocator.buffer(capacity: 20)
-                    Self.writeChunkSize(part.readableBytes, into: &size)
-                    context.write(wrapOutboundOut(.byteBuffer(size)), promise: nil)
-                    context.write(wrapOutboundOut(part), promise: nil)
-                    context.write(wrapOutboundOut(.byteBuffer(Self.lineEnd)), promise: promise)
-                }
-            } else {
-                context.write(wrapOutboundOut(part), promise: promise)
-            }
+            writeBody(part, context: context, promise: promise)
         case .end(let trailers):
             suppressesBody = false
             if isChunked {
@@ -98,6 +79,39 @@ final class ServerResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
                 // Nothing to write, but the promise must complete in order with the writes before it.
                 context.write(wrapOutboundOut(.byteBuffer(ByteBuffer())), promise: promise)
             }
+        }
+    }
+
+    /// A part of the current answer's body, handed over directly rather than down the pipeline (no
+    /// `HTTPServerResponsePart` boxed and cast back per stream event). Not flushed.
+    func writeBody(_ part: IOData, promise: EventLoopPromise<Void>?) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        writeBody(part, context: context, promise: promise)
+    }
+
+    private func writeBody(_ part: IOData, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        if suppressesBody {
+            promise?.fail(NIOHTTPResponseEncoderError.responseBodyNotAllowed)
+        } else if isChunked && part.readableBytes > 0 {
+            if case .byteBuffer(let bytes) = part, bytes.readableBytes <= Self.copiedChunkLimit {
+                // A small chunk (a stream's event) is copied into its framing: one write, not three.
+                var chunk = context.channel.allocator.buffer(capacity: bytes.readableBytes + 20)
+                Self.writeChunkSize(bytes.readableBytes, into: &chunk)
+                chunk.writeImmutableBuffer(bytes)
+                chunk.writeStaticString("\r\n")
+                context.write(wrapOutboundOut(.byteBuffer(chunk)), promise: promise)
+            } else {
+                var size = context.channel.allocator.buffer(capacity: 20)
+                Self.writeChunkSize(part.readableBytes, into: &size)
+                context.write(wrapOutboundOut(.byteBuffer(size)), promise: nil)
+                context.write(wrapOutboundOut(part), promise: nil)
+                context.write(wrapOutboundOut(.byteBuffer(Self.lineEnd)), promise: promise)
+            }
+        } else {
+            context.write(wrapOutboundOut(part), promise: promise)
         }
     }
 
