@@ -39,12 +39,14 @@ extension UnsafeRawBufferPointer {
         let length = needle.utf8CodeUnitCount
         guard let base = baseAddress, length > 0, start >= 0 else { return nil }
         var anchor = 0
-        var anchorRarity = -1
-        for index in 0..<length {
-            let rarity = Self.rarityInJSON[Int(needle.utf8Start[index])]
-            if rarity > anchorRarity {
-                anchor = index
-                anchorRarity = rarity
+        Self.rarityInJSON.withUnsafeBufferPointer { rarityOf in
+            var anchorRarity = -1
+            for index in 0..<length {
+                let rarity = rarityOf[Int(needle.utf8Start[index])]
+                if rarity > anchorRarity {
+                    anchor = index
+                    anchorRarity = rarity
+                }
             }
         }
         let anchorByte = Int32(needle.utf8Start[anchor])
