@@ -32,14 +32,13 @@ final class IdlePriorityThread: Sendable {
 
     private let signals = Signals()
 
-    /// Whether the system gave the thread the idle priority (not where there is none, or if it refused).
+    /// Whether the system gave the thread the idle priority (not where there is none, or if it refused);
+    /// false until the thread has started.
     var runsAtIdlePriority: Bool { signals.idlePriorityTaken.load(ordering: .relaxed) }
 
     init(name: String, work: @escaping @Sendable () -> Void) {
-        let started = DispatchSemaphore(value: 0)
         let thread = Thread { [signals] in
             signals.idlePriorityTaken.store(Self.takeIdlePriority(), ordering: .relaxed)
-            started.signal()
             while true {
                 signals.wake.wait()
                 if signals.stopRequested.load(ordering: .acquiring) { break }
@@ -61,7 +60,6 @@ final class IdlePriorityThread: Sendable {
         }
         thread.name = name
         thread.start()
-        started.wait()
     }
 
     func wake() {

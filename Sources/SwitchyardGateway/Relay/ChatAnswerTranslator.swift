@@ -118,7 +118,7 @@ final class ChatAnswerTranslator: UpstreamResponseHandler, UpstreamAttempt {
         case .stream:
             let translated = events.translate(buffer, maxEventBytes: maxEventBytes) { event, output in
                 guard !translator.finished else { return }
-                if event.hasFieldLine("data", "[DONE]") {
+                if Endpoint.chatCompletions.endsStream(event) {
                     for translated in translator.finish() { output.writeBytes(translated.bytes) }
                 } else if let json = ClientExchange.withEventData(event, { try? JSONValue.parse(buffer: $0) }) ?? nil {
                     for translated in translator.translate(json) { output.writeBytes(translated.bytes) }
