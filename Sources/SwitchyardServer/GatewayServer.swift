@@ -73,7 +73,12 @@ package struct GatewayServer: Sendable {
             environment: environment,
             seedChangedModels: (report.created + report.updated).filter { $0.hasPrefix("model:") }.map { String($0.dropFirst(6)) },
             metricsRegistry: metricsRegistry,
-            services: [writer], logger: logger,
+            services: [
+                writer,
+                MemoryGiveBack(
+                    activity: { [gauges = options.gauges] in (gauges.startedExchanges, gauges.liveExchanges) },
+                    releaseCaches: { database.releaseMemory() }, logger: logger),
+            ], logger: logger,
             onServerRunning: { port in
                 if printsBanner { banner.print(port: port) }
                 await onRunning(port)

@@ -85,6 +85,15 @@ package enum ServerDatabase: Sendable {
         }
     }
 
+    /// Drops the caches the database can fill again (SQLite's pages and prepared statements); a
+    /// PostgreSQL store keeps nothing worth dropping.
+    func releaseMemory() {
+        switch self {
+        case .sqlite(let store, _): store.releaseMemory()
+        case .postgres: break
+        }
+    }
+
     func close() throws {
         switch self {
         case .sqlite(let store, let lock):

@@ -26,6 +26,13 @@ package final class SQLiteStore: Sendable {
         try await pool.read { db in try Migrations.migrator.appliedMigrations(db) }
     }
 
+    /// Drops what the connections keep in memory and can read again: the page caches and prepared
+    /// statements (read-only connections are closed and reopened when next needed). Blocks while a
+    /// write is in progress: call it off the event loops.
+    package func releaseMemory() {
+        pool.releaseMemory()
+    }
+
     /// Closes the connections; later calls fail.
     package func close() throws {
         try pool.close()
