@@ -57,44 +57,16 @@ struct UpstreamRequestHead {
     }
 }
 
-/// NIO's HTTP/1.1 response parser without its watch on outbound writes: requests go out as bytes
-/// (`UpstreamRequestHead.encoded`), so the connection tells it the method of each request it
-/// sends instead (a `HEAD` answer has no body).
-final class UpstreamResponseDecoder: ByteToMessageDecoder {
-    typealias InboundOut = HTTPClientResponsePart
-    private let parser = HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)
-
-    func expectResponse(to method: HTTPMethod) {
-        parser.write(data: .head(HTTPRequestHead(version: .http1_1, method: method, uri: "")))
-    }
-
-    func decoderAdded(context: ChannelHandlerContext) {
-        parser.decoderAdded(context: context)
-    }
-
-    func decoderRemoved(context: ChannelHandlerContext) {
-        parser.decoderRemoved(context: context)
-    }
-
-    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        try parser.decode(context: context, buffer: &buffer)
-    }
-
-    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        try parser.decodeLast(context: context, buffer: &buffer, seenEOF: seenEOF)
-    }
-}
-
 /// One keep-alive HTTP/1.1 connection to an upstream, owned by its pool, used by one call at a time.
 /// Every method runs on the connection's event loop.
 final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let decoder: UpstreamResponseDecoder
+    private var parser = UpstreamResponseParser()
     private var context: ChannelHandlerContext?
     private(set) var call: UpstreamCall?
-    /// The answer of the current call has begun to arrive.
+    /// Bytes of the current call's answer have arrived.
     private var receivedResponse = false
     /// Both sides allow another request on this connection after the current one.
     private var reusable = true
@@ -105,10 +77,6 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     var idleSince = NIODeadline.now()
 
     var channel: (any Channel)? { context?.channel }
-
-    init(decoder: UpstreamResponseDecoder) {
-        self.decoder = decoder
-    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -122,7 +90,7 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
         self.call = call
         receivedResponse = false
         reusable = true
-        decoder.expectResponse(to: request.method)
+        parser.expectResponse(to: request.method)
         // Head and body in one buffer, or a large body as a second buffer in the same flush (one
         // `writev`); not through an encoder part by part.
         let (head, includesBody) = request.encoded(allocator: context.channel.allocator)
@@ -156,28 +124,40 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
+        var bytes = unwrapInboundIn(data)
         guard let call else {
             // Bytes nobody asked for: the connection is out of step.
             close()
             return
         }
         receivedResponse = true
-        switch part {
-        case .head(let head):
-            if !head.isKeepAlive { reusable = false }
-            call.head(status: Int(head.status.code), headers: head.headers)
-        case .body(let buffer):
-            call.body(buffer)
-        case .end:
-            self.call = nil
-            if reusable, !isClosed {
-                idleSince = .now()
-                pool?.release(self)
-            } else {
-                close()
+        do {
+            while let part = try parser.next(from: &bytes) {
+                switch part {
+                case .head(let status, let headers, let keepAlive):
+                    if !keepAlive { reusable = false }
+                    call.head(status: status, headers: headers)
+                case .body(let buffer):
+                    call.body(buffer)
+                case .end:
+                    self.call = nil
+                    // Anything behind the answer: the connection is out of step.
+                    if reusable, !isClosed, bytes.readableBytes == 0 {
+                        idleSince = .now()
+                        pool?.release(self)
+                    } else {
+                        close()
+                    }
+                    call.end()
+                    return
+                }
+                // The call may have been given up while it was handed a part.
+                guard self.call === call else { return }
             }
-            call.end()
+        } catch {
+            self.call = nil
+            close()
+            call.failed(UpstreamFailure(kind: .io, detail: error.description))
         }
     }
 
@@ -188,9 +168,14 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         isClosed = true
         pool?.connectionClosed(self)
+        let endsAnswer = parser.inputEnded()
         if let call {
             self.call = nil
-            call.connectionClosed(self, receivedResponse: receivedResponse)
+            if endsAnswer {
+                call.end()  // a body read until the upstream closed
+            } else {
+                call.connectionClosed(self, receivedResponse: receivedResponse)
+            }
         }
         self.context = nil
     }

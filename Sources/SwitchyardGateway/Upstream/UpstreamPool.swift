@@ -87,10 +87,9 @@ final class UpstreamPool {
                         let serverName = host.first?.isNumber == true || host.contains(":") ? nil : host
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
                     }
-                    // Requests are written as bytes (`UpstreamRequestHead.encoded`); answers parsed by NIO.
-                    let decoder = UpstreamResponseDecoder()
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
-                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(decoder: decoder))
+                    // Requests are written as bytes (`UpstreamRequestHead.encoded`), answers read as bytes
+                    // (`UpstreamResponseParser`).
+                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection())
                 }
             }
         bootstrap.connect(host: origin.host, port: origin.port).assumeIsolated().whenComplete { result in
