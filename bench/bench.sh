@@ -4,7 +4,7 @@
 #
 #   A: nginx returning a canned OpenAI chat completion (/v1/chat/completions) and a canned
 #      Anthropic message (/v1/messages): the plain upstream
-#   B: nginx as a keep-alive reverse proxy to A
+#   B: nginx as a keep-alive reverse proxy to A (and, unbuffered, to S: the reference for streams)
 #   C: switchyard relaying to A (models bench, bench-params, bench-anthropic) and to S (bench-stream)
 #   S: switchyard-load sse-upstream: streams of N events paced G ms apart (and a canned completion)
 #   V: a second switchyard, under valgrind --tool=callgrind, for instructions per request
@@ -17,9 +17,9 @@
 #      way; C's and D's CPU per request from /proc/PID/stat (user+system ticks over their measured
 #      runs / requests);
 #   3. streaming: BENCH_STREAMS concurrent streams (switchyard-load streams) straight to S, then
-#      through C, then through D in front of S, in turn, BENCH_STREAM_RUNS times: completed streams,
-#      time to first byte, gaps between events (medians over the runs), C's and D's CPU per relayed
-#      event, C's RSS idle / peak during the streams / after them;
+#      through B, C and D in front of S, in turn, BENCH_STREAM_RUNS times: completed streams, time
+#      to first byte, gaps between events (medians over the runs), B's (nginx's worker), C's and D's
+#      CPU per relayed event, C's RSS idle / peak during the streams / after them;
 #   4. instructions per request (callgrind, whole process, all threads) of V for a pass-through
 #      chat request, one whose version has `params` overrides and one translated to Anthropic's format;
 #      and per relayed stream event (BENCH_CALLGRIND_STREAMS streams from S at once).
@@ -162,7 +162,7 @@ free_port() {
 
 pick_ports() {
     local name port taken=" "
-    for name in PORT_A PORT_B PORT_C PORT_S PORT_V PORT_F; do
+    for name in PORT_A PORT_B PORT_BS PORT_C PORT_S PORT_V PORT_F; do
         port="$(free_port)"
         while [[ "$taken" == *" $port "* ]]; do port="$(free_port)"; done
         taken+="$port "
@@ -280,6 +280,22 @@ http {
             proxy_pass http://bench_upstream;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+        }
+    }
+
+    upstream stream_upstream {
+        server 127.0.0.1:$PORT_S;
+        keepalive 256;
+    }
+
+    # B for streams: reverse proxy to S, each event passed on as it arrives
+    server {
+        listen 127.0.0.1:$PORT_BS;
+        location / {
+            proxy_pass http://stream_upstream;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
         }
     }
 }
@@ -542,10 +558,22 @@ else:
 EOF2
 }
 
-# Streams straight to the upstream and through the gateway, alternating, BENCH_STREAM_RUNS times
-# each; the gateway's CPU over its runs, its RSS sampled throughout.
+# Microseconds of CPU per event relayed in the runs of KEY, from the ticks they took.
+cpu_per_event() { # key ticks
+    local run events=0
+    for ((run = 1; run <= BENCH_STREAM_RUNS; run++)); do
+        events=$(( events + $(json_get "$WORK/streams-$1-$run.json" events_total) ))
+    done
+    awk -v t="$2" -v hz="$(getconf CLK_TCK)" -v n="$events" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "n/a" }'
+}
+
+# Streams straight to the upstream, through nginx (B), the gateway (C) and the floor (D), in turn,
+# BENCH_STREAM_RUNS times each; each relay's CPU over its runs, the gateway's RSS sampled throughout.
 measure_streams() { # direct url, gateway url (empty: none), floor url (empty: none)
-    local direct_url="$1" gateway_url="${2:-}" floor_url="${3:-}" run ticks=0 floor_ticks=0 before events=0
+    local direct_url="$1" gateway_url="${2:-}" floor_url="${3:-}" run ticks=0 floor_ticks=0 proxy_ticks=0 before events=0
+    local proxy_url="http://127.0.0.1:$PORT_BS${direct_url#http://127.0.0.1:$PORT_S}" nginx_worker
+    # The worker relays; the master only watches it.
+    nginx_worker="$(pgrep -P "$NGINX_PID" | head -n 1)"
     rm -f "$WORK"/streams-*.json "$WORK"/streams-*.err
     if [[ -n "$gateway_url" ]]; then
         # Peak RSS from here on: "5" resets VmHWM to the current RSS (Linux 4.0+).
@@ -555,6 +583,9 @@ measure_streams() { # direct url, gateway url (empty: none), floor url (empty: n
     fi
     for ((run = 1; run <= BENCH_STREAM_RUNS; run++)); do
         run_streams direct "$run" "$direct_url"
+        before="$(cpu_ticks "$nginx_worker")"
+        run_streams proxy "$run" "$proxy_url"
+        proxy_ticks=$(( proxy_ticks + $(cpu_ticks "$nginx_worker") - before ))
         if [[ -n "$gateway_url" ]]; then
             before="$(cpu_ticks "$SWITCHYARD_PID")"
             run_streams gateway "$run" "$gateway_url"
@@ -566,17 +597,10 @@ measure_streams() { # direct url, gateway url (empty: none), floor url (empty: n
             floor_ticks=$(( floor_ticks + $(cpu_ticks "$FLOOR_PID") - before ))
         fi
     done
-    if [[ -n "$floor_url" ]]; then
-        events=0
-        for ((run = 1; run <= BENCH_STREAM_RUNS; run++)); do
-            events=$(( events + $(json_get "$WORK/streams-floor-$run.json" events_total) ))
-        done
-        R[floor-cpu-event]="$(awk -v t="$floor_ticks" -v hz="$(getconf CLK_TCK)" -v n="$events" \
-            'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "n/a" }')"
-        events=0
-    fi
+    [[ -z "$floor_url" ]] || R[floor-cpu-event]="$(cpu_per_event floor "$floor_ticks")"
+    R[proxy-cpu-event]="$(cpu_per_event proxy "$proxy_ticks")"
     local key field
-    for key in direct gateway; do
+    for key in direct proxy gateway; do
         [[ "$key" == gateway && -z "$gateway_url" ]] && continue
         R[$key-completed]="$(streams_figure "$key" completed)"
         for field in ttfb_ms.p50 ttfb_ms.p99 ttfb_ms.max gap_ms.p50 gap_ms.p99 gap_ms.max wall_s; do
@@ -590,8 +614,7 @@ measure_streams() { # direct url, gateway url (empty: none), floor url (empty: n
         events=$(( events + $(json_get "$WORK/streams-gateway-$run.json" events_total) ))
     done
     R[gateway-events]="$events"
-    R[gateway-cpu-event]="$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v n="$events" \
-        'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "n/a" }')"
+    R[gateway-cpu-event]="$(cpu_per_event gateway "$ticks")"
     local hwm sampled
     hwm="$(rss_kb "$SWITCHYARD_PID" VmHWM)"
     sampled="$(sort -n "$WORK/rss-samples.txt" | tail -n 1)"
@@ -746,13 +769,15 @@ report() {
     echo "| instructions per request: Anthropic translation | — | — | $(cg "$(num "${R[ir-anthropic]:-n/a}") ($(diff_of "${R[ir-anthropic]:-n/a}" "$pass"))") | reported |"
     echo "| instructions per relayed stream event | — | — | $(cg "$(num "${R[ir-stream-event]:-n/a}")") | before / after |"
     local S="$BENCH_STREAMS"
-    echo "| $S streams × $BENCH_STREAM_EVENTS events $BENCH_STREAM_GAP_MS ms apart: completed (worst of $BENCH_STREAM_RUNS runs) | ${R[direct-completed]}/$S | —" \
+    echo "| $S streams × $BENCH_STREAM_EVENTS events $BENCH_STREAM_GAP_MS ms apart: completed (worst of $BENCH_STREAM_RUNS runs) | ${R[direct-completed]}/$S | ${R[proxy-completed]}/$S" \
         "| $(sy "${R[gateway-completed]:-n/a}/$S") | all |"
-    echo "| streams: first byte p50 / p99 (added p99) | $(num "${R[direct-ttfb_ms-p50]}" 2) / $(num "${R[direct-ttfb_ms-p99]}" 2) ms | —" \
+    echo "| streams: first byte p50 / p99 (added p99) | $(num "${R[direct-ttfb_ms-p50]}" 2) / $(num "${R[direct-ttfb_ms-p99]}" 2) ms" \
+        "| $(num "${R[proxy-ttfb_ms-p50]}" 2) / $(num "${R[proxy-ttfb_ms-p99]}" 2) ms ($(diff_of "${R[proxy-ttfb_ms-p99]}" "${R[direct-ttfb_ms-p99]}" 2) ms)" \
         "| $(sy "$(num "${R[gateway-ttfb_ms-p50]:-n/a}" 2) / $(num "${R[gateway-ttfb_ms-p99]:-n/a}" 2) ms ($(diff_of "${R[gateway-ttfb_ms-p99]:-n/a}" "${R[direct-ttfb_ms-p99]}" 2) ms)") | added p99 ≤ 1 ms |"
-    echo "| streams: gap between events p99 / max (added) | $(num "${R[direct-gap_ms-p99]}" 2) / $(num "${R[direct-gap_ms-max]}" 2) ms | —" \
+    echo "| streams: gap between events p99 / max (added) | $(num "${R[direct-gap_ms-p99]}" 2) / $(num "${R[direct-gap_ms-max]}" 2) ms" \
+        "| $(num "${R[proxy-gap_ms-p99]}" 2) / $(num "${R[proxy-gap_ms-max]}" 2) ms ($(diff_of "${R[proxy-gap_ms-p99]}" "${R[direct-gap_ms-p99]}" 2) / $(diff_of "${R[proxy-gap_ms-max]}" "${R[direct-gap_ms-max]}" 2) ms)" \
         "| $(sy "$(num "${R[gateway-gap_ms-p99]:-n/a}" 2) / $(num "${R[gateway-gap_ms-max]:-n/a}" 2) ms ($(diff_of "${R[gateway-gap_ms-p99]:-n/a}" "${R[direct-gap_ms-p99]}" 2) / $(diff_of "${R[gateway-gap_ms-max]:-n/a}" "${R[direct-gap_ms-max]}" 2) ms)") | no added gap over 5 ms |"
-    echo "| streams: CPU per relayed event | — | — | $(sy "${R[gateway-cpu-event]:-n/a} µs") | ≤ 5 µs |"
+    echo "| streams: CPU per relayed event | — | ${R[proxy-cpu-event]} µs | $(sy "${R[gateway-cpu-event]:-n/a} µs") | ≤ 5 µs |"
     [[ -z "${R[floor-cpu-event]:-}" ]] || echo "| D: streams, CPU per relayed event | — | — | ${R[floor-cpu-event]} µs | the floor under C |"
     echo "| Switchyard RSS: idle / peak during the streams / ${BENCH_SETTLE_SECONDS} s after | — | —" \
         "| $(sy "${R[rss-idle]:-n/a} / ${R[rss-peak]:-n/a} / ${R[rss-after]:-n/a} MB") | ≤ 64 MB, back near idle |"
@@ -760,7 +785,7 @@ report() {
     echo "- Latency: wrk -t1 -c1 --latency, $BENCH_ROUNDS rounds of $BENCH_DURATION per target (A, B, C in turn; $BENCH_WARMUP of warm-up before the first), each figure the median of its rounds; wrk keeps every request's latency in 1 µs buckets, so its percentiles are exact to the microsecond. Added = minus the upstream called directly."
     echo "- Throughput: wrk -t$BENCH_THREADS -c$C, the same way. CPU per request: user+system ticks of the gateway (/proc/PID/stat, $(getconf CLK_TCK)/s) over its measured runs / requests answered."
     echo "- Instructions: valgrind --tool=callgrind (Ir of the whole process, all threads) over $BENCH_CALLGRIND_REQUESTS sequential requests on one keep-alive connection from switchyard-load (not under valgrind), counted between callgrind_control -i on and -i off (2 s before the first and after the last request, so the batched outcome writes are in) after $BENCH_CALLGRIND_WARMUP requests of warm-up, / $BENCH_CALLGRIND_REQUESTS. In brackets: minus pass-through. Run to run these vary by about 3 % (valgrind runs the gateway's threads one at a time, and how often its event loops sleep and wake varies), so smaller differences are noise. \`params\`: a version with params = { temperature = 0.5 }; Anthropic: an anthropic-format provider at nginx answering a fixed Messages JSON. Per stream event: $BENCH_CALLGRIND_STREAMS streams at once from sse-upstream (after 4 of warm-up), counted the same way, / their $((BENCH_CALLGRIND_STREAMS * BENCH_STREAM_EVENTS)) events (the streams' own request costs included)."
-    echo "- Streams: switchyard-load streams opens $S connections, then sends all requests at once; upstream: switchyard-load sse-upstream, directly, then through Switchyard. First byte: request written → first body byte. Gap: time between consecutive event boundaries (blank lines) as the client reads them, over all streams (the last two events, usage and [DONE], come together). Each figure is the median over $BENCH_STREAM_RUNS runs, direct and through Switchyard alternating; added = through Switchyard minus direct. CPU per event: the gateway's ticks during its runs / events it relayed (${R[gateway-events]:-n/a}); D: the same streams through switchyard-niofloor in front of the stream upstream, its ticks over its runs / events."
+    echo "- Streams: switchyard-load streams opens $S connections, then sends all requests at once; upstream: switchyard-load sse-upstream, directly, then through Switchyard. First byte: request written → first body byte. Gap: time between consecutive event boundaries (blank lines) as the client reads them, over all streams (the last two events, usage and [DONE], come together). Each figure is the median over $BENCH_STREAM_RUNS runs, direct, through nginx (proxy_buffering off, keep-alive upstream) and through Switchyard in turn; added = through the relay minus direct. CPU per event: the relay's ticks during its runs (nginx: its one worker) / events it relayed (Switchyard: ${R[gateway-events]:-n/a}); D: the same streams through switchyard-niofloor in front of the stream upstream, its ticks over its runs / events."
     echo "- RSS (VmRSS, /proc/PID/status): idle = after start and one request per model; peak = VmHWM reset just before the streams (or the 50 ms samples' maximum, if higher); after = ${BENCH_SETTLE_SECONDS} s after the last stream ended."
     ((${#WARNINGS[@]})) && printf -- '- WARNING: %s\n' "${WARNINGS[@]}"
     echo "- Machine: $(nproc) cores ($(uname -m), $(uname -r)); nginx worker_processes 1; clients, upstreams and gateway share the cores. Run took $(( $(date +%s) - STARTED_AT )) s."

@@ -60,12 +60,6 @@ struct UpstreamResponseParser {
         scanned = 0
     }
 
-    /// Between answers: the last one ended (or none was asked for).
-    var isIdle: Bool {
-        if case .idle = state { return true }
-        return false
-    }
-
     /// The next part found in `buffer` (consuming what it read), or nil when it needs more bytes.
     mutating func next(from buffer: inout ByteBuffer) throws(Failure) -> Part? {
         while true {
@@ -137,6 +131,7 @@ struct UpstreamResponseParser {
             return nil
         }
         guard let (length, part) = found else { throw fail("the answer's head is malformed") }
+        guard length <= Self.maxHeadBytes else { throw fail("the answer's head is over \(Self.maxHeadBytes) bytes") }
         buffer.moveReaderIndex(forwardBy: length)
         return .some(part)
     }
