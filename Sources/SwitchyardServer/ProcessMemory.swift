@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
 import Foundation
 import Logging
 import NIOPosix
 import ServiceLifecycle
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// How the C allocator gives memory back to the system after a burst.
 enum ProcessMemory {
