@@ -157,7 +157,7 @@ soak: dist $(VENV_READY)
 FUZZ_ROUNDS ?= 200000
 fuzz: deps
 	$(LOCK) $(SWIFT) build --build-tests
-	SWITCHYARD_FUZZ_ROUNDS=$(FUZZ_ROUNDS) SWITCHYARD_FUZZ_KEEP_INPUT=1 $(SWIFT) test --skip-build --filter "SeedFuzzTests|ServerSentEventFuzzTests|RequestBodyScanTests"
+	SWITCHYARD_FUZZ_ROUNDS=$(FUZZ_ROUNDS) SWITCHYARD_FUZZ_KEEP_INPUT=1 $(SWIFT) test --skip-build --filter "SeedFuzzTests|ServerSentEventFuzzTests|RequestBodyScanTests|UpstreamResponseParserTests"
 
 clean:
 	rm -rf $(BUILD_DIR) $(DIST_SCRATCH) dist
