@@ -385,6 +385,56 @@ import Testing
         }
     }
 
+    @Test func answersFramedEveryWayAreRelayedAndAMalformedOneIsTheBackendsFailure() async throws {
+        let body = #"{"id":"c1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}]}"#
+        let half = body.utf8.count / 2
+        let chunked =
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+            + String(half, radix: 16) + ";ext=1\r\n" + String(body.prefix(half)) + "\r\n"
+            + String(body.utf8.count - half, radix: 16) + "\r\n" + String(body.dropFirst(half)) + "\r\n0\r\nx-trailer: t\r\n\r\n"
+        let upstream = ScriptedUpstream { request in
+            switch true {
+            case request.body.contains("\"chunked\""): .reply(chunked)
+            case request.body.contains("\"interim\""): .reply("HTTP/1.1 100 Continue\r\n\r\n" + cannedCompletion())
+            case request.body.contains("\"until-close\""): .replyAndClose("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n" + body)
+            case request.body.contains("\"smuggled\""):
+                .reply("HTTP/1.1 200 OK\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n")
+            default: .reply(cannedCompletion())
+            }
+        }
+        for model in ["chunked", "interim", "until-close"] {
+            try await Self.withGateway(upstream, backends: #"{ provider = "up", model = "\#(model)" }"#) { port, outcomes in
+                let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+                let first = try await Self.chat(client, port: port)
+                let second = try await Self.chat(client, port: port)
+                try await client.shutdown()
+                #expect(first.status == 200 && second.status == 200, "\(model)")
+                #expect(first.text.contains(#""content":"hi""#) && second.text == first.text, "\(model)")
+                #expect(try await Self.recorded(outcomes, count: 2).map(\.status) == [200, 200])
+            }
+        }
+        // An answer read until the close leaves no connection to reuse; the others are reused.
+        let connections = Dictionary(grouping: upstream.chatRequests, by: { $0.body.contains("until-close") }).mapValues { $0.map(\.connection).uniqued }
+        #expect(connections[true] == 2 && connections[false] == 2)
+
+        // Both framings at once: the connection is dropped and the next backend answers.
+        try await Self.withGateway(upstream, backends: #"{ provider = "up", model = "smuggled" }, { provider = "up", model = "fine" }"#) { port, outcomes in
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            let answer = try await Self.chat(client, port: port)
+            try await client.shutdown()
+            #expect(answer.status == 200)
+            #expect(outcomes.recorded.first?.failovers == 1)
+        }
+        try await Self.withGateway(upstream, backends: #"{ provider = "up", model = "smuggled" }"#) { port, outcomes in
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            let answer = try await Self.chat(client, port: port)
+            try await client.shutdown()
+            #expect(answer.status == 502)
+            #expect(answer.text.contains("\"error\""))
+            #expect(try await Self.recorded(outcomes, count: 1).map(\.status) == [502])
+        }
+    }
+
     @Test func credentialsInTheBaseURLAreSentAsBasicAuthorization() async throws {
         let upstream = ScriptedUpstream { _ in .reply(cannedCompletion()) }
         try await Self.withGateway(upstream, host: "robot:p%40ss@127.0.0.1") { port, _ in
