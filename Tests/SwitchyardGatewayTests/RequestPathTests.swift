@@ -355,7 +355,7 @@ import Testing
 
     @Test func aTwoHundredThatIsNotAJSONObjectIsTheBackendsFailure() async throws {
         let html = "<html><body>Please sign in</body></html>"
-        let upstream = ScriptedUpstream { request in
+        let script: @Sendable (ScriptedUpstream.Request) -> ScriptedUpstream.Action = { request in
             if request.body.contains("\"login-wall\"") {
                 return .reply("HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: \(html.utf8.count)\r\n\r\n\(html)")
             }
@@ -364,6 +364,7 @@ import Testing
             }
             return .reply(cannedCompletion())
         }
+        let upstream = ScriptedUpstream(script: script)
         let backends = #"{ provider = "up", model = "login-wall" }, { provider = "up", model = "broken-json" }, { provider = "up", model = "fine" }"#
         try await Self.withGateway(upstream, backends: backends) { port, outcomes in
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
@@ -374,7 +375,8 @@ import Testing
             #expect(outcomes.recorded.first?.failovers == 2)
             try await client.shutdown()
         }
-        try await Self.withGateway(upstream, backends: #"{ provider = "up", model = "login-wall" }"#) { port, outcomes in
+        // A second upstream: `withGateway` stops the first in a task of its own, which could close a restarted one.
+        try await Self.withGateway(ScriptedUpstream(script: script), backends: #"{ provider = "up", model = "login-wall" }"#) { port, outcomes in
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
             let answer = try await Self.chat(client, port: port)
             try await client.shutdown()
@@ -392,7 +394,8 @@ import Testing
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
             + String(half, radix: 16) + ";ext=1\r\n" + String(body.prefix(half)) + "\r\n"
             + String(body.utf8.count - half, radix: 16) + "\r\n" + String(body.dropFirst(half)) + "\r\n0\r\nx-trailer: t\r\n\r\n"
-        let upstream = ScriptedUpstream { request in
+        // One upstream per gateway: `withGateway` stops its upstream in a task of its own afterwards.
+        let script: @Sendable (ScriptedUpstream.Request) -> ScriptedUpstream.Action = { request in
             switch true {
             case request.body.contains("\"chunked\""): .reply(chunked)
             case request.body.contains("\"interim\""): .reply("HTTP/1.1 100 Continue\r\n\r\n" + cannedCompletion())
@@ -402,30 +405,30 @@ import Testing
             default: .reply(cannedCompletion())
             }
         }
-        for model in ["chunked", "interim", "until-close"] {
+        // An answer read until the close leaves no connection to reuse; the others are reused.
+        for (model, connections) in [("chunked", 1), ("interim", 1), ("until-close", 2)] {
+            let upstream = ScriptedUpstream(script: script)
             try await Self.withGateway(upstream, backends: #"{ provider = "up", model = "\#(model)" }"#) { port, outcomes in
                 let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
                 let first = try await Self.chat(client, port: port)
                 let second = try await Self.chat(client, port: port)
                 try await client.shutdown()
-                #expect(first.status == 200 && second.status == 200, "\(model)")
+                #expect(first.status == 200 && second.status == 200, "\(model): \(first.text) \(second.text)")
                 #expect(first.text.contains(#""content":"hi""#) && second.text == first.text, "\(model)")
                 #expect(try await Self.recorded(outcomes, count: 2).map(\.status) == [200, 200])
             }
+            #expect(upstream.chatRequests.map(\.connection).uniqued == connections, "\(model)")
         }
-        // An answer read until the close leaves no connection to reuse; the others are reused.
-        let connections = Dictionary(grouping: upstream.chatRequests, by: { $0.body.contains("until-close") }).mapValues { $0.map(\.connection).uniqued }
-        #expect(connections[true] == 2 && connections[false] == 2)
 
         // Both framings at once: the connection is dropped and the next backend answers.
-        try await Self.withGateway(upstream, backends: #"{ provider = "up", model = "smuggled" }, { provider = "up", model = "fine" }"#) { port, outcomes in
+        try await Self.withGateway(ScriptedUpstream(script: script), backends: #"{ provider = "up", model = "smuggled" }, { provider = "up", model = "fine" }"#) { port, outcomes in
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
             let answer = try await Self.chat(client, port: port)
             try await client.shutdown()
             #expect(answer.status == 200)
             #expect(outcomes.recorded.first?.failovers == 1)
         }
-        try await Self.withGateway(upstream, backends: #"{ provider = "up", model = "smuggled" }"#) { port, outcomes in
+        try await Self.withGateway(ScriptedUpstream(script: script), backends: #"{ provider = "up", model = "smuggled" }"#) { port, outcomes in
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
             let answer = try await Self.chat(client, port: port)
             try await client.shutdown()
