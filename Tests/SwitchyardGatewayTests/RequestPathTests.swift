@@ -421,7 +421,8 @@ import Testing
         }
 
         // Both framings at once: the connection is dropped and the next backend answers.
-        try await Self.withGateway(ScriptedUpstream(script: script), backends: #"{ provider = "up", model = "smuggled" }, { provider = "up", model = "fine" }"#) { port, outcomes in
+        let smuggledThenFine = #"{ provider = "up", model = "smuggled" }, { provider = "up", model = "fine" }"#
+        try await Self.withGateway(ScriptedUpstream(script: script), backends: smuggledThenFine) { port, outcomes in
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
             let answer = try await Self.chat(client, port: port)
             try await client.shutdown()
