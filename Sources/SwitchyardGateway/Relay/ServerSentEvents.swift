@@ -61,6 +61,32 @@ extension UnsafeRawBufferPointer {
         return nil
     }
 
+    /// The offset just past the first blank line at or after `start` (a line feed followed by `\n` or
+    /// `\r\n`): the end of an SSE event, or of an HTTP head. From one line feed to the next (C's
+    /// `memchr`), then a look at what follows it.
+    func endOfBlankLine(from start: Int) -> Int? {
+        guard let base = baseAddress else { return nil }
+        var index = start
+        while index < count, let found = memchr(base + index, Int32(UInt8(ascii: "\n")), count - index) {
+            index = base.distance(to: UnsafeRawPointer(found))
+            if index + 1 < count, self[index + 1] == UInt8(ascii: "\n") { return index + 2 }
+            if index + 2 < count, self[index + 1] == UInt8(ascii: "\r"), self[index + 2] == UInt8(ascii: "\n") { return index + 3 }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Whether these bytes are `lowercased` in any case of its ASCII letters (a header field name).
+    func equalsIgnoringCase(_ lowercased: StaticString) -> Bool {
+        guard count == lowercased.utf8CodeUnitCount else { return false }
+        for index in 0..<count where self[index] != lowercased.utf8Start[index] {
+            // Only an upper-case letter may differ, by its case bit.
+            let byte = self[index]
+            guard byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z"), byte | 0x20 == lowercased.utf8Start[index] else { return false }
+        }
+        return true
+    }
+
     /// By byte: higher for bytes less common in the JSON of API answers and stream events (the
     /// frequent ones ranked from a quote down; any other byte is rarer than all of them).
     private static let rarityInJSON: [Int] = {
@@ -104,23 +130,10 @@ struct ServerSentEventSplitter {
         }
         ends.removeAll(keepingCapacity: true)
         work.withUnsafeReadableBytes { bytes in
-            guard let base = bytes.baseAddress else { return }
             var index = start
-            let count = bytes.count
-            // From one line feed to the next (C's `memchr`), then a look at what follows it.
-            while index < count, let found = memchr(base + index, Int32(UInt8(ascii: "\n")), count - index) {
-                index = base.distance(to: UnsafeRawPointer(found))
-                if index + 1 < count, bytes[index + 1] == UInt8(ascii: "\n") {
-                    ends.append(index + 2)
-                    index += 2
-                    continue
-                }
-                if index + 2 < count, bytes[index + 1] == UInt8(ascii: "\r"), bytes[index + 2] == UInt8(ascii: "\n") {
-                    ends.append(index + 3)
-                    index += 3
-                    continue
-                }
-                index += 1
+            while let end = bytes.endOfBlankLine(from: index) {
+                ends.append(end)
+                index = end
             }
         }
         let base = work.readerIndex

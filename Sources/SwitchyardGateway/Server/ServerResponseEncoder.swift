@@ -212,19 +212,8 @@ enum HTTPHeadBytes {
 
     /// Whether a header name is `lowercased` in any case.
     static func isField(_ name: String, _ lowercased: StaticString) -> Bool {
-        guard name.utf8.count == lowercased.utf8CodeUnitCount else { return false }
-        let expected = UnsafeBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount)
-        return name.utf8.withContiguousStorageIfAvailable { matches($0, expected) }
-            ?? Array(name.utf8).withUnsafeBufferPointer { matches($0, expected) }
-    }
-
-    private static func matches(_ bytes: UnsafeBufferPointer<UInt8>, _ expected: UnsafeBufferPointer<UInt8>) -> Bool {
-        for index in 0..<bytes.count where bytes[index] != expected[index] {
-            // Only an upper-case letter may differ, by its case bit.
-            let byte = bytes[index]
-            guard byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z"), byte | 0x20 == expected[index] else { return false }
-        }
-        return true
+        name.utf8.withContiguousStorageIfAvailable { UnsafeRawBufferPointer($0).equalsIgnoringCase(lowercased) }
+            ?? Array(name.utf8).withUnsafeBytes { $0.equalsIgnoringCase(lowercased) }
     }
 
     private static func put(_ text: String, at cursor: inout UnsafeMutableRawPointer) {

@@ -119,7 +119,7 @@ struct UpstreamResponseParser {
     private mutating func readHead(from buffer: inout ByteBuffer) throws(Failure) -> Part?? {
         takePending(into: &buffer)
         let found: (length: Int, part: Part?)?? = try buffer.withUnsafeReadableBytes { bytes throws(Failure) in
-            guard let end = Self.endOfHead(in: bytes, from: scanned) else { return nil }
+            guard let end = bytes.endOfBlankLine(from: scanned) else { return nil }
             return .some(try parseHead(UnsafeRawBufferPointer(rebasing: bytes[..<end])).map { (end, $0) })
         }
         guard let found else {
@@ -134,18 +134,6 @@ struct UpstreamResponseParser {
         return .some(part)
     }
 
-    /// The offset just past the blank line ending a head (CRLF CRLF, or bare LFs), if any.
-    private static func endOfHead(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
-        var index = start
-        while let newline = bytes.firstOffset(of: "\n", from: index) {
-            let next = newline + 1
-            if next < bytes.count, bytes[next] == UInt8(ascii: "\n") { return next + 1 }
-            if next + 1 < bytes.count, bytes[next] == UInt8(ascii: "\r"), bytes[next + 1] == UInt8(ascii: "\n") { return next + 2 }
-            index = next
-        }
-        return nil
-    }
-
     /// The head's part and framing; nil for a malformed head. Sets the body's state.
     private mutating func parseHead(_ head: UnsafeRawBufferPointer) throws(Failure) -> Part?? {
         var lines = HeadLines(bytes: head)
@@ -158,18 +146,18 @@ struct UpstreamResponseParser {
         var connectionKeepAlive = false
         while let line = lines.next(), !line.isEmpty {
             guard let (name, value) = Self.field(line) else { return nil }
-            if Self.equalsIgnoringCase(name, "content-length") {
+            if name.equalsIgnoringCase("content-length") {
                 guard contentLength == nil, let length = Self.decimal(value) else {
                     throw fail(contentLength == nil ? "the answer's Content-Length is not a number" : "the answer has two Content-Length fields")
                 }
                 contentLength = length
-            } else if Self.equalsIgnoringCase(name, "transfer-encoding") {
+            } else if name.equalsIgnoringCase("transfer-encoding") {
                 transferEncoding = true
                 chunked = Self.lastToken(of: value, is: "chunked")
-            } else if Self.equalsIgnoringCase(name, "connection") {
+            } else if name.equalsIgnoringCase("connection") {
                 Self.forEachToken(of: value) { token in
-                    if Self.equalsIgnoringCase(token, "close") { connectionClose = true }
-                    if Self.equalsIgnoringCase(token, "keep-alive") { connectionKeepAlive = true }
+                    if token.equalsIgnoringCase("close") { connectionClose = true }
+                    if token.equalsIgnoringCase("keep-alive") { connectionKeepAlive = true }
                 }
             }
             fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
@@ -332,19 +320,8 @@ struct UpstreamResponseParser {
 
     private static func lastToken(of value: UnsafeRawBufferPointer, is expected: StaticString) -> Bool {
         var isExpected = false
-        forEachToken(of: value) { isExpected = equalsIgnoringCase($0, expected) }
+        forEachToken(of: value) { isExpected = $0.equalsIgnoringCase(expected) }
         return isExpected
-    }
-
-    /// ASCII letters compared without case; `expected` is lowercase.
-    private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ expected: StaticString) -> Bool {
-        guard bytes.count == expected.utf8CodeUnitCount else { return false }
-        for index in 0..<bytes.count {
-            var byte = bytes[index]
-            if byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z") { byte |= 0x20 }
-            if byte != expected.utf8Start[index] { return false }
-        }
-        return true
     }
 
     private static func startsWith(_ bytes: UnsafeRawBufferPointer, _ prefix: StaticString) -> Bool {
